@@ -1,0 +1,160 @@
+"""`invoicer migrate | run | dev [--demo] | schemas`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from importlib import resources
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from worker.app import Worker, install_signal_handlers
+from worker.logs import configure_logging
+from worker.settings import Settings
+from worker.store.migrate import migrate
+from worker.topics import ensure_topics
+
+DEMO_PACKAGE = "worker.demo"
+DEMO_ORDER_PREFIX = "order-completed"
+TABLE_ROW = "{number:<17} {customer:<24} {currency:<4} {net:>10} {tax:>9} {gross:>10}  {due}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="invoicer", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("run", help="run the worker (configuration from INVOICER_* variables)")
+    dev = commands.add_parser(
+        "dev", help="run the worker on an embedded PostgreSQL and Kafka-protocol broker"
+    )
+    dev.add_argument(
+        "--demo", action="store_true", help="publish the sample orders and print their invoices"
+    )
+    commands.add_parser("schemas", help="write the JSON Schemas and AsyncAPI document")
+    args = parser.parse_args(argv)
+
+    if args.command == "schemas":
+        from worker.schemas import SCHEMA_DIRECTORY, write_schemas
+
+        for path in write_schemas(SCHEMA_DIRECTORY):
+            print(path)
+        return 0
+    configure_logging()
+    settings = Settings()
+    if args.command == "migrate":
+        applied = asyncio.run(migrate(settings.database_url))
+        print(f"{len(applied)} migration(s) applied" + "".join(f"\n  {name}" for name in applied))
+        return 0
+    if args.command == "run":
+        asyncio.run(_run(settings))
+        return 0
+    return _dev(settings, demo=args.demo)
+
+
+async def _run(settings: Settings) -> None:
+    worker = Worker(settings)
+    install_signal_handlers(worker)
+    await worker.run()
+
+
+def _dev(settings: Settings, *, demo: bool) -> int:
+    from worker.local_services import LocalKafka, LocalPostgres
+
+    print("starting an embedded PostgreSQL and a Tansu broker ...", file=sys.stderr)
+    with LocalPostgres() as postgres, LocalKafka() as kafka:
+        dev_settings = settings.model_copy(
+            update={
+                "database_url": postgres.url,
+                "kafka_bootstrap_servers": kafka.bootstrap_servers,
+            }
+        )
+        print(
+            f"PostgreSQL at {postgres.url}\nbroker at {kafka.bootstrap_servers}\n"
+            f"metrics at http://127.0.0.1:{dev_settings.http_port}/metrics\n"
+            "Ctrl-C stops everything.",
+            file=sys.stderr,
+        )
+        asyncio.run(_dev_main(dev_settings, demo=demo))
+    return 0
+
+
+async def _dev_main(settings: Settings, *, demo: bool) -> None:
+    await ensure_topics(settings)
+    await migrate(settings.database_url)
+    worker = Worker(settings)
+    install_signal_handlers(worker)
+    worker_task = asyncio.create_task(worker.run())
+    watch = asyncio.create_task(_print_invoices(settings)) if demo else None
+    try:
+        if demo:
+            await _publish_demo_orders(settings)
+        await asyncio.shield(worker_task)
+    finally:
+        worker.request_stop()
+        await worker_task
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+
+
+async def _publish_demo_orders(settings: Settings) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for sample in sorted(resources.files(DEMO_PACKAGE).iterdir(), key=lambda f: f.name):
+            if not sample.name.startswith(DEMO_ORDER_PREFIX):
+                continue
+            event = json.loads(sample.read_text("utf-8"))
+            await producer.send_and_wait(
+                settings.topics.orders_completed,
+                value=json.dumps(event).encode(),
+                key=event["data"]["orderId"].encode(),
+            )
+    finally:
+        await producer.stop()
+
+
+async def _print_invoices(settings: Settings) -> None:
+    consumer = AIOKafkaConsumer(
+        settings.topics.invoices_closed,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    header = TABLE_ROW.format(
+        number="number",
+        customer="customer",
+        currency="cur",
+        net="net",
+        tax="tax",
+        gross="gross",
+        due="due date",
+    )
+    print(f"\n{header}\n{'-' * len(header)}", flush=True)
+    try:
+        async for message in consumer:
+            invoice = json.loads(message.value)["data"]
+            totals = invoice["totals"]
+            print(
+                TABLE_ROW.format(
+                    number=invoice["invoiceNumber"],
+                    customer=invoice["customer"]["name"][:24],
+                    currency=invoice["currency"],
+                    net=totals["netAmount"],
+                    tax=totals["taxAmount"],
+                    gross=totals["grossAmount"],
+                    due=invoice["dueDate"],
+                ),
+                flush=True,
+            )
+    finally:
+        await consumer.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The Kafka loop: fetch a batch, apply it in one transaction, then commit its offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from worker import metrics
+from worker.processing import Stopping, process_records
+from worker.settings import Settings
+from worker.unit_of_work import Record
+
+log = structlog.get_logger(__name__)
+
+FETCH_TIMEOUT_MS = 500
+MAX_POLL_INTERVAL_MS = 300_000
+REBALANCE_TIMEOUT_MS = 5_000
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Lets the batch in hand finish and commit before its partitions move elsewhere."""
+
+    def __init__(self, loop: BatchConsumer) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self._loop.batch_lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._loop.joined = True
+        log.info("partitions assigned", action="rebalance", partitions=sorted(map(str, assigned)))
+
+
+class BatchConsumer:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+        self._settings = settings
+        self._pool = pool
+        self.batch_lock = asyncio.Lock()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=settings.batch_max_records,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_session_timeout_ms // 5,
+            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+            rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
+        )
+        self.running = False
+        self.joined = False
+        self.last_progress = time.monotonic()
+        self.lag: dict[TopicPartition, int] = {}
+        self._next_offsets: dict[TopicPartition, int] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consumes until `stop` is set; the batch in hand is finished and committed."""
+        topics = self._settings.topics
+        self.consumer.subscribe(
+            [topics.orders_completed, topics.invoice_commands], listener=_CommitOnRevoke(self)
+        )
+        self.running = True
+        try:
+            while not stop.is_set():
+                batch = await self.consumer.getmany(
+                    timeout_ms=FETCH_TIMEOUT_MS, max_records=self._settings.batch_max_records
+                )
+                self._record_lag()
+                if not batch:
+                    self.last_progress = time.monotonic()
+                    continue
+                async with self.batch_lock:
+                    records = [
+                        Record(
+                            topic=message.topic,
+                            partition=message.partition,
+                            offset=message.offset,
+                            key=message.key,
+                            value=message.value,
+                            headers=tuple(message.headers),
+                        )
+                        for messages in batch.values()
+                        for message in messages
+                    ]
+                    try:
+                        await process_records(self._pool, records, self._settings, stop)
+                    except Stopping:
+                        log.info("stopped before the batch was applied; it will be redelivered")
+                        return
+                    offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
+                    await self._commit(offsets)
+                    self._next_offsets.update(offsets)
+                    self.last_progress = time.monotonic()
+        finally:
+            self.running = False
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as error:
+            # The records were applied; whoever gets them next finds them in the inbox.
+            log.warning("offset commit failed", action="commit", error=repr(error))
+
+    def _record_lag(self) -> None:
+        """Lag from the consumer's own highwater: the broker's offset answers can lag."""
+        self.lag = {}
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            done = self._next_offsets.get(tp)
+            if highwater is None or done is None:
+                continue
+            self.lag[tp] = max(0, highwater - done)
+            metrics.CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                self.lag[tp]
+            )

@@ -1,0 +1,159 @@
+"""The one rule for every invoice amount (CONTRACT.md, "Amounts"): EN 16931's per-rate tax."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import (
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+from fractions import Fraction
+
+from worker.domain.money import from_minor_units, minor_units, round_half_up, to_minor_units
+
+# A line's exact amount has at most 18 + 18 + 9 significant digits (quantity, unit price, the
+# discount factor). Trapping Inexact makes any rounding before the one rounding step an error.
+_LINE_ARITHMETIC = Context(prec=64, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    quantity: Decimal
+    unit_price: Decimal
+    discount_percent: Decimal
+    tax_rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LineAmount:
+    net_amount: Decimal
+    gross_amount: Decimal | None  # set only when prices include tax
+
+
+@dataclass(frozen=True, slots=True)
+class TaxGroup:
+    tax_rate: Decimal  # the rate as first given ("9" and "9.00" are one group)
+    taxable_amount: Decimal
+    tax_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceAmounts:
+    lines: tuple[LineAmount, ...]  # in the order of the priced lines
+    tax_breakdown: tuple[TaxGroup, ...]  # ascending by rate
+    net_amount: Decimal
+    tax_amount: Decimal
+    gross_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    net_amount: Decimal
+    tax_amount: Decimal
+    gross_amount: Decimal
+    paid_amount: Decimal
+    credited_amount: Decimal
+    amount_due: Decimal
+
+
+def line_amount(
+    quantity: Decimal, unit_price: Decimal, discount_percent: Decimal, currency: str
+) -> Decimal:
+    """q(quantity * unit price * (1 - discount/100)): net, or gross when prices include tax."""
+    with localcontext(_LINE_ARITHMETIC):
+        exact = quantity * unit_price * (1 - discount_percent / 100)
+    return round_half_up(exact, minor_units(currency))
+
+
+def compute_amounts(
+    lines: Sequence[PricedLine], currency: str, prices_include_tax: bool
+) -> InvoiceAmounts:
+    """Line amounts, the tax per rate and the invoice's net, tax and gross amounts."""
+    digits = minor_units(currency)
+    line_totals = [
+        line_amount(line.quantity, line.unit_price, line.discount_percent, currency)
+        for line in lines
+    ]
+    line_total_units = [to_minor_units(amount, digits) for amount in line_totals]
+    net_units = list(line_total_units)
+    lines_by_rate: dict[Decimal, list[int]] = {}
+    for index, line in enumerate(lines):
+        lines_by_rate.setdefault(line.tax_rate, []).append(index)
+
+    breakdown: list[TaxGroup] = []
+    net_total = tax_total = 0
+    for rate, indices in sorted(lines_by_rate.items()):
+        ratio = Fraction(rate)
+        group_units = [line_total_units[i] for i in indices]
+        group_total = sum(group_units)
+        if prices_include_tax:
+            tax = _whole_units(group_total * ratio / (100 + ratio))
+            taxable = group_total - tax
+            for index, share in zip(indices, _tax_shares(tax, group_units), strict=True):
+                net_units[index] -= share
+        else:
+            tax = _whole_units(group_total * ratio / 100)
+            taxable = group_total
+        breakdown.append(
+            TaxGroup(rate, from_minor_units(taxable, digits), from_minor_units(tax, digits))
+        )
+        net_total += taxable
+        tax_total += tax
+
+    line_amounts = tuple(
+        LineAmount(from_minor_units(net, digits), gross if prices_include_tax else None)
+        for net, gross in zip(net_units, line_totals, strict=True)
+    )
+    return InvoiceAmounts(
+        lines=line_amounts,
+        tax_breakdown=tuple(breakdown),
+        net_amount=from_minor_units(net_total, digits),
+        tax_amount=from_minor_units(tax_total, digits),
+        gross_amount=from_minor_units(net_total + tax_total, digits),
+    )
+
+
+def totals(amounts: InvoiceAmounts, paid: Decimal, credited: Decimal, currency: str) -> Totals:
+    """The invoice's totals; amount due is gross - paid - credited, never below zero."""
+    digits = minor_units(currency)
+    gross = to_minor_units(amounts.gross_amount, digits)
+    paid_units = to_minor_units(paid, digits)
+    credited_units = to_minor_units(credited, digits)
+    return Totals(
+        net_amount=amounts.net_amount,
+        tax_amount=amounts.tax_amount,
+        gross_amount=amounts.gross_amount,
+        paid_amount=from_minor_units(paid_units, digits),
+        credited_amount=from_minor_units(credited_units, digits),
+        amount_due=from_minor_units(max(0, gross - paid_units - credited_units), digits),
+    )
+
+
+def _whole_units(exact_units: Fraction) -> int:
+    return int(round_half_up(exact_units, 0))
+
+
+def _tax_shares(tax: int, gross_units: list[int]) -> list[int]:
+    """The group's tax spread over its lines in proportion to their gross, summing to `tax`.
+
+    Each share is rounded down; the units left over go one each to the lines with the largest
+    cut-off remainders, ties to the earlier line.
+    """
+    group_gross = sum(gross_units)
+    if group_gross == 0:
+        return [0] * len(gross_units)
+    shares = []
+    remainders = []
+    for gross in gross_units:
+        share, remainder = divmod(tax * gross, group_gross)
+        shares.append(share)
+        remainders.append(remainder)
+    leftover = tax - sum(shares)
+    # sorted is stable: among equal remainders the earlier line comes first.
+    for index in sorted(range(len(shares)), key=remainders.__getitem__, reverse=True)[:leftover]:
+        shares[index] += 1
+    return shares

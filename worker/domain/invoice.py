@@ -1,0 +1,76 @@
+"""The invoice builder: an invoice's lines and amounts from the order rows it bills."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from operator import attrgetter
+
+from worker.domain.amounts import InvoiceAmounts, PricedLine, compute_amounts
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """A row of an order as recorded."""
+
+    row_id: str
+    position: int  # order of first appearance within the order (0-based, across messages)
+    sku: str | None
+    name: str
+    quantity: Decimal
+    unit: str | None
+    unit_price: Decimal
+    discount_percent: Decimal
+    tax_rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    line_no: int  # 1..n
+    order_row_id: str
+    sku: str | None
+    name: str
+    quantity: Decimal
+    unit: str | None
+    unit_price: Decimal
+    discount_percent: Decimal
+    tax_rate: Decimal
+    net_amount: Decimal
+    gross_amount: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceContent:
+    lines: tuple[InvoiceLine, ...]
+    amounts: InvoiceAmounts
+
+
+def build_invoice_content(
+    rows: Sequence[OrderRow], currency: str, prices_include_tax: bool
+) -> InvoiceContent:
+    """Lines numbered 1..n in the order the rows first appeared, with their amounts."""
+    ordered = sorted(rows, key=attrgetter("position"))
+    amounts = compute_amounts(
+        [
+            PricedLine(row.quantity, row.unit_price, row.discount_percent, row.tax_rate)
+            for row in ordered
+        ],
+        currency,
+        prices_include_tax,
+    )
+    lines = tuple(
+        InvoiceLine(
+            line_no=line_no,
+            order_row_id=row.row_id,
+            sku=row.sku,
+            name=row.name,
+            quantity=row.quantity,
+            unit=row.unit,
+            unit_price=row.unit_price,
+            discount_percent=row.discount_percent,
+            tax_rate=row.tax_rate,
+            net_amount=amount.net_amount,
+            gross_amount=amount.gross_amount,
+        )
+        for line_no, (row, amount) in enumerate(zip(ordered, amounts.lines, strict=True), start=1)
+    )
+    return InvoiceContent(lines, amounts)

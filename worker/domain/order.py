@@ -1,0 +1,109 @@
+"""An order as upstream systems describe it, and what a later message may change in it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from worker.domain.invoice import OrderRow
+
+INVOICED_ROW_CHANGED = "row {row_id!r} is already invoiced and cannot change"
+INVOICED_ORDER_CHANGED = "cannot change once rows of the order are invoiced"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetails:
+    """The order-level fields of an order-completed message."""
+
+    order_code: str | None
+    currency: str
+    prices_include_tax: bool
+    customer: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class Order:
+    order_id: str
+    details: OrderDetails
+    rows: dict[str, OrderRow] = field(default_factory=dict)
+    held_row_ids: set[str] = field(default_factory=set)
+    """Rows on a live invoice (draft, open or paid): not free to invoice again."""
+
+    def free_rows(self) -> list[OrderRow]:
+        free = [row for row_id, row in self.rows.items() if row_id not in self.held_row_ids]
+        return sorted(free, key=lambda row: row.position)
+
+
+class OrderConflict(Exception):
+    """A message would change what is already invoiced; nothing of it may be applied."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """What applying a message changed: the order as it is now and the rows to store."""
+
+    order: Order
+    upserted_rows: list[OrderRow]
+
+
+# What may not change on an invoiced row (values compare as numbers: "9" equals "9.00"),
+# by attribute, with the name the contract gives it.
+_INVOICED_ROW_FIELDS = {
+    "sku": "sku",
+    "name": "name",
+    "quantity": "quantity",
+    "unit_price": "unitPrice",
+    "tax_rate": "taxRate",
+    "discount_percent": "discountPercent",
+}
+
+
+def apply_order_message(
+    order: Order | None, order_id: str, details: OrderDetails, rows: Sequence[OrderRow]
+) -> OrderUpdate:
+    """Records an order-completed message: rows upserted by row id, rows missing from it
+    kept as they are. ``rows`` carry their position in the message; positions within the
+    order continue after the rows already known. Raises OrderConflict when the message
+    would change an invoiced row, or the currency or tax mode of a partly invoiced order.
+    """
+    if order is None:
+        order = Order(order_id=order_id, details=details)
+    errors: dict[str, list[str]] = {}
+    if order.held_row_ids:
+        if details.currency != order.details.currency:
+            errors["currency"] = [INVOICED_ORDER_CHANGED]
+        if details.prices_include_tax != order.details.prices_include_tax:
+            errors["pricesIncludeTax"] = [INVOICED_ORDER_CHANGED]
+    upserted: list[OrderRow] = []
+    next_position = len(order.rows)
+    for index, incoming in enumerate(rows):
+        known = order.rows.get(incoming.row_id)
+        if known is None:
+            upserted.append(replace(incoming, position=next_position))
+            next_position += 1
+        elif incoming.row_id in order.held_row_ids:
+            for name, contract_name in _INVOICED_ROW_FIELDS.items():
+                if getattr(known, name) != getattr(incoming, name):
+                    errors[f"rows.{index}.{contract_name}"] = [
+                        INVOICED_ROW_CHANGED.format(row_id=incoming.row_id)
+                    ]
+        elif _differs(known, incoming):
+            upserted.append(replace(incoming, position=known.position))
+    if errors:
+        raise OrderConflict(errors)
+    merged = Order(
+        order_id=order.order_id,
+        details=details,
+        rows={**order.rows, **{row.row_id: row for row in upserted}},
+        held_row_ids=set(order.held_row_ids),
+    )
+    return OrderUpdate(order=merged, upserted_rows=upserted)
+
+
+def _differs(known: OrderRow, incoming: OrderRow) -> bool:
+    return replace(incoming, position=known.position) != known

@@ -1,0 +1,96 @@
+"""The messages of the worker's public contract (CONTRACT.md), as pydantic models.
+
+Incoming records become typed events with `parse_event`; outgoing events are built
+with `event_bytes`. `python -m worker.schemas` writes their JSON Schemas and AsyncAPI.
+"""
+
+from worker.messages.commands import (
+    CloseInvoice,
+    CreateInvoice,
+    DeleteInvoice,
+    InvoiceCommand,
+    InvoiceCommandData,
+    RecordPayment,
+    SendInvoice,
+    UpdateInvoice,
+    VoidInvoice,
+)
+from worker.messages.envelope import (
+    EVENT_ID_NAMESPACE,
+    INVOICE_COMMAND,
+    ORDER_COMPLETED,
+    CloudEvent,
+    IncomingEvent,
+    InvoiceCommandEvent,
+    OrderCompletedEvent,
+    OutgoingEvent,
+    event_bytes,
+    stable_event_id,
+)
+from worker.messages.orders import (
+    BillingAddress,
+    Customer,
+    CustomerDetails,
+    Invoicing,
+    OrderCompleted,
+    OrderRow,
+)
+from worker.messages.outgoing import (
+    OUTGOING_DATA,
+    InvoiceClosed,
+    InvoiceCommandResult,
+    InvoiceCreated,
+    InvoiceLine,
+    InvoicePaid,
+    InvoiceSnapshot,
+    InvoiceVoided,
+    NotificationRequested,
+    Payment,
+    TaxGroup,
+    Totals,
+)
+from worker.messages.parsing import MAX_HEADER_BYTES, Rejection, RejectReason, parse_event
+
+__all__ = [
+    "EVENT_ID_NAMESPACE",
+    "INVOICE_COMMAND",
+    "MAX_HEADER_BYTES",
+    "ORDER_COMPLETED",
+    "OUTGOING_DATA",
+    "BillingAddress",
+    "CloseInvoice",
+    "CloudEvent",
+    "CreateInvoice",
+    "Customer",
+    "CustomerDetails",
+    "DeleteInvoice",
+    "IncomingEvent",
+    "InvoiceClosed",
+    "InvoiceCommand",
+    "InvoiceCommandData",
+    "InvoiceCommandEvent",
+    "InvoiceCommandResult",
+    "InvoiceCreated",
+    "InvoiceLine",
+    "InvoicePaid",
+    "InvoiceSnapshot",
+    "InvoiceVoided",
+    "Invoicing",
+    "NotificationRequested",
+    "OrderCompleted",
+    "OrderCompletedEvent",
+    "OrderRow",
+    "OutgoingEvent",
+    "Payment",
+    "RecordPayment",
+    "RejectReason",
+    "Rejection",
+    "SendInvoice",
+    "TaxGroup",
+    "Totals",
+    "UpdateInvoice",
+    "VoidInvoice",
+    "event_bytes",
+    "parse_event",
+    "stable_event_id",
+]

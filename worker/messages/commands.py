@@ -1,0 +1,146 @@
+"""The data of an `invoice-command` event: one model per `action`."""
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic.networks import validate_email
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from worker.messages.orders import CustomerDetails, duplicate_row_ids
+from worker.messages.values import (
+    Identifier,
+    MessageModel,
+    Note,
+    Omittable,
+    PaymentAmount,
+    Text,
+    check_phone,
+)
+
+InvoiceType = Literal["invoice", "credit-note"]
+Channel = Literal["email", "sms"]
+
+
+def _unique_row_ids(row_ids: list[str]) -> list[str]:
+    errors = list(duplicate_row_ids(row_ids, lambda index: (index,)))
+    if errors:
+        raise ValidationError.from_exception_data("rowIds", errors)
+    return row_ids
+
+
+RowIds = Annotated[list[Identifier], Field(min_length=1), AfterValidator(_unique_row_ids)]
+
+
+def _reject(title: str, field: str, error: PydanticCustomError, value: object) -> ValidationError:
+    return ValidationError.from_exception_data(
+        title, [InitErrorDetails(type=error, loc=(field,), input=value)]
+    )
+
+
+class InvoiceCommandData(MessageModel):
+    order_id: Omittable[Identifier] = None
+    """The invoice's order when the sender knows it; only `create` uses it."""
+
+
+class CreateInvoice(InvoiceCommandData):
+    action: Literal["create"]
+    order_id: Identifier
+    type: InvoiceType = "invoice"
+    reference_invoice_id: Omittable[Identifier] = None
+    """The invoice a credit note credits: required for, and only for, a credit note."""
+    row_ids: Omittable[RowIds] = None
+    note: Omittable[Note] = None
+    due_date: Omittable[date] = None
+    close: bool = False
+
+    @model_validator(mode="after")
+    def _check_reference(self) -> Self:
+        needs_reference = self.type == "credit-note"
+        if needs_reference and self.reference_invoice_id is None:
+            message = "required for a credit note"
+        elif not needs_reference and self.reference_invoice_id is not None:
+            message = "only a credit note has a reference invoice"
+        else:
+            return self
+        raise _reject(
+            type(self).__name__,
+            "referenceInvoiceId",
+            PydanticCustomError("reference_invoice", message),
+            self.reference_invoice_id,
+        )
+
+
+class UpdateInvoice(InvoiceCommandData):
+    action: Literal["update"]
+    invoice_id: Identifier
+    expected_version: Omittable[Annotated[int, Field(ge=1)]] = None
+    note: Omittable[Note] = None
+    due_date: Omittable[date] = None
+    customer: Omittable[CustomerDetails] = None
+    row_ids: Omittable[RowIds] = None
+
+
+class DeleteInvoice(InvoiceCommandData):
+    action: Literal["delete"]
+    invoice_id: Identifier
+
+
+class CloseInvoice(InvoiceCommandData):
+    action: Literal["close"]
+    invoice_id: Identifier
+    send: bool = False
+
+
+class SendInvoice(InvoiceCommandData):
+    action: Literal["send"]
+    invoice_id: Identifier
+    channel: Channel = "email"
+    recipient: Omittable[str] = None
+    """An email address or an E.164 number, by channel; default: the customer's."""
+
+    @model_validator(mode="after")
+    def _check_recipient(self) -> Self:
+        if self.recipient is None:
+            return self
+        check: Callable[[str], object] = validate_email if self.channel == "email" else check_phone
+        try:
+            check(self.recipient)
+        except PydanticCustomError as error:
+            raise _reject(type(self).__name__, "recipient", error, self.recipient) from None
+        return self
+
+
+class VoidInvoice(InvoiceCommandData):
+    action: Literal["void"]
+    invoice_id: Identifier
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class RecordPayment(InvoiceCommandData):
+    action: Literal["record-payment"]
+    invoice_id: Identifier
+    amount: PaymentAmount
+    paid_at: Omittable[AwareDatetime] = None
+    method: Omittable[Annotated[str, StringConstraints(max_length=64)]] = None
+    reference: Omittable[Text] = None
+
+
+InvoiceCommand = Annotated[
+    CreateInvoice
+    | UpdateInvoice
+    | DeleteInvoice
+    | CloseInvoice
+    | SendInvoice
+    | VoidInvoice
+    | RecordPayment,
+    Field(discriminator="action"),
+]

@@ -1,0 +1,112 @@
+"""CloudEvents 1.0 in structured JSON mode: the envelope of every record, in and out."""
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny, StringConstraints
+
+from worker.messages.commands import InvoiceCommand
+from worker.messages.orders import OrderCompleted
+from worker.messages.outgoing import OUTGOING_DATA
+from worker.messages.values import Omittable
+
+ORDER_COMPLETED = "order-completed"
+INVOICE_COMMAND = "invoice-command"
+
+EVENT_ID_NAMESPACE = uuid.UUID("02519d1c-4bbf-4846-bec2-02534bf8c91c")
+"""The namespace of the uuid5 ids of emitted events. Never change it: ids would change."""
+
+_NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+class CloudEvent(BaseModel):
+    """The attributes every incoming event must have; `data` is left to the typed events."""
+
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
+
+    specversion: Literal["1.0"]
+    id: _NonEmpty
+    source: _NonEmpty
+    type: str
+    time: AwareDatetime | None = None
+    datacontenttype: Literal["application/json"] | None = None
+    subject: str | None = None
+    correlation_id: str | None = Field(default=None, alias="correlationid")
+
+    @property
+    def correlation(self) -> str:
+        """What ties the events caused by this one together: `correlationid`, else `id`."""
+        return self.correlation_id or self.id
+
+
+class OrderCompletedEvent(CloudEvent):
+    type: Literal["order-completed"]
+    data: OrderCompleted
+
+
+class InvoiceCommandEvent(CloudEvent):
+    """A command; the event's `id` is the command id."""
+
+    type: Literal["invoice-command"]
+    data: InvoiceCommand
+
+
+IncomingEvent = Annotated[OrderCompletedEvent | InvoiceCommandEvent, Field(discriminator="type")]
+
+_DataT = TypeVar("_DataT", bound=BaseModel)
+
+
+class OutgoingEvent(BaseModel, Generic[_DataT]):
+    """An event the worker emits, as written to its topic."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        json_schema_serialization_defaults_required=True,
+    )
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str
+    type: str
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    subject: Omittable[str] = None
+    correlation_id: str = Field(alias="correlationid")
+    data: SerializeAsAny[_DataT]
+
+
+def event_bytes(
+    *,
+    event_type: str,
+    source: str,
+    event_id: str,
+    data: BaseModel,
+    correlation_id: str,
+    subject: str | None = None,
+    time: datetime,
+) -> bytes:
+    """The record value of an emitted event: compact UTF-8 JSON, structured mode."""
+    if type(data) is not OUTGOING_DATA.get(event_type):
+        raise TypeError(f"{type(data).__name__} is not the data of {event_type!r} events")
+    event = OutgoingEvent[BaseModel](
+        id=event_id,
+        source=source,
+        type=event_type,
+        time=time,
+        subject=subject,
+        correlation_id=correlation_id,
+        data=data,
+    )
+    return event.model_dump_json().encode()
+
+
+def stable_event_id(*parts: str) -> str:
+    """The id of an emitted event, the same whenever the same cause is processed again."""
+    # JSON keeps the parts apart: ("a", "b/c") and ("a/b", "c") are different causes.
+    name = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))

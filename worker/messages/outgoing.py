@@ -1,0 +1,149 @@
+"""The data of the events the worker emits.
+
+Amounts, quantities, prices and percentages are decimal strings the caller formats (amounts
+with exactly the currency's minor digits). Optional fields are left out when they have no
+value; `invoice` of a result and `invoiceNumber` of a snapshot are always there, maybe null.
+"""
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from worker.messages.commands import Channel, InvoiceType
+from worker.messages.orders import Customer
+from worker.messages.values import MessageModel, Omittable
+
+DecimalString = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]
+InvoiceStatus = Literal["draft", "open", "paid", "void", "deleted"]
+Version = Annotated[int, Field(ge=1)]
+
+
+class Totals(MessageModel):
+    net_amount: DecimalString
+    tax_amount: DecimalString
+    gross_amount: DecimalString
+    paid_amount: DecimalString
+    credited_amount: DecimalString
+    amount_due: DecimalString
+
+
+class InvoiceLine(MessageModel):
+    line_no: Annotated[int, Field(ge=1)]
+    order_row_id: str
+    sku: Omittable[str] = None
+    name: str
+    quantity: DecimalString
+    unit: Omittable[str] = None
+    unit_price: DecimalString
+    discount_percent: DecimalString
+    tax_rate: DecimalString
+    net_amount: DecimalString
+    gross_amount: Omittable[DecimalString] = None
+    """Only with prices that include tax."""
+
+
+class TaxGroup(MessageModel):
+    tax_rate: DecimalString
+    taxable_amount: DecimalString
+    tax_amount: DecimalString
+
+
+class InvoiceCreated(MessageModel):
+    """A draft now exists (`invoice-created`); also the body of `invoice-closed`."""
+
+    invoice_id: str
+    type: InvoiceType
+    reference_invoice_id: Omittable[str] = None
+    order_id: str
+    order_code: Omittable[str] = None
+    status: InvoiceStatus
+    currency: str
+    prices_include_tax: bool
+    customer: Customer
+    lines: list[InvoiceLine]
+    tax_breakdown: list[TaxGroup]
+    totals: Totals
+    note: Omittable[str] = None
+    version: Version
+
+
+class InvoiceClosed(InvoiceCreated):
+    """An invoice was closed: numbered and dated (`invoice-closed`)."""
+
+    invoice_number: str
+    issue_date: date
+    due_date: date
+    closed_at: AwareDatetime
+
+
+class InvoiceVoided(MessageModel):
+    invoice_id: str
+    invoice_number: str
+    order_id: str
+    status: InvoiceStatus
+    totals: Totals
+    reason: str
+
+
+class Payment(MessageModel):
+    amount: DecimalString
+    paid_at: AwareDatetime
+    method: Omittable[str] = None
+    reference: Omittable[str] = None
+
+
+class InvoicePaid(MessageModel):
+    invoice_id: str
+    invoice_number: str
+    order_id: str
+    status: InvoiceStatus
+    totals: Totals
+    payment: Omittable[Payment] = None
+    """The payment that settled it; absent when credit notes did."""
+
+
+class NotificationRequested(MessageModel):
+    notification_id: str
+    channel: Channel
+    recipient: str
+    template: Literal["invoice-issued"] = "invoice-issued"
+    invoice_id: str
+    invoice_number: str
+    order_id: str
+    customer_name: str
+    amount_due: DecimalString
+    currency: str
+    due_date: date
+    reason: Literal["auto", "command"]
+
+
+class InvoiceSnapshot(MessageModel):
+    invoice_id: str
+    status: InvoiceStatus
+    version: Version
+    invoice_number: str | None
+    """None for a draft."""
+    totals: Totals
+
+
+class InvoiceCommandResult(MessageModel):
+    command_id: str
+    action: str | None
+    """The command's action; None when the command had none that could be read."""
+    ok: bool
+    invoice: InvoiceSnapshot | None
+    warnings: list[str] = Field(default_factory=list)
+    errors: Omittable[dict[str, list[str]]] = None
+    details: Omittable[str] = None
+
+
+OUTGOING_DATA: dict[str, type[MessageModel]] = {
+    "invoice-closed": InvoiceClosed,
+    "invoice-created": InvoiceCreated,
+    "invoice-voided": InvoiceVoided,
+    "invoice-paid": InvoicePaid,
+    "notification-requested": NotificationRequested,
+    "invoice-command-result": InvoiceCommandResult,
+}
+"""The data model of each event type the worker emits."""

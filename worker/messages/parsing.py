@@ -1,0 +1,207 @@
+"""A record value in, a typed event or the reason it cannot be one out."""
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
+from worker.messages.envelope import (
+    INVOICE_COMMAND,
+    ORDER_COMPLETED,
+    CloudEvent,
+    IncomingEvent,
+    InvoiceCommandEvent,
+    OrderCompletedEvent,
+)
+
+MAX_HEADER_BYTES = 4096
+_SHORT_MESSAGE = 200
+_SHORT_DETAILS = 500
+_MESSAGES_PER_FIELD_IN_HEADER = 3
+
+
+class RejectReason(StrEnum):
+    INVALID_JSON = "invalid-json"
+    NOT_CLOUDEVENT = "not-cloudevent"
+    UNKNOWN_TYPE = "unknown-type"
+    VALIDATION = "validation"
+    CONFLICT = "conflict"
+    PROCESSING_ERROR = "processing-error"
+    """Not in the contract's list: a valid record that kept failing for a reason no retry
+    cured (a defect of the worker, not of the record). Sending it back after the fix
+    processes it afresh."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a record is not applied, in the shape dead letters and command results need."""
+
+    reason: RejectReason
+    errors: dict[str, list[str]]
+    """Dotted paths inside `data`, 0-based ("rows.1.quantity"); "" is `data` itself (or
+    the whole record when it is not JSON); envelope problems under the attribute name."""
+    details: str
+    """One readable sentence."""
+    event_id: str | None = None
+    """This and `source`, `event_type`, `correlation_id` are set when the envelope is valid."""
+    source: str | None = None
+    event_type: str | None = None
+    correlation_id: str | None = None
+    """`correlationid`, or else the event's id: what the worker's own events carry."""
+    action: str | None = None
+    """For an invoice-command, its `action` when that is a string."""
+
+    def header_value(self) -> bytes:
+        """The `x-dead-letter-error` header: `{"errors": ..., "details": ...}`, at most 4 KiB.
+
+        When too long, messages and details are shortened and the fields that do not fit
+        are left out (in their order); `details` then says how many were.
+        """
+        whole = _compact({"errors": self.errors, "details": self.details})
+        if len(whole) <= MAX_HEADER_BYTES:
+            return whole
+        details = _shorten(self.details, _SHORT_DETAILS)
+        budget = MAX_HEADER_BYTES - len(_omitted_note(len(self.errors)).encode())
+        kept: dict[str, list[str]] = {}
+        for path, messages in self.errors.items():
+            kept[_shorten(path, _SHORT_MESSAGE)] = [
+                _shorten(message, _SHORT_MESSAGE)
+                for message in messages[:_MESSAGES_PER_FIELD_IN_HEADER]
+            ]
+            if len(_compact({"errors": kept, "details": details})) > budget:
+                kept.popitem()
+                break
+        if len(kept) < len(self.errors):
+            details += _omitted_note(len(self.errors) - len(kept))
+        return _compact({"errors": kept, "details": details})
+
+
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _omitted_note(count: int) -> str:
+    return f" ({count} more fields with errors not shown)"
+
+
+_INCOMING: TypeAdapter[IncomingEvent] = TypeAdapter(IncomingEvent)
+_TYPES = (ORDER_COMPLETED, INVOICE_COMMAND)
+# Where the path inside `data` starts in an error's location: after the event type's tag
+# and "data", and for a command after its action's tag too.
+_DATA_PATH_START = {ORDER_COMPLETED: 2, INVOICE_COMMAND: 3}
+
+
+def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
+    """The event in a record value, or why it is rejected.
+
+    Checked in this order: JSON (UTF-8), the CloudEvents envelope, a known `type`, its `data`.
+    """
+    if value is None:
+        return _invalid_json("the record has no value")
+    try:
+        return _INCOMING.validate_json(value, by_name=False)
+    except ValidationError:
+        # pydantic reads a JSON number like 12.050 as a float, which loses digits, and a
+        # decimal field refuses floats; so read numbers as Decimals with the json module
+        # and validate again. A record that is really invalid also ends up here.
+        return _parse_exactly(value)
+
+
+def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
+    try:
+        document = json.loads(value.decode(), parse_float=Decimal, parse_constant=Decimal)
+    except (ValueError, RecursionError) as error:
+        return _invalid_json(str(error))
+    try:
+        return _INCOMING.validate_python(document, by_name=False)
+    except ValidationError as error:
+        data_error = error
+    if not isinstance(document, dict):
+        return _not_cloudevent({"": ["must be a JSON object"]})
+    try:
+        envelope = CloudEvent.model_validate(document, by_name=False)
+    except ValidationError as error:
+        return _not_cloudevent(_error_map(error.errors(), path_start=0))
+    event_type = envelope.type
+    known = {
+        "event_id": envelope.id,
+        "source": envelope.source,
+        "event_type": event_type,
+        "correlation_id": envelope.correlation,
+    }
+    if event_type not in _TYPES:
+        return Rejection(
+            RejectReason.UNKNOWN_TYPE,
+            {"type": [f"unknown event type '{event_type}'"]},
+            f"Unknown event type '{event_type}'; expected one of: {', '.join(_TYPES)}.",
+            **known,
+        )
+    errors = _error_map(data_error.errors(), path_start=_DATA_PATH_START[event_type])
+    data = document.get("data")
+    action = (
+        data.get("action") if event_type == INVOICE_COMMAND and isinstance(data, dict) else None
+    )
+    return Rejection(
+        RejectReason.VALIDATION,
+        errors,
+        f"The {event_type} data is invalid: {_summary(errors)}.",
+        **known,
+        action=action if isinstance(action, str) else None,
+    )
+
+
+def _invalid_json(problem: str) -> Rejection:
+    return Rejection(
+        RejectReason.INVALID_JSON,
+        {"": [problem]},
+        f"The record value is not UTF-8 JSON: {problem}.",
+    )
+
+
+def _not_cloudevent(errors: dict[str, list[str]]) -> Rejection:
+    return Rejection(
+        RejectReason.NOT_CLOUDEVENT,
+        errors,
+        f"The record is not a CloudEvents 1.0 event in structured JSON mode: {_summary(errors)}.",
+    )
+
+
+def _error_map(details: list[ErrorDetails], path_start: int) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for detail in details:
+        path, message = _readable(detail, path_start)
+        errors.setdefault(path, []).append(message)
+    return errors
+
+
+def _readable(detail: ErrorDetails, path_start: int) -> tuple[str, str]:
+    """An error's dotted path inside `data` and its message, in the contract's words."""
+    path = ".".join(str(part) for part in detail["loc"][path_start:])
+    context = detail.get("ctx", {})
+    match detail["type"]:
+        case "union_tag_invalid":  # the action of a command
+            return "action", f"unknown action '{context['tag']}'; expected one of: " + (
+                context["expected_tags"].replace("'", "")
+            )
+        case "union_tag_not_found" if isinstance(detail["input"], dict):
+            return "action", "Field required"
+        case "union_tag_not_found" | "model_type" | "model_attributes_type" | "dict_type":
+            return path, "must be a JSON object"
+        case "missing" if not path:
+            return path, "the event has no data"
+    return path, detail["msg"]
+
+
+def _summary(errors: dict[str, list[str]]) -> str:
+    first_path, first_messages = next(iter(errors.items()))
+    summary = f"{first_path}: {first_messages[0]}" if first_path else first_messages[0]
+    others = sum(len(messages) for messages in errors.values()) - 1
+    return summary + (f" (and {others} more)" if others else "")

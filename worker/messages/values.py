@@ -1,0 +1,212 @@
+"""The value types shared by the messages: exact decimals, codes, phone numbers, bounded texts."""
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, TypeVar
+
+from iso3166 import countries_by_alpha2
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+from worker.domain.money import is_invoicing_currency
+
+
+class MessageModel(BaseModel):
+    """Base of every message body: camelCase on the wire, snake_case in Python, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        frozen=True,
+        # In the serialization schema a field with a default is always written, so required.
+        json_schema_serialization_defaults_required=True,
+    )
+
+
+_T = TypeVar("_T")
+
+
+def is_omitted(value: object) -> bool:
+    """Whether an optional field is left out of the JSON: it is when it has no value."""
+    return value is None
+
+
+Omittable = Annotated[_T | None, Field(exclude_if=is_omitted)]
+"""An optional field (`?` in the contract): absent from the JSON rather than null."""
+
+
+MAX_INTEGER_DIGITS = 12
+MAX_FRACTION_DIGITS = 6
+_DECIMAL_TEXT = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
+_ONE = Decimal(1)
+
+
+def fraction_digits(value: Decimal) -> int:
+    """Digits after the decimal point as written: 3 for 12.050, 0 for 100 (finite values)."""
+    return max(0, -int(value.as_tuple().exponent))
+
+
+def _as_decimal(value: object) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
+        try:
+            return Decimal(value)
+        except InvalidOperation:  # an exponent beyond what Decimal can hold
+            pass
+    # A JSON number with a fraction or an exponent arrives here as a float from pydantic's
+    # own parser; parse_event then reads the record again, exactly (see parsing.py).
+    raise PydanticCustomError("decimal_parsing", 'must be a decimal number such as "12.05"')
+
+
+@dataclass(frozen=True, slots=True)
+class ExactDecimal:
+    """A decimal read exactly as given, a string ("12.050") or a JSON number, never a float.
+
+    At most 12 integer and 6 fraction digits; the digits given are kept ("12.050" stays
+    12.050), an exponent is written out (1E+2 becomes 100), and the bounds are checked.
+    """
+
+    gt: Decimal | None = None
+    ge: Decimal | None = None
+    le: Decimal | None = None
+
+    def validate(self, value: object) -> Decimal:
+        number = _as_decimal(value)
+        if not number.is_finite():
+            raise PydanticCustomError("decimal_finite", "must be a finite number")
+        _, digits, exponent = number.as_tuple()
+        exponent = int(exponent)  # an int for every finite decimal
+        if number and len(digits) + exponent > MAX_INTEGER_DIGITS:
+            raise PydanticCustomError(
+                "decimal_whole_digits", f"at most {MAX_INTEGER_DIGITS} integer digits"
+            )
+        if -exponent > MAX_FRACTION_DIGITS:
+            raise PydanticCustomError(
+                "decimal_max_places", f"at most {MAX_FRACTION_DIGITS} fraction digits"
+            )
+        if exponent > 0:
+            number = number.quantize(_ONE)  # plain notation: 1E+2 becomes 100
+        if not number:
+            number = number.copy_abs()  # "-0.00" is 0.00
+        self._check_bounds(number)
+        return number
+
+    def _check_bounds(self, number: Decimal) -> None:
+        if self.gt is not None and not number > self.gt:
+            raise PydanticCustomError("greater_than", f"must be greater than {self.gt}")
+        if self.ge is not None and not number >= self.ge:
+            raise PydanticCustomError("greater_than_equal", f"must be at least {self.ge}")
+        if self.le is not None and not number <= self.le:
+            raise PydanticCustomError("less_than_equal", f"must be at most {self.le}")
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            self.validate,
+            serialization=core_schema.to_string_ser_schema(when_used="json-unless-none"),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        number: dict[str, Any] = {"type": "number"}
+        if self.gt is not None:
+            number["exclusiveMinimum"] = int(self.gt)
+        if self.ge is not None:
+            number["minimum"] = int(self.ge)
+        if self.le is not None:
+            number["maximum"] = int(self.le)
+        return {
+            "anyOf": [{"type": "string", "pattern": f"^{_DECIMAL_TEXT.pattern}$"}, number],
+            "description": (
+                "A decimal, preferably as a string; JSON numbers are read exactly. At most "
+                f"{MAX_INTEGER_DIGITS} integer and {MAX_FRACTION_DIGITS} fraction digits."
+            ),
+        }
+
+
+_ZERO = Decimal(0)
+_HUNDRED = Decimal(100)
+
+Quantity = Annotated[Decimal, ExactDecimal(gt=_ZERO)]
+UnitPrice = Annotated[Decimal, ExactDecimal(ge=_ZERO)]
+Percentage = Annotated[Decimal, ExactDecimal(ge=_ZERO, le=_HUNDRED)]
+LineTotal = Annotated[Decimal, ExactDecimal()]
+PaymentAmount = Annotated[Decimal, ExactDecimal(gt=_ZERO)]
+
+
+def _check_currency(code: str) -> str:
+    if not is_invoicing_currency(code):
+        raise PydanticCustomError(
+            "currency",
+            "unknown currency '{code}' (an ISO 4217 code with minor units is required)",
+            {"code": code},
+        )
+    return code
+
+
+def _check_country(code: str) -> str:
+    if code not in countries_by_alpha2:
+        raise PydanticCustomError(
+            "country",
+            "unknown country '{code}' (an ISO 3166-1 alpha-2 code is required)",
+            {"code": code},
+        )
+    return code
+
+
+_E164 = re.compile(r"\+[1-9]\d{1,14}")
+
+
+def check_phone(number: str) -> str:
+    if not _E164.fullmatch(number):
+        raise PydanticCustomError("phone", "must be an E.164 phone number such as +4915112345678")
+    return number
+
+
+CurrencyCode = Annotated[
+    str,
+    AfterValidator(_check_currency),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[A-Z]{3}$",
+            "description": "ISO 4217 currency code with minor units (not XAU, XDR, XXX, ...)",
+        }
+    ),
+]
+CountryCode = Annotated[
+    str,
+    AfterValidator(_check_country),
+    WithJsonSchema(
+        {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"}
+    ),
+]
+PhoneNumber = Annotated[
+    str,
+    AfterValidator(check_phone),
+    WithJsonSchema({"type": "string", "pattern": f"^{_E164.pattern}$", "description": "E.164"}),
+]
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=200)]
+Note = Annotated[str, StringConstraints(max_length=1000)]

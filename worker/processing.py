@@ -1,0 +1,165 @@
+"""Applying a batch of records: parse, one transaction, retries, and isolating a bad record.
+
+A transient fault (lost connection, serialization failure, deadlock) retries the whole
+batch with backoff, for as long as it takes: a record is never skipped. Any other error
+splits the batch in halves until the record that causes it stands alone; that record is
+tried a few times more, then dead-lettered with the cause, so it never blocks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+
+from worker import metrics
+from worker.handlers import dead_letter, handle_order_completed
+from worker.messages import (
+    InvoiceCommandEvent,
+    OrderCompletedEvent,
+    Rejection,
+    RejectReason,
+    parse_event,
+)
+from worker.retry import Backoff
+from worker.settings import Settings
+from worker.store.inbox import ConcurrentDuplicate
+from worker.store.pool import is_transient
+from worker.unit_of_work import Outcome, Record, UnitOfWork, begin
+
+log = structlog.get_logger(__name__)
+
+ATTEMPTS_BEFORE_DEAD_LETTER = 3
+PROCESSING_ERROR_DETAILS = "The record could not be processed: {error}"
+
+Parsed = OrderCompletedEvent | InvoiceCommandEvent | Rejection
+
+
+class Stopping(Exception):
+    """A stop was requested while the batch could not be applied; it was not committed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    record: Record
+    event: Parsed
+
+
+async def process_records(
+    pool: asyncpg.Pool, records: Sequence[Record], settings: Settings, stop: asyncio.Event
+) -> None:
+    items = [Item(record, parse_event(record.value)) for record in records]
+    await _apply_with_retries(pool, items, settings, stop)
+
+
+async def _apply_with_retries(
+    pool: asyncpg.Pool, items: Sequence[Item], settings: Settings, stop: asyncio.Event
+) -> None:
+    backoff = Backoff()
+    failures = 0
+    while True:
+        try:
+            started = time.perf_counter()
+            work, outcomes = await _apply(pool, items, settings)
+            metrics.BATCH_DURATION.observe(time.perf_counter() - started)
+            _count(items, outcomes, work)
+            return
+        except Exception as error:
+            if is_transient(error) or isinstance(error, ConcurrentDuplicate):
+                if stop.is_set():
+                    raise Stopping from error
+                await backoff.sleep(stop, "batch transaction failed", error)
+                continue
+            if len(items) > 1:
+                log.warning("batch failed; splitting it to find the record", error=repr(error))
+                middle = len(items) // 2
+                await _apply_with_retries(pool, items[:middle], settings, stop)
+                await _apply_with_retries(pool, items[middle:], settings, stop)
+                return
+            failures += 1
+            log.exception("record failed", attempt=failures, offset=items[0].record.offset)
+            if failures < ATTEMPTS_BEFORE_DEAD_LETTER:
+                await backoff.sleep(stop, "record failed", error)
+                continue
+            items = [Item(items[0].record, _processing_error(items[0].event, error))]
+
+
+def _processing_error(event: Parsed, error: Exception) -> Rejection:
+    """A record that fails for a reason no retry cures."""
+    known = not isinstance(event, Rejection)
+    return Rejection(
+        reason=RejectReason.PROCESSING_ERROR,
+        errors={"": [repr(error)]},
+        details=PROCESSING_ERROR_DETAILS.format(error=error),
+        event_id=event.id if known else event.event_id,  # type: ignore[union-attr]
+        source=event.source,
+        event_type=event.type if known else event.event_type,  # type: ignore[union-attr]
+        correlation_id=event.correlation_id,
+        action=None,
+    )
+
+
+async def _apply(
+    pool: asyncpg.Pool, items: Sequence[Item], settings: Settings
+) -> tuple[UnitOfWork, list[Outcome]]:
+    keys = [
+        (item.event.source, item.event.id)
+        for item in items
+        if not isinstance(item.event, Rejection)
+    ]
+    order_ids = [
+        item.event.data.order_id for item in items if isinstance(item.event, OrderCompletedEvent)
+    ]
+    async with pool.acquire() as connection, connection.transaction():
+        work = await begin(connection, settings, datetime.now(UTC), keys, order_ids)
+        outcomes = [_handle(work, item) for item in items]
+        await work.commit(connection)
+    return work, outcomes
+
+
+def _handle(work: UnitOfWork, item: Item) -> Outcome:
+    """Handles one record, every log line about it bound to its identifiers."""
+    outer = structlog.contextvars.get_contextvars()
+    try:
+        return _dispatch(work, item)
+    finally:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(**outer)
+
+
+def _dispatch(work: UnitOfWork, item: Item) -> Outcome:
+    record, event = item.record, item.event
+    with structlog.contextvars.bound_contextvars(
+        correlationid=getattr(event, "correlation", None),
+        messageId=getattr(event, "id", None),
+        topic=record.topic,
+        offset=record.offset,
+    ):
+        if isinstance(event, Rejection):
+            return dead_letter(work, record, event)
+        if work.seen((event.source, event.id)) is not None:
+            return Outcome.DUPLICATE
+        structlog.contextvars.bind_contextvars(orderId=event.data.order_id)
+        if isinstance(event, OrderCompletedEvent):
+            return handle_order_completed(work, record, event)
+        raise NotImplementedError(event.type)
+
+
+def _count(items: Sequence[Item], outcomes: Sequence[Outcome], work: UnitOfWork) -> None:
+    for item, outcome in zip(items, outcomes, strict=True):
+        event_type = item.event.event_type if isinstance(item.event, Rejection) else item.event.type
+        metrics.RECORDS.labels(
+            topic=item.record.topic, type=event_type or "unknown", outcome=outcome.value
+        ).inc()
+    for reason in work.dead_letter_reasons:
+        metrics.DEAD_LETTERS.labels(reason=reason).inc()
+    for invoice in work.closing:
+        metrics.INVOICES_CLOSED.labels(type=invoice.type.value, currency=invoice.currency).inc()
+        metrics.AMOUNT_INVOICED.labels(currency=invoice.currency).inc(
+            float(invoice.content.amounts.gross_amount)
+        )

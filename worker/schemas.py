@@ -1,0 +1,258 @@
+"""The contract in machine-readable form, generated from the message models.
+
+`schemas/<event-type>.json` is the JSON Schema (2020-12) of each whole CloudEvent, for
+validation of what the worker reads and for serialization of what it writes.
+`schemas/asyncapi.yaml` (AsyncAPI 3.0.0) describes the topics; its message payloads refer
+to those JSON Schema files by relative `$ref`, so each schema is written once.
+
+    python -m worker.schemas    # rewrites schemas/; tests/unit/test_schemas.py checks it
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
+
+from worker.messages import (
+    MAX_HEADER_BYTES,
+    OUTGOING_DATA,
+    InvoiceCommandEvent,
+    OrderCompletedEvent,
+    OutgoingEvent,
+    RejectReason,
+)
+from worker.messages.values import is_omitted
+from worker.settings import Settings, Topics
+
+SCHEMA_DIRECTORY = Path(__file__).resolve().parent.parent / "schemas"
+ASYNCAPI_FILE = "asyncapi.yaml"
+CONTRACT_VERSION = "1.0.0"
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+EVENT_CONTENT_TYPE = "application/cloudevents+json"
+DEAD_LETTER = "dead-letter"
+
+INCOMING: dict[str, type[BaseModel]] = {
+    "order-completed": OrderCompletedEvent,
+    "invoice-command": InvoiceCommandEvent,
+}
+
+SUMMARIES = {
+    "order-completed": "An order is complete: its rows not yet invoiced go onto one invoice.",
+    "invoice-command": "A command about invoices (data.action); the event id is the command id.",
+    "invoice-closed": "An invoice was closed: numbered and dated. Once per invoice.",
+    "invoice-created": "A draft invoice now exists.",
+    "invoice-voided": "An open invoice was voided.",
+    "invoice-paid": "An invoice is paid in full (by payments or credit notes).",
+    "notification-requested": "Send an issued invoice to its customer.",
+    "invoice-command-result": "The outcome of a command: exactly one per processing.",
+    DEAD_LETTER: "A record the worker could not apply: the original, unchanged.",
+}
+
+KEYS = {
+    "invoice-command": "The orderId of the invoice's order, when the sender knows it.",
+    "invoice-command-result": "The orderId; for a command on an unknown order, its record's key.",
+}
+"""What the record key is, where it is not simply the orderId."""
+
+# Topics field -> (the worker's action on it, the messages it carries)
+CHANNELS = {
+    "orders_completed": ("receive", ["order-completed"]),
+    "invoice_commands": ("receive", ["invoice-command"]),
+    "invoices_closed": ("send", ["invoice-closed"]),
+    "notifications_requested": ("send", ["notification-requested"]),
+    "command_results": ("send", ["invoice-command-result"]),
+    "invoice_events": ("send", ["invoice-created", "invoice-voided", "invoice-paid"]),
+    "dead_letter": ("send", [DEAD_LETTER]),
+}
+
+
+class ContractJsonSchema(GenerateJsonSchema):
+    """pydantic's generator, minus field titles, with optional output fields as never null."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def model_field_schema(self, schema: core_schema.ModelField) -> JsonSchemaValue:
+        if self.mode == "serialization" and schema.get("serialization_exclude_if") is is_omitted:
+            return self.generate_inner(_without_null(schema["schema"]))
+        return super().model_field_schema(schema)
+
+
+def _without_null(schema: CoreSchema) -> CoreSchema:
+    if schema["type"] == "default":
+        return _without_null(schema["schema"])
+    if schema["type"] == "nullable":
+        inner: CoreSchema = schema["schema"]
+        return inner
+    return schema
+
+
+def event_schema(event_type: str) -> dict[str, Any]:
+    """The JSON Schema of a whole event of this type, as read (incoming) or written."""
+    model: type[BaseModel]
+    mode: JsonSchemaMode
+    if event_type in INCOMING:
+        model, mode = INCOMING[event_type], "validation"
+    else:
+        data_model = OUTGOING_DATA[event_type]
+        model, mode = OutgoingEvent[data_model], "serialization"  # type: ignore[valid-type]
+    schema = model.model_json_schema(mode=mode, schema_generator=ContractJsonSchema)
+    schema["properties"]["type"] = {"const": event_type, "type": "string"}
+    schema["title"] = event_type
+    schema["description"] = SUMMARIES[event_type]
+    return {"$schema": JSON_SCHEMA_DIALECT, **schema}
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0.0 document: every default topic, its messages, what the worker does."""
+    env_prefix = Topics.model_config.get("env_prefix", "")
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for topic, (action, messages) in CHANNELS.items():
+        channels[topic] = {
+            "address": Topics.model_fields[topic].default,
+            "description": f"Configurable with {env_prefix}{topic.upper()}.",
+            "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in messages},
+        }
+        operations[f"{action}_{topic}"] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{topic}"},
+            "messages": [{"$ref": f"#/channels/{topic}/messages/{name}"} for name in messages],
+        }
+    events = [*INCOMING, *OUTGOING_DATA]
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "invoicer",
+            "version": CONTRACT_VERSION,
+            "description": (
+                "Turns completed orders into numbered invoices. Every record value is a "
+                "CloudEvents 1.0 event in structured JSON mode (UTF-8); topic names are the "
+                "defaults. The contract in prose: CONTRACT.md."
+            ),
+        },
+        "defaultContentType": EVENT_CONTENT_TYPE,
+        "servers": {
+            "local": {
+                "host": Settings.model_fields["kafka_bootstrap_servers"].default,
+                "protocol": "kafka",
+                "description": "INVOICER_KAFKA_BOOTSTRAP_SERVERS",
+            }
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {
+            "messages": {
+                **{event_type: _event_message(event_type) for event_type in events},
+                DEAD_LETTER: _dead_letter_message(),
+            }
+        },
+    }
+
+
+def _event_message(event_type: str) -> dict[str, Any]:
+    return {
+        "name": event_type,
+        "title": _title(event_type),
+        "summary": SUMMARIES[event_type],
+        "contentType": EVENT_CONTENT_TYPE,
+        "correlationId": {"location": "$message.payload#/correlationid"},
+        "payload": {
+            "schemaFormat": "application/schema+json;version=draft-2020-12",
+            "schema": {"$ref": f"./{event_type}.json"},
+        },
+        "bindings": {
+            "kafka": {
+                "bindingVersion": "0.5.0",
+                "key": {"type": "string", "description": KEYS.get(event_type, "The orderId.")},
+            }
+        },
+    }
+
+
+def _title(message_name: str) -> str:
+    return message_name.replace("-", " ").capitalize()
+
+
+def _dead_letter_message() -> dict[str, Any]:
+    decimal_text = {"type": "string", "pattern": "^[0-9]+$"}
+    return {
+        "name": DEAD_LETTER,
+        "title": _title(DEAD_LETTER),
+        "summary": SUMMARIES[DEAD_LETTER],
+        "description": (
+            "The record's value and key exactly as consumed (the value may not be JSON at "
+            "all), with headers saying why and where it came from."
+        ),
+        "contentType": "application/octet-stream",
+        "headers": {
+            "type": "object",
+            "required": [
+                "x-dead-letter-reason",
+                "x-dead-letter-error",
+                "x-original-topic",
+                "x-original-partition",
+                "x-original-offset",
+            ],
+            "properties": {
+                "x-dead-letter-reason": {
+                    "type": "string",
+                    "enum": [reason.value for reason in RejectReason],
+                },
+                "x-dead-letter-error": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "maxLength": MAX_HEADER_BYTES,
+                    "description": (
+                        'JSON {"errors": {field: [message]}, "details": "..."}; field paths '
+                        f"are dotted and 0-based inside data. At most {MAX_HEADER_BYTES} bytes."
+                    ),
+                },
+                "x-original-topic": {"type": "string"},
+                "x-original-partition": {**decimal_text, "description": "Decimal text."},
+                "x-original-offset": {**decimal_text, "description": "Decimal text."},
+            },
+        },
+        "payload": {"description": "The original record value, byte for byte."},
+        "bindings": {
+            "kafka": {
+                "bindingVersion": "0.5.0",
+                "key": {"description": "The original record's key, unchanged."},
+            }
+        },
+    }
+
+
+def render_schemas() -> dict[str, str]:
+    """Every file of schemas/ by name, with its exact content."""
+    files = {
+        f"{event_type}.json": json.dumps(
+            event_schema(event_type), indent=2, sort_keys=True, ensure_ascii=False
+        )
+        + "\n"
+        for event_type in [*INCOMING, *OUTGOING_DATA]
+    }
+    files[ASYNCAPI_FILE] = yaml.safe_dump(
+        asyncapi_document(), sort_keys=True, allow_unicode=True, width=100
+    )
+    return files
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    """Writes the files of render_schemas() into `directory`; returns their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in sorted(render_schemas().items()):
+        path = directory / name
+        path.write_text(content, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_schemas(SCHEMA_DIRECTORY):
+        print(path)

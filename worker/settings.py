@@ -1,0 +1,40 @@
+"""Configuration, read from the environment (``INVOICER_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Topics(BaseSettings):
+    """Topic names; each one can be overridden on its own."""
+
+    model_config = SettingsConfigDict(env_prefix="INVOICER_TOPIC_", frozen=True)
+
+    orders_completed: str = "orders.completed"
+    invoice_commands: str = "invoices.commands"
+    invoices_closed: str = "invoices.closed"
+    notifications_requested: str = "notifications.requested"
+    command_results: str = "invoices.command-results"
+    invoice_events: str = "invoices.events"
+    dead_letter: str = "invoicer.dead-letter"
+
+
+class Settings(BaseSettings):
+    """Everything the worker can be told. Defaults suit a local broker and database."""
+
+    model_config = SettingsConfigDict(env_prefix="INVOICER_", frozen=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/invoicer"
+    group_id: str = "invoicer"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    timezone: str = "UTC"
+    payment_terms_days: int = Field(default=14, ge=0, le=365)
+    event_source: str = "/invoicer"
+    invoice_number_prefix: str = Field(default="INV", min_length=1, max_length=20)
+    credit_note_number_prefix: str = Field(default="CN", min_length=1, max_length=20)
+    batch_max_records: int = Field(default=500, ge=1)
+    enable_idempotence: bool = False
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
+    topics: Topics = Field(default_factory=Topics)

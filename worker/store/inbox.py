@@ -1,0 +1,85 @@
+"""The inbox: every event's (source, id) and its outcome, the key of idempotency."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from worker.store.pool import Executor
+
+EventKey = tuple[str, str]
+"""(source, id) of a CloudEvent."""
+
+DEAD_LETTERED = "dead-lettered"
+
+
+class ConcurrentDuplicate(Exception):
+    """Another transaction recorded one of this batch's events first. Retrying the batch
+    sees it as a duplicate."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    outcome: str
+    result_key: bytes | None
+    result_value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxOutcome:
+    key: EventKey
+    event_type: str
+    outcome: str
+    result_key: bytes | None = None
+    result_value: bytes | None = None
+
+
+async def load_inbox(
+    connection: Executor, keys: Collection[EventKey]
+) -> dict[EventKey, InboxEntry]:
+    if not keys:
+        return {}
+    records = await connection.fetch(
+        """
+        SELECT source, event_id, outcome, result_key, result_value
+          FROM inbox JOIN unnest($1::text[], $2::text[]) AS k(source, event_id)
+               USING (source, event_id)
+        """,
+        [source for source, _ in keys],
+        [event_id for _, event_id in keys],
+    )
+    return {
+        (record["source"], record["event_id"]): InboxEntry(
+            record["outcome"], record["result_key"], record["result_value"]
+        )
+        for record in records
+    }
+
+
+async def record_outcomes(connection: Executor, outcomes: Sequence[InboxOutcome]) -> None:
+    """Writes each event's outcome. Only a dead-lettered event may be recorded again; if
+    another transaction got there first, raises ConcurrentDuplicate."""
+    if not outcomes:
+        return
+    written = await connection.fetch(
+        """
+        INSERT INTO inbox AS inbox (source, event_id, event_type, outcome, result_key, result_value)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[],
+                             $6::bytea[])
+        ON CONFLICT (source, event_id) DO UPDATE SET
+            outcome = EXCLUDED.outcome,
+            result_key = EXCLUDED.result_key,
+            result_value = EXCLUDED.result_value,
+            processed_at = now()
+        WHERE inbox.outcome = 'dead-lettered'
+        RETURNING 1
+        """,
+        [outcome.key[0] for outcome in outcomes],
+        [outcome.key[1] for outcome in outcomes],
+        [outcome.event_type for outcome in outcomes],
+        [outcome.outcome for outcome in outcomes],
+        [outcome.result_key for outcome in outcomes],
+        [outcome.result_value for outcome in outcomes],
+    )
+    if len(written) != len(outcomes):
+        raise ConcurrentDuplicate("an event of this batch was recorded by another transaction")

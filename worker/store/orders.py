@@ -1,0 +1,128 @@
+"""Orders and their rows: locked, loaded and saved a whole batch at a time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable
+
+from worker.domain.invoice import OrderRow
+from worker.domain.order import Order, OrderDetails
+from worker.store.pool import Executor
+
+# Advisory lock namespace for orders. Taken in sorted order, so two transactions that
+# touch the same orders wait for each other instead of deadlocking.
+ORDER_LOCK_NAMESPACE = 0x1A70
+
+
+async def lock_orders(connection: Executor, order_ids: Collection[str]) -> None:
+    """Serializes all work on these orders, across replicas, until the transaction ends.
+    Works for orders not stored yet too, which a row lock could not."""
+    await connection.execute(
+        "SELECT count(pg_advisory_xact_lock($1, hashtext(order_id)))"
+        " FROM unnest($2::text[]) AS order_id",
+        ORDER_LOCK_NAMESPACE,
+        sorted(set(order_ids)),
+    )
+
+
+async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[str, Order]:
+    ids = list(set(order_ids))
+    orders = {
+        record["order_id"]: Order(
+            order_id=record["order_id"],
+            details=OrderDetails(
+                order_code=record["order_code"],
+                currency=record["currency"],
+                prices_include_tax=record["prices_include_tax"],
+                customer=record["customer"],
+            ),
+        )
+        for record in await connection.fetch(
+            "SELECT order_id, order_code, currency, prices_include_tax, customer"
+            " FROM orders WHERE order_id = ANY($1::text[])",
+            ids,
+        )
+    }
+    for record in await connection.fetch(
+        "SELECT order_id, row_id, position, sku, name, quantity, unit, unit_price,"
+        " discount_percent, tax_rate FROM order_rows WHERE order_id = ANY($1::text[])"
+        " ORDER BY order_id, position",
+        ids,
+    ):
+        orders[record["order_id"]].rows[record["row_id"]] = OrderRow(
+            row_id=record["row_id"],
+            position=record["position"],
+            sku=record["sku"],
+            name=record["name"],
+            quantity=record["quantity"],
+            unit=record["unit"],
+            unit_price=record["unit_price"],
+            discount_percent=record["discount_percent"],
+            tax_rate=record["tax_rate"],
+        )
+    for record in await connection.fetch(
+        "SELECT order_id, order_row_id FROM invoice_lines"
+        " WHERE order_id = ANY($1::text[]) AND holds_row",
+        ids,
+    ):
+        orders[record["order_id"]].held_row_ids.add(record["order_row_id"])
+    return orders
+
+
+async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
+    batch = list(orders)
+    if not batch:
+        return
+    await connection.execute(
+        """
+        INSERT INTO orders (order_id, order_code, currency, prices_include_tax, customer)
+        SELECT order_id, order_code, currency, prices_include_tax, customer::jsonb
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[])
+               AS t(order_id, order_code, currency, prices_include_tax, customer)
+        ON CONFLICT (order_id) DO UPDATE SET
+            order_code = EXCLUDED.order_code,
+            currency = EXCLUDED.currency,
+            prices_include_tax = EXCLUDED.prices_include_tax,
+            customer = EXCLUDED.customer,
+            updated_at = now()
+        """,
+        [order.order_id for order in batch],
+        [order.details.order_code for order in batch],
+        [order.details.currency for order in batch],
+        [order.details.prices_include_tax for order in batch],
+        [json.dumps(order.details.customer) for order in batch],
+    )
+
+
+async def save_rows(connection: Executor, rows: Iterable[tuple[str, OrderRow]]) -> None:
+    """Upserts rows by (order id, row id); a row keeps its first position."""
+    batch = list(rows)
+    if not batch:
+        return
+    await connection.execute(
+        """
+        INSERT INTO order_rows (order_id, row_id, position, sku, name, quantity, unit,
+                                unit_price, discount_percent, tax_rate)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[],
+                             $6::numeric[], $7::text[], $8::numeric[], $9::numeric[],
+                             $10::numeric[])
+        ON CONFLICT (order_id, row_id) DO UPDATE SET
+            sku = EXCLUDED.sku,
+            name = EXCLUDED.name,
+            quantity = EXCLUDED.quantity,
+            unit = EXCLUDED.unit,
+            unit_price = EXCLUDED.unit_price,
+            discount_percent = EXCLUDED.discount_percent,
+            tax_rate = EXCLUDED.tax_rate
+        """,
+        [order_id for order_id, _ in batch],
+        [row.row_id for _, row in batch],
+        [row.position for _, row in batch],
+        [row.sku for _, row in batch],
+        [row.name for _, row in batch],
+        [row.quantity for _, row in batch],
+        [row.unit for _, row in batch],
+        [row.unit_price for _, row in batch],
+        [row.discount_percent for _, row in batch],
+        [row.tax_rate for _, row in batch],
+    )

@@ -1,0 +1,93 @@
+"""The outbox table: what to publish, written in the transaction that caused it."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from worker.store.pool import Executor
+
+OUTBOX_CHANNEL = "invoicer_outbox"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = field(default=())
+    event_time: datetime | None = None
+    """When the event that caused this message happened: for end-to-end latency."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMessage:
+    id: int
+    message: OutboxMessage
+    created_at: datetime
+
+
+def _encode_headers(headers: tuple[tuple[str, bytes], ...]) -> str:
+    return json.dumps([[name, base64.b64encode(value).decode()] for name, value in headers])
+
+
+def _decode_headers(stored: list[list[str]]) -> tuple[tuple[str, bytes], ...]:
+    return tuple((name, base64.b64decode(value)) for name, value in stored)
+
+
+async def enqueue(connection: Executor, messages: Sequence[OutboxMessage]) -> None:
+    """Inserting wakes the relay (a trigger notifies on commit)."""
+    if not messages:
+        return
+    await connection.execute(
+        """
+        INSERT INTO outbox (topic, key, value, headers, event_time)
+        SELECT topic, key, value, headers::jsonb, event_time
+          FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::timestamptz[])
+               WITH ORDINALITY AS m(topic, key, value, headers, event_time, n)
+         ORDER BY n
+        """,
+        [message.topic for message in messages],
+        [message.key for message in messages],
+        [message.value for message in messages],
+        [_encode_headers(message.headers) for message in messages],
+        [message.event_time for message in messages],
+    )
+
+
+async def fetch_pending(connection: Executor, limit: int) -> list[PendingMessage]:
+    records = await connection.fetch(
+        "SELECT id, topic, key, value, headers, event_time, created_at"
+        " FROM outbox ORDER BY id LIMIT $1",
+        limit,
+    )
+    return [
+        PendingMessage(
+            id=record["id"],
+            message=OutboxMessage(
+                topic=record["topic"],
+                key=record["key"],
+                value=record["value"],
+                headers=_decode_headers(record["headers"]),
+                event_time=record["event_time"],
+            ),
+            created_at=record["created_at"],
+        )
+        for record in records
+    ]
+
+
+async def delete_sent(connection: Executor, ids: Sequence[int]) -> None:
+    await connection.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids)
+
+
+async def backlog(connection: Executor) -> tuple[int, datetime | None]:
+    """How many messages wait, and since when the oldest."""
+    record = await connection.fetchrow(
+        "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox"
+    )
+    assert record is not None
+    return record["n"], record["oldest"]

@@ -1,0 +1,61 @@
+"""The connection pool, and how transient database faults are recognised."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+Executor: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any] | asyncpg.Pool[Any]"
+"""Whatever runs a statement: a connection, a pooled one, or the pool itself."""
+
+# Faults that go away by themselves: the batch is retried, never skipped.
+TRANSIENT_SQLSTATES = frozenset(
+    {
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "55P03",  # lock_not_available
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now
+        "53300",  # too_many_connections
+    }
+)
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
+
+
+async def connect(database_url: str) -> asyncpg.Connection:
+    """A single connection, set up like the pool's."""
+    connection = await asyncpg.connect(database_url)
+    await _init_connection(connection)
+    return connection
+
+
+async def create_pool(database_url: str, *, max_size: int = 4) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=max_size, init=_init_connection, command_timeout=60
+    )
+    assert pool is not None
+    return pool
+
+
+def is_transient(error: BaseException) -> bool:
+    """Connection trouble and concurrency conflicts: worth retrying the same work."""
+    if isinstance(error, asyncpg.PostgresError):
+        return error.sqlstate in TRANSIENT_SQLSTATES or error.sqlstate.startswith("08")
+    return isinstance(
+        error,
+        (
+            asyncpg.InterfaceError,
+            ConnectionError,
+            OSError,
+            TimeoutError,
+        ),
+    )
