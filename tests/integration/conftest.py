@@ -74,16 +74,27 @@ def _with_database(url: str, database: str) -> str:
 
 
 @pytest.fixture
-async def settings(services: Services) -> AsyncIterator[Settings]:
-    """Fresh database (migrated), topics and consumer group for one test."""
+async def fresh_database(services: Services) -> AsyncIterator[str]:
+    """The URL of a new, empty database, dropped after the test."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(services.database_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
+    yield _with_database(services.database_url, name)
+    admin = await asyncpg.connect(services.database_url)
+    with contextlib.suppress(asyncpg.PostgresError):
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+async def settings(services: Services, fresh_database: str) -> Settings:
+    """A migrated database, and topics and a consumer group of the test's own."""
+    name = fresh_database.rpartition("/")[2]
     prefix = f"{name}."
     test_settings = Settings(
         kafka_bootstrap_servers=services.bootstrap_servers,
-        database_url=_with_database(services.database_url, name),
+        database_url=fresh_database,
         group_id=f"{name}-invoicer",
         http_port=0,
         kafka_session_timeout_ms=6_000,
@@ -93,11 +104,7 @@ async def settings(services: Services) -> AsyncIterator[Settings]:
     )
     await ensure_topics(test_settings, partitions=3)
     await migrate(test_settings.database_url)
-    yield test_settings
-    admin = await asyncpg.connect(services.database_url)
-    with contextlib.suppress(asyncpg.PostgresError):
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    return test_settings
 
 
 @pytest.fixture

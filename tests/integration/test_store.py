@@ -1,0 +1,85 @@
+"""The database's own guarantees: migrations, the one-live-invoice rule, the number series."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from worker.settings import Settings
+from worker.store.migrate import migrate, migrations
+from worker.store.numbers import reserve_numbers
+
+
+async def test_migrate_twice_applies_nothing_the_second_time(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    assert await migrate(settings.database_url) == []
+    applied = await db.fetchval("SELECT count(*) FROM schema_migrations")
+    assert applied == len(migrations())
+
+
+async def test_two_workers_migrating_at_once_apply_each_file_once(fresh_database: str) -> None:
+    results = await asyncio.gather(migrate(fresh_database), migrate(fresh_database))
+    assert sorted(name for result in results for name in result) == [m.name for m in migrations()]
+
+
+async def _order_with_row(db: asyncpg.Connection, order_id: str) -> None:
+    await db.execute(
+        "INSERT INTO orders (order_id, currency, prices_include_tax, customer) VALUES ($1, 'EUR', false, '{}')",
+        order_id,
+    )
+    await db.execute(
+        "INSERT INTO order_rows (order_id, row_id, position, name, quantity, unit_price, discount_percent, tax_rate)"
+        " VALUES ($1, 'r1', 0, 'Item', 1, 1, 0, 0)",
+        order_id,
+    )
+
+
+async def _invoice_holding(db: asyncpg.Connection, order_id: str, holds: bool = True) -> None:
+    invoice_id = uuid.uuid4()
+    await db.execute(
+        "INSERT INTO invoices (invoice_id, order_id, type, status, currency, prices_include_tax, customer,"
+        " payment_terms_days, net_amount, tax_amount, gross_amount, tax_breakdown)"
+        " VALUES ($1, $2, 'invoice', 'draft', 'EUR', false, '{}', 14, 1, 0, 1, '[]')",
+        invoice_id,
+        order_id,
+    )
+    await db.execute(
+        "INSERT INTO invoice_lines (invoice_id, line_no, order_id, order_row_id, holds_row, name, quantity,"
+        " unit_price, discount_percent, tax_rate, net_amount) VALUES ($1, 1, $2, 'r1', $3, 'Item', 1, 1, 0, 0, 1)",
+        invoice_id,
+        order_id,
+        holds,
+    )
+
+
+async def test_the_database_keeps_an_order_row_on_at_most_one_live_invoice(
+    db: asyncpg.Connection,
+) -> None:
+    await _order_with_row(db, "O-1")
+    await _invoice_holding(db, "O-1")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await _invoice_holding(db, "O-1")
+
+
+async def test_a_row_freed_by_a_void_or_deleted_invoice_may_be_invoiced_again(
+    db: asyncpg.Connection,
+) -> None:
+    await _order_with_row(db, "O-2")
+    await _invoice_holding(db, "O-2", holds=False)
+    await _invoice_holding(db, "O-2")
+
+
+async def test_numbers_of_a_rolled_back_transaction_are_given_back(db: asyncpg.Connection) -> None:
+    transaction = db.transaction()
+    await transaction.start()
+    assert await reserve_numbers(db, {("INV", 2026): 3}) == {("INV", 2026): 1}
+    await transaction.rollback()
+    assert await reserve_numbers(db, {("INV", 2026): 2, ("CN", 2026): 1}) == {
+        ("INV", 2026): 1,
+        ("CN", 2026): 1,
+    }
+    assert await reserve_numbers(db, {("INV", 2026): 1}) == {("INV", 2026): 3}
