@@ -14,9 +14,14 @@ from worker.domain.money import format_amount, plain
 from worker.messages import (
     Customer,
     InvoiceClosed,
+    InvoiceCommandResult,
     InvoiceCreated,
     InvoiceLine,
+    InvoicePaid,
+    InvoiceSnapshot,
+    InvoiceVoided,
     NotificationRequested,
+    Payment,
     TaxGroup,
     event_bytes,
     stable_event_id,
@@ -189,4 +194,107 @@ def notification_requested(
         invoice,
         cause,
         now,
+    )
+
+
+def invoice_voided(
+    settings: Settings, invoice: Invoice, reason: str, cause: Cause, now: datetime
+) -> OutboxMessage:
+    assert invoice.number is not None
+    return _message(
+        settings,
+        settings.topics.invoice_events,
+        "invoice-voided",
+        stable_event_id("invoice-voided", invoice.invoice_id),
+        InvoiceVoided(
+            invoice_id=invoice.invoice_id,
+            invoice_number=invoice.number,
+            order_id=invoice.order_id,
+            status=invoice.status.value,
+            totals=totals_data(invoice.totals, invoice.currency),
+            reason=reason,
+        ),
+        invoice,
+        cause,
+        now,
+    )
+
+
+def invoice_paid(
+    settings: Settings, invoice: Invoice, payment: Payment | None, cause: Cause, now: datetime
+) -> OutboxMessage:
+    """`payment` is the one that settled it; None when credit notes did."""
+    assert invoice.number is not None
+    return _message(
+        settings,
+        settings.topics.invoice_events,
+        "invoice-paid",
+        stable_event_id("invoice-paid", invoice.invoice_id),
+        InvoicePaid(
+            invoice_id=invoice.invoice_id,
+            invoice_number=invoice.number,
+            order_id=invoice.order_id,
+            status=invoice.status.value,
+            totals=totals_data(invoice.totals, invoice.currency),
+            payment=payment,
+        ),
+        invoice,
+        cause,
+        now,
+    )
+
+
+def invoice_snapshot(invoice: Invoice) -> InvoiceSnapshot:
+    return InvoiceSnapshot(
+        invoice_id=invoice.invoice_id,
+        status=invoice.status.value,
+        version=invoice.version,
+        invoice_number=invoice.number,
+        totals=totals_data(invoice.totals, invoice.currency),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CommandReply:
+    """What a command's result says, before it is rendered at commit."""
+
+    ok: bool
+    invoice: Invoice | None
+    warnings: tuple[str, ...] = ()
+    errors: dict[str, list[str]] | None = None
+    details: str | None = None
+
+
+def command_result(
+    settings: Settings,
+    command_source: str,
+    command_id: str,
+    action: str | None,
+    reply: CommandReply,
+    key: bytes | None,
+    cause: Cause,
+    now: datetime,
+) -> OutboxMessage:
+    """Keyed by the invoice's order id, else by the command record's key."""
+    return OutboxMessage(
+        topic=settings.topics.command_results,
+        key=reply.invoice.order_id.encode() if reply.invoice is not None else key,
+        value=event_bytes(
+            event_type="invoice-command-result",
+            source=settings.event_source,
+            event_id=stable_event_id("invoice-command-result", command_source, command_id),
+            data=InvoiceCommandResult(
+                command_id=command_id,
+                action=action,
+                ok=reply.ok,
+                invoice=None if reply.invoice is None else invoice_snapshot(reply.invoice),
+                warnings=reply.warnings,
+                errors=reply.errors,
+                details=reply.details,
+            ),
+            correlation_id=cause.correlation_id,
+            subject=None if reply.invoice is None else reply.invoice.invoice_id,
+            time=now,
+        ),
+        event_time=cause.time,
     )

@@ -18,8 +18,15 @@ import asyncpg
 import structlog
 
 from worker import metrics
-from worker.handlers import dead_letter, handle_order_completed
+from worker.handlers.commands import (
+    handle_invoice_command,
+    reject_invalid_command,
+    republish_result,
+)
+from worker.handlers.dead_letters import dead_letter
+from worker.handlers.orders import handle_order_completed
 from worker.messages import (
+    INVOICE_COMMAND,
     InvoiceCommandEvent,
     OrderCompletedEvent,
     Rejection,
@@ -107,16 +114,26 @@ def _processing_error(event: Parsed, error: Exception) -> Rejection:
 async def _apply(
     pool: asyncpg.Pool, items: Sequence[Item], settings: Settings
 ) -> tuple[UnitOfWork, list[Outcome]]:
-    keys = [
-        (item.event.source, item.event.id)
-        for item in items
-        if not isinstance(item.event, Rejection)
-    ]
-    order_ids = [
-        item.event.data.order_id for item in items if isinstance(item.event, OrderCompletedEvent)
-    ]
+    events = [item.event for item in items if not isinstance(item.event, Rejection)]
+    commands = [event.data for event in events if isinstance(event, InvoiceCommandEvent)]
     async with pool.acquire() as connection, connection.transaction():
-        work = await begin(connection, settings, datetime.now(UTC), keys, order_ids)
+        work = await begin(
+            connection,
+            settings,
+            datetime.now(UTC),
+            event_keys=[(event.source, event.id) for event in events],
+            order_ids=[e.data.order_id for e in events if isinstance(e, OrderCompletedEvent)],
+            invoice_ids=[
+                invoice_id
+                for command in commands
+                for invoice_id in (
+                    getattr(command, "invoice_id", None),
+                    getattr(command, "reference_invoice_id", None),
+                )
+                if invoice_id is not None
+            ],
+            command_order_ids=[c.order_id for c in commands if c.order_id is not None],
+        )
         outcomes = [_handle(work, item) for item in items]
         await work.commit(connection)
     return work, outcomes
@@ -141,13 +158,18 @@ def _dispatch(work: UnitOfWork, item: Item) -> Outcome:
         offset=record.offset,
     ):
         if isinstance(event, Rejection):
+            if event.event_type == INVOICE_COMMAND and event.event_id is not None:
+                return reject_invalid_command(work, record, event)
             return dead_letter(work, record, event)
         if work.seen((event.source, event.id)) is not None:
+            if isinstance(event, InvoiceCommandEvent):
+                republish_result(work, event)
             return Outcome.DUPLICATE
-        structlog.contextvars.bind_contextvars(orderId=event.data.order_id)
+        if event.data.order_id is not None:
+            structlog.contextvars.bind_contextvars(orderId=event.data.order_id)
         if isinstance(event, OrderCompletedEvent):
             return handle_order_completed(work, record, event)
-        raise NotImplementedError(event.type)
+        return handle_invoice_command(work, record, event)
 
 
 def _count(items: Sequence[Item], outcomes: Sequence[Outcome], work: UnitOfWork) -> None:

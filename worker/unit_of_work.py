@@ -52,13 +52,17 @@ class UnitOfWork:
     now: datetime
     orders: dict[str, Order]
     inbox: dict[EventKey, InboxEntry]
+    invoices: dict[str, Invoice] = field(default_factory=dict)
+    """The invoices of the orders the batch's commands are about, by id."""
     saved_orders: dict[str, Order] = field(default_factory=dict)
     saved_rows: dict[tuple[str, str], OrderRow] = field(default_factory=dict)
-    new_invoices: list[Invoice] = field(default_factory=list)
+    new_invoices: dict[str, Invoice] = field(default_factory=dict)
+    changed_invoices: dict[str, Invoice] = field(default_factory=dict)
     closing: list[Invoice] = field(default_factory=list)
     # Rendered only at commit, once the closing invoices have their numbers.
     emissions: list[Callable[[], OutboxMessage]] = field(default_factory=list)
     outcomes: dict[EventKey, InboxOutcome] = field(default_factory=dict)
+    replies: dict[EventKey, Reply] = field(default_factory=dict)
     dead_letter_reasons: list[str] = field(default_factory=list)
 
     @property
@@ -72,11 +76,25 @@ class UnitOfWork:
             self.saved_rows[(order.order_id, row.row_id)] = row
 
     def add_invoice(self, invoice: Invoice) -> None:
-        self.new_invoices.append(invoice)
+        self.new_invoices[invoice.invoice_id] = invoice
+        self.invoices[invoice.invoice_id] = invoice
+        self._hold_rows(invoice)
+
+    def change_invoice(self, invoice: Invoice, *, released_rows: Sequence[str] = ()) -> None:
+        """Saves the invoice at commit; `released_rows` held by it before are free now."""
+        if invoice.invoice_id not in self.new_invoices:
+            self.changed_invoices[invoice.invoice_id] = invoice
+        self.orders[invoice.order_id].held_row_ids.difference_update(released_rows)
+        self._hold_rows(invoice)
+
+    def _hold_rows(self, invoice: Invoice) -> None:
         if invoice.holds_rows:
             self.orders[invoice.order_id].held_row_ids.update(
                 line.order_row_id for line in invoice.content.lines
             )
+
+    def invoices_of(self, order_id: str) -> list[Invoice]:
+        return [invoice for invoice in self.invoices.values() if invoice.order_id == order_id]
 
     def number_on_commit(self, invoice: Invoice) -> None:
         self.closing.append(invoice)
@@ -86,6 +104,16 @@ class UnitOfWork:
 
     def record(self, key: EventKey, event_type: str, outcome: Outcome) -> None:
         self.outcomes[key] = InboxOutcome(key, event_type, outcome.value)
+        self.inbox[key] = InboxEntry(outcome.value, None, None)
+
+    def reply(
+        self, key: EventKey, event_type: str, outcome: Outcome, render: Callable[[], OutboxMessage]
+    ) -> None:
+        """Publishes a command's result and keeps it in the inbox, to publish again for
+        a duplicate. Rendered at commit, when the invoice has its number."""
+        reply = Reply(key, event_type, outcome, render)
+        self.replies[key] = reply
+        self.emissions.append(reply.rendered)
         self.inbox[key] = InboxEntry(outcome.value, None, None)
 
     def seen(self, key: EventKey) -> InboxEntry | None:
@@ -122,9 +150,33 @@ class UnitOfWork:
             counts[self._series(invoice)] = counts.get(self._series(invoice), 0) + 1
         # Last writes from here on: the series counters stay locked until commit.
         self._assign_numbers(await numbers.reserve_numbers(connection, counts))
-        await invoices.insert_invoices(connection, self.new_invoices)
+        # Changed invoices first: a voided invoice releases rows a new one may take.
+        await invoices.update_invoices(connection, list(self.changed_invoices.values()))
+        await invoices.insert_invoices(connection, list(self.new_invoices.values()))
         await outbox.enqueue(connection, [render() for render in self.emissions])
-        await inbox.record_outcomes(connection, list(self.outcomes.values()))
+        await inbox.record_outcomes(
+            connection,
+            [*self.outcomes.values(), *(reply.inbox_outcome() for reply in self.replies.values())],
+        )
+
+
+@dataclass(slots=True)
+class Reply:
+    key: EventKey
+    event_type: str
+    outcome: Outcome
+    render: Callable[[], OutboxMessage]
+    message: OutboxMessage | None = None
+
+    def rendered(self) -> OutboxMessage:
+        self.message = self.render()
+        return self.message
+
+    def inbox_outcome(self) -> InboxOutcome:
+        assert self.message is not None, "rendered before the inbox is written"
+        return InboxOutcome(
+            self.key, self.event_type, self.outcome.value, self.message.key, self.message.value
+        )
 
 
 async def begin(
@@ -133,14 +185,22 @@ async def begin(
     now: datetime,
     event_keys: Sequence[EventKey],
     order_ids: Sequence[str],
+    invoice_ids: Sequence[str],
+    command_order_ids: Sequence[str],
 ) -> UnitOfWork:
-    """Locks the batch's orders and loads what its records need."""
-    await orders.lock_orders(connection, order_ids)
+    """Locks the orders the batch is about (given, or through their invoices) and loads
+    what its records need: orders, and the invoices of orders that commands are about."""
+    invoice_orders = await invoices.orders_of_invoices(connection, invoice_ids)
+    command_orders = {*command_order_ids, *invoice_orders.values()}
+    all_orders = {*order_ids, *command_orders}
+    await orders.lock_orders(connection, all_orders)
+    loaded = await invoices.load_invoices(connection, command_orders)
     return UnitOfWork(
         settings=settings,
         now=now,
-        orders=await orders.load_orders(connection, order_ids),
+        orders=await orders.load_orders(connection, all_orders),
         inbox=await inbox.load_inbox(connection, event_keys),
+        invoices={invoice.invoice_id: invoice for invoice in loaded},
     )
 
 

@@ -21,6 +21,7 @@ from worker.app import Worker
 from worker.local_services import LocalKafka, LocalPostgres
 from worker.settings import Settings, Topics
 from worker.store.migrate import migrate
+from worker.store.pool import connect
 from worker.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -109,7 +110,7 @@ async def settings(services: Services, fresh_database: str) -> Settings:
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(settings.database_url)
+    connection = await connect(settings.database_url)
     yield connection
     await connection.close()
 

@@ -4,51 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
-from typing import Any
 
 import asyncpg
 
 from tests.examples import example
+from tests.integration.flows import order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient
 from worker.app import Worker
 from worker.settings import Settings
 
 sample = example
-
-
-def order_event(order_id: str, rows: list[dict[str, Any]], **data: Any) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "/tests",
-        "type": "order-completed",
-        "time": "2026-11-23T10:00:00Z",
-        "datacontenttype": "application/json",
-        "data": {
-            "orderId": order_id,
-            "currency": "EUR",
-            "customer": {"name": "Test Customer", "email": "test@example.com"},
-            "rows": rows,
-            **data,
-        },
-    }
-
-
-def row(
-    row_id: str, quantity: str = "1", unit_price: str = "10.00", tax_rate: str = "21"
-) -> dict[str, Any]:
-    return {
-        "rowId": row_id,
-        "name": f"Item {row_id}",
-        "quantity": quantity,
-        "unitPrice": unit_price,
-        "taxRate": tax_rate,
-    }
-
-
-async def publish_order(kafka: KafkaClient, settings: Settings, event: dict[str, Any]) -> None:
-    await kafka.publish(settings.topics.orders_completed, event, key=event["data"]["orderId"])
 
 
 async def test_sample_orders_are_invoiced_with_the_contract_figures(

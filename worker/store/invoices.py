@@ -1,13 +1,35 @@
-"""Invoices and their lines."""
+"""Invoices and their lines: loaded by order, inserted and updated a batch at a time."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Sequence
+from decimal import Decimal
+from typing import Any
 
-from worker.domain.lifecycle import Invoice
+from worker.domain.amounts import InvoiceAmounts, LineAmount, TaxGroup
+from worker.domain.invoice import InvoiceContent, InvoiceLine
+from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
 from worker.domain.money import plain
 from worker.store.pool import Executor
+
+_HEADER_COLUMNS = (
+    "invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,"
+    " order_code, currency, prices_include_tax, customer, note, payment_terms_days,"
+    " issue_date, due_date, closed_at, net_amount, tax_amount, gross_amount, paid_amount,"
+    " credited_amount, tax_breakdown"
+)
+_HEADER_ARRAYS = """
+    unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::integer[],
+           $7::text[], $8::text[], $9::text[], $10::boolean[], $11::text[], $12::text[],
+           $13::integer[], $14::date[], $15::date[], $16::timestamptz[], $17::numeric[],
+           $18::numeric[], $19::numeric[], $20::numeric[], $21::numeric[], $22::text[])
+    AS t(invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,
+         order_code, currency, prices_include_tax, customer, note, payment_terms_days,
+         issue_date, due_date, closed_at, net_amount, tax_amount, gross_amount, paid_amount,
+         credited_amount, tax_breakdown)
+"""
 
 
 def _tax_breakdown_json(invoice: Invoice) -> str:
@@ -23,30 +45,8 @@ def _tax_breakdown_json(invoice: Invoice) -> str:
     )
 
 
-async def insert_invoices(connection: Executor, invoices: Sequence[Invoice]) -> None:
-    if not invoices:
-        return
-    await connection.execute(
-        """
-        INSERT INTO invoices (invoice_id, order_id, type, reference_invoice_id, status, version,
-                              invoice_number, order_code, currency, prices_include_tax,
-                              customer, note, payment_terms_days, issue_date, due_date,
-                              closed_at, net_amount, tax_amount, gross_amount, paid_amount,
-                              credited_amount, tax_breakdown)
-        SELECT invoice_id, order_id, type, reference_invoice_id, status, version,
-               invoice_number, order_code, currency, prices_include_tax, customer::jsonb,
-               note, payment_terms_days, issue_date, due_date, closed_at, net_amount,
-               tax_amount, gross_amount, paid_amount, credited_amount, tax_breakdown::jsonb
-          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[],
-                      $6::integer[], $7::text[], $8::text[], $9::text[], $10::boolean[],
-                      $11::text[], $12::text[], $13::integer[], $14::date[], $15::date[],
-                      $16::timestamptz[], $17::numeric[], $18::numeric[], $19::numeric[],
-                      $20::numeric[], $21::numeric[], $22::text[])
-            AS t(invoice_id, order_id, type, reference_invoice_id, status, version,
-                 invoice_number, order_code, currency, prices_include_tax, customer, note,
-                 payment_terms_days, issue_date, due_date, closed_at, net_amount, tax_amount,
-                 gross_amount, paid_amount, credited_amount, tax_breakdown)
-        """,
+def _header_arrays(invoices: Sequence[Invoice]) -> list[list[Any]]:
+    return [
         [invoice.invoice_id for invoice in invoices],
         [invoice.order_id for invoice in invoices],
         [invoice.type.value for invoice in invoices],
@@ -69,22 +69,31 @@ async def insert_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
         [invoice.paid_amount for invoice in invoices],
         [invoice.credited_amount for invoice in invoices],
         [_tax_breakdown_json(invoice) for invoice in invoices],
-    )
+    ]
+
+
+async def _insert_lines(connection: Executor, invoices: Sequence[Invoice]) -> None:
     lines = [(invoice, line) for invoice in invoices for line in invoice.content.lines]
+    if not lines:
+        return
     await connection.execute(
         """
-        INSERT INTO invoice_lines (invoice_id, line_no, order_id, order_row_id, holds_row, sku,
-                                   name, quantity, unit, unit_price, discount_percent,
-                                   tax_rate, net_amount, gross_amount)
+        INSERT INTO invoice_lines (invoice_id, line_no, order_id, order_row_id, holds_row,
+                                   credited_invoice_id, holds_credit, sku, name, quantity,
+                                   unit, unit_price, discount_percent, tax_rate, net_amount,
+                                   gross_amount)
         SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::text[], $5::boolean[],
-                             $6::text[], $7::text[], $8::numeric[], $9::text[], $10::numeric[],
-                             $11::numeric[], $12::numeric[], $13::numeric[], $14::numeric[])
+                             $6::uuid[], $7::boolean[], $8::text[], $9::text[],
+                             $10::numeric[], $11::text[], $12::numeric[], $13::numeric[],
+                             $14::numeric[], $15::numeric[], $16::numeric[])
         """,
         [invoice.invoice_id for invoice, _ in lines],
         [line.line_no for _, line in lines],
         [invoice.order_id for invoice, _ in lines],
         [line.order_row_id for _, line in lines],
         [invoice.holds_rows for invoice, _ in lines],
+        [invoice.reference_invoice_id for invoice, _ in lines],
+        [invoice.holds_credit for invoice, _ in lines],
         [line.sku for _, line in lines],
         [line.name for _, line in lines],
         [line.quantity for _, line in lines],
@@ -94,4 +103,141 @@ async def insert_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
         [line.tax_rate for _, line in lines],
         [line.net_amount for _, line in lines],
         [line.gross_amount for _, line in lines],
+    )
+
+
+async def insert_invoices(connection: Executor, invoices: Sequence[Invoice]) -> None:
+    if not invoices:
+        return
+    await connection.execute(
+        f"""
+        INSERT INTO invoices ({_HEADER_COLUMNS})
+        SELECT invoice_id, order_id, type, reference_invoice_id, status, version,
+               invoice_number, order_code, currency, prices_include_tax, customer::jsonb,
+               note, payment_terms_days, issue_date, due_date, closed_at, net_amount,
+               tax_amount, gross_amount, paid_amount, credited_amount, tax_breakdown::jsonb
+          FROM {_HEADER_ARRAYS}
+        """,
+        *_header_arrays(invoices),
+    )
+    await _insert_lines(connection, invoices)
+
+
+async def update_invoices(connection: Executor, invoices: Sequence[Invoice]) -> None:
+    """Saves invoices that changed, lines included (a draft's rows may have changed, and
+    a void or deleted invoice no longer holds its rows)."""
+    if not invoices:
+        return
+    await connection.execute(
+        f"""
+        UPDATE invoices AS i SET
+            status = t.status, version = t.version, invoice_number = t.invoice_number,
+            customer = t.customer::jsonb, note = t.note, issue_date = t.issue_date,
+            due_date = t.due_date, closed_at = t.closed_at, net_amount = t.net_amount,
+            tax_amount = t.tax_amount, gross_amount = t.gross_amount,
+            paid_amount = t.paid_amount, credited_amount = t.credited_amount,
+            tax_breakdown = t.tax_breakdown::jsonb, updated_at = now()
+          FROM {_HEADER_ARRAYS}
+         WHERE i.invoice_id = t.invoice_id
+        """,
+        *_header_arrays(invoices),
+    )
+    await connection.execute(
+        "DELETE FROM invoice_lines WHERE invoice_id = ANY($1::uuid[])",
+        [invoice.invoice_id for invoice in invoices],
+    )
+    await _insert_lines(connection, invoices)
+
+
+async def orders_of_invoices(connection: Executor, invoice_ids: Collection[str]) -> dict[str, str]:
+    """invoice id → order id, for the ids that name an invoice."""
+    ids = [invoice_id for invoice_id in set(invoice_ids) if _is_uuid(invoice_id)]
+    if not ids:
+        return {}
+    records = await connection.fetch(
+        "SELECT invoice_id::text, order_id FROM invoices WHERE invoice_id = ANY($1::uuid[])", ids
+    )
+    return {record["invoice_id"]: record["order_id"] for record in records}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
+async def load_invoices(connection: Executor, order_ids: Collection[str]) -> list[Invoice]:
+    """Every invoice of these orders, in the order they were made."""
+    ids = list(set(order_ids))
+    if not ids:
+        return []
+    headers = await connection.fetch(
+        f"SELECT {_HEADER_COLUMNS} FROM invoices WHERE order_id = ANY($1::text[])"
+        " ORDER BY created_at, invoice_id",
+        ids,
+    )
+    lines: dict[str, list[Any]] = {}
+    for record in await connection.fetch(
+        "SELECT invoice_id::text, line_no, order_row_id, sku, name, quantity, unit, unit_price,"
+        " discount_percent, tax_rate, net_amount, gross_amount FROM invoice_lines"
+        " WHERE order_id = ANY($1::text[]) ORDER BY invoice_id, line_no",
+        ids,
+    ):
+        lines.setdefault(record["invoice_id"], []).append(record)
+    return [_invoice(header, lines.get(str(header["invoice_id"]), [])) for header in headers]
+
+
+def _invoice(header: Any, line_records: list[Any]) -> Invoice:
+    invoice_lines = tuple(
+        InvoiceLine(
+            line_no=line["line_no"],
+            order_row_id=line["order_row_id"],
+            sku=line["sku"],
+            name=line["name"],
+            quantity=line["quantity"],
+            unit=line["unit"],
+            unit_price=line["unit_price"],
+            discount_percent=line["discount_percent"],
+            tax_rate=line["tax_rate"],
+            net_amount=line["net_amount"],
+            gross_amount=line["gross_amount"],
+        )
+        for line in line_records
+    )
+    amounts = InvoiceAmounts(
+        lines=tuple(LineAmount(line.net_amount, line.gross_amount) for line in invoice_lines),
+        tax_breakdown=tuple(
+            TaxGroup(
+                Decimal(group["taxRate"]),
+                Decimal(group["taxableAmount"]),
+                Decimal(group["taxAmount"]),
+            )
+            for group in header["tax_breakdown"]
+        ),
+        net_amount=header["net_amount"],
+        tax_amount=header["tax_amount"],
+        gross_amount=header["gross_amount"],
+    )
+    reference = header["reference_invoice_id"]
+    return Invoice(
+        invoice_id=str(header["invoice_id"]),
+        order_id=header["order_id"],
+        type=InvoiceType(header["type"]),
+        order_code=header["order_code"],
+        currency=header["currency"],
+        prices_include_tax=header["prices_include_tax"],
+        customer=header["customer"],
+        content=InvoiceContent(invoice_lines, amounts),
+        payment_terms_days=header["payment_terms_days"],
+        reference_invoice_id=None if reference is None else str(reference),
+        note=header["note"],
+        status=InvoiceStatus(header["status"]),
+        version=header["version"],
+        number=header["invoice_number"],
+        issue_date=header["issue_date"],
+        due_date=header["due_date"],
+        closed_at=header["closed_at"],
+        paid_amount=header["paid_amount"],
+        credited_amount=header["credited_amount"],
     )

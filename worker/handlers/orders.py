@@ -1,8 +1,4 @@
-"""One function per message type: validate → decide (on the batch's unit of work).
-
-Loading and saving happen around them, set-based, in worker.processing; a handler only
-reads and changes the UnitOfWork and says what became of its record.
-"""
+"""order-completed: record the order, invoice its free rows, close and notify."""
 
 from __future__ import annotations
 
@@ -15,6 +11,7 @@ from worker.domain.amounts import line_amount
 from worker.domain.invoice import OrderRow, build_invoice_content
 from worker.domain.lifecycle import Invoice, InvoiceType, close_invoice
 from worker.domain.order import OrderConflict, OrderDetails, apply_order_message
+from worker.handlers.dead_letters import dead_letter
 from worker.messages import (
     OrderCompleted,
     OrderCompletedEvent,
@@ -22,36 +19,13 @@ from worker.messages import (
     RejectReason,
     stable_event_id,
 )
-from worker.unit_of_work import Outcome, Record, UnitOfWork, dead_letter_message
+from worker.unit_of_work import Outcome, Record, UnitOfWork
 
 log = structlog.get_logger(__name__)
 
 LINE_TOTAL_MISMATCH = (
     "does not equal the line amount {amount} (quantity × unitPrice × (1 − discountPercent/100))"
 )
-
-
-def dead_letter(work: UnitOfWork, record: Record, rejection: Rejection) -> Outcome:
-    """The one place a record goes to the dead-letter topic."""
-    topic = work.settings.topics.dead_letter
-    work.emit(lambda: dead_letter_message(record, rejection, topic))
-    work.dead_letter_reasons.append(rejection.reason.value)
-    if rejection.event_id is not None and rejection.source is not None:
-        work.record(
-            (rejection.source, rejection.event_id),
-            rejection.event_type or "",
-            Outcome.DEAD_LETTERED,
-        )
-    log.warning(
-        "record dead-lettered",
-        action="dead-letter",
-        reason=rejection.reason.value,
-        details=rejection.details,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-    )
-    return Outcome.DEAD_LETTERED
 
 
 def _rejection(

@@ -1,0 +1,401 @@
+"""invoice-command through the real broker and database (CONTRACT.md, "invoice-command")."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from tests.integration.flows import (
+    await_event,
+    closed_invoice,
+    command_event,
+    draft_invoice,
+    order_event,
+    publish_order,
+    row,
+    send_command,
+)
+from tests.integration.kafka_client import KafkaClient
+from tests.lifecycle_table import LIFECYCLE
+from worker.app import Worker
+from worker.settings import Settings
+
+# A command of each action, valid in its fields, for an invoice of every status.
+COMMANDS = {
+    "update": {"note": "changed"},
+    "delete": {},
+    "close": {},
+    "send": {"recipient": "someone@example.com"},
+    "void": {"reason": "ordered twice"},
+    "record-payment": {"amount": "1.00"},
+}
+
+
+async def invoice_in_each_status(
+    kafka: KafkaClient, settings: Settings, prefix: str
+) -> dict[str, str]:
+    """status → invoice id, each made through commands."""
+    ids = {
+        "draft": (await draft_invoice(kafka, settings, f"{prefix}-draft"))["invoiceId"],
+        "open": (await closed_invoice(kafka, settings, f"{prefix}-open"))["invoiceId"],
+    }
+    paid = (await closed_invoice(kafka, settings, f"{prefix}-paid"))["invoiceId"]
+    assert (
+        await send_command(
+            kafka, settings, command_event("record-payment", invoiceId=paid, amount="12.10")
+        )
+    )["ok"]
+    void = (await closed_invoice(kafka, settings, f"{prefix}-void"))["invoiceId"]
+    assert (
+        await send_command(kafka, settings, command_event("void", invoiceId=void, reason="test"))
+    )["ok"]
+    deleted = (await draft_invoice(kafka, settings, f"{prefix}-deleted"))["invoiceId"]
+    assert (await send_command(kafka, settings, command_event("delete", invoiceId=deleted)))["ok"]
+    return {**ids, "paid": paid, "void": void, "deleted": deleted}
+
+
+async def test_every_action_in_every_status_is_allowed_or_refused_as_the_lifecycle_says(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    outcomes: dict[tuple[str, str], str | None] = {}
+    for action, fields in COMMANDS.items():
+        # a fresh set of invoices per action, so one action's effect never decides another's
+        invoices = await invoice_in_each_status(kafka, settings, f"L-{action}")
+        for status, invoice_id in invoices.items():
+            result = await send_command(
+                kafka, settings, command_event(action, invoiceId=invoice_id, **fields)
+            )
+            outcomes[(status, action)] = None if result["ok"] else result["errors"]["invoiceId"][0]
+    assert outcomes == {
+        (status.value, action.value): reason for (status, action), reason in LIFECYCLE.items()
+    }
+
+
+async def test_create_invoices_the_free_rows_as_a_draft(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    draft = await draft_invoice(kafka, settings, "CR-1", row("a"))
+    assert (
+        await send_command(kafka, settings, command_event("delete", invoiceId=draft["invoiceId"]))
+    )["ok"]
+    result = await send_command(
+        kafka, settings, command_event("create", orderId="CR-1", note="again")
+    )
+    assert (
+        result["ok"]
+        and result["invoice"]["status"] == "draft"
+        and result["invoice"]["invoiceNumber"] is None
+    )
+    created = await await_event(
+        kafka,
+        settings.topics.invoice_events,
+        lambda e: e["data"]["invoiceId"] == result["invoice"]["invoiceId"],
+    )
+    assert [line["orderRowId"] for line in created.event["data"]["lines"]] == ["a"]
+    assert created.event["data"]["note"] == "again"
+
+
+async def test_create_with_nothing_to_invoice_is_ok_with_a_warning(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    await closed_invoice(kafka, settings, "CR-2")
+    result = await send_command(kafka, settings, command_event("create", orderId="CR-2"))
+    assert (result["ok"], result["invoice"], result["warnings"]) == (
+        True,
+        None,
+        ["nothing to invoice"],
+    )
+
+
+async def test_create_for_an_unknown_order_is_refused(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    event = command_event("create", orderId="NOPE")
+    result = await send_command(kafka, settings, event, key="NOPE")
+    assert result["ok"] is False and "orderId" in result["errors"] and result["details"]
+
+
+async def test_create_with_close_emits_invoice_closed(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    draft = await draft_invoice(kafka, settings, "CR-3", row("a"), row("b"))
+    assert (
+        await send_command(kafka, settings, command_event("delete", invoiceId=draft["invoiceId"]))
+    )["ok"]
+    result = await send_command(
+        kafka, settings, command_event("create", orderId="CR-3", rowIds=["b"], close=True)
+    )
+    assert result["invoice"]["status"] == "open" and result["invoice"]["invoiceNumber"].startswith(
+        "INV-"
+    )
+    closed = await await_event(
+        kafka,
+        settings.topics.invoices_closed,
+        lambda e: e["data"]["invoiceId"] == result["invoice"]["invoiceId"],
+    )
+    assert [line["orderRowId"] for line in closed.event["data"]["lines"]] == ["b"]
+
+
+async def test_update_with_a_stale_expected_version_is_refused(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    draft = await draft_invoice(kafka, settings, "U-1")
+    first = await send_command(
+        kafka,
+        settings,
+        command_event("update", invoiceId=draft["invoiceId"], expectedVersion=1, note="a"),
+    )
+    assert first["ok"] and first["invoice"]["version"] == 2
+    stale = await send_command(
+        kafka,
+        settings,
+        command_event("update", invoiceId=draft["invoiceId"], expectedVersion=1, note="b"),
+    )
+    assert stale["ok"] is False and list(stale["errors"]) == ["expectedVersion"]
+    assert stale["invoice"]["version"] == 2
+
+
+async def test_update_changes_the_rows_and_customer_of_a_draft(
+    worker: Worker, kafka: KafkaClient, settings: Settings, db: asyncpg.Connection
+) -> None:
+    draft = await draft_invoice(kafka, settings, "U-2", row("a"), row("b", unit_price="5.00"))
+    result = await send_command(
+        kafka,
+        settings,
+        command_event(
+            "update",
+            invoiceId=draft["invoiceId"],
+            rowIds=["b"],
+            customer={"name": "New Name", "email": None},
+        ),
+    )
+    assert result["ok"], (result["errors"], result["details"])
+    assert result["invoice"]["totals"]["grossAmount"] == "6.05"
+    customer = await db.fetchval(
+        "SELECT customer FROM invoices WHERE invoice_id = $1::uuid", draft["invoiceId"]
+    )
+    assert customer == {"name": "New Name"}
+    # row a is free again: the next create takes it
+    again = await send_command(kafka, settings, command_event("create", orderId="U-2"))
+    assert again["invoice"]["totals"]["grossAmount"] == "12.10"
+
+
+async def test_a_deleted_draft_frees_its_rows_for_the_next_order_message(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    draft = await draft_invoice(kafka, settings, "D-1", row("a"))
+    assert (
+        await send_command(kafka, settings, command_event("delete", invoiceId=draft["invoiceId"]))
+    )["ok"]
+    await publish_order(kafka, settings, order_event("D-1", [row("a")]))
+    closed = await await_event(
+        kafka, settings.topics.invoices_closed, lambda e: e["data"]["orderId"] == "D-1"
+    )
+    assert [line["orderRowId"] for line in closed.event["data"]["lines"]] == ["a"]
+
+
+async def test_close_numbers_the_draft_and_send_without_recipient_warns(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    await publish_order(
+        kafka,
+        settings,
+        order_event(
+            "CL-1", [row("1")], customer={"name": "No Address"}, invoicing={"autoClose": False}
+        ),
+    )
+    created = await await_event(
+        kafka, settings.topics.invoice_events, lambda e: e["data"]["orderId"] == "CL-1"
+    )
+    result = await send_command(
+        kafka,
+        settings,
+        command_event("close", invoiceId=created.event["data"]["invoiceId"], send=True),
+    )
+    assert (
+        result["ok"]
+        and result["invoice"]["status"] == "open"
+        and result["invoice"]["invoiceNumber"]
+    )
+    assert result["warnings"] and "not sent" in result["warnings"][0]
+
+
+async def test_send_requests_a_notification_and_needs_a_recipient(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    invoice = await closed_invoice(kafka, settings, "S-1")
+    by_sms = command_event("send", invoiceId=invoice["invoiceId"], channel="sms")
+    refused = await send_command(kafka, settings, by_sms)
+    assert refused["ok"] is False and list(refused["errors"]) == ["recipient"]
+    sent = command_event(
+        "send", invoiceId=invoice["invoiceId"], channel="sms", recipient="+31612345678"
+    )
+    assert (await send_command(kafka, settings, sent))["ok"]
+    notification = await await_event(
+        kafka,
+        settings.topics.notifications_requested,
+        lambda e: (
+            e["data"]["reason"] == "command" and e["data"]["invoiceId"] == invoice["invoiceId"]
+        ),
+    )
+    assert (notification.event["data"]["channel"], notification.event["data"]["recipient"]) == (
+        "sms",
+        "+31612345678",
+    )
+
+
+async def test_void_emits_invoice_voided_keeps_the_number_and_frees_the_rows(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    invoice = await closed_invoice(kafka, settings, "V-1", row("a"))
+    result = await send_command(
+        kafka,
+        settings,
+        command_event("void", invoiceId=invoice["invoiceId"], reason="duplicate order"),
+    )
+    assert (
+        result["invoice"]["status"] == "void"
+        and result["invoice"]["invoiceNumber"] == invoice["invoiceNumber"]
+    )
+    voided = await await_event(
+        kafka, settings.topics.invoice_events, lambda e: e["type"] == "invoice-voided"
+    )
+    assert voided.event["data"]["reason"] == "duplicate order"
+    again = await send_command(kafka, settings, command_event("create", orderId="V-1", close=True))
+    assert again["invoice"]["invoiceNumber"] != invoice["invoiceNumber"]
+
+
+async def test_partial_payments_down_to_paid_emit_invoice_paid_once(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    invoice = await closed_invoice(
+        kafka, settings, "P-1", row("1", unit_price="100.00", tax_rate="0")
+    )
+    first = await send_command(
+        kafka,
+        settings,
+        command_event("record-payment", invoiceId=invoice["invoiceId"], amount="40"),
+    )
+    assert (first["invoice"]["status"], first["invoice"]["totals"]["amountDue"]) == (
+        "open",
+        "60.00",
+    )
+    too_much = await send_command(
+        kafka,
+        settings,
+        command_event("record-payment", invoiceId=invoice["invoiceId"], amount="60.01"),
+    )
+    assert list(too_much["errors"]) == ["amount"]
+    last = await send_command(
+        kafka,
+        settings,
+        command_event(
+            "record-payment",
+            invoiceId=invoice["invoiceId"],
+            amount="60.00",
+            method="bank-transfer",
+            reference="TX-1",
+        ),
+    )
+    assert (
+        last["invoice"]["status"],
+        last["invoice"]["totals"]["amountDue"],
+        last["invoice"]["version"],
+    ) == ("paid", "0.00", 3)
+    paid = await await_event(
+        kafka, settings.topics.invoice_events, lambda e: e["type"] == "invoice-paid"
+    )
+    assert paid.event["data"]["payment"]["amount"] == "60.00"
+    assert paid.event["data"]["payment"]["reference"] == "TX-1"
+
+
+async def test_credit_notes_have_their_own_series_and_lower_the_amount_due(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    invoice = await closed_invoice(
+        kafka, settings, "CN-1", row("a", tax_rate="0"), row("b", unit_price="5.00", tax_rate="0")
+    )
+    partial = await send_command(
+        kafka,
+        settings,
+        command_event(
+            "create",
+            orderId="CN-1",
+            type="credit-note",
+            referenceInvoiceId=invoice["invoiceId"],
+            rowIds=["b"],
+            close=True,
+        ),
+    )
+    assert (
+        partial["invoice"]["invoiceNumber"].startswith("CN-")
+        and partial["invoice"]["totals"]["grossAmount"] == "5.00"
+    )
+    twice = await send_command(
+        kafka,
+        settings,
+        command_event(
+            "create",
+            orderId="CN-1",
+            type="credit-note",
+            referenceInvoiceId=invoice["invoiceId"],
+            rowIds=["b"],
+        ),
+    )
+    assert twice["ok"] is False and "rowIds.0" in twice["errors"]
+    rest = await send_command(
+        kafka,
+        settings,
+        command_event(
+            "create",
+            orderId="CN-1",
+            type="credit-note",
+            referenceInvoiceId=invoice["invoiceId"],
+            close=True,
+        ),
+    )
+    assert rest["invoice"]["totals"]["grossAmount"] == "10.00"
+    paid = await await_event(
+        kafka, settings.topics.invoice_events, lambda e: e["type"] == "invoice-paid"
+    )
+    assert paid.event["data"]["invoiceId"] == invoice["invoiceId"]
+    assert "payment" not in paid.event["data"]
+    assert paid.event["data"]["totals"]["amountDue"] == "0.00"
+    assert paid.event["data"]["totals"]["creditedAmount"] == "15.00"
+
+
+async def test_a_command_seen_before_changes_nothing_and_its_result_is_published_again(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    invoice = await closed_invoice(
+        kafka, settings, "DUP-1", row("1", unit_price="100.00", tax_rate="0")
+    )
+    payment = command_event("record-payment", invoiceId=invoice["invoiceId"], amount="10.00")
+    first = await send_command(kafka, settings, payment)
+    await kafka.publish(settings.topics.invoice_commands, payment)
+    results = await kafka.read(settings.topics.command_results, 2)
+    copies = [m for m in results if m.event["data"]["commandId"] == payment["id"]]
+    assert len(copies) == 2 and copies[0].value == copies[1].value
+    assert first["invoice"]["totals"]["paidAmount"] == "10.00"
+    check = await send_command(
+        kafka, settings, command_event("send", invoiceId=invoice["invoiceId"])
+    )
+    assert check["invoice"]["totals"]["paidAmount"] == "10.00"
+
+
+async def test_an_invalid_command_gets_a_result_not_a_dead_letter(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    result = await send_command(
+        kafka, settings, command_event("record-payment", invoiceId="x", amount="-5"), key="K-1"
+    )
+    assert (
+        result["ok"] is False
+        and "amount" in result["errors"]
+        and result["action"] == "record-payment"
+    )
+    unknown = await send_command(kafka, settings, command_event("teleport", invoiceId="x"))
+    assert unknown["ok"] is False and "action" in unknown["errors"]
+    missing = await send_command(
+        kafka, settings, command_event("close", invoiceId="00000000-0000-0000-0000-000000000000")
+    )
+    assert missing["ok"] is False and list(missing["errors"]) == ["invoiceId"]
