@@ -123,9 +123,12 @@ class UnitOfWork:
             return None
         return entry
 
-    def _assign_numbers(self, first_numbers: dict[tuple[str, int], int]) -> None:
+    def _assign_numbers(
+        self, first_numbers: dict[tuple[str, int], int], taken_at: datetime | None
+    ) -> None:
         taken: dict[tuple[str, int], int] = {}
         for invoice in self.closing:
+            invoice.closed_at = taken_at
             series = self._series(invoice)
             sequence = first_numbers[series] + taken.get(series, 0)
             taken[series] = taken.get(series, 0) + 1
@@ -149,7 +152,7 @@ class UnitOfWork:
         for invoice in self.closing:
             counts[self._series(invoice)] = counts.get(self._series(invoice), 0) + 1
         # Last writes from here on: the series counters stay locked until commit.
-        self._assign_numbers(await numbers.reserve_numbers(connection, counts))
+        self._assign_numbers(*await numbers.reserve_numbers(connection, counts))
         # Changed invoices first: a voided invoice releases rows a new one may take.
         await invoices.update_invoices(connection, list(self.changed_invoices.values()))
         await invoices.insert_invoices(connection, list(self.new_invoices.values()))

@@ -152,7 +152,8 @@ def changed(invoice: Invoice) -> None:
 
 def close_invoice(invoice: Invoice, *, closed_at: datetime, issue_date: date) -> None:
     """Finalizes a draft. Its number comes from its series' counter, as late as possible
-    in the closing transaction, so the caller sets it afterwards."""
+    in the closing transaction: the caller sets it afterwards, and sets `closed_at` again
+    to the moment the number was taken."""
     check_action(invoice, Action.CLOSE)
     invoice.status = InvoiceStatus.OPEN
     invoice.closed_at = closed_at
