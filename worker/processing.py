@@ -35,7 +35,7 @@ from worker.messages import (
 )
 from worker.retry import Backoff
 from worker.settings import Settings
-from worker.store.inbox import ConcurrentDuplicate
+from worker.store.inbox import ConcurrentDuplicate, EventKey
 from worker.store.pool import is_transient
 from worker.unit_of_work import Outcome, Record, UnitOfWork, begin
 
@@ -121,7 +121,7 @@ async def _apply(
             connection,
             settings,
             datetime.now(UTC),
-            event_keys=[(event.source, event.id) for event in events],
+            event_keys=[key for item in items if (key := _event_key(item.event)) is not None],
             order_ids=[e.data.order_id for e in events if isinstance(e, OrderCompletedEvent)],
             invoice_ids=[
                 invoice_id
@@ -151,20 +151,22 @@ def _handle(work: UnitOfWork, item: Item) -> Outcome:
 
 def _dispatch(work: UnitOfWork, item: Item) -> Outcome:
     record, event = item.record, item.event
+    key = _event_key(event)
     with structlog.contextvars.bound_contextvars(
-        correlationid=getattr(event, "correlation", None),
-        messageId=getattr(event, "id", None),
+        correlationid=event.correlation_id if isinstance(event, Rejection) else event.correlation,
+        messageId=None if key is None else key[1],
         topic=record.topic,
         offset=record.offset,
     ):
+        if key is not None and work.seen(key) is not None:
+            # applied or answered before: whatever this copy says, it changes nothing
+            if _event_type(event) == INVOICE_COMMAND:
+                republish_result(work, key)
+            return Outcome.DUPLICATE
         if isinstance(event, Rejection):
-            if event.event_type == INVOICE_COMMAND and event.event_id is not None:
+            if event.event_type == INVOICE_COMMAND and key is not None:
                 return reject_invalid_command(work, record, event)
             return dead_letter(work, record, event)
-        if work.seen((event.source, event.id)) is not None:
-            if isinstance(event, InvoiceCommandEvent):
-                republish_result(work, event)
-            return Outcome.DUPLICATE
         if event.data.order_id is not None:
             structlog.contextvars.bind_contextvars(orderId=event.data.order_id)
         if isinstance(event, OrderCompletedEvent):
@@ -172,9 +174,22 @@ def _dispatch(work: UnitOfWork, item: Item) -> Outcome:
         return handle_invoice_command(work, record, event)
 
 
+def _event_key(event: Parsed) -> EventKey | None:
+    """(source, id), when the record had a usable envelope."""
+    if isinstance(event, Rejection):
+        if event.source is None or event.event_id is None:
+            return None
+        return event.source, event.event_id
+    return event.source, event.id
+
+
+def _event_type(event: Parsed) -> str | None:
+    return event.event_type if isinstance(event, Rejection) else event.type
+
+
 def _count(items: Sequence[Item], outcomes: Sequence[Outcome], work: UnitOfWork) -> None:
     for item, outcome in zip(items, outcomes, strict=True):
-        event_type = item.event.event_type if isinstance(item.event, Rejection) else item.event.type
+        event_type = _event_type(item.event)
         metrics.RECORDS.labels(
             topic=item.record.topic, type=event_type or "unknown", outcome=outcome.value
         ).inc()

@@ -166,3 +166,31 @@ async def test_numbers_are_consecutive(
     numbers = sorted(m.event["data"]["invoiceNumber"] for m in closed)
     year = closed[0].event["data"]["issueDate"][:4]
     assert numbers == [f"INV-{year}-{n:06d}" for n in range(1, 31)]
+
+
+async def test_a_dead_lettered_event_sent_back_fixed_is_processed_afresh(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    event = order_event("F-1", [row("1")])
+    event["data"]["rows"][0]["lineTotal"] = "99.99"
+    await publish_order(kafka, settings, event)
+    await kafka.read(settings.topics.dead_letter, 1)
+    del event["data"]["rows"][0]["lineTotal"]
+    await publish_order(kafka, settings, event)
+    [closed] = await kafka.read(settings.topics.invoices_closed, 1)
+    assert closed.event["data"]["orderId"] == "F-1"
+
+
+async def test_an_applied_event_id_arriving_again_with_other_content_is_a_duplicate(
+    worker: Worker, kafka: KafkaClient, settings: Settings, db: asyncpg.Connection
+) -> None:
+    event = order_event("X-1", [row("1")])
+    await publish_order(kafka, settings, event)
+    await kafka.read(settings.topics.invoices_closed, 1)
+    broken = copy.deepcopy(event)
+    broken["data"]["currency"] = "XAU"
+    await publish_order(kafka, settings, broken)
+    await publish_order(kafka, settings, order_event("X-2", [row("1")]))
+    closed = await kafka.read_quiet(settings.topics.invoices_closed, 2)
+    assert [m.event["data"]["orderId"] for m in closed] == ["X-1", "X-2"]
+    assert await kafka.read_quiet(settings.topics.dead_letter, 0) == []

@@ -45,6 +45,7 @@ from worker.messages import (
     VoidInvoice,
     stable_event_id,
 )
+from worker.store.inbox import EventKey
 from worker.store.outbox import OutboxMessage
 from worker.unit_of_work import Outcome, Record, UnitOfWork
 
@@ -92,9 +93,8 @@ def reject_invalid_command(work: UnitOfWork, record: Record, rejection: Rejectio
     return Outcome.REJECTED
 
 
-def republish_result(work: UnitOfWork, event: InvoiceCommandEvent) -> None:
+def republish_result(work: UnitOfWork, key: EventKey) -> None:
     """A command seen before changes nothing: its stored result is published again."""
-    key = (event.source, event.id)
     earlier = work.replies.get(key)
     if earlier is not None:  # the same command twice in one batch
         work.emit(lambda: _rendered(earlier.message))
