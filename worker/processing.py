@@ -98,16 +98,15 @@ async def _apply_with_retries(
 
 def _processing_error(event: Parsed, error: Exception) -> Rejection:
     """A record that fails for a reason no retry cures."""
-    known = not isinstance(event, Rejection)
+    key = _event_key(event)
     return Rejection(
         reason=RejectReason.PROCESSING_ERROR,
         errors={"": [repr(error)]},
         details=PROCESSING_ERROR_DETAILS.format(error=error),
-        event_id=event.id if known else event.event_id,  # type: ignore[union-attr]
-        source=event.source,
-        event_type=event.type if known else event.event_type,  # type: ignore[union-attr]
+        event_id=None if key is None else key[1],
+        source=None if key is None else key[0],
+        event_type=_event_type(event),
         correlation_id=event.correlation_id,
-        action=None,
     )
 
 
@@ -164,7 +163,11 @@ def _dispatch(work: UnitOfWork, item: Item) -> Outcome:
                 republish_result(work, key)
             return Outcome.DUPLICATE
         if isinstance(event, Rejection):
-            if event.event_type == INVOICE_COMMAND and key is not None:
+            if (
+                event.event_type == INVOICE_COMMAND
+                and key is not None
+                and event.reason is not RejectReason.PROCESSING_ERROR
+            ):
                 return reject_invalid_command(work, record, event)
             return dead_letter(work, record, event)
         if event.data.order_id is not None:
