@@ -30,6 +30,11 @@ RELAY_LOCK_ID = 0x1A70_0002
 POLL_INTERVAL_SECONDS = 1.0
 LOCK_RETRY_SECONDS = 2.0
 SEND_BATCH_SIZE = 2000
+# The client's own cap on one message. A dead letter is a consumed record plus its headers,
+# so it can be as large as the broker lets a record be; at aiokafka's default (1 MiB) a
+# record near that size could never be dead-lettered and would block the relay for good.
+# The broker's limit (message.max.bytes) is the one that counts.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 def create_producer(settings: Settings) -> AIOKafkaProducer:
@@ -39,6 +44,7 @@ def create_producer(settings: Settings) -> AIOKafkaProducer:
         enable_idempotence=settings.enable_idempotence,
         linger_ms=5,
         max_batch_size=256 * 1024,
+        max_request_size=MAX_MESSAGE_BYTES,
         request_timeout_ms=30_000,
     )
 

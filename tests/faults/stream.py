@@ -1,0 +1,241 @@
+"""A reproducible stream of valid traffic, and everything it must lead to.
+
+Orders come first (phase 1): 1-3 rows each, some with a later message adding rows, some
+drafts (autoClose false), deliveries by email, sms and none, and about one event in ten
+sent twice. Commands about the invoices phase 1 created come second (phase 2: commands
+travel on another topic, so only then do they find their invoices): close the drafts,
+record a payment on some open invoices, void others. Invoice ids, event ids and
+notification ids are the contract's stable uuid5s, so every expected output is known
+before a single record is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.messages import stable_event_id
+
+SOURCE = "/faults/shop"
+COMMAND_SOURCE = "/faults/backoffice"
+
+COMMANDS_LIVE = True
+"""The worker answers invoice commands (invoices.commands → invoice-command-result): every
+stream has its command phase and the hostile corpus its command cases. False leaves both
+out, for a worker that consumes orders only; nothing is skipped quietly either way."""
+
+_TAX_RATES = ("0", "7", "9", "19", "21")
+_QUANTITIES = ("1", "2", "3", "0.5", "1.250", "12")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A record to publish: `kind` is "orders" or "commands" (the test maps it to a topic)."""
+
+    kind: str
+    key: bytes
+    value: bytes | None
+    event_id: str
+
+
+@dataclass(slots=True)
+class ExpectedInvoice:
+    invoice_id: str
+    order_id: str
+    currency: str
+    row_ids: tuple[str, ...]
+    status: str
+    """What it ends as: "draft", "open", "paid" or "void"."""
+    announced_as_draft: bool
+    """An invoice-created event is due (it was a draft when it was created)."""
+    notification_id: str | None
+    """The automatic notification's id, when one is due."""
+
+    @property
+    def numbered(self) -> bool:
+        return self.status != "draft"
+
+
+@dataclass(slots=True)
+class Stream:
+    phases: list[list[Outgoing]]
+    invoices: dict[str, ExpectedInvoice] = field(default_factory=dict)
+    order_rows: dict[str, set[str]] = field(default_factory=dict)
+    applied: set[tuple[str, str]] = field(default_factory=set)
+    """(source, id) of every event that must end as applied in the inbox."""
+    commands: dict[str, str] = field(default_factory=dict)
+    """Command id → action; each must get exactly one result, ok."""
+    checked_elsewhere: set[str] = field(default_factory=set)
+    """Ids of commands sent besides the stream's, whose results a test checks itself."""
+
+    @property
+    def records(self) -> list[Outgoing]:
+        return [record for phase in self.phases for record in phase]
+
+
+def order_event(
+    event_id: str, order_id: str, rows: list[dict[str, Any]], **data: Any
+) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": SOURCE,
+        "type": "order-completed",
+        "time": "2026-11-23T10:00:00Z",
+        "datacontenttype": "application/json",
+        "data": {
+            "orderId": order_id,
+            "currency": "EUR",
+            "customer": {"name": "Faults Customer", "email": "faults@example.com"},
+            "rows": rows,
+            **data,
+        },
+    }
+
+
+def command_event(command_id: str, order_id: str | None, **data: Any) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": command_id,
+        "source": COMMAND_SOURCE,
+        "type": "invoice-command",
+        "time": "2026-11-23T11:00:00Z",
+        "datacontenttype": "application/json",
+        "data": {**({"orderId": order_id} if order_id else {}), **data},
+    }
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode()
+
+
+class _Builder:
+    def __init__(self, seed: int, run: str) -> None:
+        self.random = random.Random(seed)
+        self.run = run
+        self.stream = Stream(phases=[[], []])
+        self._ids = 0
+
+    def new_id(self) -> str:
+        self._ids += 1
+        return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+
+    def row(self, row_id: str, currency: str) -> dict[str, Any]:
+        cents = self.random.randint(100, 50_000)
+        price = str(cents // 100) if currency == "JPY" else f"{cents // 100}.{cents % 100:02d}"
+        return {
+            "rowId": row_id,
+            "name": f"Item {row_id}",
+            "quantity": self.random.choice(_QUANTITIES),
+            "unitPrice": price,
+            "taxRate": self.random.choice(_TAX_RATES),
+        }
+
+    def order(self, index: int) -> list[Outgoing]:
+        """The messages of one order, in the order they are sent."""
+        rnd = self.random
+        order_id = f"{self.run}-{index:05d}"
+        currency = rnd.choice(("EUR", "EUR", "EUR", "JPY", "USD"))
+        delivery = rnd.choices(("email", "sms", "none"), weights=(70, 15, 15))[0]
+        auto_close = rnd.random() > 0.05
+        customer = {"name": f"Customer {index}", "email": f"c{index}@example.com"}
+        if rnd.random() < 0.5:
+            customer["phone"] = f"+31612{index:06d}"
+        rows: list[dict[str, Any]] = []
+        messages = []
+        for message_no in range(2 if rnd.random() < 0.2 else 1):
+            new_rows = [
+                self.row(f"r{len(rows) + n + 1}", currency) for n in range(rnd.randint(1, 3))
+            ]
+            # A later message repeats the known rows unchanged, or only brings the new ones.
+            sent_rows = [*rows, *new_rows] if rnd.random() < 0.5 else new_rows
+            rows.extend(new_rows)
+            event_id = self.new_id()
+            event = order_event(
+                event_id,
+                order_id,
+                sent_rows,
+                currency=currency,
+                customer=customer,
+                invoicing={"autoClose": auto_close or message_no > 0, "delivery": delivery},
+            )
+            expect_order_message(self.stream, event, [row["rowId"] for row in new_rows])
+            messages.append(Outgoing("orders", order_id.encode(), encode(event), event_id))
+        return messages
+
+    def commands(self) -> list[Outgoing]:
+        """Phase 2: close every draft, pay a little on some open invoices, void others."""
+        commands = []
+        for invoice in self.stream.invoices.values():
+            draw = self.random.random()
+            if invoice.status == "draft":
+                commands.append(self.command(invoice, "close", {}))
+                invoice.status = "open"
+            elif draw < 0.15:
+                amount = "1" if invoice.currency == "JPY" else "0.01"  # no more than is due
+                commands.append(self.command(invoice, "record-payment", {"amount": amount}))
+            elif draw < 0.25:
+                commands.append(self.command(invoice, "void", {"reason": "fault test"}))
+                invoice.status = "void"
+        return commands
+
+    def command(self, invoice: ExpectedInvoice, action: str, fields: dict[str, Any]) -> Outgoing:
+        command_id = self.new_id()
+        event = command_event(
+            command_id, invoice.order_id, action=action, invoiceId=invoice.invoice_id, **fields
+        )
+        self.stream.commands[command_id] = action
+        self.stream.applied.add((COMMAND_SOURCE, command_id))
+        return Outgoing("commands", invoice.order_id.encode(), encode(event), command_id)
+
+
+def expect_order_message(stream: Stream, event: dict[str, Any], new_row_ids: list[str]) -> None:
+    """Registers what a valid order-completed event must lead to: its new rows on one new
+    invoice, closed (and notified) or a draft, per its `invoicing`."""
+    data = event["data"]
+    invoicing = {"autoClose": True, "delivery": "email", **data.get("invoicing", {})}
+    invoice_id = stable_event_id("invoice", event["source"], event["id"])
+    closed = invoicing["autoClose"]
+    channel = invoicing["delivery"]
+    customer = data["customer"]
+    address = {"email": customer.get("email"), "sms": customer.get("phone")}.get(channel)
+    stream.invoices[invoice_id] = ExpectedInvoice(
+        invoice_id=invoice_id,
+        order_id=data["orderId"],
+        currency=data["currency"],
+        row_ids=tuple(new_row_ids),
+        status="open" if closed else "draft",
+        announced_as_draft=not closed,
+        notification_id=stable_event_id("notification", invoice_id, channel, invoice_id)
+        if closed and address
+        else None,
+    )
+    stream.order_rows.setdefault(data["orderId"], set()).update(new_row_ids)
+    stream.applied.add((event["source"], event["id"]))
+
+
+def build_stream(
+    seed: int, orders: int, run: str, *, duplicates: float = 0.1, commands: bool = COMMANDS_LIVE
+) -> Stream:
+    """`orders` orders (about 1.2 messages each), interleaved as many shops would send them,
+    each order's messages in their order; about `duplicates` of them sent twice."""
+    builder = _Builder(seed, run)
+    pending = [builder.order(index) for index in range(orders)]
+    phase: list[Outgoing] = []
+    while pending:
+        messages = builder.random.choice(pending)
+        phase.append(messages.pop(0))
+        if builder.random.random() < duplicates:
+            phase.append(phase[-1])  # the same record again: the inbox must drop it
+        pending = [messages for messages in pending if messages]
+    builder.stream.phases[0] = phase
+    if commands:
+        phase = builder.commands()
+        for index in range(len(phase) - 1, -1, -1):
+            if builder.random.random() < duplicates:
+                phase.insert(index + 1, phase[index])
+        builder.stream.phases[1] = phase
+    return builder.stream
