@@ -1,9 +1,44 @@
-# The production image is built in the operations work; this builds a working image already.
-FROM python:3.11-slim
-WORKDIR /app
+# syntax=docker/dockerfile:1
+# The worker's image: `invoicer run` by default; `invoicer migrate` for the migration job.
+#   docker build -t invoicer:0.1.0 .
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# Build: the project and its runtime dependencies into a virtual environment of their own
+# (no pip, no build tools, no dev or test packages in it).
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+WORKDIR /src
+RUN python -m venv --without-pip /opt/invoicer
 COPY pyproject.toml README.md ./
 COPY worker ./worker
-RUN pip install --no-cache-dir .
-USER 10001
+RUN pip --python /opt/invoicer/bin/python install --no-cache-dir . \
+    && /opt/invoicer/bin/invoicer --help > /dev/null
+
+# Runtime: the slim base, the virtual environment, an unprivileged user.
+FROM ${PYTHON_IMAGE} AS runtime
+ARG PYTHON_IMAGE
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="invoicer" \
+      org.opencontainers.image.description="Turns completed orders into numbered invoices: a Kafka worker with PostgreSQL." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="${PYTHON_IMAGE}"
+ENV PATH=/opt/invoicer/bin:${PATH} \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    INVOICER_HTTP_PORT=8080
+RUN groupadd --system --gid 10001 invoicer \
+    && useradd --system --uid 10001 --gid invoicer --no-create-home \
+       --home-dir /nonexistent --shell /usr/sbin/nologin invoicer
+COPY --from=build /opt/invoicer /opt/invoicer
+USER 10001:10001
+EXPOSE 8080
+# SIGTERM: the batch in hand is finished and committed, the outbox flushed, exit 0
+# (allow it 60 s: docker stop -t 60, compose stop_grace_period, terminationGracePeriodSeconds).
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('INVOICER_HTTP_PORT', '8080'), timeout=4)"]
 ENTRYPOINT ["invoicer"]
 CMD ["run"]

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 
 from worker import metrics
 from worker.consumer import BatchConsumer
+from worker.faults import FaultPoint, hooks_from_environment
 from worker.http import create_app, start_http
 from worker.outbox import OutboxRelay, create_producer
 from worker.retry import Backoff
@@ -21,11 +22,8 @@ from worker.store.pool import create_pool
 
 log = structlog.get_logger(__name__)
 
-# A consumer that is assigned, has lag and has made no progress for this long is stalled.
-STALL_SECONDS = 120.0
 SHUTDOWN_TIMEOUT_SECONDS = 30.0
 READINESS_TIMEOUT_SECONDS = 2.0
-GAUGE_INTERVAL_SECONDS = 5.0
 
 
 class Worker:
@@ -37,6 +35,8 @@ class Worker:
         self._ready_since: float | None = None
         self.consumer: BatchConsumer | None = None
         self.relay: OutboxRelay | None = None
+        self.http_port: int | None = None
+        """The port /metrics, /healthz and /readyz are served on, once started."""
 
     def request_stop(self) -> None:
         if not self.stop.is_set():
@@ -51,12 +51,15 @@ class Worker:
         producer = create_producer(settings)
         self.consumer = BatchConsumer(settings, pool)
         self.relay = OutboxRelay(settings, producer)
+        faults = hooks_from_environment()
+        self.consumer.after_db_commit = faults.get(FaultPoint.KILL_AFTER_DB_COMMIT)
+        self.relay.after_send = faults.get(FaultPoint.KILL_AFTER_OUTBOX_SEND)
         self._pool = pool
-        runner = await start_http(create_app(self.liveness, self.readiness), settings.http_port)
+        app = create_app(self.liveness, self.readiness, self.refresh_metrics)
+        runner, self.http_port = await start_http(app, settings.http_port)
         try:
             await self._start_kafka(producer)
             relay_task = asyncio.create_task(self.relay.run(self._relay_stop))
-            gauges = asyncio.create_task(self._update_gauges())
             self.started.set()
             log.info("worker running", action="start", group_id=settings.group_id)
             try:
@@ -66,7 +69,6 @@ class Worker:
                 self._relay_stop.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(relay_task, SHUTDOWN_TIMEOUT_SECONDS)
-                gauges.cancel()
         finally:
             await producer.stop()
             await runner.cleanup()
@@ -88,48 +90,56 @@ class Worker:
                     await backoff.sleep(self.stop, "cannot reach the broker", error)
 
     async def readiness(self) -> tuple[bool, str]:
+        """Database reachable, broker connected, consumer group joined."""
+        ready, reason = await self._check_dependencies()
+        if not ready:
+            self._ready_since = None
+        elif self._ready_since is None:
+            self._ready_since = time.monotonic()
+        metrics.READY.set(1 if ready else 0)
+        return ready, reason
+
+    async def _check_dependencies(self) -> tuple[bool, str]:
         try:
             async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
                 await self._pool.fetchval("SELECT 1")
         except Exception as error:
-            self._ready_since = None
             return False, f"database unreachable: {error!r}"
         consumer = self.consumer
         if consumer is None or not consumer.running:
-            self._ready_since = None
             return False, "consumer not running"
         if not consumer.joined:
-            self._ready_since = None
             return False, "not in a consumer group yet"
         try:
             async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
                 await consumer.consumer.topics()
         except Exception as error:
-            self._ready_since = None
             return False, f"broker unreachable: {error!r}"
-        if self._ready_since is None:
-            self._ready_since = time.monotonic()
         return True, "ready"
 
     async def liveness(self) -> tuple[bool, str]:
+        """Alive unless the consumer has records waiting and has applied none for
+        `liveness_stall_seconds` of the time it was ready: a database or broker outage
+        (not ready) is not a stall, and a restart would not cure it."""
         consumer = self.consumer
-        if consumer is None or self._ready_since is None:
+        waiting = 0 if consumer is None else sum(consumer.lag.values())
+        if consumer is None or not waiting:
             return True, "alive"
+        ready, reason = await self.readiness()
+        if not ready or self._ready_since is None:
+            return True, f"alive; not ready ({reason}), so waiting records are not a stall"
         stalled_for = time.monotonic() - max(consumer.last_progress, self._ready_since)
-        if any(consumer.lag.values()) and stalled_for > STALL_SECONDS:
-            return False, f"no progress for {stalled_for:.0f}s with lag"
+        if stalled_for > self.settings.liveness_stall_seconds:
+            return False, f"no progress for {stalled_for:.0f}s with {waiting} records waiting"
         return True, "alive"
 
-    async def _update_gauges(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):
-                count, oldest = await backlog(self._pool)
-                metrics.OUTBOX_BACKLOG.set(count)
-                metrics.OUTBOX_OLDEST_AGE.set(
-                    0 if oldest is None else max(0.0, time.time() - oldest.timestamp())
-                )
-                metrics.DB_POOL_IN_USE.set(self._pool.get_size() - self._pool.get_idle_size())
-            await asyncio.sleep(GAUGE_INTERVAL_SECONDS)
+    async def refresh_metrics(self) -> None:
+        """Brings the gauges that need a look outside the process up to date (on a scrape)."""
+        await self.readiness()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+                metrics.record_outbox(*await backlog(self._pool))
+        metrics.DB_POOL_IN_USE.set(self._pool.get_size() - self._pool.get_idle_size())
 
 
 def install_signal_handlers(worker: Worker) -> None:

@@ -1,4 +1,4 @@
-"""`invoicer migrate | run | dev [--demo] | schemas`."""
+"""`invoicer migrate | run | dev [--demo] | schemas | dead-letters list|replay`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from importlib import resources
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from worker import dead_letters
 from worker.app import Worker, install_signal_handlers
 from worker.logs import configure_logging
 from worker.settings import Settings
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         "--demo", action="store_true", help="publish the sample orders and print their invoices"
     )
     commands.add_parser("schemas", help="write the JSON Schemas and AsyncAPI document")
+    dead_letters.add_command(commands)
     args = parser.parse_args(argv)
 
     if args.command == "schemas":
@@ -42,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_schemas(SCHEMA_DIRECTORY):
             print(path)
         return 0
-    configure_logging()
     settings = Settings()
+    configure_logging(settings.log_level)
+    if args.command == "dead-letters":
+        return asyncio.run(dead_letters.run_command(args, settings))
     if args.command == "migrate":
         applied = asyncio.run(migrate(settings.database_url))
         print(f"{len(applied)} migration(s) applied" + "".join(f"\n  {name}" for name in applied))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Awaitable, Callable, Iterable
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from worker import metrics
@@ -31,6 +33,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._loop.batch_lock:
             pass
+        self._loop.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._loop.joined = True
@@ -58,6 +61,9 @@ class BatchConsumer:
         self.last_progress = time.monotonic()
         self.lag: dict[TopicPartition, int] = {}
         self._next_offsets: dict[TopicPartition, int] = {}
+        # A test-only fault hook (worker/faults.py), off by default: called after a batch's
+        # database transaction committed and before its offsets are committed.
+        self.after_db_commit: Callable[[], Awaitable[None]] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consumes until `stop` is set; the batch in hand is finished and committed."""
@@ -71,9 +77,10 @@ class BatchConsumer:
                 batch = await self.consumer.getmany(
                     timeout_ms=FETCH_TIMEOUT_MS, max_records=self._settings.batch_max_records
                 )
-                self._record_lag()
+                self._record_lag(batch)
                 if not batch:
-                    self.last_progress = time.monotonic()
+                    if not any(self.lag.values()):
+                        self.last_progress = time.monotonic()  # nothing to do is progress
                     continue
                 async with self.batch_lock:
                     records = [
@@ -93,12 +100,15 @@ class BatchConsumer:
                     except Stopping:
                         log.info("stopped before the batch was applied; it will be redelivered")
                         return
+                    if self.after_db_commit is not None:
+                        await self.after_db_commit()
                     offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
                     await self._commit(offsets)
                     self._next_offsets.update(offsets)
                     self.last_progress = time.monotonic()
         finally:
             self.running = False
+            self.forget([*self.lag, *self._next_offsets])
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
@@ -107,15 +117,26 @@ class BatchConsumer:
             # The records were applied; whoever gets them next finds them in the inbox.
             log.warning("offset commit failed", action="commit", error=repr(error))
 
-    def _record_lag(self) -> None:
-        """Lag from the consumer's own highwater: the broker's offset answers can lag."""
+    def _record_lag(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Records waiting per assigned partition: from the first record of the batch in hand,
+        else from the one after the last applied, up to the consumer's own highwater (the
+        broker's offset answers can lag)."""
         self.lag = {}
         for tp in self.consumer.assignment():
             highwater = self.consumer.highwater(tp)
-            done = self._next_offsets.get(tp)
+            fetched = batch.get(tp)
+            done = fetched[0].offset if fetched else self._next_offsets.get(tp)
             if highwater is None or done is None:
                 continue
             self.lag[tp] = max(0, highwater - done)
             metrics.CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
                 self.lag[tp]
             )
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """Partitions no longer ours: their lag is for their new owner to report."""
+        for tp in partitions:
+            self.lag.pop(tp, None)
+            self._next_offsets.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(tp.topic, str(tp.partition))

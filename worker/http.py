@@ -1,19 +1,32 @@
-"""/metrics, /healthz and /readyz, served inside the worker's event loop."""
+"""/metrics, /healthz and /readyz, served inside the worker's event loop.
+
+A probe answers 200 or 503 with `{"ok": …, "reason": …}`. /metrics first brings the gauges
+that need a look at the database or the broker up to date, so a scrape sees them as they are.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, str]]]
+Refresh = Callable[[], Awaitable[None]]
+
+LISTEN_HOST = "0.0.0.0"
+METRICS_PATH = "/metrics"
+LIVENESS_PATH = "/healthz"
+READINESS_PATH = "/readyz"
 
 
-def create_app(liveness: HealthCheck, readiness: HealthCheck) -> web.Application:
-    async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+def create_app(liveness: HealthCheck, readiness: HealthCheck, refresh: Refresh) -> web.Application:
+    async def metrics(request: web.Request) -> web.Response:
+        await refresh()
+        # The text format Prometheus asks for (OpenMetrics, or the classic text format).
+        encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+        return web.Response(body=encode(REGISTRY), headers={"Content-Type": content_type})
 
     def probe(check: HealthCheck) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(_: web.Request) -> web.Response:
@@ -23,18 +36,16 @@ def create_app(liveness: HealthCheck, readiness: HealthCheck) -> web.Application
         return handler
 
     app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/healthz", probe(liveness))
-    app.router.add_get("/readyz", probe(readiness))
+    app.router.add_get(METRICS_PATH, metrics)
+    app.router.add_get(LIVENESS_PATH, probe(liveness))
+    app.router.add_get(READINESS_PATH, probe(readiness))
     return app
 
 
-async def start_http(app: web.Application, port: int) -> web.AppRunner:
+async def start_http(app: web.Application, port: int) -> tuple[web.AppRunner, int]:
+    """Serves `app` on `port` (0: any free one); returns the runner and the bound port."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", port).start()
-    return runner
-
-
-def seconds_since(moment: float) -> float:
-    return time.monotonic() - moment
+    await web.TCPSite(runner, LISTEN_HOST, port).start()
+    bound: int = runner.addresses[0][1]
+    return runner, bound

@@ -1,31 +1,87 @@
-"""structlog set-up: JSON lines for machines, readable lines on a terminal."""
+"""structlog set-up: JSON lines for machines, readable lines on a terminal.
+
+Every line about a record carries what processing bound for it (`correlationid`,
+`messageId`, `orderId`, `invoiceId`, `topic`, `offset`). The libraries' own lines (aiokafka,
+asyncpg log through the standard library) are rendered the same way. Personal data never
+reaches a line at INFO or above: fields that hold it are redacted (a safety net; the code
+does not log them in the first place).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Any, TextIO
 
 import structlog
+from structlog.types import EventDict, Processor
+
+PERSONAL_FIELDS = frozenset(
+    {
+        "customer",
+        "customerName",
+        "email",
+        "phone",
+        "recipient",
+        "billingAddress",
+        "address",
+    }
+)
+REDACTED = "[redacted]"
+
+_handler: logging.Handler | None = None
+"""The standard library handler this module installed, replaced on reconfiguration."""
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
-    """`json` None picks by the output: a terminal gets console rendering."""
-    as_json = not sys.stderr.isatty() if json is None else json
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
-    )
+def redact_personal_data(_: Any, method_name: str, event_dict: EventDict) -> EventDict:
+    """Above DEBUG, the values of fields that hold personal data are replaced."""
+    if method_name == "debug":
+        return event_dict
+    for key in PERSONAL_FIELDS.intersection(event_dict):
+        event_dict[key] = REDACTED
+    return event_dict
+
+
+def configure_logging(
+    level: str = "INFO", *, json: bool | None = None, stream: TextIO | None = None
+) -> logging.Handler:
+    """Logs to `stream` (standard error by default). `json` None picks by the stream: a
+    terminal gets console rendering, anything else JSON lines. Returns the handler it put
+    on the standard library's root logger."""
+    global _handler
+    output = sys.stderr if stream is None else stream
+    as_json = not output.isatty() if json is None else json
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_personal_data,
+    ]
+    renderer: Processor
+    if as_json:
+        shared += [structlog.processors.format_exc_info]
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer()
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.StackInfoRenderer(),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.WriteLoggerFactory(file=output),
+        # Not cached, so a later configure_logging() applies to every logger.
+        cache_logger_on_first_use=False,
     )
-    # aiokafka and asyncpg log through the standard library: keep their warnings.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
+    # aiokafka and asyncpg log through the standard library: their warnings, rendered alike.
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    _handler = handler
+    return handler

@@ -1,18 +1,49 @@
 """The worker's Prometheus metrics. Names follow the conventions: `_total` for counters,
-`_seconds` for durations; labels are few and bounded."""
+`_seconds` for durations, the unit last; labels are few and bounded.
+
+Every metric here is exported by /metrics; deploy/ (alert rules, dashboard) uses only these,
+which a test checks.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any, Self
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
+from worker.messages import INVOICE_COMMAND, ORDER_COMPLETED
 from worker.store.outbox import PendingMessage
 
-RECORDS = Counter(
+# `_created` series double the count of series and no dashboard or rule here uses them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+UNKNOWN_TYPE = "unknown"
+KNOWN_TYPES = frozenset({ORDER_COMPLETED, INVOICE_COMMAND})
+
+
+class _RecordsCounter(Counter):
+    """Counts with a bounded `type` label: a type outside the contract (bad input may carry
+    any string) is counted as `unknown`, so made-up types cannot add series without end."""
+
+    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Self:
+        if labelvalues:
+            topic, event_type, outcome = labelvalues
+            return super().labels(topic, _bounded(event_type), outcome)
+        labelkwargs["type"] = _bounded(labelkwargs["type"])
+        return super().labels(**labelkwargs)
+
+
+def _bounded(event_type: str) -> str:
+    return event_type if event_type in KNOWN_TYPES else UNKNOWN_TYPE
+
+
+RECORDS = _RecordsCounter(
     "invoicer_records_total",
-    "Records consumed, by topic, event type and outcome.",
+    "Records consumed, by topic, event type (unknown when unreadable or not in the contract)"
+    " and outcome (applied, duplicate, rejected, dead-lettered).",
     ["topic", "type", "outcome"],
 )
 DEAD_LETTERS = Counter(
@@ -20,22 +51,24 @@ DEAD_LETTERS = Counter(
 )
 BATCH_DURATION = Histogram(
     "invoicer_batch_duration_seconds",
-    "Time to apply one batch of records in its database transaction.",
+    "Time to apply one batch of records (load, handlers, writes) in its database transaction.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 END_TO_END_LATENCY = Histogram(
     "invoicer_end_to_end_latency_seconds",
-    "From the order event's time to its invoice-closed event acknowledged by the broker.",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    "From the causing event's time to its invoice-closed event acknowledged by the broker.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 CONSUMER_LAG = Gauge(
     "invoicer_consumer_lag_records",
-    "Records not yet processed, per assigned partition (from the consumer's own highwater).",
+    "Records waiting to be applied, per partition assigned to this worker (from the"
+    " consumer's own highwater).",
     ["topic", "partition"],
 )
 OUTBOX_BACKLOG = Gauge("invoicer_outbox_backlog_messages", "Messages waiting in the outbox.")
 OUTBOX_OLDEST_AGE = Gauge(
-    "invoicer_outbox_oldest_age_seconds", "Age of the oldest message waiting in the outbox."
+    "invoicer_outbox_oldest_age_seconds",
+    "Age of the oldest message waiting in the outbox (0 when it is empty).",
 )
 PUBLISHED = Counter(
     "invoicer_messages_published_total", "Messages the outbox relay published, by topic.", ["topic"]
@@ -47,13 +80,29 @@ INVOICES_CLOSED = Counter(
 )
 AMOUNT_INVOICED = Counter(
     "invoicer_amount_invoiced_total",
-    "Gross amount of closed invoices (credit notes not subtracted), by currency.",
+    "Gross amount of closed invoices in the currency's major unit (credit notes not"
+    " subtracted), by currency.",
     ["currency"],
 )
 RETRIES = Counter(
     "invoicer_retries_total", "Transient faults waited out, by what failed.", ["what"]
 )
 DB_POOL_IN_USE = Gauge("invoicer_db_pool_connections_in_use", "Database connections in use.")
+READY = Gauge(
+    "invoicer_ready",
+    "1 when the worker is ready (database reachable, broker connected, group joined), else 0.",
+)
+BUILD_INFO = Gauge("invoicer_build_info", "Always 1; the running version as a label.", ["version"])
+
+
+def _version() -> str:
+    try:
+        return metadata.version("invoicer")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+BUILD_INFO.labels(version=_version()).set(1)
 
 
 def record_published(pending: Sequence[PendingMessage], invoices_closed_topic: str) -> None:
@@ -61,4 +110,12 @@ def record_published(pending: Sequence[PendingMessage], invoices_closed_topic: s
     for item in pending:
         PUBLISHED.labels(topic=item.message.topic).inc()
         if item.message.topic == invoices_closed_topic and item.message.event_time is not None:
-            END_TO_END_LATENCY.observe((now - item.message.event_time).total_seconds())
+            # A producer's clock ahead of ours would make it negative.
+            latency = max(0.0, (now - item.message.event_time).total_seconds())
+            END_TO_END_LATENCY.observe(latency)
+
+
+def record_outbox(backlog: int, oldest: datetime | None) -> None:
+    OUTBOX_BACKLOG.set(backlog)
+    age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
+    OUTBOX_OLDEST_AGE.set(max(0.0, age))

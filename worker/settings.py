@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -37,4 +39,8 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(default=500, ge=1)
     enable_idempotence: bool = False
     kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
+    liveness_stall_seconds: float = Field(default=120.0, gt=0)
+    """/healthz fails when the worker is ready, has records waiting and has applied none
+    for this long."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     topics: Topics = Field(default_factory=Topics)

