@@ -61,7 +61,7 @@ async def record_outcomes(connection: Executor, outcomes: Sequence[InboxOutcome]
     another transaction got there first, raises ConcurrentDuplicate."""
     if not outcomes:
         return
-    written = await connection.fetch(
+    status = await connection.execute(
         """
         INSERT INTO inbox AS inbox (source, event_id, event_type, outcome, result_key, result_value)
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[],
@@ -72,7 +72,6 @@ async def record_outcomes(connection: Executor, outcomes: Sequence[InboxOutcome]
             result_value = EXCLUDED.result_value,
             processed_at = now()
         WHERE inbox.outcome = 'dead-lettered'
-        RETURNING 1
         """,
         [outcome.key[0] for outcome in outcomes],
         [outcome.key[1] for outcome in outcomes],
@@ -81,5 +80,6 @@ async def record_outcomes(connection: Executor, outcomes: Sequence[InboxOutcome]
         [outcome.result_key for outcome in outcomes],
         [outcome.result_value for outcome in outcomes],
     )
-    if len(written) != len(outcomes):
+    # The command tag, "INSERT 0 <rows written>", counts them without sending them back.
+    if int(status.rsplit(" ", 1)[1]) != len(outcomes):
         raise ConcurrentDuplicate("an event of this batch was recorded by another transaction")

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable
 
 from worker.domain.invoice import OrderRow
 from worker.domain.order import Order, OrderDetails
-from worker.store.pool import Executor
+from worker.store.pool import Executor, numeric_text
 
 # Advisory lock namespace for orders. Taken in sorted order, so two transactions that
 # touch the same orders wait for each other instead of deadlocking.
@@ -43,11 +43,21 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
             ids,
         )
     }
+    if not orders:  # new orders have no rows and no invoices yet
+        return orders
+    known = list(orders)
+    # Rows and invoice lines are looked up order by order through their indexes (a
+    # LATERAL subquery, kept apart by OFFSET 0). `order_id = ANY($1)` lets the planner
+    # guess how many rows match; while the tables are young and not analyzed yet it
+    # guesses a large share, scans the whole table for every batch, and each batch costs
+    # more than the one before.
     for record in await connection.fetch(
-        "SELECT order_id, row_id, position, sku, name, quantity, unit, unit_price,"
-        " discount_percent, tax_rate FROM order_rows WHERE order_id = ANY($1::text[])"
-        " ORDER BY order_id, position",
-        ids,
+        "SELECT r.order_id, r.row_id, r.position, r.sku, r.name, r.quantity, r.unit,"
+        " r.unit_price, r.discount_percent, r.tax_rate"
+        " FROM unnest($1::text[]) AS k(order_id) CROSS JOIN LATERAL"
+        " (SELECT * FROM order_rows WHERE order_rows.order_id = k.order_id OFFSET 0) AS r"
+        " ORDER BY r.order_id, r.position",
+        known,
     ):
         orders[record["order_id"]].rows[record["row_id"]] = OrderRow(
             row_id=record["row_id"],
@@ -61,9 +71,11 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
             tax_rate=record["tax_rate"],
         )
     for record in await connection.fetch(
-        "SELECT order_id, order_row_id FROM invoice_lines"
-        " WHERE order_id = ANY($1::text[]) AND holds_row",
-        ids,
+        "SELECT l.order_id, l.order_row_id"
+        " FROM unnest($1::text[]) AS k(order_id) CROSS JOIN LATERAL"
+        " (SELECT order_id, order_row_id FROM invoice_lines"
+        "   WHERE invoice_lines.order_id = k.order_id AND holds_row OFFSET 0) AS l",
+        known,
     ):
         orders[record["order_id"]].held_row_ids.add(record["order_row_id"])
     return orders
@@ -103,9 +115,12 @@ async def save_rows(connection: Executor, rows: Iterable[tuple[str, OrderRow]]) 
         """
         INSERT INTO order_rows (order_id, row_id, position, sku, name, quantity, unit,
                                 unit_price, discount_percent, tax_rate)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[],
-                             $6::numeric[], $7::text[], $8::numeric[], $9::numeric[],
-                             $10::numeric[])
+        SELECT order_id, row_id, position, sku, name, quantity::numeric, unit,
+               unit_price::numeric, discount_percent::numeric, tax_rate::numeric
+          FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[],
+                      $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+               AS t(order_id, row_id, position, sku, name, quantity, unit, unit_price,
+                    discount_percent, tax_rate)
         ON CONFLICT (order_id, row_id) DO UPDATE SET
             sku = EXCLUDED.sku,
             name = EXCLUDED.name,
@@ -120,9 +135,9 @@ async def save_rows(connection: Executor, rows: Iterable[tuple[str, OrderRow]]) 
         [row.position for _, row in batch],
         [row.sku for _, row in batch],
         [row.name for _, row in batch],
-        [row.quantity for _, row in batch],
+        [numeric_text(row.quantity) for _, row in batch],
         [row.unit for _, row in batch],
-        [row.unit_price for _, row in batch],
-        [row.discount_percent for _, row in batch],
-        [row.tax_rate for _, row in batch],
+        [numeric_text(row.unit_price) for _, row in batch],
+        [numeric_text(row.discount_percent) for _, row in batch],
+        [numeric_text(row.tax_rate) for _, row in batch],
     )

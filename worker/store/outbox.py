@@ -31,6 +31,8 @@ class PendingMessage:
 
 
 def _encode_headers(headers: tuple[tuple[str, bytes], ...]) -> str:
+    if not headers:  # every event but a dead letter
+        return "[]"
     return json.dumps([[name, base64.b64encode(value).decode()] for name, value in headers])
 
 
