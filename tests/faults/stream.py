@@ -22,11 +22,6 @@ from worker.messages import stable_event_id
 SOURCE = "/faults/shop"
 COMMAND_SOURCE = "/faults/backoffice"
 
-COMMANDS_LIVE = True
-"""The worker answers invoice commands (invoices.commands → invoice-command-result): every
-stream has its command phase and the hostile corpus its command cases. False leaves both
-out, for a worker that consumes orders only; nothing is skipped quietly either way."""
-
 _TAX_RATES = ("0", "7", "9", "19", "21")
 _QUANTITIES = ("1", "2", "3", "0.5", "1.250", "12")
 
@@ -218,7 +213,7 @@ def expect_order_message(stream: Stream, event: dict[str, Any], new_row_ids: lis
 
 
 def build_stream(
-    seed: int, orders: int, run: str, *, duplicates: float = 0.1, commands: bool = COMMANDS_LIVE
+    seed: int, orders: int, run: str, *, duplicates: float = 0.1, commands: bool = True
 ) -> Stream:
     """`orders` orders (about 1.2 messages each), interleaved as many shops would send them,
     each order's messages in their order; about `duplicates` of them sent twice."""

@@ -196,16 +196,18 @@ async def test_an_applied_event_id_arriving_again_with_other_content_is_a_duplic
     assert await kafka.read_quiet(settings.topics.dead_letter, 0) == []
 
 
-async def test_a_record_the_database_refuses_is_dead_lettered_and_its_batch_neighbours_applied(
+async def test_a_nul_character_is_refused_at_validation_and_its_batch_neighbours_applied(
     worker: Worker, kafka: KafkaClient, settings: Settings
 ) -> None:
-    # PostgreSQL text cannot hold NUL: the message passes validation and fails at the database
+    # PostgreSQL text cannot hold NUL, so no field takes one
     poisoned = order_event("NUL-1", [{**row("1"), "name": "bad\u0000name"}])
     await publish_order(kafka, settings, order_event("NUL-0", [row("1")]))
     await publish_order(kafka, settings, poisoned)
     await publish_order(kafka, settings, order_event("NUL-2", [row("1")]))
     [dead] = await kafka.read(settings.topics.dead_letter, 1)
-    assert dead.headers["x-dead-letter-reason"] == b"processing-error"
+    assert dead.headers["x-dead-letter-reason"] == b"validation"
+    error = json.loads(dead.headers["x-dead-letter-error"])
+    assert error["errors"] == {"rows.0.name": ["must not contain a NUL character"]}
     assert json.loads(dead.value or b"") == poisoned
     closed = await kafka.read_quiet(settings.topics.invoices_closed, 2)
     assert sorted(m.event["data"]["orderId"] for m in closed) == ["NUL-0", "NUL-2"]

@@ -734,3 +734,66 @@ def test_stable_event_ids_depend_only_on_their_cause() -> None:
     assert uuid.UUID(first).version == 5
     assert stable_event_id("a", "b/c") != stable_event_id("a/b", "c")
     assert first != stable_event_id("invoice-closed", "4f16381")
+
+
+# --- NUL characters (PostgreSQL text cannot hold them) and strict booleans ---
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        (record(order_data(), id="event\u00001"), "id"),
+        (record(order_data(), correlationid="c\u0000"), "correlationid"),
+        (record(order_data(), **{"extra\u0000": 1}), "extra\u0000"),
+    ],
+)
+def test_a_nul_character_in_the_envelope_is_not_a_cloudevent(value: bytes, path: str) -> None:
+    rejection = rejected(value)
+
+    assert rejection.reason is RejectReason.NOT_CLOUDEVENT
+    assert rejection.errors == {path: ["must not contain a NUL character"]}
+    assert rejection.event_id is None
+
+
+@pytest.mark.parametrize(
+    ("value", "paths"),
+    [
+        (record(order_data(orderId="SO\u00001")), ["orderId"]),
+        (record(order_data(customer={"name": "A\u0000B"})), ["customer.name"]),
+        (record(order_data(ignored=["x", {"y": "\u0000"}])), ["ignored.1.y"]),
+        (record(order_data(currency="XXX", orderId="\u0000")), ["currency", "orderId"]),
+        (command(action="delete", invoiceId="inv\u0000"), ["invoiceId"]),
+    ],
+)
+def test_a_nul_character_in_data_is_a_validation_error_at_its_path(
+    value: bytes, paths: list[str]
+) -> None:
+    rejection = rejected(value)
+
+    assert rejection.reason is RejectReason.VALIDATION
+    assert sorted(rejection.errors) == sorted(paths)
+    assert rejection.errors[paths[-1]][-1] == "must not contain a NUL character"
+    assert rejection.event_id is not None
+
+
+def test_an_escaped_backslash_before_u0000_is_no_nul_character() -> None:
+    event = parsed_order(record(order_data(customer={"name": "C:\\u0000"})))
+
+    assert event.data.customer.name == "C:\\u0000"
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        (record(order_data(pricesIncludeTax="yes")), "pricesIncludeTax"),
+        (record(order_data(pricesIncludeTax=1)), "pricesIncludeTax"),
+        (record(order_data(invoicing={"autoClose": "no"})), "invoicing.autoClose"),
+        (command(action="close", invoiceId="i-1", send="true"), "send"),
+        (command(action="create", orderId="o-1", close=0), "close"),
+    ],
+)
+def test_booleans_are_json_true_or_false_only(value: bytes, path: str) -> None:
+    rejection = rejected(value)
+
+    assert rejection.reason is RejectReason.VALIDATION
+    assert list(rejection.errors) == [path]

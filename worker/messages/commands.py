@@ -8,6 +8,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -60,7 +61,7 @@ class CreateInvoice(InvoiceCommandData):
     row_ids: Omittable[RowIds] = None
     note: Omittable[Note] = None
     due_date: Omittable[date] = None
-    close: bool = False
+    close: StrictBool = False
 
     @model_validator(mode="after")
     def _check_reference(self) -> Self:
@@ -97,7 +98,7 @@ class DeleteInvoice(InvoiceCommandData):
 class CloseInvoice(InvoiceCommandData):
     action: Literal["close"]
     invoice_id: Identifier
-    send: bool = False
+    send: StrictBool = False
 
 
 class SendInvoice(InvoiceCommandData):

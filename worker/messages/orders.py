@@ -4,7 +4,14 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Annotated, Literal, Self
 
-from pydantic import EmailStr, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from worker.domain.money import minor_units
@@ -68,7 +75,7 @@ class OrderRow(MessageModel):
 
 
 class Invoicing(MessageModel):
-    auto_close: bool = True
+    auto_close: StrictBool = True
     delivery: Delivery = "email"
     payment_terms_days: Omittable[Annotated[int, Field(ge=0, le=365)]] = None
     """None: the configured default (INVOICER_PAYMENT_TERMS_DAYS)."""
@@ -79,7 +86,7 @@ class OrderCompleted(MessageModel):
     order_id: Identifier
     order_code: Omittable[Annotated[str, StringConstraints(max_length=20)]] = None
     currency: CurrencyCode
-    prices_include_tax: bool = False
+    prices_include_tax: StrictBool = False
     customer: Customer
     rows: list[OrderRow] = Field(min_length=1, max_length=MAX_ROWS)
     invoicing: Invoicing = Field(default_factory=Invoicing)

@@ -1,6 +1,8 @@
 """A record value in, a typed event or the reason it cannot be one out."""
 
 import json
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -19,6 +21,8 @@ from worker.messages.envelope import (
 )
 
 MAX_HEADER_BYTES = 4096
+NUL_ESCAPE = b"\\u0000"
+NUL_MESSAGE = "must not contain a NUL character"
 _SHORT_MESSAGE = 200
 _SHORT_DETAILS = 500
 _MESSAGES_PER_FIELD_IN_HEADER = 3
@@ -106,6 +110,8 @@ def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEven
     """
     if value is None:
         return _invalid_json("the record has no value")
+    if NUL_ESCAPE in value:  # JSON can carry a NUL character only escaped
+        return _parse_exactly(value)
     try:
         return _INCOMING.validate_json(value, by_name=False)
     except ValidationError:
@@ -120,12 +126,19 @@ def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | 
         document = json.loads(value.decode(), parse_float=Decimal, parse_constant=Decimal)
     except (ValueError, RecursionError) as error:
         return _invalid_json(str(error))
+    nul_paths = list(_nul_character_paths(document))
+    data_error: ValidationError | None = None
     try:
-        return _INCOMING.validate_python(document, by_name=False)
+        event = _INCOMING.validate_python(document, by_name=False)
     except ValidationError as error:
         data_error = error
+    else:
+        if not nul_paths:
+            return event
     if not isinstance(document, dict):
         return _not_cloudevent({"": ["must be a JSON object"]})
+    if envelope_nuls := [path for path in nul_paths if path[0] != "data"]:
+        return _not_cloudevent({_dotted(path): [NUL_MESSAGE] for path in envelope_nuls})
     try:
         envelope = CloudEvent.model_validate(document, by_name=False)
     except ValidationError as error:
@@ -144,7 +157,13 @@ def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | 
             f"Unknown event type '{event_type}'; expected one of: {', '.join(_TYPES)}.",
             **known,
         )
-    errors = _error_map(data_error.errors(), path_start=_DATA_PATH_START[event_type])
+    errors = (
+        {}
+        if data_error is None
+        else _error_map(data_error.errors(), path_start=_DATA_PATH_START[event_type])
+    )
+    for path in nul_paths:
+        errors.setdefault(_dotted(path[1:]), []).append(NUL_MESSAGE)
     data = document.get("data")
     action = (
         data.get("action") if event_type == INVOICE_COMMAND and isinstance(data, dict) else None
@@ -156,6 +175,29 @@ def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | 
         **known,
         action=action if isinstance(action, str) else None,
     )
+
+
+def _nul_character_paths(document: Any) -> Iterator[tuple[str | int, ...]]:
+    """Where a string or an object's key holds a NUL character: PostgreSQL cannot store one,
+    so no field allows it. Walked without recursion: the document may be nested deeply."""
+    pending: deque[tuple[tuple[str | int, ...], Any]] = deque([((), document)])
+    while pending:
+        path, value = pending.popleft()
+        if isinstance(value, str):
+            if "\x00" in value:
+                yield path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    yield (*path, key)
+                else:
+                    pending.append(((*path, key), item))
+        elif isinstance(value, list):
+            pending.extend(((*path, index), item) for index, item in enumerate(value))
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in path)
 
 
 def _invalid_json(problem: str) -> Rejection:
@@ -184,7 +226,7 @@ def _error_map(details: list[ErrorDetails], path_start: int) -> dict[str, list[s
 
 def _readable(detail: ErrorDetails, path_start: int) -> tuple[str, str]:
     """An error's dotted path inside `data` and its message, in the contract's words."""
-    path = ".".join(str(part) for part in detail["loc"][path_start:])
+    path = _dotted(detail["loc"][path_start:])
     context = detail.get("ctx", {})
     match detail["type"]:
         case "union_tag_invalid":  # the action of a command
