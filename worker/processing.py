@@ -1,16 +1,21 @@
 """Applying a batch of records: parse, one transaction, retries, and isolating a bad record.
 
-A transient fault (lost connection, serialization failure, deadlock) retries the whole
-batch with backoff, for as long as it takes: a record is never skipped. Any other error
-splits the batch in halves until the record that causes it stands alone; that record is
-tried a few times more, then dead-lettered with the cause, so it never blocks the others.
+The database out of reach (a lost connection, a server shutting down) retries the whole
+batch with backoff for as long as it takes: a record is never skipped. A concurrency
+conflict (serialization failure, deadlock, lock timeout) retries it too, but only a few
+times: a record that conflicts every time must not hold its partition for ever. After
+that, and at once for any other error, the batch is split in halves until the record that
+causes it stands alone; that record is tried a few times more, then dead-lettered with the
+cause, so it never blocks the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +23,7 @@ import asyncpg
 import structlog
 
 from worker import metrics
+from worker.domain.money import plain
 from worker.handlers.commands import (
     handle_invoice_command,
     reject_invalid_command,
@@ -36,12 +42,14 @@ from worker.messages import (
 from worker.retry import Backoff
 from worker.settings import Settings
 from worker.store.inbox import ConcurrentDuplicate, EventKey
-from worker.store.pool import is_transient
+from worker.store.pool import is_conflict, is_transient
 from worker.unit_of_work import Outcome, Record, UnitOfWork, begin
 
 log = structlog.get_logger(__name__)
 
 ATTEMPTS_BEFORE_DEAD_LETTER = 3
+CONFLICT_ATTEMPTS = 5
+"""Tries of a batch that concurrency conflicts keep failing, before it is split."""
 PROCESSING_ERROR_DETAILS = "The record could not be processed: {error}"
 
 Parsed = OrderCompletedEvent | InvoiceCommandEvent | Rejection
@@ -68,18 +76,24 @@ async def _apply_with_retries(
     pool: asyncpg.Pool, items: Sequence[Item], settings: Settings, stop: asyncio.Event
 ) -> None:
     backoff = Backoff()
+    conflicts = 0
     failures = 0
     while True:
         try:
             started = time.perf_counter()
             work, outcomes = await _apply(pool, items, settings)
             metrics.BATCH_DURATION.observe(time.perf_counter() - started)
-            _count(items, outcomes, work)
+            _report(items, outcomes, work)
             return
         except Exception as error:
-            if is_transient(error) or isinstance(error, ConcurrentDuplicate):
-                if stop.is_set():
-                    raise Stopping from error
+            if stop.is_set():
+                raise Stopping from error
+            if is_conflict(error) or isinstance(error, ConcurrentDuplicate):
+                conflicts += 1
+                retry = conflicts < CONFLICT_ATTEMPTS
+            else:
+                retry = is_transient(error)  # the database out of reach: wait for it
+            if retry:
                 await backoff.sleep(stop, "batch transaction failed", error)
                 continue
             if len(items) > 1:
@@ -89,15 +103,18 @@ async def _apply_with_retries(
                 await _apply_with_retries(pool, items[middle:], settings, stop)
                 return
             failures += 1
-            log.exception("record failed", attempt=failures, offset=items[0].record.offset)
-            if failures < ATTEMPTS_BEFORE_DEAD_LETTER:
-                await backoff.sleep(stop, "record failed", error)
-                continue
-            items = [Item(items[0].record, _processing_error(items[0].event, error))]
+            with _bound_to(items[0]):
+                log.exception("record failed", attempt=failures)
+            if failures >= ATTEMPTS_BEFORE_DEAD_LETTER:
+                items = [Item(items[0].record, _processing_error(items[0].event, error))]
+            await backoff.sleep(stop, "record failed", error)
 
 
 def _processing_error(event: Parsed, error: Exception) -> Rejection:
-    """A record that fails for a reason no retry cures."""
+    """A record that fails for a reason no retry cures. When even its dead letter failed,
+    the next try keeps it out of the inbox: its id may be what the database refuses."""
+    if isinstance(event, Rejection) and event.reason is RejectReason.PROCESSING_ERROR:
+        return dataclasses.replace(event, event_id=None, source=None)
     key = _event_key(event)
     return Rejection(
         reason=RejectReason.PROCESSING_ERROR,
@@ -148,15 +165,22 @@ def _handle(work: UnitOfWork, item: Item) -> Outcome:
         structlog.contextvars.bind_contextvars(**outer)
 
 
+def _bound_to(item: Item) -> AbstractContextManager[None]:
+    """Binds the record's identifiers to every log line written inside."""
+    event = item.event
+    key = _event_key(event)
+    return structlog.contextvars.bound_contextvars(
+        correlationid=event.correlation_id if isinstance(event, Rejection) else event.correlation,
+        messageId=None if key is None else key[1],
+        topic=item.record.topic,
+        offset=item.record.offset,
+    )
+
+
 def _dispatch(work: UnitOfWork, item: Item) -> Outcome:
     record, event = item.record, item.event
     key = _event_key(event)
-    with structlog.contextvars.bound_contextvars(
-        correlationid=event.correlation_id if isinstance(event, Rejection) else event.correlation,
-        messageId=None if key is None else key[1],
-        topic=record.topic,
-        offset=record.offset,
-    ):
+    with _bound_to(item):
         if key is not None and work.seen(key) is not None:
             # applied or answered before: whatever this copy says, it changes nothing
             if _event_type(event) == INVOICE_COMMAND:
@@ -190,7 +214,8 @@ def _event_type(event: Parsed) -> str | None:
     return event.event_type if isinstance(event, Rejection) else event.type
 
 
-def _count(items: Sequence[Item], outcomes: Sequence[Outcome], work: UnitOfWork) -> None:
+def _report(items: Sequence[Item], outcomes: Sequence[Outcome], work: UnitOfWork) -> None:
+    """Metrics and the log line of every invoice closed, once the batch is committed."""
     for item, outcome in zip(items, outcomes, strict=True):
         event_type = _event_type(item.event)
         metrics.RECORDS.labels(
@@ -203,3 +228,14 @@ def _count(items: Sequence[Item], outcomes: Sequence[Outcome], work: UnitOfWork)
         metrics.AMOUNT_INVOICED.labels(currency=invoice.currency).inc(
             float(invoice.content.amounts.gross_amount)
         )
+        with structlog.contextvars.bound_contextvars(
+            **work.closing_log_context[invoice.invoice_id]
+        ):
+            log.info(
+                "invoice closed",
+                action="close",
+                invoiceNumber=invoice.number,
+                type=invoice.type.value,
+                currency=invoice.currency,
+                grossAmount=plain(invoice.content.amounts.gross_amount),
+            )

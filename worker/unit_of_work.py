@@ -11,7 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import structlog
 
 from worker.domain.invoice import OrderRow
 from worker.domain.lifecycle import Invoice, InvoiceType
@@ -59,6 +62,7 @@ class UnitOfWork:
     new_invoices: dict[str, Invoice] = field(default_factory=dict)
     changed_invoices: dict[str, Invoice] = field(default_factory=dict)
     closing: list[Invoice] = field(default_factory=list)
+    closing_log_context: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Rendered only at commit, once the closing invoices have their numbers.
     emissions: list[Callable[[], OutboxMessage]] = field(default_factory=list)
     outcomes: dict[EventKey, InboxOutcome] = field(default_factory=dict)
@@ -97,7 +101,10 @@ class UnitOfWork:
         return [invoice for invoice in self.invoices.values() if invoice.order_id == order_id]
 
     def number_on_commit(self, invoice: Invoice) -> None:
+        """Numbers the invoice at commit. The line logged once it is committed carries the
+        identifiers bound now, those of the record that closes it."""
         self.closing.append(invoice)
+        self.closing_log_context[invoice.invoice_id] = structlog.contextvars.get_contextvars()
 
     def emit(self, render: Callable[[], OutboxMessage]) -> None:
         self.emissions.append(render)

@@ -98,18 +98,7 @@ async def test_transient_database_faults_are_retried_and_nothing_is_skipped(
     ("order_id", "cause"),
     [
         ("always-poison", "cannot be stored"),
-        pytest.param(
-            "always-stuck",
-            "conflicts every time",
-            marks=[
-                pytest.mark.slow,
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="worker/processing.py _apply_with_retries retries a transient "
-                    "error without bound: a record that always causes one blocks its batch",
-                ),
-            ],
-        ),
+        ("always-stuck", "conflicts every time"),
     ],
 )
 async def test_a_record_that_always_fails_is_dead_lettered_and_its_partition_moves_on(

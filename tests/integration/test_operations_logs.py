@@ -74,6 +74,11 @@ async def test_every_line_about_a_record_carries_its_identifiers_and_no_personal
     [no_address] = [line for line in about_closed if line.get("channel") == "sms"]
     assert no_address["invoiceId"] == invoice["data"]["invoiceId"]
     assert no_address["level"] == "info"
+    # written once the batch is committed, with the number the invoice got
+    [closing] = [line for line in about_closed if line["event"] == "invoice closed"]
+    assert closing["invoiceId"] == invoice["data"]["invoiceId"]
+    assert closing["invoiceNumber"] == invoice["data"]["invoiceNumber"]
+    assert closing["level"] == "info"
 
     [dead_lettered] = [line for line in logged if line.get("messageId") == mismatch["id"]]
     assert dead_lettered["correlationid"] == mismatch["id"], "no correlationid: the event id"

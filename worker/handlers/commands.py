@@ -66,11 +66,14 @@ class Context:
 
 def handle_invoice_command(work: UnitOfWork, record: Record, event: InvoiceCommandEvent) -> Outcome:
     command = event.data
+    invoice_id = getattr(command, "invoice_id", None)
+    if invoice_id is not None:
+        structlog.contextvars.bind_contextvars(invoiceId=invoice_id)
     context = Context(work, event, Cause(event.correlation, event.time))
     try:
         reply = _ACTIONS[command.action](context, command)
     except RuleViolation as violation:
-        invoice = _known_invoice(work, getattr(command, "invoice_id", None))
+        invoice = _known_invoice(work, invoice_id)
         reply = CommandReply(
             ok=False,
             invoice=invoice,

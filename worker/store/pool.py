@@ -12,12 +12,17 @@ from asyncpg.pool import PoolConnectionProxy
 Executor: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any] | asyncpg.Pool[Any]"
 """Whatever runs a statement: a connection, a pooled one, or the pool itself."""
 
-# Faults that go away by themselves: the batch is retried, never skipped.
-TRANSIENT_SQLSTATES = frozenset(
+# Concurrency conflicts: the same work usually passes when tried again.
+CONFLICT_SQLSTATES = frozenset(
     {
         "40001",  # serialization_failure
         "40P01",  # deadlock_detected
         "55P03",  # lock_not_available
+    }
+)
+# Faults that go away by themselves: the batch is retried, never skipped.
+TRANSIENT_SQLSTATES = CONFLICT_SQLSTATES | frozenset(
+    {
         "57P01",  # admin_shutdown
         "57P02",  # crash_shutdown
         "57P03",  # cannot_connect_now
@@ -55,6 +60,11 @@ async def create_pool(database_url: str, *, max_size: int = 4) -> asyncpg.Pool:
     )
     assert pool is not None
     return pool
+
+
+def is_conflict(error: BaseException) -> bool:
+    """A concurrency conflict: transient, unless one record causes it every time."""
+    return isinstance(error, asyncpg.PostgresError) and error.sqlstate in CONFLICT_SQLSTATES
 
 
 def is_transient(error: BaseException) -> bool:
