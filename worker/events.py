@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
 
 from worker.domain.amounts import Totals
 from worker.domain.lifecycle import Invoice
-from worker.domain.money import format_amount, minor_units, plain
+from worker.domain.money import format_amount, plain
 from worker.messages import (
     BillingAddress,
     Customer,
@@ -42,26 +41,14 @@ class Cause:
     """When the causing event happened, for end-to-end latency."""
 
 
-def _amount(value: Decimal, currency: str, digits: int) -> str:
-    """format_amount(value, currency); `digits` is the currency's minor units. The amounts
-    the domain computes have exactly those digits already, and are written as they are."""
-    if value.is_finite() and not value.is_signed():
-        text = format(value, "f")
-        point = text.find(".")
-        if (len(text) - point - 1 if point >= 0 else 0) == digits:
-            return text
-    return format_amount(value, currency)
-
-
 def _totals_fields(totals: Totals, currency: str) -> dict[str, str]:
-    digits = minor_units(currency)
     return {
-        "net_amount": _amount(totals.net_amount, currency, digits),
-        "tax_amount": _amount(totals.tax_amount, currency, digits),
-        "gross_amount": _amount(totals.gross_amount, currency, digits),
-        "paid_amount": _amount(totals.paid_amount, currency, digits),
-        "credited_amount": _amount(totals.credited_amount, currency, digits),
-        "amount_due": _amount(totals.amount_due, currency, digits),
+        "net_amount": format_amount(totals.net_amount, currency),
+        "tax_amount": format_amount(totals.tax_amount, currency),
+        "gross_amount": format_amount(totals.gross_amount, currency),
+        "paid_amount": format_amount(totals.paid_amount, currency),
+        "credited_amount": format_amount(totals.credited_amount, currency),
+        "amount_due": format_amount(totals.amount_due, currency),
     }
 
 
@@ -82,7 +69,6 @@ def _customer(customer: Mapping[str, Any]) -> Customer:
 
 def _invoice_fields(invoice: Invoice) -> dict[str, object]:
     currency = invoice.currency
-    digits = minor_units(currency)
     return {
         "invoice_id": invoice.invoice_id,
         "type": invoice.type.value,
@@ -105,18 +91,18 @@ def _invoice_fields(invoice: Invoice) -> dict[str, object]:
                 "unit_price": plain(line.unit_price),
                 "discount_percent": plain(line.discount_percent),
                 "tax_rate": plain(line.tax_rate),
-                "net_amount": _amount(line.net_amount, currency, digits),
+                "net_amount": format_amount(line.net_amount, currency),
                 "gross_amount": None
                 if line.gross_amount is None
-                else _amount(line.gross_amount, currency, digits),
+                else format_amount(line.gross_amount, currency),
             }
             for line in invoice.content.lines
         ],
         "tax_breakdown": [
             {
                 "tax_rate": plain(group.tax_rate),
-                "taxable_amount": _amount(group.taxable_amount, currency, digits),
-                "tax_amount": _amount(group.tax_amount, currency, digits),
+                "taxable_amount": format_amount(group.taxable_amount, currency),
+                "tax_amount": format_amount(group.tax_amount, currency),
             }
             for group in invoice.content.amounts.tax_breakdown
         ],
@@ -217,9 +203,7 @@ def notification_requested(
             invoice_number=invoice.number,
             order_id=invoice.order_id,
             customer_name=str(invoice.customer["name"]),
-            amount_due=_amount(
-                invoice.totals.amount_due, invoice.currency, minor_units(invoice.currency)
-            ),
+            amount_due=format_amount(invoice.totals.amount_due, invoice.currency),
             currency=invoice.currency,
             due_date=invoice.due_date,
             reason=reason,

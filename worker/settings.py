@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(default=500, ge=1)
     enable_idempotence: bool = False
     kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
+    kafka_fetch_max_wait_ms: int = Field(default=50, ge=0, le=10_000)
+    """How long the broker may hold a fetch while it waits for records: what a record may
+    wait before its batch starts (aiokafka's 500 ms default would dominate latency)."""
     liveness_stall_seconds: float = Field(default=120.0, gt=0)
     """/healthz fails when the worker is ready, has records waiting and has applied none
     for this long."""

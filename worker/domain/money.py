@@ -1,6 +1,6 @@
 """Money: a currency's minor units, the one rounding rule, and how amounts are written."""
 
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, localcontext
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
 from functools import cache
 
@@ -45,14 +45,12 @@ def round_half_up(value: Decimal | Fraction | int, digits: int) -> Decimal:
     value = Decimal(value)
     if not value.is_finite():
         raise ValueError(f"cannot round {value}")
-    with localcontext(_UNBOUNDED):
-        return value.quantize(Decimal((0, (1,), -digits)), ROUND_HALF_UP)
+    return value.quantize(Decimal((0, (1,), -digits)), ROUND_HALF_UP, _UNBOUNDED)
 
 
 def to_minor_units(amount: Decimal, digits: int) -> int:
     """The amount as a whole number of minor units; ValueError if it has more digits."""
-    with localcontext(_UNBOUNDED):
-        scaled = amount.scaleb(digits)
+    scaled = amount.scaleb(digits, _UNBOUNDED)
     units = int(scaled)
     if units != scaled:
         raise ValueError(f"{amount} has more than {digits} fraction digits")
@@ -61,13 +59,14 @@ def to_minor_units(amount: Decimal, digits: int) -> int:
 
 def from_minor_units(units: int, digits: int) -> Decimal:
     """A whole number of minor units as an amount with exactly `digits` fraction digits."""
-    with localcontext(_UNBOUNDED):
-        return Decimal(units).scaleb(-digits)
+    return Decimal(units).scaleb(-digits, _UNBOUNDED)
 
 
 def format_amount(value: Decimal, currency: str) -> str:
     """The amount with exactly the currency's minor digits ("293.50", "8958", "1.250")."""
     digits = minor_units(currency)
+    if value.as_tuple().exponent == -digits and not value.is_signed():
+        return plain(value)  # what the domain computes has these digits: as it is, quickly
     return plain(from_minor_units(to_minor_units(value, digits), digits))
 
 
