@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.faults.stream import COMMAND_SOURCE, SOURCE
+from tests.integration import flows
 
 DELETE = object()
 """As a value: remove the attribute."""
@@ -43,39 +44,20 @@ class Case:
 
 
 def _valid_order(order_id: str) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": f"{order_id}-event",
-        "source": SOURCE,
-        "type": "order-completed",
-        "time": "2026-11-23T10:00:00Z",
-        "datacontenttype": "application/json",
-        "data": {
-            "orderId": order_id,
-            "currency": "EUR",
-            "customer": {
-                "name": "Hostile Customer",
-                "email": "hostile@example.com",
-                "billingAddress": {"country": "NL"},
-            },
-            "rows": [
-                {
-                    "rowId": "1",
-                    "name": "Item",
-                    "quantity": "2",
-                    "unitPrice": "10.00",
-                    "taxRate": "21",
-                },
-                {
-                    "rowId": "2",
-                    "name": "Other",
-                    "quantity": "1",
-                    "unitPrice": "5.00",
-                    "taxRate": "9",
-                },
-            ],
+    return flows.order_event(
+        order_id,
+        [
+            {"rowId": "1", "name": "Item", "quantity": "2", "unitPrice": "10.00", "taxRate": "21"},
+            {"rowId": "2", "name": "Other", "quantity": "1", "unitPrice": "5.00", "taxRate": "9"},
+        ],
+        event_id=f"{order_id}-event",
+        source=SOURCE,
+        customer={
+            "name": "Hostile Customer",
+            "email": "hostile@example.com",
+            "billingAddress": {"country": "NL"},
         },
-    }
+    )
 
 
 def _set(document: dict[str, Any], path: str, value: Any) -> None:

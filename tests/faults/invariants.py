@@ -23,28 +23,13 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.faults.stream import Stream
+from tests.integration.kafka_client import Received
 from worker.messages import stable_event_id
 from worker.settings import Topics
 
 SETTLE_TIMEOUT_SECONDS = 180.0
 QUIET_SECONDS = 2.0
 _NUMBER = re.compile(r"^(?P<series>.+-\d{4})-(?P<sequence>\d+)$")
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: dict[str, bytes]
-
-    @property
-    def event(self) -> dict[str, Any]:
-        assert self.value is not None
-        parsed: dict[str, Any] = json.loads(self.value)
-        return parsed
 
 
 class TopicReader:
@@ -54,7 +39,7 @@ class TopicReader:
         self._bootstrap = bootstrap_servers
         self._topics = list(topics)
         self._consumer: AIOKafkaConsumer | None = None
-        self.seen: dict[str, list[Seen]] = {topic: [] for topic in self._topics}
+        self.seen: dict[str, list[Received]] = {topic: [] for topic in self._topics}
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -86,7 +71,7 @@ class TopicReader:
         for messages in batch.values():
             for m in messages:
                 self.seen[m.topic].append(
-                    Seen(m.topic, m.partition, m.offset, m.key, m.value, dict(m.headers))
+                    Received(m.topic, m.partition, m.offset, m.key, m.value, dict(m.headers))
                 )
                 count += 1
         return count
@@ -191,7 +176,7 @@ async def check(
 
 async def _report(
     db: asyncpg.Connection,
-    seen: dict[str, list[Seen]],
+    seen: dict[str, list[Received]],
     topics: Topics,
     stream: Stream,
     expected_dead_letters: int,
@@ -361,7 +346,7 @@ async def _numbering(db: asyncpg.Connection) -> list[str]:
     return violations
 
 
-def _by_id(records: list[Seen], violations: list[str]) -> dict[str, list[bytes]]:
+def _by_id(records: list[Received], violations: list[str]) -> dict[str, list[bytes]]:
     """Values by event id; copies of one id must be byte-identical."""
     values: dict[str, list[bytes]] = defaultdict(list)
     for record in records:

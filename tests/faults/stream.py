@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.integration import flows
 from worker.messages import stable_event_id
 
 SOURCE = "/faults/shop"
@@ -74,21 +75,8 @@ class Stream:
 def order_event(
     event_id: str, order_id: str, rows: list[dict[str, Any]], **data: Any
 ) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": SOURCE,
-        "type": "order-completed",
-        "time": "2026-11-23T10:00:00Z",
-        "datacontenttype": "application/json",
-        "data": {
-            "orderId": order_id,
-            "currency": "EUR",
-            "customer": {"name": "Faults Customer", "email": "faults@example.com"},
-            "rows": rows,
-            **data,
-        },
-    }
+    data.setdefault("customer", {"name": "Faults Customer", "email": "faults@example.com"})
+    return flows.order_event(order_id, rows, event_id=event_id, source=SOURCE, **data)
 
 
 def command_event(command_id: str, order_id: str | None, **data: Any) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from tests.faults.corpus import COMMAND_CASES, CORPUS, ORDER_CASES, Case, event_
 from tests.faults.invariants import (
     SETTLE_TIMEOUT_SECONDS,
     Figures,
-    Seen,
     TopicReader,
     wait_until_applied,
 )
@@ -24,6 +23,7 @@ from tests.faults.stream import (
     build_stream,
     expect_order_message,
 )
+from tests.integration.kafka_client import Received
 from worker.messages import MAX_HEADER_BYTES
 
 DEAD_LETTER_HEADERS = {
@@ -112,7 +112,7 @@ async def _attack(
     return stream, sent
 
 
-def _check_dead_letter(sent: Sent, dead: Seen, problems: list[str]) -> None:
+def _check_dead_letter(sent: Sent, dead: Received, problems: list[str]) -> None:
     case = sent.case
     reason = dead.headers.get("x-dead-letter-reason", b"").decode()
     if reason != case.reason:

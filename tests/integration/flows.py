@@ -11,11 +11,19 @@ from tests.integration.kafka_client import READ_TIMEOUT_SECONDS, KafkaClient, Re
 from worker.settings import Settings
 
 
-def order_event(order_id: str, rows: list[dict[str, Any]], **data: Any) -> dict[str, Any]:
+def order_event(
+    order_id: str,
+    rows: list[dict[str, Any]],
+    *,
+    event_id: str | None = None,
+    source: str = "/tests",
+    **data: Any,
+) -> dict[str, Any]:
+    """A valid order-completed event; `data` adds to or replaces fields of its data."""
     return {
         "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "/tests",
+        "id": str(uuid.uuid4()) if event_id is None else event_id,
+        "source": source,
         "type": "order-completed",
         "time": "2026-11-23T10:00:00Z",
         "datacontenttype": "application/json",
