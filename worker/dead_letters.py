@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from worker.settings import Settings
+from worker.store.outbox import Headers
 
 REASON = "x-dead-letter-reason"
 ERROR = "x-dead-letter-error"
@@ -51,10 +52,10 @@ class DeadLetter:
     timestamp: datetime | None
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
+    headers: Headers
 
     def header(self, name: str) -> str | None:
-        values = [value for key, value in self.headers if key == name]
+        values = [value for key, value in self.headers if key == name and value is not None]
         return values[-1].decode("utf-8", "replace") if values else None
 
     @property
@@ -72,7 +73,7 @@ class DeadLetter:
         raw = self.header(ERROR)
         try:
             parsed = json.loads(raw) if raw is not None else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
         return parsed if isinstance(parsed, dict) else {}
 
@@ -90,7 +91,7 @@ class DeadLetter:
     def _envelope(self) -> dict[str, Any]:
         try:
             event = json.loads(self.value) if self.value is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
         return event if isinstance(event, dict) else {}
 
@@ -104,7 +105,7 @@ class DeadLetter:
         event_type = self._envelope().get("type")
         return event_type if isinstance(event_type, str) else None
 
-    def original_headers(self) -> list[tuple[str, bytes]]:
+    def original_headers(self) -> list[tuple[str, bytes | None]]:
         """The headers the record had before it was dead-lettered."""
         return [
             (name, value)

@@ -24,7 +24,7 @@ from worker.messages import Rejection
 from worker.settings import Settings
 from worker.store import inbox, invoices, numbers, orders, outbox
 from worker.store.inbox import EventKey, InboxEntry, InboxOutcome
-from worker.store.outbox import OutboxMessage
+from worker.store.outbox import Headers, OutboxMessage
 from worker.store.pool import Executor
 
 
@@ -37,7 +37,7 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
+    headers: Headers = ()
 
 
 class Outcome(StrEnum):

@@ -11,6 +11,7 @@ import pytest
 from worker.settings import Settings
 from worker.store.migrate import migrate, migrations
 from worker.store.numbers import reserve_numbers
+from worker.store.outbox import OutboxMessage, enqueue, fetch_pending
 
 
 async def test_migrate_twice_applies_nothing_the_second_time(
@@ -84,3 +85,13 @@ async def test_numbers_of_a_rolled_back_transaction_are_given_back(db: asyncpg.C
     assert taken_at is not None
     first, _ = await reserve_numbers(db, {("INV", 2026): 1})
     assert first == {("INV", 2026): 3}
+
+
+async def test_outbox_headers_keep_any_name_and_null_values(db: asyncpg.Connection) -> None:
+    # a dead letter carries the consumed record's headers, whatever they hold
+    headers = (("trace\x00id", b"\x00\xff"), ("empty", None), ("plain", b"v"))
+    await enqueue(db, [OutboxMessage("dead", b"k", b"value", headers)])
+
+    [pending] = await fetch_pending(db, 10)
+
+    assert pending.message.headers == headers

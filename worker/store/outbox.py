@@ -12,13 +12,16 @@ from worker.store.pool import Executor
 
 OUTBOX_CHANNEL = "invoicer_outbox"
 
+Headers = tuple[tuple[str, bytes | None], ...]
+"""Kafka record headers: a value may be null."""
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
     topic: str
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = field(default=())
+    headers: Headers = field(default=())
     event_time: datetime | None = None
     """When the event that caused this message happened: for end-to-end latency."""
 
@@ -30,14 +33,34 @@ class PendingMessage:
     created_at: datetime
 
 
-def _encode_headers(headers: tuple[tuple[str, bytes], ...]) -> str:
+def _encode_headers(headers: Headers) -> str:
+    """JSON of base64 names and values: a dead letter carries the consumed record's headers,
+    whose names may hold characters jsonb refuses (NUL) and whose values may be null."""
     if not headers:  # every event but a dead letter
         return "[]"
-    return json.dumps([[name, base64.b64encode(value).decode()] for name, value in headers])
+    return json.dumps(
+        [
+            [
+                _base64(name.encode("utf-8", "surrogatepass")),
+                None if value is None else _base64(value),
+            ]
+            for name, value in headers
+        ]
+    )
 
 
-def _decode_headers(stored: list[list[str]]) -> tuple[tuple[str, bytes], ...]:
-    return tuple((name, base64.b64decode(value)) for name, value in stored)
+def _base64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def _decode_headers(stored: list[list[str | None]]) -> Headers:
+    return tuple(
+        (
+            base64.b64decode(name or "").decode("utf-8", "surrogatepass"),
+            None if value is None else base64.b64decode(value),
+        )
+        for name, value in stored
+    )
 
 
 async def enqueue(connection: Executor, messages: Sequence[OutboxMessage]) -> None:
