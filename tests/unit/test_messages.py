@@ -1,6 +1,7 @@
 """The message rules of CONTRACT.md, one test each."""
 
 import json
+import tracemalloc
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -797,3 +798,47 @@ def test_booleans_are_json_true_or_false_only(value: bytes, path: str) -> None:
 
     assert rejection.reason is RejectReason.VALIDATION
     assert list(rejection.errors) == [path]
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        (b'{"specversion": "1.0", "id": "e-1", "source": "/s", "type": "x\\ud800"}', "type"),
+        (record(order_data(), id="e\udfff"), "id"),
+    ],
+)
+def test_a_lone_surrogate_in_the_envelope_is_not_a_cloudevent(value: bytes, path: str) -> None:
+    rejection = rejected(value)
+
+    assert rejection.reason is RejectReason.NOT_CLOUDEVENT
+    assert rejection.errors == {path: ["must not contain a lone surrogate (not Unicode text)"]}
+
+
+def test_a_lone_surrogate_in_data_is_a_validation_error() -> None:
+    rejection = rejected(command(action="delete", invoiceId="inv-\ud800"))
+
+    assert rejection.reason is RejectReason.VALIDATION
+    assert "must not contain a lone surrogate (not Unicode text)" in rejection.errors["invoiceId"]
+
+
+def test_an_escaped_surrogate_pair_is_the_character_it_encodes() -> None:
+    event = parsed_order(record(order_data(customer={"name": "Ann \U0001f600"})))
+
+    assert event.data.customer.name == "Ann \U0001f600"
+
+
+def test_a_deep_and_wide_document_is_searched_for_nul_characters_in_little_memory() -> None:
+    deep = "[" * 900 + ",".join(["0"] * 100_000) + "]" * 900
+    value = record(order_data(), id="e-1").replace(b'"event-1"', b'"e-1"')
+    value = value[:-1] + b', "extra": ' + deep.encode() + b', "x": "\\u0000"}'
+
+    tracemalloc.start()
+    try:
+        rejection = rejected(value)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert rejection.reason is RejectReason.NOT_CLOUDEVENT
+    assert rejection.errors == {"x": ["must not contain a NUL character"]}
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB"

@@ -1,7 +1,6 @@
 """A record value in, a typed event or the reason it cannot be one out."""
 
 import json
-from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,8 +20,8 @@ from worker.messages.envelope import (
 )
 
 MAX_HEADER_BYTES = 4096
-NUL_ESCAPE = b"\\u0000"
 NUL_MESSAGE = "must not contain a NUL character"
+SURROGATE_MESSAGE = "must not contain a lone surrogate (not Unicode text)"
 _SHORT_MESSAGE = 200
 _SHORT_DETAILS = 500
 _MESSAGES_PER_FIELD_IN_HEADER = 3
@@ -110,7 +109,7 @@ def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEven
     """
     if value is None:
         return _invalid_json("the record has no value")
-    if NUL_ESCAPE in value:  # JSON can carry a NUL character only escaped
+    if _may_hold_unstorable_text(value):
         return _parse_exactly(value)
     try:
         return _INCOMING.validate_json(value, by_name=False)
@@ -121,24 +120,29 @@ def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEven
         return _parse_exactly(value)
 
 
+def _may_hold_unstorable_text(value: bytes) -> bool:
+    """JSON carries a NUL character or a surrogate only as an escape: \\u0000, \\uD800."""
+    return b"\\u0000" in value or b"\\ud" in value or b"\\uD" in value
+
+
 def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
     try:
         document = json.loads(value.decode(), parse_float=Decimal, parse_constant=Decimal)
     except (ValueError, RecursionError) as error:
         return _invalid_json(str(error))
-    nul_paths = list(_nul_character_paths(document))
+    unstorable = list(_unstorable_texts(document)) if _may_hold_unstorable_text(value) else []
     data_error: ValidationError | None = None
     try:
         event = _INCOMING.validate_python(document, by_name=False)
     except ValidationError as error:
         data_error = error
     else:
-        if not nul_paths:
+        if not unstorable:
             return event
     if not isinstance(document, dict):
         return _not_cloudevent({"": ["must be a JSON object"]})
-    if envelope_nuls := [path for path in nul_paths if path[0] != "data"]:
-        return _not_cloudevent({_dotted(path): [NUL_MESSAGE] for path in envelope_nuls})
+    if in_envelope := [(path, problem) for path, problem in unstorable if path[0] != "data"]:
+        return _not_cloudevent({_dotted(path): [problem] for path, problem in in_envelope})
     try:
         envelope = CloudEvent.model_validate(document, by_name=False)
     except ValidationError as error:
@@ -162,8 +166,8 @@ def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | 
         if data_error is None
         else _error_map(data_error.errors(), path_start=_DATA_PATH_START[event_type])
     )
-    for path in nul_paths:
-        errors.setdefault(_dotted(path[1:]), []).append(NUL_MESSAGE)
+    for path, problem in unstorable:
+        errors.setdefault(_dotted(path[1:]), []).append(problem)
     data = document.get("data")
     action = (
         data.get("action") if event_type == INVOICE_COMMAND and isinstance(data, dict) else None
@@ -177,23 +181,50 @@ def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | 
     )
 
 
-def _nul_character_paths(document: Any) -> Iterator[tuple[str | int, ...]]:
-    """Where a string or an object's key holds a NUL character: PostgreSQL cannot store one,
-    so no field allows it. Walked without recursion: the document may be nested deeply."""
-    pending: deque[tuple[tuple[str | int, ...], Any]] = deque([((), document)])
-    while pending:
-        path, value = pending.popleft()
-        if isinstance(value, str):
-            if "\x00" in value:
-                yield path
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if "\x00" in key:
-                    yield (*path, key)
-                else:
-                    pending.append(((*path, key), item))
-        elif isinstance(value, list):
-            pending.extend(((*path, index), item) for index, item in enumerate(value))
+def _unstorable_texts(document: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Where a string or an object's key holds what PostgreSQL cannot store (a NUL
+    character, a lone surrogate), and which. Walked depth first with one shared path and
+    no recursion: the document may be nested deeply and wide."""
+    if isinstance(document, str):
+        if (problem := _unstorable(document)) is not None:
+            yield (), problem
+        return
+    path: list[str | int] = []
+    stack = [_children(document)]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            if path:
+                path.pop()
+            continue
+        key, value = item
+        if isinstance(key, str) and (problem := _unstorable(key)) is not None:
+            yield (*path, key), problem
+        elif isinstance(value, str):
+            if (problem := _unstorable(value)) is not None:
+                yield (*path, key), problem
+        elif isinstance(value, dict | list):
+            path.append(key)
+            stack.append(_children(value))
+
+
+def _children(value: Any) -> Iterator[tuple[str | int, Any]]:
+    if isinstance(value, dict):
+        return iter(value.items())
+    if isinstance(value, list):
+        return enumerate(value)
+    return iter(())
+
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return NUL_MESSAGE
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return SURROGATE_MESSAGE
+    return None
 
 
 def _dotted(path: Sequence[str | int]) -> str:
