@@ -42,7 +42,7 @@ from worker.messages import (
 from worker.retry import Backoff
 from worker.settings import Settings
 from worker.store.inbox import ConcurrentDuplicate, EventKey
-from worker.store.pool import is_conflict, is_transient
+from worker.store.pool import describe_error, is_conflict, is_transient
 from worker.unit_of_work import Outcome, Record, UnitOfWork, begin
 
 log = structlog.get_logger(__name__)
@@ -79,12 +79,9 @@ async def _apply_with_retries(
     conflicts = 0
     failures = 0
     while True:
+        started = time.perf_counter()
         try:
-            started = time.perf_counter()
             work, outcomes = await _apply(pool, items, settings)
-            metrics.BATCH_DURATION.observe(time.perf_counter() - started)
-            _report(items, outcomes, work)
-            return
         except Exception as error:
             if stop.is_set():
                 raise Stopping from error
@@ -97,17 +94,24 @@ async def _apply_with_retries(
                 await backoff.sleep(stop, "batch transaction failed", error)
                 continue
             if len(items) > 1:
-                log.warning("batch failed; splitting it to find the record", error=repr(error))
+                log.warning(
+                    "batch failed; splitting it to find the record", error=describe_error(error)
+                )
                 middle = len(items) // 2
                 await _apply_with_retries(pool, items[:middle], settings, stop)
                 await _apply_with_retries(pool, items[middle:], settings, stop)
                 return
             failures += 1
             with _bound_to(items[0]):
-                log.exception("record failed", attempt=failures)
+                log.error("record failed", attempt=failures, error=describe_error(error))
+                log.debug("record failed", exc_info=error)  # the whole story, not at INFO
             if failures >= ATTEMPTS_BEFORE_DEAD_LETTER:
                 items = [Item(items[0].record, _processing_error(items[0].event, error))]
             await backoff.sleep(stop, "record failed", error)
+        else:
+            metrics.BATCH_DURATION.observe(time.perf_counter() - started)
+            _report(items, outcomes, work)
+            return
 
 
 def _processing_error(event: Parsed, error: Exception) -> Rejection:
@@ -118,12 +122,12 @@ def _processing_error(event: Parsed, error: Exception) -> Rejection:
     key = _event_key(event)
     return Rejection(
         reason=RejectReason.PROCESSING_ERROR,
-        errors={"": [repr(error)]},
-        details=PROCESSING_ERROR_DETAILS.format(error=error),
+        errors={"": [describe_error(error)]},
+        details=PROCESSING_ERROR_DETAILS.format(error=describe_error(error)),
         event_id=None if key is None else key[1],
         source=None if key is None else key[0],
         event_type=_event_type(event),
-        correlation_id=event.correlation_id,
+        correlation_id=_correlation(event),
     )
 
 
@@ -170,7 +174,7 @@ def _bound_to(item: Item) -> AbstractContextManager[None]:
     event = item.event
     key = _event_key(event)
     return structlog.contextvars.bound_contextvars(
-        correlationid=event.correlation_id if isinstance(event, Rejection) else event.correlation,
+        correlationid=_correlation(event),
         messageId=None if key is None else key[1],
         topic=item.record.topic,
         offset=item.record.offset,
@@ -208,6 +212,10 @@ def _event_key(event: Parsed) -> EventKey | None:
             return None
         return event.source, event.event_id
     return event.source, event.id
+
+
+def _correlation(event: Parsed) -> str | None:
+    return event.correlation_id if isinstance(event, Rejection) else event.correlation
 
 
 def _event_type(event: Parsed) -> str | None:

@@ -8,6 +8,7 @@ import contextlib
 import structlog
 
 from worker import metrics
+from worker.store.pool import describe_error
 
 log = structlog.get_logger(__name__)
 
@@ -24,7 +25,7 @@ class Backoff:
 
     async def sleep(self, stop: asyncio.Event, what: str, error: BaseException) -> None:
         metrics.RETRIES.labels(what=what).inc()
-        log.warning(what, action="retry", error=repr(error), retry_in_seconds=self._delay)
+        log.warning(what, action="retry", error=describe_error(error), retry_in_seconds=self._delay)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), self._delay)
         self._delay = min(self._delay * 2, MAX_DELAY_SECONDS)

@@ -80,3 +80,18 @@ def is_transient(error: BaseException) -> bool:
             TimeoutError,
         ),
     )
+
+
+def describe_error(error: BaseException) -> str:
+    """The error for a log line or a dead letter, without the values of the row it is about:
+    PostgreSQL's DETAIL ("Failing row contains …") and asyncpg's quote of a query argument
+    can hold a customer's personal data."""
+    if not isinstance(error, asyncpg.PostgresError):
+        return repr(error)
+    message = str(error.args[0]) if error.args else ""
+    if message.startswith(_ARGUMENT_QUOTE):
+        message = message.split(":", 1)[0]
+    return f"{type(error).__name__} (SQLSTATE {error.sqlstate}): {message}"
+
+
+_ARGUMENT_QUOTE = "invalid input for query argument"
