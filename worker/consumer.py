@@ -20,6 +20,7 @@ from worker.unit_of_work import Record
 log = structlog.get_logger(__name__)
 
 FETCH_TIMEOUT_MS = 500
+POSITION_TIMEOUT = 1.0
 MAX_POLL_INTERVAL_MS = 300_000
 REBALANCE_TIMEOUT_MS = 5_000
 
@@ -78,7 +79,7 @@ class BatchConsumer:
                 batch = await self.consumer.getmany(
                     timeout_ms=FETCH_TIMEOUT_MS, max_records=self._settings.batch_max_records
                 )
-                self._record_lag(batch)
+                await self._record_lag(batch)
                 if not batch:
                     if not any(self.lag.values()):
                         self.last_progress = time.monotonic()  # nothing to do is progress
@@ -118,21 +119,33 @@ class BatchConsumer:
             # The records were applied; whoever gets them next finds them in the inbox.
             log.warning("offset commit failed", action="commit", error=repr(error))
 
-    def _record_lag(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    async def _record_lag(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Records waiting per assigned partition: from the first record of the batch in hand,
-        else from the one after the last applied, up to the consumer's own highwater (the
-        broker's offset answers can lag)."""
+        else from the consumer's position once it has applied some, up to the consumer's own
+        highwater (the broker's offset answers can lag). The position, not the offset after
+        the last record applied: a transactional producer's commit marker takes an offset
+        too, and would otherwise look like a record waiting for ever."""
         self.lag = {}
         for tp in self.consumer.assignment():
             highwater = self.consumer.highwater(tp)
             fetched = batch.get(tp)
-            done = fetched[0].offset if fetched else self._next_offsets.get(tp)
+            done = fetched[0].offset if fetched else await self._position(tp)
             if highwater is None or done is None:
                 continue
             self.lag[tp] = max(0, highwater - done)
             metrics.CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
                 self.lag[tp]
             )
+
+    async def _position(self, tp: TopicPartition) -> int | None:
+        applied = self._next_offsets.get(tp)
+        if applied is None:
+            return None
+        try:  # known without asking the broker once records were consumed
+            position: int = await asyncio.wait_for(self.consumer.position(tp), POSITION_TIMEOUT)
+        except (KafkaError, TimeoutError):  # revoked meanwhile, or not known yet
+            return applied
+        return max(applied, position)
 
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         """Partitions no longer ours: their lag is for their new owner to report."""
