@@ -53,6 +53,9 @@ class BatchConsumer:
             auto_offset_reset="earliest",
             max_poll_records=settings.batch_max_records,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            # An order system that publishes in Kafka transactions may abort one: its
+            # records must never be invoiced.
+            isolation_level="read_committed",
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_session_timeout_ms // 5,
             max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
