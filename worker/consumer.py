@@ -124,21 +124,30 @@ class BatchConsumer:
 
     async def _record_lag(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Records waiting per assigned partition: from the first record of the batch in hand,
-        else from the consumer's position once it has applied some, up to the consumer's own
-        highwater (the broker's offset answers can lag). The position, not the offset after
-        the last record applied: a transactional producer's commit marker takes an offset
-        too, and would otherwise look like a record waiting for ever."""
+        else from the consumer's position once it has applied some, up to what the consumer
+        last heard the partition ends at (the broker's offset answers can lag). The position,
+        not the offset after the last record applied: a transactional producer's commit
+        marker takes an offset too, and would otherwise look like a record waiting for ever.
+        The end is the last stable offset when the broker gives one: records of a
+        transaction still open cannot be read yet, so they are not waiting on the worker."""
         self.lag = {}
         for tp in self.consumer.assignment():
-            highwater = self.consumer.highwater(tp)
+            end = self._end(tp)
             fetched = batch.get(tp)
             done = fetched[0].offset if fetched else await self._position(tp)
-            if highwater is None or done is None:
+            if end is None or done is None:
                 continue
-            self.lag[tp] = max(0, highwater - done)
+            self.lag[tp] = max(0, end - done)
             metrics.CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
                 self.lag[tp]
             )
+
+    def _end(self, tp: TopicPartition) -> int | None:
+        highwater: int | None = self.consumer.highwater(tp)
+        stable: int | None = self.consumer.last_stable_offset(tp)
+        if highwater is None or stable is None or stable < 0:
+            return highwater
+        return min(highwater, stable)
 
     async def _position(self, tp: TopicPartition) -> int | None:
         applied = self._next_offsets.get(tp)
