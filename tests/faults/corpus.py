@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from tests.faults.stream import COMMAND_SOURCE, SOURCE
+from tests.faults.stream import SOURCE, command_event
 from tests.integration import flows
 
 DELETE = object()
@@ -82,15 +82,7 @@ def order(order_id: str, **changes: Any) -> dict[str, Any]:
 
 
 def command(command_id: str, **data: Any) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": command_id,
-        "source": COMMAND_SOURCE,
-        "type": "invoice-command",
-        "time": "2026-11-23T11:00:00Z",
-        "datacontenttype": "application/json",
-        "data": data,
-    }
+    return command_event(command_id, None, **data)
 
 
 def _dumps(value: dict[str, Any] | bytes | None) -> bytes | None:
