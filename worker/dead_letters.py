@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from worker.outbox import create_producer
 from worker.settings import Settings
 from worker.store.outbox import Headers
 
@@ -208,11 +209,8 @@ async def replay(
     chosen = [letter for letter in letters if letter.original_topic]
     if dry_run or not chosen:
         return chosen
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        acks="all",
-        enable_idempotence=settings.enable_idempotence,
-    )
+    # The relay's producer: a dead letter may be as large as the relay let it be.
+    producer = create_producer(settings)
     try:
         await producer.start()
         deliveries = [
