@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any, Self
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
@@ -24,23 +23,7 @@ UNKNOWN_TYPE = "unknown"
 KNOWN_TYPES = frozenset({ORDER_COMPLETED, INVOICE_COMMAND})
 
 
-class _RecordsCounter(Counter):
-    """Counts with a bounded `type` label: a type outside the contract (bad input may carry
-    any string) is counted as `unknown`, so made-up types cannot add series without end."""
-
-    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Self:
-        if labelvalues:
-            topic, event_type, outcome = labelvalues
-            return super().labels(topic, _bounded(event_type), outcome)
-        labelkwargs["type"] = _bounded(labelkwargs["type"])
-        return super().labels(**labelkwargs)
-
-
-def _bounded(event_type: str) -> str:
-    return event_type if event_type in KNOWN_TYPES else UNKNOWN_TYPE
-
-
-RECORDS = _RecordsCounter(
+RECORDS = Counter(
     "invoicer_records_total",
     "Records consumed, by topic, event type (unknown when unreadable or not in the contract)"
     " and outcome (applied, duplicate, rejected, dead-lettered).",
@@ -119,3 +102,10 @@ def record_outbox(backlog: int, oldest: datetime | None) -> None:
     OUTBOX_BACKLOG.set(backlog)
     age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
     OUTBOX_OLDEST_AGE.set(max(0.0, age))
+
+
+def record_consumed(topic: str, event_type: str | None, outcome: str) -> None:
+    """Counts a record under a bounded `type` label: a type outside the contract (bad input
+    may carry any string) is counted as `unknown`, so made-up types add no series."""
+    bounded = event_type if event_type in KNOWN_TYPES else UNKNOWN_TYPE
+    RECORDS.labels(topic=topic, type=bounded, outcome=outcome).inc()

@@ -225,10 +225,7 @@ def _event_type(event: Parsed) -> str | None:
 def _report(items: Sequence[Item], outcomes: Sequence[Outcome], work: UnitOfWork) -> None:
     """Metrics and the log line of every invoice closed, once the batch is committed."""
     for item, outcome in zip(items, outcomes, strict=True):
-        event_type = _event_type(item.event)
-        metrics.RECORDS.labels(
-            topic=item.record.topic, type=event_type or "unknown", outcome=outcome.value
-        ).inc()
+        metrics.record_consumed(item.record.topic, _event_type(item.event), outcome.value)
     for reason in work.dead_letter_reasons:
         metrics.DEAD_LETTERS.labels(reason=reason).inc()
     for invoice in work.closing:
