@@ -10,9 +10,8 @@ import time
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from worker import metrics
+from worker import faults, metrics
 from worker.consumer import BatchConsumer
-from worker.faults import FaultPoint, hooks_from_environment
 from worker.http import create_app, start_http
 from worker.outbox import OutboxRelay, create_producer
 from worker.retry import Backoff
@@ -51,9 +50,9 @@ class Worker:
         producer = create_producer(settings)
         self.consumer = BatchConsumer(settings, pool)
         self.relay = OutboxRelay(settings, producer)
-        faults = hooks_from_environment()
-        self.consumer.after_db_commit = faults.get(FaultPoint.KILL_AFTER_DB_COMMIT)
-        self.relay.after_send = faults.get(FaultPoint.KILL_AFTER_OUTBOX_SEND)
+        kills = faults.hooks(settings.fault_injection)
+        self.consumer.after_db_commit = kills.get(faults.FaultPoint.KILL_AFTER_DB_COMMIT)
+        self.relay.after_send = kills.get(faults.FaultPoint.KILL_AFTER_OUTBOX_SEND)
         self._pool = pool
         app = create_app(self.liveness, self.readiness, self.refresh_metrics)
         runner, self.http_port = await start_http(app, settings.http_port)

@@ -1,7 +1,7 @@
 """Test-only fault injection: kills the worker at a moment no outside signal can hit exactly.
 
-Off unless ``INVOICER_FAULT_INJECTION`` is set; then no hook is installed at all and the
-consumer and the relay only check one attribute for None. Never set it in production.
+Off unless ``INVOICER_FAULT_INJECTION`` is set: without it no hook is installed at all and
+the consumer and the relay only check one attribute for None. Never set it in production.
 
     INVOICER_FAULT_INJECTION=kill-after-db-commit:3
         SIGKILL right after the 3rd batch's database transaction committed and before its
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 import structlog
@@ -71,11 +71,11 @@ def parse(spec: str) -> dict[FaultPoint, KillOnVisit]:
 Hook = Callable[..., Awaitable[None]]
 
 
-def hooks_from_environment(environ: Mapping[str, str] = os.environ) -> dict[FaultPoint, Hook]:
-    """The hooks ``INVOICER_FAULT_INJECTION`` asks for; none when it is unset."""
-    spec = environ.get(ENVIRONMENT_VARIABLE, "")
+def hooks(spec: str) -> dict[FaultPoint, Hook]:
+    """The hooks ``INVOICER_FAULT_INJECTION`` (Settings.fault_injection) asks for; none when
+    it is empty."""
     if not spec:
         return {}
-    hooks: dict[FaultPoint, Hook] = dict(parse(spec))
+    kills: dict[FaultPoint, Hook] = dict(parse(spec))
     log.warning("fault injection is on: for tests only", action="fault", spec=spec)
-    return hooks
+    return kills

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from worker.faults import parse as parse_fault_injection
 
 
 class Topics(BaseSettings):
@@ -46,4 +48,13 @@ class Settings(BaseSettings):
     """/healthz fails when the worker is ready, has records waiting and has applied none
     for this long."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    fault_injection: str = ""
+    """Test-only fault hooks (worker/faults.py); empty, and so off, in production."""
     topics: Topics = Field(default_factory=Topics)
+
+    @field_validator("fault_injection")
+    @classmethod
+    def _fault_injection_is_valid(cls, spec: str) -> str:
+        if spec:
+            parse_fault_injection(spec)  # refused at start, before anything is opened
+        return spec

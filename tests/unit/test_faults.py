@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from worker.faults import ENVIRONMENT_VARIABLE, FaultPoint, KillOnVisit, hooks_from_environment
+from worker.faults import ENVIRONMENT_VARIABLE, FaultPoint, KillOnVisit, hooks
+from worker.settings import Settings
 
 
 def test_no_hook_is_installed_when_the_variable_is_unset_or_empty() -> None:
-    assert hooks_from_environment({}) == {}
-    assert hooks_from_environment({ENVIRONMENT_VARIABLE: ""}) == {}
+    assert Settings().fault_injection == ""
+    assert hooks("") == {}
 
 
 def test_points_and_visits_are_read_from_the_variable() -> None:
-    hooks = hooks_from_environment(
-        {ENVIRONMENT_VARIABLE: "kill-after-db-commit:3, kill-after-outbox-send:2"}
-    )
-    assert set(hooks) == {FaultPoint.KILL_AFTER_DB_COMMIT, FaultPoint.KILL_AFTER_OUTBOX_SEND}
-    db_commit = hooks[FaultPoint.KILL_AFTER_DB_COMMIT]
+    kills = hooks("kill-after-db-commit:3, kill-after-outbox-send:2")
+    assert set(kills) == {FaultPoint.KILL_AFTER_DB_COMMIT, FaultPoint.KILL_AFTER_OUTBOX_SEND}
+    db_commit = kills[FaultPoint.KILL_AFTER_DB_COMMIT]
     assert isinstance(db_commit, KillOnVisit)
     assert db_commit.visit == 3
 
@@ -34,4 +34,6 @@ async def test_the_hook_does_nothing_before_its_visit() -> None:
 )
 def test_a_malformed_spec_is_refused_with_the_variable_named(spec: str) -> None:
     with pytest.raises(ValueError, match=ENVIRONMENT_VARIABLE):
-        hooks_from_environment({ENVIRONMENT_VARIABLE: spec})
+        hooks(spec)
+    with pytest.raises(ValidationError, match=ENVIRONMENT_VARIABLE):  # at start, first
+        Settings(fault_injection=spec)
