@@ -13,9 +13,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from worker import metrics
+from worker.decisions import Record
 from worker.processing import Stopping, process_records
 from worker.settings import Settings
-from worker.unit_of_work import Record
 
 log = structlog.get_logger(__name__)
 

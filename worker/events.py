@@ -1,44 +1,43 @@
-"""The events the worker emits, made from the domain's invoices: one place that maps the
-domain onto the contract (ids, amounts as strings, keys, topics)."""
+"""The records the worker emits, rendered from the facts decisions return: one place that
+maps the domain onto the contract (ids, amounts as strings, keys, topics)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
+from worker.decisions import Cause, CommandResult, Record
 from worker.domain.amounts import Totals
-from worker.domain.lifecycle import Invoice
+from worker.domain.lifecycle import (
+    Invoice,
+    InvoiceClosed,
+    InvoiceCreated,
+    InvoiceFact,
+    InvoicePaid,
+    InvoiceVoided,
+    NotificationRequested,
+)
 from worker.domain.money import format_amount, plain
 from worker.messages import (
     BillingAddress,
     Customer,
-    InvoiceClosed,
-    InvoiceCommandResult,
-    InvoiceCreated,
-    InvoicePaid,
     InvoiceSnapshot,
-    InvoiceVoided,
-    NotificationRequested,
-    Payment,
+    Rejection,
     event_bytes,
     stable_event_id,
 )
 from worker.messages import Totals as TotalsData
+from worker.messages.dead_letter import (
+    ERROR,
+    ORIGINAL_OFFSET,
+    ORIGINAL_PARTITION,
+    ORIGINAL_TOPIC,
+    REASON,
+)
+from worker.messages.routing import OUTGOING, topic_for
 from worker.settings import Settings
 from worker.store.outbox import OutboxMessage
-
-
-@dataclass(frozen=True, slots=True)
-class Cause:
-    """The event being processed: what every event it causes carries along."""
-
-    correlation_id: str
-    time: datetime | None
-    """When the causing event happened, for end-to-end latency."""
 
 
 def _totals_fields(totals: Totals, currency: str) -> dict[str, str]:
@@ -114,22 +113,21 @@ def _invoice_fields(invoice: Invoice) -> dict[str, object]:
 
 def _message(
     settings: Settings,
-    topic: str,
     event_type: str,
     event_id: str,
-    data: BaseModel,
+    data: Mapping[str, Any],
     invoice: Invoice,
     cause: Cause,
     now: datetime,
 ) -> OutboxMessage:
     return OutboxMessage(
-        topic=topic,
+        topic=topic_for(settings.topics, event_type),
         key=invoice.order_id.encode(),
         value=event_bytes(
             event_type=event_type,
             source=settings.event_source,
             event_id=event_id,
-            data=data,
+            data=OUTGOING[event_type].model(**data),
             correlation_id=cause.correlation_id,
             subject=invoice.invoice_id,
             time=now,
@@ -138,127 +136,75 @@ def _message(
     )
 
 
-def invoice_created(
-    settings: Settings, invoice: Invoice, cause: Cause, now: datetime
+def invoice_event(
+    settings: Settings, fact: InvoiceFact, cause: Cause, now: datetime
 ) -> OutboxMessage:
-    return _message(
-        settings,
-        settings.topics.invoice_events,
-        "invoice-created",
-        stable_event_id("invoice-created", invoice.invoice_id),
-        InvoiceCreated(**_invoice_fields(invoice)),
-        invoice,
-        cause,
-        now,
-    )
+    """The event of a fact about an invoice, from the invoice as the fact saw it."""
+    invoice = fact.invoice
+    event_type, data = _event_data(fact)
+    if isinstance(fact, NotificationRequested):
+        event_id = data["notification_id"]
+    else:
+        event_id = stable_event_id(event_type, invoice.invoice_id)
+    return _message(settings, event_type, event_id, data, invoice, cause, now)
 
 
-def invoice_closed(
-    settings: Settings, invoice: Invoice, cause: Cause, now: datetime
-) -> OutboxMessage:
-    assert invoice.number is not None and invoice.issue_date is not None
-    assert invoice.due_date is not None and invoice.closed_at is not None
-    return _message(
-        settings,
-        settings.topics.invoices_closed,
-        "invoice-closed",
-        stable_event_id("invoice-closed", invoice.invoice_id),
-        InvoiceClosed(
-            **_invoice_fields(invoice),
-            invoice_number=invoice.number,
-            issue_date=invoice.issue_date,
-            due_date=invoice.due_date,
-            closed_at=invoice.closed_at,
-        ),
-        invoice,
-        cause,
-        now,
-    )
+def _event_data(fact: InvoiceFact) -> tuple[str, dict[str, Any]]:
+    invoice = fact.invoice
+    match fact:
+        case InvoiceCreated():
+            return "invoice-created", _invoice_fields(invoice)
+        case InvoiceClosed():
+            assert invoice.number is not None and invoice.issue_date is not None
+            return "invoice-closed", {
+                **_invoice_fields(invoice),
+                "invoice_number": invoice.number,
+                "issue_date": invoice.issue_date,
+                "due_date": invoice.due_date,
+                "closed_at": invoice.closed_at,
+            }
+        case InvoiceVoided(reason=reason):
+            return "invoice-voided", {**_summary_fields(invoice), "reason": reason}
+        case InvoicePaid(payment=payment):
+            return "invoice-paid", {
+                **_summary_fields(invoice),
+                "payment": None
+                if payment is None
+                else {
+                    "amount": format_amount(payment.amount, invoice.currency),
+                    "paid_at": payment.paid_at,
+                    "method": payment.method,
+                    "reference": payment.reference,
+                },
+            }
+        case NotificationRequested(channel=channel, recipient=recipient, reason=reason):
+            assert invoice.number is not None and invoice.due_date is not None
+            return "notification-requested", {
+                "notification_id": stable_event_id(
+                    "notification", invoice.invoice_id, channel, *fact.request
+                ),
+                "channel": channel,
+                "recipient": recipient,
+                "invoice_id": invoice.invoice_id,
+                "invoice_number": invoice.number,
+                "order_id": invoice.order_id,
+                "customer_name": str(invoice.customer["name"]),
+                "amount_due": format_amount(invoice.totals.amount_due, invoice.currency),
+                "currency": invoice.currency,
+                "due_date": invoice.due_date,
+                "reason": reason,
+            }
 
 
-def notification_requested(
-    settings: Settings,
-    invoice: Invoice,
-    channel: str,
-    recipient: str,
-    reason: str,
-    request_id: str,
-    cause: Cause,
-    now: datetime,
-) -> OutboxMessage:
-    """`request_id` tells requests for the same invoice and channel apart (the command id
-    for a `send`, the invoice id for the automatic one)."""
-    assert invoice.number is not None and invoice.due_date is not None
-    notification_id = stable_event_id("notification", invoice.invoice_id, channel, request_id)
-    return _message(
-        settings,
-        settings.topics.notifications_requested,
-        "notification-requested",
-        notification_id,
-        NotificationRequested(
-            notification_id=notification_id,
-            channel=channel,
-            recipient=recipient,
-            invoice_id=invoice.invoice_id,
-            invoice_number=invoice.number,
-            order_id=invoice.order_id,
-            customer_name=str(invoice.customer["name"]),
-            amount_due=format_amount(invoice.totals.amount_due, invoice.currency),
-            currency=invoice.currency,
-            due_date=invoice.due_date,
-            reason=reason,
-        ),
-        invoice,
-        cause,
-        now,
-    )
-
-
-def invoice_voided(
-    settings: Settings, invoice: Invoice, reason: str, cause: Cause, now: datetime
-) -> OutboxMessage:
+def _summary_fields(invoice: Invoice) -> dict[str, Any]:
     assert invoice.number is not None
-    return _message(
-        settings,
-        settings.topics.invoice_events,
-        "invoice-voided",
-        stable_event_id("invoice-voided", invoice.invoice_id),
-        InvoiceVoided(
-            invoice_id=invoice.invoice_id,
-            invoice_number=invoice.number,
-            order_id=invoice.order_id,
-            status=invoice.status.value,
-            totals=totals_data(invoice.totals, invoice.currency),
-            reason=reason,
-        ),
-        invoice,
-        cause,
-        now,
-    )
-
-
-def invoice_paid(
-    settings: Settings, invoice: Invoice, payment: Payment | None, cause: Cause, now: datetime
-) -> OutboxMessage:
-    """`payment` is the one that settled it; None when credit notes did."""
-    assert invoice.number is not None
-    return _message(
-        settings,
-        settings.topics.invoice_events,
-        "invoice-paid",
-        stable_event_id("invoice-paid", invoice.invoice_id),
-        InvoicePaid(
-            invoice_id=invoice.invoice_id,
-            invoice_number=invoice.number,
-            order_id=invoice.order_id,
-            status=invoice.status.value,
-            totals=totals_data(invoice.totals, invoice.currency),
-            payment=payment,
-        ),
-        invoice,
-        cause,
-        now,
-    )
+    return {
+        "invoice_id": invoice.invoice_id,
+        "invoice_number": invoice.number,
+        "order_id": invoice.order_id,
+        "status": invoice.status.value,
+        "totals": totals_data(invoice.totals, invoice.currency),
+    }
 
 
 def invoice_snapshot(invoice: Invoice) -> InvoiceSnapshot:
@@ -271,47 +217,49 @@ def invoice_snapshot(invoice: Invoice) -> InvoiceSnapshot:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class CommandReply:
-    """What a command's result says, before it is rendered at commit."""
-
-    ok: bool
-    invoice: Invoice | None
-    warnings: tuple[str, ...] = ()
-    errors: dict[str, list[str]] | None = None
-    details: str | None = None
-
-
 def command_result(
-    settings: Settings,
-    command_source: str,
-    command_id: str,
-    action: str | None,
-    reply: CommandReply,
-    key: bytes | None,
-    cause: Cause,
-    now: datetime,
+    settings: Settings, result: CommandResult, cause: Cause, now: datetime
 ) -> OutboxMessage:
     """Keyed by the invoice's order id, else by the command record's key."""
+    assert cause.source is not None and cause.event_id is not None
+    invoice = result.invoice
+    event_type = "invoice-command-result"
     return OutboxMessage(
-        topic=settings.topics.command_results,
-        key=reply.invoice.order_id.encode() if reply.invoice is not None else key,
+        topic=topic_for(settings.topics, event_type),
+        key=invoice.order_id.encode() if invoice is not None else cause.record_key,
         value=event_bytes(
-            event_type="invoice-command-result",
+            event_type=event_type,
             source=settings.event_source,
-            event_id=stable_event_id("invoice-command-result", command_source, command_id),
-            data=InvoiceCommandResult(
-                command_id=command_id,
-                action=action,
-                ok=reply.ok,
-                invoice=None if reply.invoice is None else invoice_snapshot(reply.invoice),
-                warnings=reply.warnings,
-                errors=reply.errors,
-                details=reply.details,
+            event_id=stable_event_id(event_type, cause.source, cause.event_id),
+            data=OUTGOING[event_type].model(
+                command_id=cause.event_id,
+                action=result.action,
+                ok=result.ok,
+                invoice=None if invoice is None else invoice_snapshot(invoice),
+                warnings=result.warnings,
+                errors=result.errors,
+                details=result.details,
             ),
             correlation_id=cause.correlation_id,
-            subject=None if reply.invoice is None else reply.invoice.invoice_id,
+            subject=None if invoice is None else invoice.invoice_id,
             time=now,
         ),
         event_time=cause.time,
+    )
+
+
+def dead_letter(settings: Settings, record: Record, rejection: Rejection) -> OutboxMessage:
+    """The record unchanged, with why it was rejected and where it came from."""
+    return OutboxMessage(
+        topic=settings.topics.dead_letter,
+        key=record.key,
+        value=record.value,
+        headers=(
+            *record.headers,
+            (REASON, rejection.reason.value.encode()),
+            (ERROR, rejection.header_value()),
+            (ORIGINAL_TOPIC, record.topic.encode()),
+            (ORIGINAL_PARTITION, str(record.partition).encode()),
+            (ORIGINAL_OFFSET, str(record.offset).encode()),
+        ),
     )

@@ -23,14 +23,11 @@ import asyncpg
 import structlog
 
 from worker import metrics
+from worker.batch import Batch, Writes
+from worker.decisions import Cause, Decision, Outcome, Record, Republished, cause_of
 from worker.domain.money import plain
-from worker.handlers.commands import (
-    handle_invoice_command,
-    reject_invalid_command,
-    republish_result,
-)
-from worker.handlers.dead_letters import dead_letter
-from worker.handlers.orders import handle_order_completed
+from worker.handlers import ROUTES
+from worker.handlers.rejections import dead_letter, reject_invalid_command, rejection_cause
 from worker.messages import (
     INVOICE_COMMAND,
     InvoiceCommandEvent,
@@ -43,7 +40,7 @@ from worker.retry import Backoff
 from worker.settings import Settings
 from worker.store.inbox import ConcurrentDuplicate, EventKey
 from worker.store.pool import describe_error, is_conflict, is_transient
-from worker.unit_of_work import Outcome, Record, UnitOfWork, begin
+from worker.unit_of_work import begin, commit
 
 log = structlog.get_logger(__name__)
 
@@ -81,7 +78,7 @@ async def _apply_with_retries(
     while True:
         started = time.perf_counter()
         try:
-            work, outcomes = await _apply(pool, items, settings)
+            writes, outcomes = await _apply(pool, items, settings)
         except Exception as error:
             if stop.is_set():
                 raise Stopping from error
@@ -110,7 +107,7 @@ async def _apply_with_retries(
             await backoff.sleep(stop, "record failed", error)
         else:
             metrics.BATCH_DURATION.observe(time.perf_counter() - started)
-            _report(items, outcomes, work)
+            _report(items, outcomes, writes)
             return
 
 
@@ -133,37 +130,30 @@ def _processing_error(event: Parsed, error: Exception) -> Rejection:
 
 async def _apply(
     pool: asyncpg.Pool, items: Sequence[Item], settings: Settings
-) -> tuple[UnitOfWork, list[Outcome]]:
+) -> tuple[Writes, list[Outcome]]:
     events = [item.event for item in items if not isinstance(item.event, Rejection)]
-    commands = [event.data for event in events if isinstance(event, InvoiceCommandEvent)]
     async with pool.acquire() as connection, connection.transaction():
-        work = await begin(
+        batch = await begin(
             connection,
             settings,
             datetime.now(UTC),
+            needs=[ROUTES[type(event.data)].needs(event.data) for event in events],
             event_keys=[key for item in items if (key := _event_key(item.event)) is not None],
-            order_ids=[e.data.order_id for e in events if isinstance(e, OrderCompletedEvent)],
-            invoice_ids=[
-                invoice_id
-                for command in commands
-                for invoice_id in (
-                    getattr(command, "invoice_id", None),
-                    getattr(command, "reference_invoice_id", None),
-                )
-                if invoice_id is not None
-            ],
-            command_order_ids=[c.order_id for c in commands if c.order_id is not None],
         )
-        outcomes = [_handle(work, item) for item in items]
-        await work.commit(connection)
-    return work, outcomes
+        outcomes = [decide(batch, item) for item in items]
+        writes = await commit(connection, batch)
+    return writes, outcomes
 
 
-def _handle(work: UnitOfWork, item: Item) -> Outcome:
-    """Handles one record, every log line about it bound to its identifiers."""
+def decide(batch: Batch, item: Item) -> Outcome:
+    """Decides one record on what the records before it left, and applies the decision to
+    the batch. Every log line about it is bound to its identifiers."""
     outer = structlog.contextvars.get_contextvars()
     try:
-        return _dispatch(work, item)
+        with _bound_to(item):
+            decision = _decision(batch, item)
+            batch.apply(decision, structlog.contextvars.get_contextvars())
+        return decision.outcome
     finally:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(**outer)
@@ -181,28 +171,30 @@ def _bound_to(item: Item) -> AbstractContextManager[None]:
     )
 
 
-def _dispatch(work: UnitOfWork, item: Item) -> Outcome:
+def _decision(batch: Batch, item: Item) -> Decision:
     record, event = item.record, item.event
     key = _event_key(event)
-    with _bound_to(item):
-        if key is not None and work.seen(key) is not None:
-            # applied or answered before: whatever this copy says, it changes nothing
-            if _event_type(event) == INVOICE_COMMAND:
-                republish_result(work, key)
-            return Outcome.DUPLICATE
-        if isinstance(event, Rejection):
-            if (
-                event.event_type == INVOICE_COMMAND
-                and key is not None
-                and event.reason is not RejectReason.PROCESSING_ERROR
-            ):
-                return reject_invalid_command(work, record, event)
-            return dead_letter(work, record, event)
-        if event.data.order_id is not None:
-            structlog.contextvars.bind_contextvars(orderId=event.data.order_id)
-        if isinstance(event, OrderCompletedEvent):
-            return handle_order_completed(work, record, event)
-        return handle_invoice_command(work, record, event)
+    if key is not None and batch.seen(key):
+        # applied or answered before: whatever this copy says, it changes nothing
+        republished = (Republished(key),) if _event_type(event) == INVOICE_COMMAND else ()
+        return Decision(Outcome.DUPLICATE, _cause(item), facts=republished)
+    if isinstance(event, Rejection):
+        if (
+            event.event_type == INVOICE_COMMAND
+            and key is not None
+            and event.reason is not RejectReason.PROCESSING_ERROR
+        ):
+            return reject_invalid_command(record, event)
+        return dead_letter(record, event)
+    if event.data.order_id is not None:
+        structlog.contextvars.bind_contextvars(orderId=event.data.order_id)
+    return ROUTES[type(event.data)].handle(batch, record, event)
+
+
+def _cause(item: Item) -> Cause:
+    if isinstance(item.event, Rejection):
+        return rejection_cause(item.event, item.record)
+    return cause_of(item.event, item.record)
 
 
 def _event_key(event: Parsed) -> EventKey | None:
@@ -222,20 +214,19 @@ def _event_type(event: Parsed) -> str | None:
     return event.event_type if isinstance(event, Rejection) else event.type
 
 
-def _report(items: Sequence[Item], outcomes: Sequence[Outcome], work: UnitOfWork) -> None:
+def _report(items: Sequence[Item], outcomes: Sequence[Outcome], writes: Writes) -> None:
     """Metrics and the log line of every invoice closed, once the batch is committed."""
     for item, outcome in zip(items, outcomes, strict=True):
         metrics.record_consumed(item.record.topic, _event_type(item.event), outcome.value)
-    for reason in work.dead_letter_reasons:
+    for reason in writes.dead_letter_reasons:
         metrics.DEAD_LETTERS.labels(reason=reason).inc()
-    for invoice in work.closing:
+    for closed in writes.closed:
+        invoice = closed.invoice
         metrics.INVOICES_CLOSED.labels(type=invoice.type.value, currency=invoice.currency).inc()
         metrics.AMOUNT_INVOICED.labels(currency=invoice.currency).inc(
             float(invoice.content.amounts.gross_amount)
         )
-        with structlog.contextvars.bound_contextvars(
-            **work.closing_log_context[invoice.invoice_id]
-        ):
+        with structlog.contextvars.bound_contextvars(**closed.log_context):
             log.info(
                 "invoice closed",
                 action="close",

@@ -17,14 +17,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
-from worker.messages import (
-    MAX_HEADER_BYTES,
-    OUTGOING_DATA,
-    InvoiceCommandEvent,
-    OrderCompletedEvent,
-    OutgoingEvent,
-    RejectReason,
-)
+from worker.messages import MAX_HEADER_BYTES, OutgoingEvent, RejectReason, dead_letter
+from worker.messages.routing import DEAD_LETTER_TOPIC, INCOMING, OUTGOING
 from worker.messages.values import is_omitted
 from worker.settings import Settings, Topics
 
@@ -35,22 +29,7 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 EVENT_CONTENT_TYPE = "application/cloudevents+json"
 DEAD_LETTER = "dead-letter"
 
-INCOMING: dict[str, type[BaseModel]] = {
-    "order-completed": OrderCompletedEvent,
-    "invoice-command": InvoiceCommandEvent,
-}
-
-SUMMARIES = {
-    "order-completed": "An order is complete: its rows not yet invoiced go onto one invoice.",
-    "invoice-command": "A command about invoices (data.action); the event id is the command id.",
-    "invoice-closed": "An invoice was closed: numbered and dated. Once per invoice.",
-    "invoice-created": "A draft invoice now exists.",
-    "invoice-voided": "An open invoice was voided.",
-    "invoice-paid": "An invoice is paid in full (by payments or credit notes).",
-    "notification-requested": "Send an issued invoice to its customer.",
-    "invoice-command-result": "The outcome of a command: exactly one per processing.",
-    DEAD_LETTER: "A record the worker could not apply: the original, unchanged.",
-}
+DEAD_LETTER_SUMMARY = "A record the worker could not apply: the original, unchanged."
 
 KEYS = {
     "invoice-command": "The orderId of the invoice's order, when the sender knows it.",
@@ -58,16 +37,21 @@ KEYS = {
 }
 """What the record key is, where it is not simply the orderId."""
 
-# Topics field -> (the worker's action on it, the messages it carries)
-CHANNELS = {
-    "orders_completed": ("receive", ["order-completed"]),
-    "invoice_commands": ("receive", ["invoice-command"]),
-    "invoices_closed": ("send", ["invoice-closed"]),
-    "notifications_requested": ("send", ["notification-requested"]),
-    "command_results": ("send", ["invoice-command-result"]),
-    "invoice_events": ("send", ["invoice-created", "invoice-voided", "invoice-paid"]),
-    "dead_letter": ("send", [DEAD_LETTER]),
-}
+
+def topic_channels() -> dict[str, tuple[str, list[str]]]:
+    """Topics field -> (the worker's action on it, the messages it carries), from the
+    routing table, in the order Topics declares them."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    for action, routes in (("receive", INCOMING), ("send", OUTGOING)):
+        for event_type, route in routes.items():
+            found.setdefault(route.topic, (action, []))[1].append(event_type)
+    found[DEAD_LETTER_TOPIC] = ("send", [DEAD_LETTER])
+    return {topic: found[topic] for topic in Topics.model_fields if topic in found}
+
+
+def summary(event_type: str) -> str:
+    route = INCOMING.get(event_type) or OUTGOING.get(event_type)
+    return DEAD_LETTER_SUMMARY if route is None else route.summary
 
 
 class ContractJsonSchema(GenerateJsonSchema):
@@ -96,14 +80,14 @@ def event_schema(event_type: str) -> dict[str, Any]:
     model: type[BaseModel]
     mode: JsonSchemaMode
     if event_type in INCOMING:
-        model, mode = INCOMING[event_type], "validation"
+        model, mode = INCOMING[event_type].model, "validation"
     else:
-        data_model = OUTGOING_DATA[event_type]
+        data_model = OUTGOING[event_type].model
         model, mode = OutgoingEvent[data_model], "serialization"  # type: ignore[valid-type]
     schema = model.model_json_schema(mode=mode, schema_generator=ContractJsonSchema)
     schema["properties"]["type"] = {"const": event_type, "type": "string"}
     schema["title"] = event_type
-    schema["description"] = SUMMARIES[event_type]
+    schema["description"] = summary(event_type)
     return {"$schema": JSON_SCHEMA_DIALECT, **schema}
 
 
@@ -112,7 +96,7 @@ def asyncapi_document() -> dict[str, Any]:
     env_prefix = Topics.model_config.get("env_prefix", "")
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    for topic, (action, messages) in CHANNELS.items():
+    for topic, (action, messages) in topic_channels().items():
         channels[topic] = {
             "address": Topics.model_fields[topic].default,
             "description": f"Configurable with {env_prefix}{topic.upper()}.",
@@ -123,7 +107,7 @@ def asyncapi_document() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{topic}"},
             "messages": [{"$ref": f"#/channels/{topic}/messages/{name}"} for name in messages],
         }
-    events = [*INCOMING, *OUTGOING_DATA]
+    events = [*INCOMING, *OUTGOING]
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -158,7 +142,7 @@ def _event_message(event_type: str) -> dict[str, Any]:
     return {
         "name": event_type,
         "title": _title(event_type),
-        "summary": SUMMARIES[event_type],
+        "summary": summary(event_type),
         "contentType": EVENT_CONTENT_TYPE,
         "correlationId": {"location": "$message.payload#/correlationid"},
         "payload": {
@@ -183,7 +167,7 @@ def _dead_letter_message() -> dict[str, Any]:
     return {
         "name": DEAD_LETTER,
         "title": _title(DEAD_LETTER),
-        "summary": SUMMARIES[DEAD_LETTER],
+        "summary": DEAD_LETTER_SUMMARY,
         "description": (
             "The record's value and key exactly as consumed (the value may not be JSON at "
             "all), with headers saying why and where it came from."
@@ -191,19 +175,13 @@ def _dead_letter_message() -> dict[str, Any]:
         "contentType": "application/octet-stream",
         "headers": {
             "type": "object",
-            "required": [
-                "x-dead-letter-reason",
-                "x-dead-letter-error",
-                "x-original-topic",
-                "x-original-partition",
-                "x-original-offset",
-            ],
+            "required": list(dead_letter.HEADERS),
             "properties": {
-                "x-dead-letter-reason": {
+                dead_letter.REASON: {
                     "type": "string",
                     "enum": [reason.value for reason in RejectReason],
                 },
-                "x-dead-letter-error": {
+                dead_letter.ERROR: {
                     "type": "string",
                     "contentMediaType": "application/json",
                     "maxLength": MAX_HEADER_BYTES,
@@ -212,9 +190,9 @@ def _dead_letter_message() -> dict[str, Any]:
                         f"are dotted and 0-based inside data. At most {MAX_HEADER_BYTES} bytes."
                     ),
                 },
-                "x-original-topic": {"type": "string"},
-                "x-original-partition": {**decimal_text, "description": "Decimal text."},
-                "x-original-offset": {**decimal_text, "description": "Decimal text."},
+                dead_letter.ORIGINAL_TOPIC: {"type": "string"},
+                dead_letter.ORIGINAL_PARTITION: {**decimal_text, "description": "Decimal text."},
+                dead_letter.ORIGINAL_OFFSET: {**decimal_text, "description": "Decimal text."},
             },
         },
         "payload": {"description": "The original record value, byte for byte."},
@@ -234,7 +212,7 @@ def render_schemas() -> dict[str, str]:
             event_schema(event_type), indent=2, sort_keys=True, ensure_ascii=False
         )
         + "\n"
-        for event_type in [*INCOMING, *OUTGOING_DATA]
+        for event_type in [*INCOMING, *OUTGOING]
     }
     files[ASYNCAPI_FILE] = yaml.safe_dump(
         asyncapi_document(), sort_keys=True, allow_unicode=True, width=100

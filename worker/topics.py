@@ -16,16 +16,7 @@ async def ensure_topics(settings: Settings, partitions: int = 4) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        topics = settings.topics
-        wanted = [
-            topics.orders_completed,
-            topics.invoice_commands,
-            topics.invoices_closed,
-            topics.notifications_requested,
-            topics.command_results,
-            topics.invoice_events,
-            topics.dead_letter,
-        ]
+        wanted = settings.topics.model_dump().values()
         missing = [NewTopic(name, partitions, 1) for name in wanted if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 
 import asyncpg
 import pytest
 
 from worker.settings import Settings
 from worker.store.migrate import migrate, migrations
-from worker.store.numbers import reserve_numbers
+from worker.store.numbers import take_numbers
 from worker.store.outbox import OutboxMessage, enqueue, fetch_pending
 
 
@@ -74,17 +75,41 @@ async def test_a_row_freed_by_a_void_or_deleted_invoice_may_be_invoiced_again(
     await _invoice_holding(db, "O-2")
 
 
+def _year_2026(_: datetime) -> int:
+    return 2026
+
+
 async def test_numbers_of_a_rolled_back_transaction_are_given_back(db: asyncpg.Connection) -> None:
     transaction = db.transaction()
     await transaction.start()
-    first, _ = await reserve_numbers(db, {("INV", 2026): 3})
-    assert first == {("INV", 2026): 1}
+    first, _ = await take_numbers(db, {"INV": 3}, _year_2026)
+    assert first == {"INV": 1}
     await transaction.rollback()
-    first, taken_at = await reserve_numbers(db, {("INV", 2026): 2, ("CN", 2026): 1})
-    assert first == {("INV", 2026): 1, ("CN", 2026): 1}
-    assert taken_at is not None
-    first, _ = await reserve_numbers(db, {("INV", 2026): 1})
-    assert first == {("INV", 2026): 3}
+    first, _ = await take_numbers(db, {"INV": 2, "CN": 1}, _year_2026)
+    assert first == {"INV": 1, "CN": 1}
+    first, _ = await take_numbers(db, {"INV": 1}, _year_2026)
+    assert first == {"INV": 3}
+
+
+async def test_numbers_are_taken_from_the_series_of_the_year_the_moment_gives(
+    db: asyncpg.Connection,
+) -> None:
+    moments: list[datetime] = []
+
+    def year_of(moment: datetime) -> int:
+        moments.append(moment)
+        return 2031
+
+    async with db.transaction():
+        first, taken_at = await take_numbers(db, {"INV": 2}, year_of)
+        now = await db.fetchval("SELECT clock_timestamp()")
+    assert first == {"INV": 1}
+    assert moments == [taken_at]
+    assert taken_at <= now
+    last = await db.fetchval(
+        "SELECT last_number FROM number_series WHERE prefix = 'INV' AND year = 2031"
+    )
+    assert last == 2
 
 
 async def test_outbox_headers_keep_any_name_and_null_values(db: asyncpg.Connection) -> None:

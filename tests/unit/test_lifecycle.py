@@ -13,24 +13,36 @@ from worker.domain.lifecycle import (
     ALLOWED_ACTIONS,
     Action,
     Invoice,
+    InvoiceClosed,
+    InvoicePaid,
     InvoiceStatus,
     InvoiceType,
+    InvoiceVoided,
+    Payment,
     RuleViolation,
-    apply_credit,
-    changed,
     check_action,
-    close_invoice,
+    close_draft,
+    create_invoice,
     delete_draft,
+    number_invoice,
     record_payment,
     refusal,
+    update_draft,
     void_invoice,
 )
 
+CLOSED_AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
-def draft(gross: str = "121.00", invoice_type: InvoiceType = InvoiceType.INVOICE) -> Invoice:
+
+def draft(
+    gross: str = "121.00",
+    invoice_type: InvoiceType = InvoiceType.INVOICE,
+    due: date | None = None,
+    reference: str | None = None,
+) -> Invoice:
     row = OrderRow("r1", 0, None, "Item", Decimal(1), None, Decimal(gross), Decimal(0), Decimal(0))
     return Invoice(
-        invoice_id="i-1",
+        invoice_id="i-1" if invoice_type is InvoiceType.INVOICE else "cn-1",
         order_id="o-1",
         type=invoice_type,
         order_code=None,
@@ -39,15 +51,21 @@ def draft(gross: str = "121.00", invoice_type: InvoiceType = InvoiceType.INVOICE
         customer={"name": "A"},
         content=build_invoice_content([row], "EUR", prices_include_tax=False),
         payment_terms_days=14,
+        reference_invoice_id=reference,
+        due_date=due,
     )
+
+
+def numbered(invoice: Invoice) -> Invoice:
+    return number_invoice(invoice, "INV-2026-000001", CLOSED_AT, date(2026, 11, 23))
 
 
 def open_invoice(gross: str = "121.00") -> Invoice:
-    invoice = draft(gross)
-    close_invoice(
-        invoice, closed_at=datetime(2026, 11, 23, tzinfo=UTC), issue_date=date(2026, 11, 23)
-    )
-    return invoice
+    return numbered(close_draft(draft(gross), reference=None).invoice)
+
+
+def pay(invoice: Invoice, amount: str) -> Invoice:
+    return record_payment(invoice, Payment(Decimal(amount), CLOSED_AT)).invoice
 
 
 def test_every_status_and_action_pair_is_in_the_table() -> None:
@@ -77,25 +95,43 @@ def test_paid_void_and_deleted_are_final(status: InvoiceStatus) -> None:
 
 def test_closing_dates_the_invoice_and_sets_the_due_date_from_the_terms() -> None:
     invoice = open_invoice()
-    assert (invoice.status, invoice.issue_date, invoice.due_date) == (
-        S.OPEN,
-        date(2026, 11, 23),
-        date(2026, 12, 7),
-    )
+    assert invoice.status is S.OPEN
+    assert invoice.issue_date == date(2026, 11, 23)
+    assert invoice.due_date == date(2026, 12, 7)
+    assert invoice.closed_at == CLOSED_AT
+
+
+def test_a_closed_invoice_awaits_its_number_until_the_close_commits() -> None:
+    closed = close_draft(draft(), reference=None)
+    assert closed.invoice.awaits_number
+    assert closed.facts == (InvoiceClosed(closed.invoice),)
+    assert not numbered(closed.invoice).awaits_number
 
 
 def test_a_due_date_given_to_the_draft_is_kept_on_closing() -> None:
-    invoice = draft()
-    invoice.due_date = date(2027, 1, 31)
-    close_invoice(
-        invoice, closed_at=datetime(2026, 11, 23, tzinfo=UTC), issue_date=date(2026, 11, 23)
-    )
+    invoice = numbered(close_draft(draft(due=date(2027, 1, 31)), reference=None).invoice)
     assert invoice.due_date == date(2027, 1, 31)
 
 
+def test_every_change_raises_the_version_by_one_and_leaves_the_old_value_alone() -> None:
+    before = draft()
+    after = update_draft(
+        before, 1, customer={"name": "B"}, content=before.content, note="n", due=None
+    ).invoice
+    assert (before.version, after.version) == (1, 2)
+    assert before.customer == {"name": "A"}
+    assert close_draft(after, reference=None).invoice.version == 3
+
+
+def test_an_invoice_created_closed_is_at_version_1() -> None:
+    created = create_invoice(draft(), close=True, reference=None)
+    assert (created.invoice.status, created.invoice.version) == (S.OPEN, 1)
+
+
 def test_a_stale_expected_version_is_refused_on_that_field() -> None:
-    invoice = draft()
-    changed(invoice)
+    invoice = update_draft(
+        draft(), None, customer={"name": "A"}, content=draft().content, note=None, due=None
+    ).invoice
     with pytest.raises(RuleViolation) as refused:
         check_action(invoice, Action.UPDATE, expected_version=1)
     assert refused.value.field == "expectedVersion"
@@ -103,53 +139,68 @@ def test_a_stale_expected_version_is_refused_on_that_field() -> None:
 
 def test_partial_payments_lower_the_amount_due_down_to_paid() -> None:
     invoice = open_invoice("100.00")
-    assert record_payment(invoice, Decimal("40")) is False
-    assert invoice.totals.amount_due == Decimal("60.00")
-    assert record_payment(invoice, Decimal("60.00")) is True
-    assert (invoice.status, invoice.totals.amount_due) == (S.PAID, Decimal("0.00"))
+    partly = record_payment(invoice, Payment(Decimal("40"), CLOSED_AT))
+    assert partly.facts == ()
+    assert partly.invoice.totals.amount_due == Decimal("60.00")
+    settled = record_payment(partly.invoice, Payment(Decimal("60.00"), CLOSED_AT))
+    assert settled.invoice.status is S.PAID
+    assert settled.invoice.totals.amount_due == Decimal("0.00")
+    assert settled.facts == (InvoicePaid(settled.invoice, Payment(Decimal("60.00"), CLOSED_AT)),)
 
 
 def test_a_payment_above_the_amount_due_is_refused() -> None:
-    invoice = open_invoice("100.00")
     with pytest.raises(RuleViolation) as refused:
-        record_payment(invoice, Decimal("100.01"))
-    assert (refused.value.field, invoice.paid_amount) == ("amount", Decimal(0))
+        pay(open_invoice("100.00"), "100.01")
+    assert refused.value.field == "amount"
 
 
 def test_a_payment_with_more_digits_than_the_currency_is_refused() -> None:
     with pytest.raises(RuleViolation) as refused:
-        record_payment(open_invoice(), Decimal("1.005"))
+        pay(open_invoice(), "1.005")
     assert refused.value.field == "amount"
 
 
 def test_an_invoice_with_payments_cannot_be_voided() -> None:
-    invoice = open_invoice()
-    record_payment(invoice, Decimal("1"))
     with pytest.raises(RuleViolation):
-        void_invoice(invoice)
-    assert invoice.status is S.OPEN
+        void_invoice(pay(open_invoice(), "1"), "wrong customer")
+
+
+def test_a_credit_note_cannot_be_voided() -> None:
+    note = numbered(
+        close_draft(
+            draft(invoice_type=InvoiceType.CREDIT_NOTE, reference="i-1"), open_invoice()
+        ).invoice
+    )
+    with pytest.raises(RuleViolation) as refused:
+        void_invoice(note, "wrong")
+    assert refused.value.message == "a credit note cannot be voided"
+
+
+def test_closing_a_credit_note_credits_its_reference_and_may_settle_it() -> None:
+    reference = pay(open_invoice("100.00"), "30.00")
+    note = draft("70.00", InvoiceType.CREDIT_NOTE, reference=reference.invoice_id)
+    closed = close_draft(note, reference)
+    note_after, reference_after = closed.invoices
+    assert reference_after.credited_amount == Decimal("70.00")
+    assert reference_after.version == reference.version + 1
+    assert (reference_after.status, reference_after.totals.amount_due) == (S.PAID, Decimal("0.00"))
+    assert closed.facts == (InvoiceClosed(note_after), InvoicePaid(reference_after, None))
 
 
 def test_an_invoice_with_a_closed_credit_note_cannot_be_voided() -> None:
-    invoice = open_invoice()
-    apply_credit(invoice, Decimal("10.00"))
+    reference = open_invoice()
+    note = draft("10.00", InvoiceType.CREDIT_NOTE, reference=reference.invoice_id)
+    credited = close_draft(note, reference).invoices[1]
     with pytest.raises(RuleViolation):
-        void_invoice(invoice)
-
-
-def test_credit_lowers_the_amount_due_never_below_zero_and_settles_the_invoice() -> None:
-    invoice = open_invoice("100.00")
-    record_payment(invoice, Decimal("30.00"))
-    assert apply_credit(invoice, Decimal("80.00")) is True
-    assert (invoice.status, invoice.totals.amount_due) == (S.PAID, Decimal("0.00"))
+        void_invoice(credited, "wrong")
 
 
 def test_void_and_delete_release_the_rows() -> None:
-    opened, drafted = open_invoice(), draft()
-    void_invoice(opened)
-    delete_draft(drafted)
-    assert not opened.holds_rows
-    assert not drafted.holds_rows
+    voided = void_invoice(open_invoice(), "wrong")
+    deleted = delete_draft(draft()).invoice
+    assert voided.facts == (InvoiceVoided(voided.invoice, "wrong"),)
+    assert not voided.invoice.holds_rows
+    assert not deleted.holds_rows
 
 
 def test_a_credit_note_never_holds_order_rows() -> None:
@@ -160,5 +211,4 @@ def test_overdue_is_derived_from_an_open_invoice_past_its_due_date() -> None:
     invoice = open_invoice()
     assert not invoice.is_overdue(date(2026, 12, 7))
     assert invoice.is_overdue(date(2026, 12, 8))
-    record_payment(invoice, invoice.totals.amount_due)
-    assert not invoice.is_overdue(date(2026, 12, 8))
+    assert not pay(invoice, "121.00").is_overdue(date(2026, 12, 8))

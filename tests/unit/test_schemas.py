@@ -10,7 +10,6 @@ import yaml
 
 from tests.examples import EXAMPLES_DIR
 from worker.messages import (
-    OUTGOING_DATA,
     Customer,
     InvoiceClosed,
     InvoiceCommandResult,
@@ -25,6 +24,7 @@ from worker.messages import (
     Totals,
     event_bytes,
 )
+from worker.messages.routing import OUTGOING
 from worker.schemas import ASYNCAPI_FILE, SCHEMA_DIRECTORY, render_schemas
 from worker.settings import Topics
 
@@ -171,7 +171,7 @@ SAMPLE_DATA = {
 
 
 def test_there_is_sample_data_for_every_emitted_event_type() -> None:
-    assert set(SAMPLE_DATA) == set(OUTGOING_DATA)
+    assert set(SAMPLE_DATA) == set(OUTGOING)
 
 
 @pytest.mark.parametrize("event_type", sorted(SAMPLE_DATA))

@@ -1,6 +1,6 @@
 """The one rule for every invoice amount (CONTRACT.md, "Amounts"): EN 16931's per-rate tax."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import (
     Context,
@@ -114,6 +114,43 @@ def compute_amounts(
         net_amount=from_minor_units(net_total, digits),
         tax_amount=from_minor_units(tax_total, digits),
         gross_amount=from_minor_units(net_total + tax_total, digits),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CreditedLine:
+    """An invoice line a credit note credits: its amounts are copied, not computed again."""
+
+    net_amount: Decimal
+    gross_amount: Decimal | None
+    tax_rate: Decimal
+
+
+def credit_amounts(
+    lines: Sequence[CreditedLine], currency: str, completing_tax: Mapping[Decimal, Decimal]
+) -> InvoiceAmounts:
+    """A credit note's amounts (CONTRACT.md v2, "Credit notes add up"): per rate its tax is
+    q(taxable × rate/100), but in a group the note completes, `completing_tax[rate]`: the
+    invoice's tax for the group minus what earlier credit notes took."""
+    digits = minor_units(currency)
+    lines_by_rate: dict[Decimal, list[CreditedLine]] = {}
+    for line in lines:
+        lines_by_rate.setdefault(line.tax_rate, []).append(line)
+    breakdown: list[TaxGroup] = []
+    for rate, group in sorted(lines_by_rate.items()):
+        taxable = sum((line.net_amount for line in group), Decimal(0))
+        tax = completing_tax.get(rate)
+        if tax is None:
+            tax = round_half_up(Fraction(taxable) * Fraction(rate) / 100, digits)
+        breakdown.append(TaxGroup(rate, round_half_up(taxable, digits), round_half_up(tax, digits)))
+    net = sum((group.taxable_amount for group in breakdown), Decimal(0))
+    tax_total = sum((group.tax_amount for group in breakdown), Decimal(0))
+    return InvoiceAmounts(
+        lines=tuple(LineAmount(line.net_amount, line.gross_amount) for line in lines),
+        tax_breakdown=tuple(breakdown),
+        net_amount=round_half_up(net, digits),
+        tax_amount=round_half_up(tax_total, digits),
+        gross_amount=round_half_up(net + tax_total, digits),
     )
 
 

@@ -2,21 +2,28 @@
 
 Which action each status allows is one table, ALLOWED_ACTIONS. Paid, void and deleted
 are final; "overdue" is derived (open and past its due date), never stored.
+
+An invoice is a value. Every transition checks its rules first (a refusal raises
+RuleViolation and changes nothing), then returns a Change: the invoices' new values, their
+`version` raised by one, and the facts to publish, each holding the invoice as it is
+right after this change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from worker.domain.amounts import Totals, totals
+from worker.domain.customer import address_for
 from worker.domain.invoice import InvoiceContent
 from worker.domain.money import format_amount, minor_units, round_half_up
 from worker.domain.numbering import due_date
+from worker.domain.rules import RuleViolation
 
 
 class InvoiceStatus(StrEnum):
@@ -43,6 +50,7 @@ class Action(StrEnum):
 
 
 LIVE_STATUSES = frozenset({InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.PAID})
+CLOSED_STATUSES = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.VOID})
 
 # The lifecycle: what may be done to an invoice in each status. `create` makes invoices.
 ALLOWED_ACTIONS: Mapping[InvoiceStatus, frozenset[Action]] = {
@@ -80,16 +88,7 @@ def refusal(action: Action, status: InvoiceStatus) -> str | None:
     return _REFUSALS.get((action, status), f"not allowed on an invoice that is {status}")
 
 
-class RuleViolation(Exception):
-    """A command that breaks a rule of the lifecycle: refused, nothing changed."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Invoice:
     invoice_id: str
     order_id: str
@@ -122,8 +121,18 @@ class Invoice:
         return self.type is InvoiceType.CREDIT_NOTE and self.status in LIVE_STATUSES
 
     @property
+    def awaits_number(self) -> bool:
+        """Closed, and its number, closing time and issue date not assigned yet: the
+        database assigns them when the closing transaction commits."""
+        return self.status in CLOSED_STATUSES and self.number is None
+
+    @property
     def totals(self) -> Totals:
         return totals(self.content.amounts, self.paid_amount, self.credited_amount, self.currency)
+
+    @property
+    def row_ids(self) -> tuple[str, ...]:
+        return tuple(line.order_row_id for line in self.content.lines)
 
     def is_overdue(self, today: date) -> bool:
         return (
@@ -131,6 +140,71 @@ class Invoice:
             and self.due_date is not None
             and today > self.due_date
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    amount: Decimal
+    paid_at: datetime
+    method: str | None = None
+    reference: str | None = None
+
+
+# The facts a change raises: each holds the invoice right after that change.
+@dataclass(frozen=True, slots=True)
+class InvoiceCreated:
+    invoice: Invoice
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceClosed:
+    invoice: Invoice
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceVoided:
+    invoice: Invoice
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicePaid:
+    invoice: Invoice
+    payment: Payment | None
+    """The payment that settled it; None when credit notes did."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRequested:
+    invoice: Invoice
+    channel: str
+    recipient: str
+    reason: str
+    """"auto" when closing sends it, "command" for a `send` or a `close` with `send`."""
+    request: tuple[str, ...]
+    """What tells requests for the same invoice and channel apart: the invoice id for the
+    automatic one, the command's (source, id) for a command."""
+
+
+InvoiceFact = InvoiceCreated | InvoiceClosed | InvoiceVoided | InvoicePaid | NotificationRequested
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    invoices: tuple[Invoice, ...]
+    """The new value of every invoice the change touched."""
+    facts: tuple[InvoiceFact, ...] = ()
+
+    @property
+    def invoice(self) -> Invoice:
+        """The invoice the change is about."""
+        return self.invoices[0]
+
+    def then(self, other: Change) -> Change:
+        """This change followed by `other`, which started from this one's invoices."""
+        latest = {invoice.invoice_id: invoice for invoice in other.invoices}
+        invoices = tuple(latest.pop(invoice.invoice_id, invoice) for invoice in self.invoices)
+        return Change((*invoices, *latest.values()), self.facts + other.facts)
 
 
 def check_action(invoice: Invoice, action: Action, expected_version: int | None = None) -> None:
@@ -145,65 +219,124 @@ def check_action(invoice: Invoice, action: Action, expected_version: int | None 
         raise RuleViolation("invoiceId", reason)
 
 
-def changed(invoice: Invoice) -> None:
+def _changed(invoice: Invoice, **changes: Any) -> Invoice:
     """Every change of an existing invoice raises its version by one."""
-    invoice.version += 1
+    return replace(invoice, version=invoice.version + 1, **changes)
 
 
-def close_invoice(invoice: Invoice, *, closed_at: datetime, issue_date: date) -> None:
-    """Finalizes a draft. Its number comes from its series' counter, as late as possible
-    in the closing transaction: the caller sets it afterwards, and sets `closed_at` again
-    to the moment the number was taken."""
+def create_invoice(draft: Invoice, *, close: bool, reference: Invoice | None) -> Change:
+    """A new invoice (version 1): a draft, announced, or closed at once."""
+    if not close:
+        return Change((draft,), (InvoiceCreated(draft),))
+    return _close(draft, replace(draft, status=InvoiceStatus.OPEN), reference)
+
+
+def close_draft(invoice: Invoice, reference: Invoice | None) -> Change:
+    """Finalizes a draft; `reference` is a credit note's reference invoice."""
     check_action(invoice, Action.CLOSE)
-    invoice.status = InvoiceStatus.OPEN
-    invoice.closed_at = closed_at
-    invoice.issue_date = issue_date
-    if invoice.due_date is None:
-        invoice.due_date = due_date(issue_date, invoice.payment_terms_days)
+    return _close(invoice, _changed(invoice, status=InvoiceStatus.OPEN), reference)
 
 
-def delete_draft(invoice: Invoice) -> None:
+def _close(draft: Invoice, closed: Invoice, reference: Invoice | None) -> Change:
+    """Its number, closing time and issue date come when the close commits (number_invoice);
+    closing a credit note lowers what its reference still owes."""
+    if draft.type is InvoiceType.INVOICE:
+        return Change((closed,), (InvoiceClosed(closed),))
+    assert reference is not None and reference.invoice_id == draft.reference_invoice_id
+    if reference.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID):
+        raise RuleViolation("invoiceId", f"its reference invoice is {reference.status}")
+    credited = _changed(
+        reference, credited_amount=reference.credited_amount + closed.totals.gross_amount
+    )
+    facts: list[InvoiceFact] = [InvoiceClosed(closed)]
+    credited = _settled(reference, credited)
+    if credited.status is not reference.status:
+        facts.append(InvoicePaid(credited, None))
+    return Change((closed, credited), tuple(facts))
+
+
+def number_invoice(invoice: Invoice, number: str, closed_at: datetime, issue_date: date) -> Invoice:
+    """What the closing transaction assigns: the number, the moment it was taken, the issue
+    date (that moment's date) and, unless the draft had one, the due date from the terms."""
+    assert invoice.awaits_number
+    return replace(
+        invoice,
+        number=number,
+        closed_at=closed_at,
+        issue_date=issue_date,
+        due_date=invoice.due_date or due_date(issue_date, invoice.payment_terms_days),
+    )
+
+
+def update_draft(
+    invoice: Invoice,
+    expected_version: int | None,
+    *,
+    customer: Mapping[str, Any],
+    content: InvoiceContent,
+    note: str | None,
+    due: date | None,
+) -> Change:
+    check_action(invoice, Action.UPDATE, expected_version)
+    return Change((_changed(invoice, customer=customer, content=content, note=note, due_date=due),))
+
+
+def delete_draft(invoice: Invoice) -> Change:
     """Its rows are free again."""
     check_action(invoice, Action.DELETE)
-    invoice.status = InvoiceStatus.DELETED
+    return Change((_changed(invoice, status=InvoiceStatus.DELETED),))
 
 
-def void_invoice(invoice: Invoice) -> None:
+def void_invoice(invoice: Invoice, reason: str) -> Change:
     """Its rows are free again; it keeps its number."""
+    if invoice.type is InvoiceType.CREDIT_NOTE:
+        raise RuleViolation("invoiceId", "a credit note cannot be voided")
     check_action(invoice, Action.VOID)
     if invoice.paid_amount > 0:
         raise RuleViolation("invoiceId", "an invoice with payments cannot be voided")
     if invoice.credited_amount > 0:
         raise RuleViolation("invoiceId", "an invoice with a closed credit note cannot be voided")
-    invoice.status = InvoiceStatus.VOID
+    voided = _changed(invoice, status=InvoiceStatus.VOID)
+    return Change((voided,), (InvoiceVoided(voided, reason),))
 
 
-def record_payment(invoice: Invoice, amount: Decimal) -> bool:
-    """Lowers the amount due; True when that settled the invoice (now paid)."""
+def send_invoice(
+    invoice: Invoice, channel: str, recipient: str | None, request: tuple[str, ...]
+) -> Change:
+    """Asks for the invoice to be sent (the invoice does not change); without a recipient,
+    to the customer's address for the channel."""
+    check_action(invoice, Action.SEND)
+    address = recipient or address_for(invoice.customer, channel)
+    if address is None:
+        raise RuleViolation(
+            "recipient", f"the command names none and the customer has no {channel} address"
+        )
+    return Change(
+        (invoice,), (NotificationRequested(invoice, channel, address, "command", request),)
+    )
+
+
+def record_payment(invoice: Invoice, payment: Payment) -> Change:
+    """Lowers the amount due; the payment that brings it to zero makes the invoice paid."""
     check_action(invoice, Action.RECORD_PAYMENT)
     if invoice.type is InvoiceType.CREDIT_NOTE:
         raise RuleViolation("invoiceId", "payments are recorded on invoices, not on credit notes")
     digits = minor_units(invoice.currency)
-    if round_half_up(amount, digits) != amount:
+    if round_half_up(payment.amount, digits) != payment.amount:
         raise RuleViolation("amount", f"at most {digits} fraction digits for {invoice.currency}")
     due = invoice.totals.amount_due
-    if amount > due:
+    if payment.amount > due:
         raise RuleViolation(
             "amount", f"exceeds the amount due {format_amount(due, invoice.currency)}"
         )
-    invoice.paid_amount += amount
-    return _settle_if_nothing_due(invoice)
+    paid = _settled(invoice, _changed(invoice, paid_amount=invoice.paid_amount + payment.amount))
+    if paid.status is InvoiceStatus.PAID:
+        return Change((paid,), (InvoicePaid(paid, payment),))
+    return Change((paid,))
 
 
-def apply_credit(invoice: Invoice, amount: Decimal) -> bool:
-    """A closed credit note lowers the amount due of its reference (never below zero);
-    True when that settled the invoice (now paid)."""
-    invoice.credited_amount += amount
-    return _settle_if_nothing_due(invoice)
-
-
-def _settle_if_nothing_due(invoice: Invoice) -> bool:
-    if invoice.status is InvoiceStatus.OPEN and invoice.totals.amount_due == 0:
-        invoice.status = InvoiceStatus.PAID
-        return True
-    return False
+def _settled(before: Invoice, after: Invoice) -> Invoice:
+    """An open invoice with nothing left due is paid."""
+    if before.status is InvoiceStatus.OPEN and after.totals.amount_due == 0:
+        return replace(after, status=InvoiceStatus.PAID)
+    return after

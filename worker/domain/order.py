@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from worker.domain.invoice import OrderRow
+from worker.domain.rules import RuleViolation
 
 INVOICED_ROW_CHANGED = "row {row_id!r} is already invoiced and cannot change"
 INVOICED_ORDER_CHANGED = "cannot change once rows of the order are invoiced"
@@ -22,17 +23,38 @@ class OrderDetails:
     customer: Mapping[str, Any]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Order:
     order_id: str
     details: OrderDetails
-    rows: dict[str, OrderRow] = field(default_factory=dict)
-    held_row_ids: set[str] = field(default_factory=set)
+    rows: Mapping[str, OrderRow] = field(default_factory=dict)
+    held_row_ids: frozenset[str] = frozenset()
     """Rows on a live invoice (draft, open or paid): not free to invoice again."""
 
     def free_rows(self) -> list[OrderRow]:
         free = [row for row_id, row in self.rows.items() if row_id not in self.held_row_ids]
         return sorted(free, key=lambda row: row.position)
+
+    def rows_to_invoice(
+        self, row_ids: Sequence[str] | None, own: Iterable[str] = ()
+    ) -> list[OrderRow]:
+        """The rows an invoice may bill: all free ones by default, else the named ones,
+        which must be free (or already on the draft being changed, whose rows are `own`)."""
+        if row_ids is None:
+            return self.free_rows()
+        owned = set(own)
+        for index, row_id in enumerate(row_ids):
+            if row_id not in self.rows:
+                raise RuleViolation(
+                    f"rowIds.{index}", f"order {self.order_id!r} has no row {row_id!r}"
+                )
+            if row_id in self.held_row_ids and row_id not in owned:
+                raise RuleViolation(f"rowIds.{index}", f"row {row_id!r} is already on an invoice")
+        return [self.rows[row_id] for row_id in row_ids]
+
+    def holding(self, released: Iterable[str], held: Iterable[str]) -> Order:
+        """The order once `released` rows are free again and `held` ones are on an invoice."""
+        return replace(self, held_row_ids=(self.held_row_ids - set(released)) | set(held))
 
 
 class OrderConflict(Exception):
@@ -96,11 +118,8 @@ def apply_order_message(
             upserted.append(replace(incoming, position=known.position))
     if errors:
         raise OrderConflict(errors)
-    merged = Order(
-        order_id=order.order_id,
-        details=details,
-        rows={**order.rows, **{row.row_id: row for row in upserted}},
-        held_row_ids=set(order.held_row_ids),
+    merged = replace(
+        order, details=details, rows={**order.rows, **{row.row_id: row for row in upserted}}
     )
     return OrderUpdate(order=merged, upserted_rows=upserted)
 

@@ -1,5 +1,70 @@
-"""One function per message type: validate → decide, on the batch's unit of work.
-
-Loading and saving happen around them, set-based (worker.processing, worker.unit_of_work);
-a handler only reads and changes the UnitOfWork and says what became of its record.
+"""One handler per incoming message type and command action: it reads the batch's View and
+returns a Decision (worker.decisions). ROUTES is the one registry of both, and of what each
+needs loaded before the batch is decided.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from worker.decisions import Decision, Record, View
+from worker.handlers import commands
+from worker.handlers.orders import handle_order_completed
+from worker.messages import (
+    CloseInvoice,
+    CreateInvoice,
+    DeleteInvoice,
+    InvoiceCommandData,
+    OrderCompleted,
+    RecordPayment,
+    SendInvoice,
+    UpdateInvoice,
+    VoidInvoice,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a record's handler reads, loaded (and its orders locked) for the whole batch."""
+
+    orders: tuple[str, ...] = ()
+    """Orders, with their rows and which rows are held, but not their invoices."""
+    orders_with_invoices: tuple[str, ...] = ()
+    invoices: tuple[str, ...] = ()
+    """Invoices by id: their orders are loaded with all their invoices."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    handle: Callable[[View, Record, Any], Decision]
+    needs: Callable[[Any], Needs]
+
+
+def _order_needs(data: OrderCompleted) -> Needs:
+    return Needs(orders=(data.order_id,))
+
+
+def _create_needs(command: CreateInvoice) -> Needs:
+    return Needs(orders_with_invoices=(command.order_id,))
+
+
+def _action_needs(command: InvoiceCommandData) -> Needs:
+    invoice_id = command.target_invoice_id
+    return Needs(invoices=() if invoice_id is None else (invoice_id,))
+
+
+ROUTES: Mapping[type[BaseModel], Route] = {
+    OrderCompleted: Route(handle_order_completed, _order_needs),
+    CreateInvoice: Route(commands.command_handler(commands.create), _create_needs),
+    UpdateInvoice: Route(commands.command_handler(commands.update), _action_needs),
+    DeleteInvoice: Route(commands.command_handler(commands.delete), _action_needs),
+    CloseInvoice: Route(commands.command_handler(commands.close), _action_needs),
+    SendInvoice: Route(commands.command_handler(commands.send), _action_needs),
+    VoidInvoice: Route(commands.command_handler(commands.void), _action_needs),
+    RecordPayment: Route(commands.command_handler(commands.pay), _action_needs),
+}
+"""The handler of each incoming event's data model (an order, or a command's action)."""

@@ -6,12 +6,19 @@ from typing import Any
 
 import structlog
 
-from worker import events
+from worker.decisions import Decision, Outcome, Record, View, cause_of
 from worker.domain.amounts import line_amount
+from worker.domain.customer import address_for
 from worker.domain.invoice import OrderRow, build_invoice_content
-from worker.domain.lifecycle import Invoice, InvoiceType, close_invoice
+from worker.domain.lifecycle import (
+    Change,
+    Invoice,
+    InvoiceType,
+    NotificationRequested,
+    create_invoice,
+)
 from worker.domain.order import OrderConflict, OrderDetails, apply_order_message
-from worker.handlers.dead_letters import dead_letter
+from worker.handlers.rejections import dead_letter
 from worker.messages import (
     OrderCompleted,
     OrderCompletedEvent,
@@ -19,7 +26,6 @@ from worker.messages import (
     RejectReason,
     stable_event_id,
 )
-from worker.unit_of_work import Outcome, Record, UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -55,18 +61,11 @@ def line_total_errors(data: OrderCompleted) -> dict[str, list[str]]:
     return errors
 
 
-def _recipient(delivery: str, customer: dict[str, Any]) -> tuple[str, str] | None:
-    """(channel, address) for an automatic notification, or None when there is none."""
-    address = {"email": customer.get("email"), "sms": customer.get("phone")}.get(delivery)
-    return (delivery, address) if address else None
-
-
-def handle_order_completed(work: UnitOfWork, record: Record, event: OrderCompletedEvent) -> Outcome:
+def handle_order_completed(view: View, record: Record, event: OrderCompletedEvent) -> Decision:
     data = event.data
     errors = line_total_errors(data)
     if errors:
         return dead_letter(
-            work,
             record,
             _rejection(
                 event,
@@ -92,10 +91,9 @@ def handle_order_completed(work: UnitOfWork, record: Record, event: OrderComplet
         for index, row in enumerate(data.rows)
     ]
     try:
-        update = apply_order_message(work.orders.get(data.order_id), data.order_id, details, rows)
+        update = apply_order_message(view.order(data.order_id), data.order_id, details, rows)
     except OrderConflict as conflict:
         return dead_letter(
-            work,
             record,
             _rejection(
                 event,
@@ -104,24 +102,28 @@ def handle_order_completed(work: UnitOfWork, record: Record, event: OrderComplet
                 "The message would change what is already invoiced; nothing of it was applied.",
             ),
         )
-    work.save_order(update.order, update.upserted_rows)
     free_rows = update.order.free_rows()
-    if free_rows:
-        _invoice_free_rows(work, event, free_rows, customer)
-    work.record((event.source, event.id), event.type, Outcome.APPLIED)
-    return Outcome.APPLIED
+    change = Change(()) if not free_rows else _invoice_free_rows(view, event, free_rows, customer)
+    return Decision(
+        Outcome.APPLIED,
+        cause_of(event, record),
+        event.type,
+        order=update.order,
+        saved_rows=tuple(update.upserted_rows),
+        invoices=change.invoices,
+        facts=change.facts,
+    )
 
 
 def _invoice_free_rows(
-    work: UnitOfWork,
+    view: View,
     event: OrderCompletedEvent,
     free_rows: list[OrderRow],
     customer: dict[str, Any],
-) -> None:
+) -> Change:
     data = event.data
     invoicing = data.invoicing
-    settings = work.settings
-    invoice = Invoice(
+    draft = Invoice(
         invoice_id=stable_event_id("invoice", event.source, event.id),
         order_id=data.order_id,
         type=InvoiceType.INVOICE,
@@ -130,33 +132,23 @@ def _invoice_free_rows(
         prices_include_tax=data.prices_include_tax,
         customer=customer,
         content=build_invoice_content(free_rows, data.currency, data.prices_include_tax),
-        payment_terms_days=settings.payment_terms_days
+        payment_terms_days=view.settings.payment_terms_days
         if invoicing.payment_terms_days is None
         else invoicing.payment_terms_days,
         note=invoicing.note,
     )
-    work.add_invoice(invoice)
-    cause = events.Cause(event.correlation, event.time)
-    now = work.now
-    structlog.contextvars.bind_contextvars(invoiceId=invoice.invoice_id)
-    if not invoicing.auto_close:
-        work.emit(lambda: events.invoice_created(settings, invoice, cause, now))
-        return
-    close_invoice(invoice, closed_at=now, issue_date=now.astimezone(work.timezone).date())
-    work.number_on_commit(invoice)
-    work.emit(lambda: events.invoice_closed(settings, invoice, cause, now))
-    recipient = _recipient(invoicing.delivery, customer)
-    if recipient is None:
-        if invoicing.delivery != "none":
-            log.info(
-                "no address for the notification channel",
-                action="notify",
-                channel=invoicing.delivery,
-            )
-        return
-    channel, address = recipient
-    work.emit(
-        lambda: events.notification_requested(
-            settings, invoice, channel, address, "auto", invoice.invoice_id, cause, now
+    structlog.contextvars.bind_contextvars(invoiceId=draft.invoice_id)
+    change = create_invoice(draft, close=invoicing.auto_close, reference=None)
+    if not invoicing.auto_close or invoicing.delivery == "none":
+        return change
+    address = address_for(customer, invoicing.delivery)
+    if address is None:
+        log.info(
+            "no address for the notification channel", action="notify", channel=invoicing.delivery
         )
+        return change
+    closed = change.invoice
+    notification = NotificationRequested(
+        closed, invoicing.delivery, address, "auto", (closed.invoice_id,)
     )
+    return Change(change.invoices, (*change.facts, notification))

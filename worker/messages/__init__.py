@@ -4,6 +4,7 @@ Incoming records become typed events with `parse_event`; outgoing events are bui
 with `event_bytes`. `python -m worker.schemas` writes their JSON Schemas and AsyncAPI.
 """
 
+from worker.messages import dead_letter
 from worker.messages.commands import (
     CloseInvoice,
     CreateInvoice,
@@ -24,7 +25,6 @@ from worker.messages.envelope import (
     InvoiceCommandEvent,
     OrderCompletedEvent,
     OutgoingEvent,
-    event_bytes,
     stable_event_id,
 )
 from worker.messages.orders import (
@@ -36,7 +36,6 @@ from worker.messages.orders import (
     OrderRow,
 )
 from worker.messages.outgoing import (
-    OUTGOING_DATA,
     InvoiceClosed,
     InvoiceCommandResult,
     InvoiceCreated,
@@ -50,13 +49,13 @@ from worker.messages.outgoing import (
     Totals,
 )
 from worker.messages.parsing import MAX_HEADER_BYTES, Rejection, RejectReason, parse_event
+from worker.messages.routing import event_bytes
 
 __all__ = [
     "EVENT_ID_NAMESPACE",
     "INVOICE_COMMAND",
     "MAX_HEADER_BYTES",
     "ORDER_COMPLETED",
-    "OUTGOING_DATA",
     "BillingAddress",
     "CloseInvoice",
     "CloudEvent",
@@ -90,6 +89,7 @@ __all__ = [
     "Totals",
     "UpdateInvoice",
     "VoidInvoice",
+    "dead_letter",
     "event_bytes",
     "parse_event",
     "stable_event_id",

@@ -51,6 +51,21 @@ class InvoiceCommandData(MessageModel):
     order_id: Omittable[Identifier] = None
     """The invoice's order when the sender knows it; only `create` uses it."""
 
+    @property
+    def target_invoice_id(self) -> str | None:
+        """The invoice the command acts on; None for `create`, which makes one."""
+        return None
+
+
+class InvoiceActionData(InvoiceCommandData):
+    """A command that acts on an existing invoice."""
+
+    invoice_id: Identifier
+
+    @property
+    def target_invoice_id(self) -> str | None:
+        return self.invoice_id
+
 
 class CreateInvoice(InvoiceCommandData):
     action: Literal["create"]
@@ -80,9 +95,8 @@ class CreateInvoice(InvoiceCommandData):
         )
 
 
-class UpdateInvoice(InvoiceCommandData):
+class UpdateInvoice(InvoiceActionData):
     action: Literal["update"]
-    invoice_id: Identifier
     expected_version: Omittable[Annotated[int, Field(ge=1)]] = None
     note: Omittable[Note] = None
     due_date: Omittable[date] = None
@@ -90,20 +104,17 @@ class UpdateInvoice(InvoiceCommandData):
     row_ids: Omittable[RowIds] = None
 
 
-class DeleteInvoice(InvoiceCommandData):
+class DeleteInvoice(InvoiceActionData):
     action: Literal["delete"]
-    invoice_id: Identifier
 
 
-class CloseInvoice(InvoiceCommandData):
+class CloseInvoice(InvoiceActionData):
     action: Literal["close"]
-    invoice_id: Identifier
     send: StrictBool = False
 
 
-class SendInvoice(InvoiceCommandData):
+class SendInvoice(InvoiceActionData):
     action: Literal["send"]
-    invoice_id: Identifier
     channel: Channel = "email"
     recipient: Omittable[str] = None
     """An email address or an E.164 number, by channel; default: the customer's."""
@@ -120,15 +131,13 @@ class SendInvoice(InvoiceCommandData):
         return self
 
 
-class VoidInvoice(InvoiceCommandData):
+class VoidInvoice(InvoiceActionData):
     action: Literal["void"]
-    invoice_id: Identifier
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
-class RecordPayment(InvoiceCommandData):
+class RecordPayment(InvoiceActionData):
     action: Literal["record-payment"]
-    invoice_id: Identifier
     amount: PaymentAmount
     paid_at: Omittable[AwareDatetime] = None
     method: Omittable[Annotated[str, StringConstraints(max_length=64)]] = None

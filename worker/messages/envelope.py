@@ -2,14 +2,12 @@
 
 import json
 import uuid
-from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny, StringConstraints
 
 from worker.messages.commands import InvoiceCommand
 from worker.messages.orders import OrderCompleted
-from worker.messages.outgoing import OUTGOING_DATA
 from worker.messages.values import Omittable
 
 ORDER_COMPLETED = "order-completed"
@@ -78,31 +76,6 @@ class OutgoingEvent(BaseModel, Generic[_DataT]):
     subject: Omittable[str] = None
     correlation_id: str = Field(alias="correlationid")
     data: SerializeAsAny[_DataT]
-
-
-def event_bytes(
-    *,
-    event_type: str,
-    source: str,
-    event_id: str,
-    data: BaseModel,
-    correlation_id: str,
-    subject: str | None = None,
-    time: datetime,
-) -> bytes:
-    """The record value of an emitted event: compact UTF-8 JSON, structured mode."""
-    if type(data) is not OUTGOING_DATA.get(event_type):
-        raise TypeError(f"{type(data).__name__} is not the data of {event_type!r} events")
-    event = OutgoingEvent[BaseModel](
-        id=event_id,
-        source=source,
-        type=event_type,
-        time=time,
-        subject=subject,
-        correlation_id=correlation_id,
-        data=data,
-    )
-    return event.model_dump_json().encode()
 
 
 def stable_event_id(*parts: str) -> str:

@@ -15,14 +15,17 @@ from worker.messages.orders import Customer
 from worker.messages.values import MessageModel, Omittable
 
 DecimalString = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]
+SignedDecimalString = Annotated[str, StringConstraints(pattern=r"^-?\d+(\.\d+)?$")]
+"""A credit note that completes a tax group takes what is left of the group's tax: below
+zero when the notes before it, each rounded on its own, took more (CONTRACT.md v2)."""
 InvoiceStatus = Literal["draft", "open", "paid", "void", "deleted"]
 Version = Annotated[int, Field(ge=1)]
 
 
 class Totals(MessageModel):
     net_amount: DecimalString
-    tax_amount: DecimalString
-    gross_amount: DecimalString
+    tax_amount: SignedDecimalString
+    gross_amount: SignedDecimalString
     paid_amount: DecimalString
     credited_amount: DecimalString
     amount_due: DecimalString
@@ -46,7 +49,7 @@ class InvoiceLine(MessageModel):
 class TaxGroup(MessageModel):
     tax_rate: DecimalString
     taxable_amount: DecimalString
-    tax_amount: DecimalString
+    tax_amount: SignedDecimalString
 
 
 class InvoiceCreated(MessageModel):
@@ -136,14 +139,3 @@ class InvoiceCommandResult(MessageModel):
     warnings: list[str] = Field(default_factory=list)
     errors: Omittable[dict[str, list[str]]] = None
     details: Omittable[str] = None
-
-
-OUTGOING_DATA: dict[str, type[MessageModel]] = {
-    "invoice-closed": InvoiceClosed,
-    "invoice-created": InvoiceCreated,
-    "invoice-voided": InvoiceVoided,
-    "invoice-paid": InvoicePaid,
-    "notification-requested": NotificationRequested,
-    "invoice-command-result": InvoiceCommandResult,
-}
-"""The data model of each event type the worker emits."""

@@ -2,42 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from worker.store.pool import Executor
 
+# Advisory lock namespace for number series, one lock per prefix.
+SERIES_LOCK_NAMESPACE = 0x1A71
 
-async def reserve_numbers(
-    connection: Executor, counts: Mapping[tuple[str, int], int]
-) -> tuple[dict[tuple[str, int], int], datetime | None]:
-    """Takes ``count`` numbers from each (prefix, year) series; returns the first of each,
-    and the moment they were taken: the closing time of their invoices, which so grows
-    with the numbers across replicas (the counter rows serialize them).
 
-    The counter rows stay locked until the transaction ends and every replica closing
-    in that series waits for them, so call this as late in the transaction as possible.
-    A rollback returns the numbers: the series never has a gap.
+async def take_numbers(
+    connection: Executor, counts: Mapping[str, int], year_of: Callable[[datetime], int]
+) -> tuple[dict[str, int], datetime]:
+    """Takes ``count`` numbers from each prefix's series of the current year; returns the
+    first of each and the moment they were taken: the closing time of their invoices.
+
+    The moment is read once the prefixes' locks are held, and its year (`year_of`, in the
+    issue dates' time zone) picks the series: across replicas, numbers, closing times and
+    issue dates all grow in the one order the locks give. The locks and counter rows stay
+    held until the transaction ends and every replica closing in these series waits for
+    them, so call this as late in the transaction as possible. A rollback returns the
+    numbers: a series never has a gap.
     """
-    if not counts:
-        return {}, None
-    keys = sorted(counts)
+    prefixes = sorted(counts)
+    taken_at: datetime = await connection.fetchval(
+        "SELECT clock_timestamp() FROM (SELECT count(pg_advisory_xact_lock($1, hashtext(p)))"
+        " FROM unnest($2::text[]) AS p) AS locked",
+        SERIES_LOCK_NAMESPACE,
+        prefixes,
+    )
+    year = year_of(taken_at)
     records = await connection.fetch(
         """
         INSERT INTO number_series AS series (prefix, year, last_number)
-        SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[])
+        SELECT prefix, $2, taken FROM unnest($1::text[], $3::bigint[]) AS t(prefix, taken)
         ON CONFLICT (prefix, year) DO UPDATE
             SET last_number = series.last_number + EXCLUDED.last_number
-        RETURNING prefix, year, last_number, clock_timestamp() AS taken_at
+        RETURNING prefix, last_number
         """,
-        [prefix for prefix, _ in keys],
-        [year for _, year in keys],
-        [counts[key] for key in keys],
+        prefixes,
+        year,
+        [counts[prefix] for prefix in prefixes],
     )
-    first_numbers = {
-        (record["prefix"], record["year"]): record["last_number"]
-        - counts[(record["prefix"], record["year"])]
-        + 1
-        for record in records
+    first = {
+        record["prefix"]: record["last_number"] - counts[record["prefix"]] + 1 for record in records
     }
-    return first_numbers, max(record["taken_at"] for record in records)
+    return first, taken_at

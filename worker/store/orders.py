@@ -27,15 +27,12 @@ async def lock_orders(connection: Executor, order_ids: Collection[str]) -> None:
 
 async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[str, Order]:
     ids = list(set(order_ids))
-    orders = {
-        record["order_id"]: Order(
-            order_id=record["order_id"],
-            details=OrderDetails(
-                order_code=record["order_code"],
-                currency=record["currency"],
-                prices_include_tax=record["prices_include_tax"],
-                customer=record["customer"],
-            ),
+    details = {
+        record["order_id"]: OrderDetails(
+            order_code=record["order_code"],
+            currency=record["currency"],
+            prices_include_tax=record["prices_include_tax"],
+            customer=record["customer"],
         )
         for record in await connection.fetch(
             "SELECT order_id, order_code, currency, prices_include_tax, customer"
@@ -43,42 +40,46 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
             ids,
         )
     }
-    if not orders:  # new orders have no rows and no invoices yet
-        return orders
-    known = list(orders)
-    # Rows and invoice lines are looked up order by order through their indexes (a
-    # LATERAL subquery, kept apart by OFFSET 0). `order_id = ANY($1)` lets the planner
-    # guess how many rows match; while the tables are young and not analyzed yet it
-    # guesses a large share, scans the whole table for every batch, and each batch costs
-    # more than the one before.
-    for record in await connection.fetch(
-        "SELECT r.order_id, r.row_id, r.position, r.sku, r.name, r.quantity, r.unit,"
-        " r.unit_price, r.discount_percent, r.tax_rate"
-        " FROM unnest($1::text[]) AS k(order_id) CROSS JOIN LATERAL"
-        " (SELECT * FROM order_rows WHERE order_rows.order_id = k.order_id OFFSET 0) AS r"
-        " ORDER BY r.order_id, r.position",
-        known,
-    ):
-        orders[record["order_id"]].rows[record["row_id"]] = OrderRow(
-            row_id=record["row_id"],
-            position=record["position"],
-            sku=record["sku"],
-            name=record["name"],
-            quantity=record["quantity"],
-            unit=record["unit"],
-            unit_price=record["unit_price"],
-            discount_percent=record["discount_percent"],
-            tax_rate=record["tax_rate"],
-        )
-    for record in await connection.fetch(
-        "SELECT l.order_id, l.order_row_id"
-        " FROM unnest($1::text[]) AS k(order_id) CROSS JOIN LATERAL"
-        " (SELECT order_id, order_row_id FROM invoice_lines"
-        "   WHERE invoice_lines.order_id = k.order_id AND holds_row OFFSET 0) AS l",
-        known,
-    ):
-        orders[record["order_id"]].held_row_ids.add(record["order_row_id"])
-    return orders
+    known = list(details)
+    rows: dict[str, dict[str, OrderRow]] = {order_id: {} for order_id in known}
+    held: dict[str, set[str]] = {order_id: set() for order_id in known}
+    if known:  # new orders have no rows and no invoices yet
+        # Rows and invoice lines are looked up order by order through their indexes (a
+        # LATERAL subquery, kept apart by OFFSET 0). `order_id = ANY($1)` lets the planner
+        # guess how many rows match; while the tables are young and not analyzed yet it
+        # guesses a large share, scans the whole table for every batch, and each batch
+        # costs more than the one before.
+        for record in await connection.fetch(
+            "SELECT r.order_id, r.row_id, r.position, r.sku, r.name, r.quantity, r.unit,"
+            " r.unit_price, r.discount_percent, r.tax_rate"
+            " FROM unnest($1::text[]) AS k(order_id) CROSS JOIN LATERAL"
+            " (SELECT * FROM order_rows WHERE order_rows.order_id = k.order_id OFFSET 0) AS r"
+            " ORDER BY r.order_id, r.position",
+            known,
+        ):
+            rows[record["order_id"]][record["row_id"]] = OrderRow(
+                row_id=record["row_id"],
+                position=record["position"],
+                sku=record["sku"],
+                name=record["name"],
+                quantity=record["quantity"],
+                unit=record["unit"],
+                unit_price=record["unit_price"],
+                discount_percent=record["discount_percent"],
+                tax_rate=record["tax_rate"],
+            )
+        for record in await connection.fetch(
+            "SELECT l.order_id, l.order_row_id"
+            " FROM unnest($1::text[]) AS k(order_id) CROSS JOIN LATERAL"
+            " (SELECT order_id, order_row_id FROM invoice_lines"
+            "   WHERE invoice_lines.order_id = k.order_id AND holds_row OFFSET 0) AS l",
+            known,
+        ):
+            held[record["order_id"]].add(record["order_row_id"])
+    return {
+        order_id: Order(order_id, details[order_id], rows[order_id], frozenset(held[order_id]))
+        for order_id in known
+    }
 
 
 async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:

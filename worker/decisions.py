@@ -1,0 +1,124 @@
+"""What a handler returns for one record: a decision, as values.
+
+A decision holds the new values of the order and invoices the record changed and the facts
+to publish, each a snapshot of its own moment, and what the record's outcome is. The batch
+(worker.batch) applies decisions in order; nothing a handler returns changes afterwards,
+but for what the database assigns when the batch commits (an invoice's number).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from worker.domain.invoice import OrderRow
+from worker.domain.lifecycle import Invoice, InvoiceFact
+from worker.domain.order import Order
+from worker.messages import CloudEvent, Rejection
+from worker.settings import Settings
+from worker.store.inbox import EventKey
+from worker.store.outbox import Headers
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A consumed Kafka record, as the processing needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+
+class Outcome(StrEnum):
+    """What became of a record; every one but a duplicate is kept in the inbox."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    DEAD_LETTERED = "dead-lettered"
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """The event being processed: what every event it causes carries along."""
+
+    source: str | None
+    event_id: str | None
+    correlation_id: str
+    time: datetime | None
+    """When the causing event happened, for end-to-end latency."""
+    record_key: bytes | None = None
+    """The consumed record's key: a command's result takes it when no order is known."""
+
+
+def cause_of(event: CloudEvent, record: Record) -> Cause:
+    return Cause(event.source, event.id, event.correlation, event.time, record.key)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """A command's `invoice-command-result`, with the invoice right after the command."""
+
+    action: str | None
+    ok: bool
+    invoice: Invoice | None
+    warnings: tuple[str, ...] = ()
+    errors: dict[str, list[str]] | None = None
+    details: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: Record
+    rejection: Rejection
+
+
+@dataclass(frozen=True, slots=True)
+class Republished:
+    """A command seen before: its stored result is published again."""
+
+    command: EventKey
+
+
+Fact = InvoiceFact | CommandResult | DeadLetter | Republished
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    cause: Cause
+    event_type: str | None = None
+    order: Order | None = None
+    """The order's new value, when the record changed it."""
+    saved_rows: tuple[OrderRow, ...] = ()
+    """The order's rows to store (new or changed ones)."""
+    invoices: tuple[Invoice, ...] = ()
+    """The new value of every invoice the record made or changed."""
+    facts: tuple[Fact, ...] = ()
+
+    @property
+    def event(self) -> EventKey | None:
+        if self.cause.source is None or self.cause.event_id is None:
+            return None
+        return self.cause.source, self.cause.event_id
+
+
+class View(Protocol):
+    """What a handler may read: the batch as the records before this one left it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def now(self) -> datetime: ...
+
+    def order(self, order_id: str) -> Order | None: ...
+
+    def invoice(self, invoice_id: str) -> Invoice | None: ...
+
+    def invoices_of(self, order_id: str) -> list[Invoice]: ...

@@ -1,0 +1,105 @@
+"""Where each event goes: every incoming and outgoing event type, its topic (the `Topics`
+setting that names it) and its model. events.py, schemas.py and topics.py all read this."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from worker.messages.envelope import (
+    INVOICE_COMMAND,
+    ORDER_COMPLETED,
+    InvoiceCommandEvent,
+    OrderCompletedEvent,
+    OutgoingEvent,
+)
+from worker.messages.outgoing import (
+    InvoiceClosed,
+    InvoiceCommandResult,
+    InvoiceCreated,
+    InvoicePaid,
+    InvoiceVoided,
+    NotificationRequested,
+)
+
+DEAD_LETTER_TOPIC = "dead_letter"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    topic: str
+    """The field of `worker.settings.Topics` that names the topic."""
+    model: type[BaseModel]
+    """The whole event's model (incoming), or its `data`'s (outgoing)."""
+    summary: str
+
+
+INCOMING: Mapping[str, Route] = {
+    ORDER_COMPLETED: Route(
+        "orders_completed",
+        OrderCompletedEvent,
+        "An order is complete: its rows not yet invoiced go onto one invoice.",
+    ),
+    INVOICE_COMMAND: Route(
+        "invoice_commands",
+        InvoiceCommandEvent,
+        "A command about invoices (data.action); the event id is the command id.",
+    ),
+}
+
+OUTGOING: Mapping[str, Route] = {
+    "invoice-closed": Route(
+        "invoices_closed",
+        InvoiceClosed,
+        "An invoice was closed: numbered and dated. Once per invoice.",
+    ),
+    "notification-requested": Route(
+        "notifications_requested",
+        NotificationRequested,
+        "Send an issued invoice to its customer.",
+    ),
+    "invoice-command-result": Route(
+        "command_results",
+        InvoiceCommandResult,
+        "The outcome of a command: exactly one per processing.",
+    ),
+    "invoice-created": Route("invoice_events", InvoiceCreated, "A draft invoice now exists."),
+    "invoice-voided": Route("invoice_events", InvoiceVoided, "An open invoice was voided."),
+    "invoice-paid": Route(
+        "invoice_events",
+        InvoicePaid,
+        "An invoice is paid in full (by payments or credit notes).",
+    ),
+}
+
+
+def event_bytes(
+    *,
+    event_type: str,
+    source: str,
+    event_id: str,
+    data: BaseModel,
+    correlation_id: str,
+    subject: str | None = None,
+    time: datetime,
+) -> bytes:
+    """The record value of an emitted event: compact UTF-8 JSON, structured mode."""
+    route = OUTGOING.get(event_type)
+    if route is None or type(data) is not route.model:
+        raise TypeError(f"{type(data).__name__} is not the data of {event_type!r} events")
+    event = OutgoingEvent[BaseModel](
+        id=event_id,
+        source=source,
+        type=event_type,
+        time=time,
+        subject=subject,
+        correlation_id=correlation_id,
+        data=data,
+    )
+    return event.model_dump_json().encode()
+
+
+def topic_for(topics: BaseModel, event_type: str) -> str:
+    """The configured topic of an outgoing event type."""
+    return str(getattr(topics, OUTGOING[event_type].topic))
