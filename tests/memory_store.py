@@ -1,0 +1,127 @@
+"""The worker's decisions run on an in-memory store: what worker.unit_of_work loads and
+stores in PostgreSQL, kept in dictionaries, so the handlers and the batch can be driven
+through any batching without a broker or a database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from worker.batch import Batch, Numbers
+from worker.decisions import Record
+from worker.domain.lifecycle import Invoice
+from worker.domain.order import Order
+from worker.handlers import ROUTES
+from worker.messages import Rejection, parse_event
+from worker.processing import Item, decide
+from worker.settings import Settings
+from worker.store.inbox import EventKey, InboxEntry
+from worker.store.outbox import OutboxMessage
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+TAKEN_AT = NOW + timedelta(milliseconds=5)
+"""When every batch takes its numbers: a fixed clock, so runs can be compared byte for byte."""
+
+
+@dataclass
+class MemoryStore:
+    settings: Settings
+    orders: dict[str, Order] = field(default_factory=dict)
+    invoices: dict[str, Invoice] = field(default_factory=dict)
+    inbox: dict[EventKey, InboxEntry] = field(default_factory=dict)
+    series: dict[tuple[str, int], int] = field(default_factory=dict)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+
+    def run(self, records: Sequence[Record]) -> None:
+        """One batch: loaded as worker.unit_of_work.begin loads it, decided record by
+        record, and stored as commit stores it."""
+        items = [Item(record, parse_event(record.value)) for record in records]
+        needs = [
+            ROUTES[type(item.event.data)].needs(item.event.data)
+            for item in items
+            if not isinstance(item.event, Rejection)
+        ]
+        with_invoices = {order_id for need in needs for order_id in need.orders_with_invoices}
+        with_invoices |= {
+            self.invoices[invoice_id].order_id
+            for need in needs
+            for invoice_id in need.invoices
+            if invoice_id in self.invoices
+        }
+        all_orders = with_invoices | {order_id for need in needs for order_id in need.orders}
+        batch = Batch(
+            settings=self.settings,
+            now=NOW,
+            orders={
+                order_id: self._order(order_id)
+                for order_id in all_orders
+                if order_id in self.orders
+            },
+            invoices={
+                invoice.invoice_id: invoice
+                for invoice in self.invoices.values()
+                if invoice.order_id in with_invoices
+            },
+            inbox=dict(self.inbox),
+        )
+        for item in items:
+            decide(batch, item)
+        for order in batch.saved_orders:
+            self.orders[order.order_id] = replace(order, held_row_ids=frozenset())
+        counts = batch.series_counts()
+        numbers = None
+        if counts:
+            year = TAKEN_AT.year
+            first = {prefix: self.series.get((prefix, year), 0) + 1 for prefix in counts}
+            for prefix, count in counts.items():
+                self.series[(prefix, year)] = self.series.get((prefix, year), 0) + count
+            numbers = Numbers(first, TAKEN_AT, TAKEN_AT.date())
+        writes = batch.finish(numbers)
+        for invoice in [*writes.changed_invoices, *writes.new_invoices]:
+            self.invoices[invoice.invoice_id] = invoice
+        self.outbox.extend(writes.messages)
+        for outcome in writes.inbox:
+            self.inbox[outcome.key] = InboxEntry(
+                outcome.outcome, outcome.result_key, outcome.result_value
+            )
+
+    def _order(self, order_id: str) -> Order:
+        """The order, and which of its rows live invoices hold (as the database derives it)."""
+        held = {
+            row_id
+            for invoice in self.invoices.values()
+            if invoice.order_id == order_id and invoice.holds_rows
+            for row_id in invoice.row_ids
+        }
+        return replace(self.orders[order_id], held_row_ids=frozenset(held))
+
+
+def records_of(events: Iterable[dict[str, Any] | bytes]) -> list[Record]:
+    """Records of the order and command topics, by event type, keyed by the order id."""
+    records = []
+    for offset, event in enumerate(events):
+        value = event if isinstance(event, bytes) else json.dumps(event).encode()
+        is_order = isinstance(event, dict) and event.get("type") == "order-completed"
+        key = event.get("data", {}).get("orderId") if isinstance(event, dict) else None
+        records.append(
+            Record(
+                topic="orders.completed" if is_order else "invoices.commands",
+                partition=0,
+                offset=offset,
+                key=None if not isinstance(key, str) else key.encode(),
+                value=value,
+            )
+        )
+    return records
+
+
+def results(store: MemoryStore) -> list[dict[str, Any]]:
+    """The data of every command result the store's outbox holds, in order."""
+    return [
+        json.loads(message.value)["data"]
+        for message in store.outbox
+        if message.topic == store.settings.topics.command_results and message.value
+    ]

@@ -1,0 +1,270 @@
+"""Batching is invisible (CONTRACT.md v2): whatever lands in one batch, every event and every
+command result is what it would be with one record per batch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.memory_store import MemoryStore, records_of, results
+from worker.decisions import Record
+from worker.messages import stable_event_id
+from worker.settings import Settings
+
+SOURCE = "/shop"
+BACK_OFFICE = "/backoffice"
+ORDER_IDS = ("o-1", "o-2")
+ROW_IDS = ("r1", "r2", "r3")
+
+
+def order(
+    event_id: str, order_id: str, rows: Sequence[tuple[str, str, str]], **invoicing: Any
+) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": SOURCE,
+        "type": "order-completed",
+        "time": "2026-11-23T10:00:00Z",
+        "data": {
+            "orderId": order_id,
+            "currency": "EUR",
+            "customer": {"name": "Ada", "email": "ada@example.com"},
+            "rows": [
+                {
+                    "rowId": row_id,
+                    "name": f"Item {row_id}",
+                    "quantity": quantity,
+                    "unitPrice": price,
+                    "taxRate": "5",
+                }
+                for row_id, quantity, price in rows
+            ],
+            "invoicing": invoicing,
+        },
+    }
+
+
+def command(event_id: str, action: str, source: str = BACK_OFFICE, **data: Any) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": "invoice-command",
+        "time": "2026-11-23T11:00:00Z",
+        "data": {"action": action, **data},
+    }
+
+
+def invoice_of(event_id: str, source: str = SOURCE) -> str:
+    """The id of the invoice an event creates."""
+    return stable_event_id("invoice", source, event_id)
+
+
+def run(records: list[Record], batch_size: int) -> MemoryStore:
+    store = MemoryStore(Settings())
+    for start in range(0, len(records), batch_size):
+        store.run(records[start : start + batch_size])
+    return store
+
+
+def test_three_payments_in_one_batch_answer_each_with_the_invoice_after_it() -> None:
+    opening = order("e-1", "o-1", [("r1", "1", "30.00"), ("r2", "1", "4.57")])
+    invoice_id = invoice_of("e-1")
+    store = MemoryStore(Settings())
+    store.run(records_of([opening]))
+    version = store.invoices[invoice_id].version
+    payments = [
+        command(f"pay-{n}", "record-payment", invoiceId=invoice_id, amount=amount)
+        for n, amount in enumerate(["1.00", "2.00", "3.00"])
+    ]
+
+    store.run(records_of(payments))
+
+    answered = [
+        (r["invoice"]["totals"]["paidAmount"], r["invoice"]["version"]) for r in results(store)
+    ]
+    assert store.invoices[invoice_id].totals.gross_amount == Decimal("36.30")
+    assert answered == [("1.00", version + 1), ("3.00", version + 2), ("6.00", version + 3)]
+
+
+def test_updates_and_a_close_of_one_draft_in_one_batch_each_show_their_own_moment() -> None:
+    store = MemoryStore(Settings())
+    store.run(records_of([order("e-1", "o-1", [("r1", "2", "10.00")], autoClose=False)]))
+    draft = invoice_of("e-1")
+
+    store.run(
+        records_of(
+            [
+                command("u-1", "update", invoiceId=draft, note="first"),
+                command("u-2", "update", invoiceId=draft, note="second"),
+                command("c-1", "close", invoiceId=draft),
+            ]
+        )
+    )
+
+    snapshots = [r["invoice"] for r in results(store)]
+    assert [(s["status"], s["invoiceNumber"], s["version"]) for s in snapshots] == [
+        ("draft", None, 2),
+        ("draft", None, 3),
+        ("open", "INV-2026-000001", 4),
+    ]
+
+
+def test_invoice_created_shows_the_draft_as_created_when_the_batch_closes_it() -> None:
+    store = MemoryStore(Settings())
+    draft = invoice_of("e-1")
+
+    store.run(
+        records_of(
+            [
+                order("e-1", "o-1", [("r1", "2", "10.00")], autoClose=False),
+                command("c-1", "close", invoiceId=draft),
+            ]
+        )
+    )
+
+    [created] = [
+        json.loads(m.value)["data"]
+        for m in store.outbox
+        if m.value and json.loads(m.value)["type"] == "invoice-created"
+    ]
+    assert (created["status"], created["version"]) == ("draft", 1)
+    assert "invoiceNumber" not in created
+
+
+def test_notification_ids_tell_back_offices_that_reuse_a_command_id_apart() -> None:
+    store = MemoryStore(Settings())
+    store.run(records_of([order("e-1", "o-1", [("r1", "1", "10.00")], delivery="none")]))
+    invoice_id = invoice_of("e-1")
+
+    store.run(
+        records_of(
+            [
+                command("send-1", "send", source=source, invoiceId=invoice_id)
+                for source in ("/backoffice-a", "/backoffice-b")
+            ]
+        )
+    )
+
+    notifications = [
+        json.loads(m.value)["data"]["notificationId"]
+        for m in store.outbox
+        if m.topic == store.settings.topics.notifications_requested and m.value
+    ]
+    assert len(notifications) == 2
+    assert len(set(notifications)) == 2
+
+
+# A random stream: orders and every command, about invoices the stream itself makes (and
+# some it does not), copies of earlier records, and records that are not valid at all.
+_quantities = st.sampled_from(["1", "2", "3", "0.5"])
+_prices = st.sampled_from(["0.10", "0.29", "10.00", "19.99"])
+_rows = st.lists(
+    st.tuples(st.sampled_from(ROW_IDS), _quantities, _prices),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda row: row[0],
+)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
+    events: list[dict[str, Any] | bytes] = []
+    makers: list[str] = []  # invoice ids events of the stream create
+    for n in range(draw(st.integers(min_value=1, max_value=25))):
+        event_id = f"e-{n}"
+        order_id = draw(st.sampled_from(ORDER_IDS))
+        known = st.sampled_from(makers) if makers else st.just(invoice_of("none"))
+        kind = draw(
+            st.sampled_from(
+                [
+                    "order",
+                    "order",
+                    "create",
+                    "credit",
+                    "update",
+                    "delete",
+                    "close",
+                    "send",
+                    "void",
+                    "pay",
+                    "copy",
+                    "bad",
+                ]
+            )
+        )
+        if kind == "order":
+            event = order(
+                event_id,
+                order_id,
+                draw(_rows),
+                autoClose=draw(st.booleans()),
+                delivery=draw(st.sampled_from(["email", "sms", "none"])),
+            )
+            makers.append(invoice_of(event_id))
+        elif kind == "create":
+            event = command(event_id, "create", orderId=order_id, close=draw(st.booleans()))
+            makers.append(invoice_of(event_id, BACK_OFFICE))
+        elif kind == "credit":
+            event = command(
+                event_id,
+                "create",
+                orderId=order_id,
+                type="credit-note",
+                referenceInvoiceId=draw(known),
+                close=draw(st.booleans()),
+                **({"rowIds": [draw(st.sampled_from(ROW_IDS))]} if draw(st.booleans()) else {}),
+            )
+            makers.append(invoice_of(event_id, BACK_OFFICE))
+        elif kind == "update":
+            fields: dict[str, Any] = {"note": f"note {n}"}
+            if draw(st.booleans()):
+                fields["rowIds"] = [draw(st.sampled_from(ROW_IDS))]
+            if draw(st.booleans()):
+                fields["expectedVersion"] = draw(st.integers(min_value=1, max_value=4))
+            event = command(event_id, "update", invoiceId=draw(known), **fields)
+        elif kind in ("delete", "send"):
+            event = command(event_id, kind, invoiceId=draw(known))
+        elif kind == "close":
+            event = command(event_id, "close", invoiceId=draw(known), send=draw(st.booleans()))
+        elif kind == "void":
+            event = command(event_id, "void", invoiceId=draw(known), reason="wrong")
+        elif kind == "pay":
+            amount = draw(st.sampled_from(["0.01", "1.00", "5.00", "1000.00"]))
+            event = command(event_id, "record-payment", invoiceId=draw(known), amount=amount)
+        elif kind == "copy" and events:
+            events.append(draw(st.sampled_from(events)))
+            continue
+        else:
+            event = draw(
+                st.sampled_from(
+                    [
+                        b"{not json",
+                        command(event_id, "record-payment", invoiceId="x", amount="-1"),
+                        {**order(event_id, order_id, [("r1", "1", "1.00")]), "type": "other"},
+                    ]
+                )
+            )
+        events.append(event)
+    return events
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=streams(), batch_size=st.integers(min_value=2, max_value=30))
+def test_any_batching_emits_the_same_bytes_as_one_record_per_batch(
+    stream: list[dict[str, Any] | bytes], batch_size: int
+) -> None:
+    records = records_of(stream)
+
+    one_by_one = run(records, 1)
+    batched = run(records, batch_size)
+
+    assert batched.outbox == one_by_one.outbox
+    assert batched.invoices == one_by_one.invoices
+    assert batched.series == one_by_one.series

@@ -1,0 +1,155 @@
+"""Credit notes add up (CONTRACT.md v2): crediting an invoice in full, in any number of
+notes, credits exactly its gross."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from worker.domain.credit_notes import (
+    credit_note_content,
+    credit_reference,
+    creditable_lines,
+    live_credit_notes,
+)
+from worker.domain.invoice import OrderRow, build_invoice_content
+from worker.domain.lifecycle import (
+    Invoice,
+    InvoiceStatus,
+    InvoiceType,
+    close_draft,
+    number_invoice,
+)
+from worker.domain.rules import RuleViolation
+
+TAKEN_AT = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def closed_invoice(
+    rows: list[tuple[str, str, str]], currency: str = "EUR", prices_include_tax: bool = False
+) -> Invoice:
+    """An open invoice of (quantity, unit price, tax rate) rows."""
+    order_rows = [
+        OrderRow(f"r{n}", n, None, "Item", Decimal(q), None, Decimal(p), Decimal(0), Decimal(t))
+        for n, (q, p, t) in enumerate(rows)
+    ]
+    draft = Invoice(
+        invoice_id="inv",
+        order_id="o-1",
+        type=InvoiceType.INVOICE,
+        order_code=None,
+        currency=currency,
+        prices_include_tax=prices_include_tax,
+        customer={"name": "A"},
+        content=build_invoice_content(order_rows, currency, prices_include_tax),
+        payment_terms_days=14,
+    )
+    closed = close_draft(draft, reference=None).invoice
+    return number_invoice(closed, "INV-2026-000001", TAKEN_AT, date(2026, 11, 23))
+
+
+def credit_in_notes(reference: Invoice, parts: list[list[str]]) -> tuple[Invoice, list[Invoice]]:
+    """Credits `parts` (row ids) one note after the other, each closed at once; returns the
+    reference as they left it and the notes."""
+    notes: list[Invoice] = []
+    for n, row_ids in enumerate(parts):
+        others = live_credit_notes(reference, notes)
+        lines = creditable_lines(reference, others, row_ids)
+        draft = Invoice(
+            invoice_id=f"cn-{n}",
+            order_id=reference.order_id,
+            type=InvoiceType.CREDIT_NOTE,
+            order_code=None,
+            currency=reference.currency,
+            prices_include_tax=reference.prices_include_tax,
+            customer=reference.customer,
+            content=credit_note_content(reference, others, lines),
+            payment_terms_days=14,
+            reference_invoice_id=reference.invoice_id,
+        )
+        note, reference = close_draft(draft, reference).invoices
+        notes.append(note)
+    return reference, notes
+
+
+@pytest.mark.parametrize(
+    ("price", "gross", "notes"),
+    [("0.29", "0.61", ["0.30", "0.31"]), ("0.10", "0.21", ["0.11", "0.10"])],
+)
+def test_crediting_two_lines_in_two_notes_credits_exactly_the_gross(
+    price: str, gross: str, notes: list[str]
+) -> None:
+    invoice = closed_invoice([("1", price, "5"), ("1", price, "5")])
+    credited, made = credit_in_notes(invoice, [["r0"], ["r1"]])
+
+    assert invoice.totals.gross_amount == Decimal(gross)
+    assert [note.totals.gross_amount for note in made] == [Decimal(n) for n in notes]
+    assert credited.totals.credited_amount == Decimal(gross)
+    assert credited.totals.amount_due == 0
+    assert credited.status is InvoiceStatus.PAID
+
+
+def test_a_credit_note_copies_the_credited_lines_amounts() -> None:
+    invoice = closed_invoice([("1", "49.80", "7"), ("1", "13.47", "7")], prices_include_tax=True)
+    _, [note] = credit_in_notes(invoice, [["r1"]])
+
+    [line] = note.content.lines
+    assert (line.line_no, line.order_row_id) == (1, "r1")
+    assert (line.net_amount, line.gross_amount) == (Decimal("12.59"), Decimal("13.47"))
+
+
+def test_a_line_is_credited_at_most_once() -> None:
+    invoice = closed_invoice([("1", "10.00", "21")])
+    _, notes = credit_in_notes(invoice, [["r0"]])
+    with pytest.raises(RuleViolation) as refused:
+        creditable_lines(invoice, notes, ["r0"])
+    assert refused.value.field == "rowIds.0"
+
+
+def test_only_a_closed_invoice_of_the_order_can_be_credited() -> None:
+    invoice = closed_invoice([("1", "10.00", "21")])
+    with pytest.raises(RuleViolation) as refused:
+        credit_reference(invoice, "another-order")
+    assert refused.value.field == "referenceInvoiceId"
+
+
+@st.composite
+def credited_invoices(draw: st.DrawFn) -> tuple[Invoice, list[list[str]]]:
+    rows = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["1", "2", "3", "0.5", "7"]),
+                st.sampled_from(["0.01", "0.10", "0.29", "0.99", "13.47", "49.80", "100"]),
+                st.sampled_from(["0", "5", "7", "9.5", "19", "21"]),
+            ),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    invoice = closed_invoice(
+        rows,
+        currency=draw(st.sampled_from(["EUR", "JPY", "BHD"])),
+        prices_include_tax=draw(st.booleans()),
+    )
+    row_ids = draw(st.permutations([f"r{n}" for n in range(len(rows))]))
+    cuts = sorted(draw(st.sets(st.integers(1, len(rows) - 1))) if len(rows) > 1 else set())
+    bounds = [0, *cuts, len(rows)]
+    return invoice, [list(row_ids[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+@given(credited_invoices())
+def test_an_invoice_credited_in_full_in_any_notes_owes_nothing_and_is_not_over_credited(
+    case: tuple[Invoice, list[list[str]]],
+) -> None:
+    invoice, parts = case
+
+    credited, notes = credit_in_notes(invoice, parts)
+
+    assert sum(note.totals.gross_amount for note in notes) == invoice.totals.gross_amount
+    assert sum(note.totals.net_amount for note in notes) == invoice.totals.net_amount
+    assert credited.totals.credited_amount == invoice.totals.gross_amount
+    assert credited.totals.amount_due == 0
