@@ -159,10 +159,11 @@ class Stack:
         return await asyncpg.connect(self.database_url)
 
 
-@pytest.fixture
-async def stack(
-    servers: Servers, tmp_path: Path, request: pytest.FixtureRequest
+@contextlib.asynccontextmanager
+async def open_stack(
+    servers: Servers, log_dir: Path, seed: int, partitions: int = PARTITIONS
 ) -> AsyncIterator[Stack]:
+    """A database, topics and consumer group of their own, migrated; dropped afterwards."""
     name = f"f_{uuid.uuid4().hex[:10]}"
     admin_url = servers.postgres.url
     admin = await asyncpg.connect(admin_url)
@@ -181,9 +182,9 @@ async def stack(
     }
     await ensure_topics(
         Settings(kafka_bootstrap_servers=servers.kafka.bootstrap_servers, topics=topics),
-        partitions=PARTITIONS,
+        partitions=partitions,
     )
-    run_invoicer(["migrate"], env, tmp_path / "migrate.log")
+    run_invoicer(["migrate"], env, log_dir / "migrate.log")
     producer = AIOKafkaProducer(
         bootstrap_servers=servers.kafka.bootstrap_servers,
         acks="all",
@@ -191,30 +192,34 @@ async def stack(
         request_timeout_ms=60_000,
     )
     await producer.start()
-    test_stack = Stack(
-        servers,
-        database_url,
-        topics,
-        env,
-        tmp_path,
-        producer,
-        seed=SEED + sum(map(ord, request.node.name)),
-    )
+    opened = Stack(servers, database_url, topics, env, log_dir, producer, seed)
     try:
-        yield test_stack
+        yield opened
     finally:
-        stop_all(test_stack.workers)
+        stop_all(opened.workers)
         servers.kafka.resume()
         if servers.postgres.process is None or servers.postgres.process.poll() is not None:
             servers.postgres.start()
         await producer.stop()
-        if request.node.stash.get(_failed, False):
-            for worker in test_stack.workers:
-                print(f"\n----- {worker.log_path} (last lines) -----\n{worker.log_tail(60)}")
         admin = await asyncpg.connect(admin_url)
         with contextlib.suppress(asyncpg.PostgresError):
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def stack(
+    servers: Servers, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Stack]:
+    async with open_stack(
+        servers, tmp_path, seed=SEED + sum(map(ord, request.node.name))
+    ) as test_stack:
+        try:
+            yield test_stack
+        finally:
+            if request.node.stash.get(_failed, False):
+                for worker in test_stack.workers:
+                    print(f"\n----- {worker.log_path} (last lines) -----\n{worker.log_tail(60)}")
 
 
 _failed = pytest.StashKey[bool]()
