@@ -7,6 +7,7 @@ import contextlib
 import signal
 import time
 
+import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
@@ -39,25 +40,37 @@ class Worker:
 
     def request_stop(self) -> None:
         if not self.stop.is_set():
+            self.stop.set()  # before the log line: stopping must not depend on the log
             log.info("stopping", action="shutdown")
-            self.stop.set()
 
     async def run(self) -> None:
         """Runs until request_stop(): the batch in hand is finished and committed, the outbox
-        flushed, then it returns."""
+        flushed, then it returns. The HTTP port in use is a StartupError, raised before
+        anything else is opened."""
         settings = self.settings
-        pool = await create_pool(settings.database_url)
+        self._pool = pool = await create_pool(settings.database_url)
+        try:
+            app = create_app(self.liveness, self.readiness, self.refresh_metrics)
+            runner, self.http_port = await start_http(app, settings.http_port)
+            try:
+                await self._run_kafka(pool)
+            finally:
+                await runner.cleanup()
+                log.info("worker stopped", action="shutdown")
+        finally:
+            await pool.close()
+
+    async def _run_kafka(self, pool: asyncpg.Pool) -> None:
+        settings = self.settings
         producer = create_producer(settings)
         self.consumer = BatchConsumer(settings, pool)
         self.relay = OutboxRelay(settings, producer)
         kills = faults.hooks(settings.fault_injection)
         self.consumer.after_db_commit = kills.get(faults.FaultPoint.KILL_AFTER_DB_COMMIT)
         self.relay.after_send = kills.get(faults.FaultPoint.KILL_AFTER_OUTBOX_SEND)
-        self._pool = pool
-        app = create_app(self.liveness, self.readiness, self.refresh_metrics)
-        runner, self.http_port = await start_http(app, settings.http_port)
         try:
-            await self._start_kafka(producer)
+            if not await self._start_kafka(producer):
+                return
             relay_task = asyncio.create_task(self.relay.run(self._relay_stop))
             self.started.set()
             log.info("worker running", action="start", group_id=settings.group_id)
@@ -69,24 +82,21 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(relay_task, SHUTDOWN_TIMEOUT_SECONDS)
         finally:
+            await asyncio.shield(self.consumer.consumer.stop())  # when it never ran
             await producer.stop()
-            await runner.cleanup()
-            await pool.close()
-            log.info("worker stopped", action="shutdown")
 
-    async def _start_kafka(self, producer: AIOKafkaProducer) -> None:
-        """The broker may not be up yet: keep trying, unless told to stop."""
+    async def _start_kafka(self, producer: AIOKafkaProducer) -> bool:
+        """The broker may not be up yet: keep trying until told to stop (then False)."""
         assert self.consumer is not None
         backoff = Backoff()
         for client in (producer, self.consumer.consumer):
-            while True:
+            while not self.stop.is_set():
                 try:
                     await client.start()
                     break
                 except Exception as error:
-                    if self.stop.is_set():
-                        raise
                     await backoff.sleep(self.stop, "cannot reach the broker", error)
+        return not self.stop.is_set()
 
     async def readiness(self) -> tuple[bool, str]:
         """Database reachable, broker connected, consumer group joined."""

@@ -10,11 +10,13 @@ import sys
 from importlib import resources
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import ValidationError
 
 from worker import dead_letters
 from worker.app import Worker, install_signal_handlers
-from worker.logs import configure_logging
+from worker.logs import Lines, configure_logging
 from worker.settings import Settings
+from worker.startup import EXIT_CODE, StartupError, check_database, invalid_settings
 from worker.store.migrate import migrate
 from worker.topics import ensure_topics
 
@@ -44,12 +46,23 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_schemas(SCHEMA_DIRECTORY):
             print(path)
         return 0
-    settings = Settings()
+    try:
+        return _command(args)
+    except StartupError as error:
+        Lines(sys.stderr, "standard error").write(f"invoicer: {error}\n")
+        return EXIT_CODE
+
+
+def _command(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise invalid_settings(error) from None
     configure_logging(settings.log_level)
     if args.command == "dead-letters":
         return asyncio.run(dead_letters.run_command(args, settings))
     if args.command == "migrate":
-        applied = asyncio.run(migrate(settings.database_url))
+        applied = asyncio.run(_migrate(settings))
         print(f"{len(applied)} migration(s) applied" + "".join(f"\n  {name}" for name in applied))
         return 0
     if args.command == "run":
@@ -58,28 +71,35 @@ def main(argv: list[str] | None = None) -> int:
     return _dev(settings, demo=args.demo)
 
 
+async def _migrate(settings: Settings) -> list[str]:
+    await check_database(settings.database_url, wait_if_down=False)
+    return await migrate(settings.database_url)
+
+
 async def _run(settings: Settings) -> None:
     worker = Worker(settings)
     install_signal_handlers(worker)
+    await check_database(settings.database_url, wait_if_down=True)
     await worker.run()
 
 
 def _dev(settings: Settings, *, demo: bool) -> int:
-    from worker.local_services import LocalKafka, LocalPostgres
+    from worker.local_services import LocalKafka, LocalPostgres, free_port
 
-    print("starting an embedded PostgreSQL and a Tansu broker ...", file=sys.stderr)
+    messages = Lines(sys.stderr, "standard error")
+    messages.write("starting an embedded PostgreSQL and a Tansu broker ...\n")
     with LocalPostgres() as postgres, LocalKafka() as kafka:
         dev_settings = settings.model_copy(
             update={
                 "database_url": postgres.url,
                 "kafka_bootstrap_servers": kafka.bootstrap_servers,
+                "http_port": free_port(),
             }
         )
-        print(
+        messages.write(
             f"PostgreSQL at {postgres.url}\nbroker at {kafka.bootstrap_servers}\n"
             f"metrics at http://127.0.0.1:{dev_settings.http_port}/metrics\n"
-            "Ctrl-C stops everything.",
-            file=sys.stderr,
+            "Ctrl-C stops everything.\n"
         )
         asyncio.run(_dev_main(dev_settings, demo=demo))
     return 0
@@ -130,6 +150,7 @@ async def _print_invoices(settings: Settings) -> None:
         enable_auto_commit=False,
     )
     await consumer.start()
+    output = Lines(sys.stdout, "standard output")
     header = TABLE_ROW.format(
         number="number",
         customer="customer",
@@ -139,23 +160,21 @@ async def _print_invoices(settings: Settings) -> None:
         gross="gross",
         due="due date",
     )
-    print(f"\n{header}\n{'-' * len(header)}", flush=True)
+    output.write(f"\n{header}\n{'-' * len(header)}\n")
     try:
         async for message in consumer:
             invoice = json.loads(message.value)["data"]
             totals = invoice["totals"]
-            print(
-                TABLE_ROW.format(
-                    number=invoice["invoiceNumber"],
-                    customer=invoice["customer"]["name"][:24],
-                    currency=invoice["currency"],
-                    net=totals["netAmount"],
-                    tax=totals["taxAmount"],
-                    gross=totals["grossAmount"],
-                    due=invoice["dueDate"],
-                ),
-                flush=True,
+            row = TABLE_ROW.format(
+                number=invoice["invoiceNumber"],
+                customer=invoice["customer"]["name"][:24],
+                currency=invoice["currency"],
+                net=totals["netAmount"],
+                tax=totals["taxAmount"],
+                gross=totals["grossAmount"],
+                due=invoice["dueDate"],
             )
+            output.write(f"{row}\n")
     finally:
         await consumer.stop()
 

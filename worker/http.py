@@ -6,11 +6,14 @@ that need a look at the database or the broker up to date, so a scrape sees them
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
+
+from worker.startup import StartupError
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, str]]]
 Refresh = Callable[[], Awaitable[None]]
@@ -46,6 +49,13 @@ async def start_http(app: web.Application, port: int) -> tuple[web.AppRunner, in
     """Serves `app` on `port` (0: any free one); returns the runner and the bound port."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, LISTEN_HOST, port).start()
+    try:
+        await web.TCPSite(runner, LISTEN_HOST, port).start()
+    except OSError as error:
+        await runner.cleanup()
+        problem = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error})"
+        raise StartupError(
+            f"port {port} {problem}; set INVOICER_HTTP_PORT to a free port"
+        ) from error
     bound: int = runner.addresses[0][1]
     return runner, bound

@@ -9,9 +9,12 @@ does not log them in the first place).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import os
 import sys
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 from structlog.types import EventDict, Processor
@@ -33,6 +36,48 @@ _handler: logging.Handler | None = None
 """The standard library handler this module installed, replaced on reconfiguration."""
 
 
+class Lines(io.TextIOBase):
+    """A text stream whose writes never raise, for log lines and printed output: when the
+    reader is gone (a closed pipe: BrokenPipeError) or the stream fails otherwise, that is
+    reported once to standard error, if it still works, and further lines are dropped.
+    Stopping and cleaning up must not depend on anyone reading what the worker writes."""
+
+    def __init__(self, stream: TextIO, name: str) -> None:
+        super().__init__()
+        self._stream = stream
+        self._name = name
+        self._failed = False
+
+    def write(self, text: str) -> int:
+        if not self._failed:
+            try:
+                self._stream.write(text)
+                self._stream.flush()
+            except (OSError, ValueError) as error:
+                self._failed = True
+                _point_at_devnull(self._stream)
+                if self._stream is not sys.stderr:
+                    Lines(sys.stderr, "standard error").write(
+                        f"invoicer: cannot write to {self._name} ({error}); "
+                        "its further lines are dropped\n"
+                    )
+        return len(text)
+
+    def isatty(self) -> bool:
+        with contextlib.suppress(OSError, ValueError):
+            return self._stream.isatty()
+        return False
+
+
+def _point_at_devnull(stream: TextIO) -> None:
+    """What is left in the stream's buffer, and the interpreter's flush at exit, then go
+    nowhere instead of failing again (a failed flush at exit turns exit code 0 into 120)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
 def redact_personal_data(_: Any, method_name: str, event_dict: EventDict) -> EventDict:
     """Above DEBUG, the values of fields that hold personal data are replaced."""
     if method_name == "debug":
@@ -45,11 +90,12 @@ def redact_personal_data(_: Any, method_name: str, event_dict: EventDict) -> Eve
 def configure_logging(
     level: str = "INFO", *, json: bool | None = None, stream: TextIO | None = None
 ) -> logging.Handler:
-    """Logs to `stream` (standard error by default). `json` None picks by the stream: a
-    terminal gets console rendering, anything else JSON lines. Returns the handler it put
-    on the standard library's root logger."""
+    """Logs to `stream` (standard error by default), through `Lines`: a failing stream
+    never fails the caller. `json` None picks by the stream: a terminal gets console
+    rendering, anything else JSON lines. Returns the handler it put on the standard
+    library's root logger."""
     global _handler
-    output = sys.stderr if stream is None else stream
+    output = Lines(sys.stderr if stream is None else stream, "the log")
     as_json = not output.isatty() if json is None else json
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -66,7 +112,8 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.WriteLoggerFactory(file=output),
+        # WriteLogger needs only write() and flush(), which Lines has.
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, output)),
         # Not cached, so a later configure_logging() applies to every logger.
         cache_logger_on_first_use=False,
     )

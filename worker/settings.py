@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aiokafka.conn import collect_hosts
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -51,6 +53,26 @@ class Settings(BaseSettings):
     fault_injection: str = ""
     """Test-only fault hooks (worker/faults.py); empty, and so off, in production."""
     topics: Topics = Field(default_factory=Topics)
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap_servers_are_host_port_pairs(cls, servers: str) -> str:
+        try:
+            addresses = collect_hosts(servers, randomize=False)  # as the Kafka clients read it
+        except ValueError:
+            addresses = []
+        if not addresses or any(not host or not 0 < port < 65536 for host, port, _ in addresses):
+            raise ValueError("expected host:port[,host:port...], e.g. kafka-1:9092,kafka-2:9092")
+        return servers
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_known(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known IANA time zone, e.g. UTC or Europe/Amsterdam") from None
+        return name
 
     @field_validator("fault_injection")
     @classmethod

@@ -80,3 +80,21 @@ def test_the_level_filters() -> None:
     structlog.get_logger().info("hidden")
     structlog.get_logger().warning("shown")
     assert [json.loads(text)["event"] for text in output.getvalue().splitlines()] == ["shown"]
+
+
+class GoneReader(io.StringIO):
+    """A pipe whose reading end was closed."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_stream_nobody_reads_is_reported_once_and_its_lines_dropped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(stream=GoneReader())
+    structlog.get_logger().info("stopping")
+    structlog.get_logger().warning("worker stopped")
+    logging.getLogger("aiokafka").warning("heartbeat failed")
+    [report] = capsys.readouterr().err.splitlines()
+    assert report.startswith("invoicer: cannot write to the log (") and "Broken pipe" in report
