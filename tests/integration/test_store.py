@@ -73,6 +73,11 @@ async def test_a_row_freed_by_a_void_or_deleted_invoice_may_be_invoiced_again(
     await _invoice_holding(db, "O-2", holds=False)
     await _invoice_holding(db, "O-2")
 
+    lines = await db.fetch(
+        "SELECT holds_row FROM invoice_lines WHERE order_id = 'O-2' AND order_row_id = 'r1'"
+    )
+    assert sorted(line["holds_row"] for line in lines) == [False, True]
+
 
 async def test_numbers_of_a_rolled_back_transaction_are_given_back(db: asyncpg.Connection) -> None:
     transaction = db.transaction()
