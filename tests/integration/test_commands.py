@@ -306,6 +306,15 @@ async def test_partial_payments_down_to_paid_emit_invoice_paid_once(
     )
     assert paid.event["data"]["payment"]["amount"] == "60.00"
     assert paid.event["data"]["payment"]["reference"] == "TX-1"
+    emitted = await kafka.read_quiet(settings.topics.invoice_events, 1)
+    paid_events = [
+        r
+        for r in emitted
+        if r.value is not None
+        and r.event["type"] == "invoice-paid"
+        and r.event["data"]["invoiceId"] == invoice["invoiceId"]
+    ]
+    assert len(paid_events) == 1, [r.event["data"] for r in paid_events]
 
 
 async def test_credit_notes_have_their_own_series_and_lower_the_amount_due(
