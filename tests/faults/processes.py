@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -160,6 +162,16 @@ class WorkerProcess:
         with contextlib.suppress(OSError):
             return self.log_path.read_text(errors="replace")
         return ""
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        """The JSON log lines, parsed; other output (start marks, tracebacks) is left out."""
+        entries: list[dict[str, Any]] = []
+        for line in self.log_text().splitlines():
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if isinstance(entry, dict):
+                    entries.append(entry)
+        return entries
 
 
 def stop_all(workers: list[WorkerProcess]) -> None:

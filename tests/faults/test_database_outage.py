@@ -52,7 +52,7 @@ async def test_postgres_stopped_mid_stream_is_waited_out(stack: Stack, figures: 
     await wait_for_readiness(worker, ready=True, within=PROBE_WITHIN_SECONDS)
     await publishing
     report = await stack.check(stream)
-    retries = worker.log_text().count('"action": "retry"')
+    retries = sum(entry.get("action") == "retry" for entry in worker.log_entries())
     assert retries > 0, "the outage did not make the worker retry anything"
     assert worker.alive and worker.starts == 1
     figures.notes.append(
