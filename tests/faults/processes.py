@@ -147,7 +147,8 @@ class WorkerProcess:
 
     async def terminate(self, within: float = STOP_TIMEOUT_SECONDS) -> tuple[int, float]:
         """SIGTERM, as an orchestrator stops a pod; (exit code, seconds to exit)."""
-        assert self.process is not None and self.alive, f"{self.name} is not running"
+        assert self.process is not None, f"{self.name} is not running"
+        assert self.alive, f"{self.name} is not running"
         started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
         code = await self.wait_exit(within)
