@@ -252,7 +252,8 @@ def record(figures: Figures, report: Report, records: int) -> None:
     figures.duplicated_invoices += report.duplicated_invoices
     figures.redelivered_copies += report.redelivered_copies
     assert not report.violations, "\n".join(report.violations)
-    assert report.lost == 0 and report.duplicated_invoices == 0
+    assert report.lost == 0
+    assert report.duplicated_invoices == 0
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

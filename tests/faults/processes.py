@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -145,7 +147,8 @@ class WorkerProcess:
 
     async def terminate(self, within: float = STOP_TIMEOUT_SECONDS) -> tuple[int, float]:
         """SIGTERM, as an orchestrator stops a pod; (exit code, seconds to exit)."""
-        assert self.process is not None and self.alive, f"{self.name} is not running"
+        assert self.process is not None, f"{self.name} is not running"
+        assert self.alive, f"{self.name} is not running"
         started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
         code = await self.wait_exit(within)
@@ -160,6 +163,16 @@ class WorkerProcess:
         with contextlib.suppress(OSError):
             return self.log_path.read_text(errors="replace")
         return ""
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        """The JSON log lines, parsed; other output (start marks, tracebacks) is left out."""
+        entries: list[dict[str, Any]] = []
+        for line in self.log_text().splitlines():
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if isinstance(entry, dict):
+                    entries.append(entry)
+        return entries
 
 
 def stop_all(workers: list[WorkerProcess]) -> None:

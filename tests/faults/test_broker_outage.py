@@ -34,6 +34,7 @@ async def test_broker_paused_mid_stream_is_waited_out(stack: Stack, figures: Fig
     await wait_for_readiness(worker, ready=True, within=90)
     await publishing
     report = await stack.check(stream)
-    assert worker.alive and worker.starts == 1, worker.log_tail()
+    assert worker.alive, worker.log_tail()
+    assert worker.starts == 1, worker.log_tail()
     figures.notes.append(f"broker paused {OUTAGE_SECONDS:.0f}s; /readyz: {reason}")
     record(figures, report, len(stream.records))

@@ -198,7 +198,8 @@ async def test_every_bad_record_ends_as_the_contract_says_and_every_valid_one_is
     report = await stack.check(stream, expected_dead_letters=dead)
     problems = await _verify(stack, sent)
     assert not problems, "\n".join(problems)
-    assert worker.alive and worker.starts == 1, worker.log_tail()
+    assert worker.alive, worker.log_tail()
+    assert worker.starts == 1, worker.log_tail()
     figures.notes.append(
         f"{len(cases)} bad records ({len(ORDER_CASES)} order, "
         f"{len(COMMAND_CASES)} command cases) among the stream"

@@ -41,6 +41,7 @@ async def test_workers_joining_and_leaving_mid_stream_lose_and_double_nothing(
     flowing = not publishing.done()
     await publishing
     figures.notes.append("; ".join(done) + f"; the stream still flowing after: {flowing}")
+    assert flowing, "the stream was all published before the workers stopped joining and leaving"
     report = await stack.check(stream)
     moves = sum(w.log_text().count("partitions assigned") for w in stack.workers)
     figures.notes.append(f"{moves} partition assignments over the run")

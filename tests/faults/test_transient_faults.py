@@ -89,7 +89,8 @@ async def test_transient_database_faults_are_retried_and_nothing_is_skipped(
     assert fired >= 2 * TRANSIENT_FAULTS, "not every injected fault was reached"
     retried = await worker.metric("invoicer_retries_total", what="batch transaction failed")
     assert retried >= TRANSIENT_FAULTS
-    assert worker.alive and worker.starts == 1
+    assert worker.alive
+    assert worker.starts == 1
     figures.notes.append(f"{TRANSIENT_FAULTS} injected faults, {retried:.0f} batch retries")
     record(figures, report, len(stream.records))
 

@@ -88,7 +88,8 @@ async def test_dead_letters_are_listed_with_their_reason_and_replayed_after_the_
     assert all("value" not in letter for letter in listed), "values may hold personal data"
 
     table = await invoicer(settings, "dead-letters", "list")
-    assert "processing-error" in table and "invalid-json" in table
+    assert "processing-error" in table
+    assert "invalid-json" in table
     assert table.splitlines()[-1] == "2 dead letter(s): invalid-json 1, processing-error 1"
 
     dry_run = await invoicer(

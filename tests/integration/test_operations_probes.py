@@ -105,7 +105,8 @@ async def test_a_database_outage_fails_readiness_but_not_liveness(
         update={"database_url": proxy.url, "liveness_stall_seconds": STALL_SECONDS}
     )
     async with running_worker(through_proxy) as worker:
-        assert worker.http_port and worker.consumer
+        assert worker.http_port
+        assert worker.consumer
         port, consumer = worker.http_port, worker.consumer
         await wait_for_status(port, "/readyz", 200)
         before = await scrape(port)

@@ -74,6 +74,11 @@ async def test_a_row_freed_by_a_void_or_deleted_invoice_may_be_invoiced_again(
     await _invoice_holding(db, "O-2", holds=False)
     await _invoice_holding(db, "O-2")
 
+    lines = await db.fetch(
+        "SELECT holds_row FROM invoice_lines WHERE order_id = 'O-2' AND order_row_id = 'r1'"
+    )
+    assert sorted(line["holds_row"] for line in lines) == [False, True]
+
 
 def _year_2026(_: datetime) -> int:
     return 2026

@@ -86,7 +86,8 @@ def test_the_listing_shows_no_record_value() -> None:
         as_json=True,
     )
     [shown] = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert shown["eventId"] == "e-1" and shown["reason"] == "validation"
+    assert shown["eventId"] == "e-1"
+    assert shown["reason"] == "validation"
     assert "jane@x.org" not in out.getvalue()
     table = io.StringIO()
     print_list([letter(), letter(offset=6, reason="conflict")], table, as_json=False)

@@ -260,7 +260,8 @@ def test_keda_scales_on_the_workers_group_and_topics_within_the_partitions() -> 
     budget = objects["PodDisruptionBudget"]["spec"]
     assert scaled["maxReplicaCount"] >= scaled["minReplicaCount"] > budget["maxUnavailable"]
     stated = re.search(r"\((\d+) here", (KUBERNETES / "scaledobject.yaml").read_text())
-    assert stated is not None and int(stated.group(1)) == scaled["maxReplicaCount"]
+    assert stated is not None
+    assert int(stated.group(1)) == scaled["maxReplicaCount"]
 
 
 # Prometheus and Grafana
@@ -295,7 +296,8 @@ def test_a_query_that_does_not_parse_is_found() -> None:
 
 def test_the_dashboard_queries_parse_and_use_its_data_source_variable() -> None:
     board = dashboard()
-    assert board["uid"] and board["title"]
+    assert board["uid"]
+    assert board["title"]
     queries = dashboard_queries()
     assert len(queries) > 10
     for query in queries:
@@ -355,7 +357,8 @@ def test_the_image_is_multi_stage_and_runs_invoicer() -> None:
     assert stages == ["build", "runtime"]
     runtime = dockerfile.split("AS runtime", 1)[1]
     assert "COPY --from=build /opt/invoicer /opt/invoicer" in runtime
-    assert 'ENTRYPOINT ["invoicer"]' in runtime and 'CMD ["run"]' in runtime
+    assert 'ENTRYPOINT ["invoicer"]' in runtime
+    assert 'CMD ["run"]' in runtime
     assert f"EXPOSE {Settings().http_port}" in runtime
     assert "org.opencontainers.image.title" in runtime
     assert LIVENESS_PATH in healthcheck_command()[-1]
