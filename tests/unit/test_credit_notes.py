@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -138,7 +139,7 @@ def credited_invoices(draw: st.DrawFn) -> tuple[Invoice, list[list[str]]]:
     row_ids = draw(st.permutations([f"r{n}" for n in range(len(rows))]))
     cuts = sorted(draw(st.sets(st.integers(1, len(rows) - 1))) if len(rows) > 1 else set())
     bounds = [0, *cuts, len(rows)]
-    return invoice, [list(row_ids[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return invoice, [list(row_ids[a:b]) for a, b in pairwise(bounds)]
 
 
 @given(credited_invoices())
