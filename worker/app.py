@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from worker import faults, metrics
 from worker.consumer import BatchConsumer
 from worker.http import create_app, start_http
-from worker.outbox import OutboxRelay, create_producer
+from worker.relay import OutboxRelay, create_producer
 from worker.retry import Backoff
 from worker.settings import Settings
 from worker.store.outbox import backlog

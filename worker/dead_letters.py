@@ -26,7 +26,7 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from worker.outbox import create_producer
+from worker.relay import create_producer
 from worker.settings import Settings
 from worker.store.outbox import Headers
 

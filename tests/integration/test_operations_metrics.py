@@ -19,7 +19,7 @@ from tests.integration.operations import (
     wait_for_scrape,
 )
 from worker.app import Worker
-from worker.outbox import RELAY_LOCK_ID
+from worker.relay import RELAY_LOCK_ID
 from worker.settings import Settings
 
 ORDER = "order-completed"
