@@ -10,8 +10,6 @@ from worker.store.pool import Executor
 EventKey = tuple[str, str]
 """(source, id) of a CloudEvent."""
 
-DEAD_LETTERED = "dead-lettered"
-
 
 class ConcurrentDuplicate(Exception):
     """Another transaction recorded one of this batch's events first. Retrying the batch
