@@ -5,24 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
-from importlib import resources
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+import structlog
 from pydantic import ValidationError
 
 from worker import dead_letters
 from worker.app import Worker, install_signal_handlers
+from worker.demo.story import Story
 from worker.logs import Lines, configure_logging
 from worker.settings import Settings
 from worker.startup import EXIT_CODE, StartupError, check_database, invalid_settings
 from worker.store.migrate import migrate
 from worker.topics import ensure_topics
 
-DEMO_PACKAGE = "worker.demo"
-DEMO_ORDER_PREFIX = "order-completed"
-TABLE_ROW = "{number:<17} {customer:<24} {currency:<4} {net:>10} {tax:>9} {gross:>10}  {due}"
+log = structlog.get_logger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +55,11 @@ def _command(args: argparse.Namespace) -> int:
         settings = Settings()
     except ValidationError as error:
         raise invalid_settings(error) from None
-    configure_logging(settings.log_level)
+    quiet_demo = (
+        args.command == "dev" and args.demo and "log_level" not in settings.model_fields_set
+    )
+    # The demo's story is on standard output; only warnings go beside it, unless asked.
+    configure_logging("WARNING" if quiet_demo else settings.log_level)
     if args.command == "dead-letters":
         return asyncio.run(dead_letters.run_command(args, settings))
     if args.command == "migrate":
@@ -111,72 +112,24 @@ async def _dev_main(settings: Settings, *, demo: bool) -> None:
     worker = Worker(settings)
     install_signal_handlers(worker)
     worker_task = asyncio.create_task(worker.run())
-    watch = asyncio.create_task(_print_invoices(settings)) if demo else None
+    story = None
+    if demo:
+        story = asyncio.create_task(Story(settings, Lines(sys.stdout, "standard output")).tell())
+        story.add_done_callback(_report_story_failure)
     try:
-        if demo:
-            await _publish_demo_orders(settings)
         await asyncio.shield(worker_task)
     finally:
         worker.request_stop()
         await worker_task
-        if watch is not None:
-            watch.cancel()
+        if story is not None:
+            story.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await watch
+                await story
 
 
-async def _publish_demo_orders(settings: Settings) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
-    await producer.start()
-    try:
-        for sample in sorted(resources.files(DEMO_PACKAGE).iterdir(), key=lambda f: f.name):
-            if not sample.name.startswith(DEMO_ORDER_PREFIX):
-                continue
-            event = json.loads(sample.read_text("utf-8"))
-            await producer.send_and_wait(
-                settings.topics.orders_completed,
-                value=json.dumps(event).encode(),
-                key=event["data"]["orderId"].encode(),
-            )
-    finally:
-        await producer.stop()
-
-
-async def _print_invoices(settings: Settings) -> None:
-    consumer = AIOKafkaConsumer(
-        settings.topics.invoices_closed,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    output = Lines(sys.stdout, "standard output")
-    header = TABLE_ROW.format(
-        number="number",
-        customer="customer",
-        currency="cur",
-        net="net",
-        tax="tax",
-        gross="gross",
-        due="due date",
-    )
-    output.write(f"\n{header}\n{'-' * len(header)}\n")
-    try:
-        async for message in consumer:
-            invoice = json.loads(message.value)["data"]
-            totals = invoice["totals"]
-            row = TABLE_ROW.format(
-                number=invoice["invoiceNumber"],
-                customer=invoice["customer"]["name"][:24],
-                currency=invoice["currency"],
-                net=totals["netAmount"],
-                tax=totals["taxAmount"],
-                gross=totals["grossAmount"],
-                due=invoice["dueDate"],
-            )
-            output.write(f"{row}\n")
-    finally:
-        await consumer.stop()
+def _report_story_failure(story: asyncio.Task[None]) -> None:
+    if not story.cancelled() and story.exception() is not None:
+        log.error("the demo stopped", error=repr(story.exception()))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,60 @@
+"""`invoicer dev --demo` tells the story of the sample orders on standard output, readable in
+a pipe (no colour codes), in a stable order, and stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+from tests.faults.processes import environment_without_invoicer, invoicer_command
+from tests.integration.test_operations_start_and_stop import (
+    STOP_WITHIN_SECONDS,
+    read_until,
+)
+
+DONE = b"The demo is done"
+
+
+def test_the_demo_tells_each_invoice_its_events_and_the_close_command(
+    tmp_path: Path,
+) -> None:
+    demo = subprocess.Popen(
+        [*invoicer_command(), "dev", "--demo"],
+        env={**environment_without_invoicer(), "TMPDIR": str(tmp_path)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        story = read_until(demo, DONE).decode()  # bounded by the test's timeout
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(STOP_WITHIN_SECONDS) == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            demo.kill()
+            demo.wait()
+
+    assert "\x1b[" not in story
+    sections = story.split("\n== ")[1:]
+    assert [section.split(":", 1)[0] for section in sections] == [
+        "order-completed-inclusive",
+        "order-completed-jpy",
+        "order-completed-vat",
+        "order-completed",
+        "order-completed-draft",
+        "command close of the draft of order DE-3301",
+    ]
+    numbers = [re.search(r"INV-\d{4}-(\d{6})", section) for section in sections]
+    assert [None if n is None else int(n.group(1)) for n in numbers] == [1, 2, 3, 4, None, 5]
+    vat = sections[2]
+    assert "VAT     9 %: taxable 73.42, tax 6.61" in vat
+    assert "VAT    21 %: taxable 87.75, tax 18.43" in vat
+    assert "net 161.17  tax 25.04  gross 186.21 EUR" in vat
+    closed, notified = vat.index("-> invoice-closed"), vat.index("-> notification-requested")
+    assert closed < notified
+    assert "-> invoice-created" in sections[4]
+    assert "result: ok true, status open" in sections[5]
+    assert "-> notification-requested" in sections[5]

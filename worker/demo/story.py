@@ -1,0 +1,239 @@
+"""`invoicer dev --demo`: the sample orders told as a story, one after the other.
+
+Each sample is published with the current time, and once the worker has answered, the
+story prints the invoice it became (lines, VAT breakdown, totals) and every event it
+caused (type, topic, key). A draft is then closed by a command, whose result is shown too.
+Plain text on standard output (no colour codes), in a stable order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from worker.logs import Lines
+from worker.messages import stable_event_id
+from worker.settings import Settings
+
+SAMPLES = "worker.demo"
+ORDER_PREFIX = "order-completed"
+CLOSE_COMMAND = "invoice-command-close.json"
+DRAFT_SAMPLE = "order-completed-draft.json"
+ANSWER_TIMEOUT_SECONDS = 30.0
+QUIET_SECONDS = 0.5
+"""How long after its last expected event a step's other events may still come."""
+Received = tuple[str, dict[str, Any]]
+"""(topic, event) of an event the worker emitted."""
+LINE_ROW = "  {no:>2}  {name:<30} {qty:>8} {price:>10} {disc:>5} {rate:>6} {net:>11}"
+
+
+class Story:
+    """Publishes the samples and prints what became of each."""
+
+    def __init__(self, settings: Settings, output: Lines) -> None:
+        self._settings = settings
+        self._output = output
+        self._seen: dict[bytes | None, list[Received]] = defaultdict(list)
+        self._arrived = asyncio.Event()
+
+    async def tell(self) -> None:
+        settings = self._settings
+        topics = settings.topics
+        outputs = [
+            topics.invoices_closed,
+            topics.invoice_events,
+            topics.notifications_requested,
+            topics.command_results,
+            topics.dead_letter,
+        ]
+        consumer = AIOKafkaConsumer(
+            *outputs,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+        await consumer.start()
+        await producer.start()
+        reading = asyncio.create_task(self._read(consumer))
+        try:
+            for name, event in _samples():
+                await self._publish(producer, topics.orders_completed, event)
+                self._order(name, event, await self._answer(event["data"]["orderId"]))
+            draft = _sample(DRAFT_SAMPLE)
+            order_id = draft["data"]["orderId"]
+            command = _sample(CLOSE_COMMAND)
+            command["data"]["invoiceId"] = stable_event_id("invoice", draft["source"], draft["id"])
+            await self._publish(producer, topics.invoice_commands, command, order_id)
+            answer = await self._answer(order_id, command["id"])
+            self._command(command, f"the draft of order {order_id}", answer)
+            self._write("\nThe demo is done; the worker goes on. Ctrl-C stops everything.\n")
+        finally:
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reading
+            await producer.stop()
+            await consumer.stop()
+
+    async def _publish(
+        self, producer: AIOKafkaProducer, topic: str, event: dict[str, Any], key: str = ""
+    ) -> None:
+        event["time"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        order_id = key or event["data"]["orderId"]
+        await producer.send_and_wait(topic, value=json.dumps(event).encode(), key=order_id.encode())
+
+    async def _read(self, consumer: AIOKafkaConsumer) -> None:
+        async for message in consumer:
+            self._seen[message.key].append((message.topic, json.loads(message.value)))
+            self._arrived.set()
+
+    async def _answer(self, order_id: str, command_id: str | None = None) -> list[Received]:
+        """The events about the order once the worker has answered: its invoice made (or
+        the command answered, or a dead letter), and whatever follows within a moment."""
+        key = order_id.encode()
+        already = len(self._seen[key])
+        deadline = time.monotonic() + ANSWER_TIMEOUT_SECONDS
+        while not any(_answers(event, command_id) for _, event in self._seen[key][already:]):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no answer about order {order_id} in time")
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), 1.0)
+        count = -1
+        while count != len(self._seen[key]):
+            count = len(self._seen[key])
+            await asyncio.sleep(QUIET_SECONDS)
+        return self._seen[key][already:]
+
+    def _order(self, name: str, event: dict[str, Any], events: list[Received]) -> None:
+        data = event["data"]
+        mode = "prices include tax" if data.get("pricesIncludeTax") else "prices exclude tax"
+        self._write(
+            f"\n== {name}: order {data['orderId']} from {data['customer']['name']}"
+            f" ({data['currency']}, {mode})\n"
+        )
+        invoice = next(
+            (
+                e["data"]
+                for _, e in events
+                if e.get("type") in ("invoice-closed", "invoice-created")
+            ),
+            None,
+        )
+        if invoice is not None:
+            self._invoice(invoice)
+        self._events(events)
+
+    def _invoice(self, invoice: dict[str, Any]) -> None:
+        number = invoice.get("invoiceNumber") or "(draft, not numbered yet)"
+        self._write(f"  invoice {number}, status {invoice['status']}\n")
+        self._write(
+            LINE_ROW.format(
+                no="#", name="item", qty="qty", price="price", disc="disc%", rate="tax%", net="net"
+            )
+            + "\n"
+        )
+        for line in invoice["lines"]:
+            self._write(
+                LINE_ROW.format(
+                    no=line["lineNo"],
+                    name=line["name"][:30],
+                    qty=line["quantity"],
+                    price=line["unitPrice"],
+                    disc=line["discountPercent"],
+                    rate=line["taxRate"],
+                    net=line["netAmount"],
+                )
+                + "\n"
+            )
+        for group in invoice["taxBreakdown"]:
+            self._write(
+                f"  VAT {group['taxRate']:>5} %: taxable {group['taxableAmount']},"
+                f" tax {group['taxAmount']}\n"
+            )
+        totals = invoice["totals"]
+        due = f", due {invoice['dueDate']}" if invoice.get("dueDate") else ""
+        self._write(
+            f"  net {totals['netAmount']}  tax {totals['taxAmount']}"
+            f"  gross {totals['grossAmount']} {invoice['currency']}"
+            f"  amount due {totals['amountDue']}{due}\n"
+        )
+
+    def _command(self, command: dict[str, Any], about: str, events: list[Received]) -> None:
+        data = command["data"]
+        self._write(f"\n== command {data['action']} of {about}: {json.dumps(data)}\n")
+        for _, event in events:
+            if event.get("type") == "invoice-command-result":
+                result = event["data"]
+                snapshot = result["invoice"] or {}
+                self._write(
+                    f"  result: ok {str(result['ok']).lower()}, status {snapshot.get('status')},"
+                    f" number {snapshot.get('invoiceNumber')}, version {snapshot.get('version')}"
+                    f"{''.join(f', warning: {w}' for w in result['warnings'])}\n"
+                )
+        self._events(events)
+
+    def _events(self, events: list[Received]) -> None:
+        """In the order they follow from each other, whatever topic each came on."""
+        for topic, event in sorted(events, key=lambda received: _rank(received[1])):
+            kind = event.get("type", "dead letter")
+            self._write(f"  -> {kind:<24} on {topic:<26} {_about(event)}".rstrip() + "\n")
+
+    def _write(self, text: str) -> None:
+        self._output.write(text)
+        self._output.flush()
+
+
+def _answers(event: dict[str, Any], command_id: str | None) -> bool:
+    if command_id is not None:
+        return event.get("type") == "invoice-command-result" and (
+            event["data"]["commandId"] == command_id
+        )
+    return event.get("type") in ("invoice-closed", "invoice-created") or "type" not in event
+
+
+EVENT_ORDER = ("invoice-command-result", "invoice-created", "invoice-closed")
+
+
+def _rank(event: dict[str, Any]) -> int:
+    kind = event.get("type", "")
+    return EVENT_ORDER.index(kind) if kind in EVENT_ORDER else len(EVENT_ORDER)
+
+
+def _about(event: dict[str, Any]) -> str:
+    data = event.get("data", {})
+    match event.get("type"):
+        case "notification-requested":
+            due = f"{data['amountDue']} {data['currency']}"
+            return f"{data['channel']} to {data['recipient']}, {due} due"
+        case "invoice-closed":
+            return str(data["invoiceNumber"])
+        case "invoice-paid" | "invoice-voided":
+            return f"{data['invoiceNumber']}, {data['status']}"
+        case _:
+            return ""
+
+
+def _sample(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(resources.files(SAMPLES).joinpath(name).read_text("utf-8"))
+    return loaded
+
+
+def _samples() -> Iterator[tuple[str, dict[str, Any]]]:
+    """The sample orders, by file name; the draft last, for the close command."""
+    names = sorted(
+        entry.name
+        for entry in resources.files(SAMPLES).iterdir()
+        if entry.name.startswith(ORDER_PREFIX) and entry.name != DRAFT_SAMPLE
+    )
+    for name in [*names, DRAFT_SAMPLE]:
+        yield name.removesuffix(".json"), _sample(name)
