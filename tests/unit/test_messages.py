@@ -433,6 +433,18 @@ def test_records_without_a_valid_envelope_are_not_cloudevents(value: bytes, path
     assert rejection.event_id is None
 
 
+@pytest.mark.parametrize("attribute", ["id", "source", "correlationid"])
+@pytest.mark.parametrize("event", [record(order_data()), command(action="close", invoiceId="i")])
+def test_ids_are_at_most_256_characters(event: bytes, attribute: str) -> None:
+    at_most = json.loads(event) | {attribute: "x" * 256}
+    beyond = at_most | {attribute: "x" * 4096}
+
+    assert not isinstance(parse_event(json.dumps(at_most).encode()), Rejection)
+    rejection = rejected(json.dumps(beyond).encode())
+    assert rejection.reason is RejectReason.NOT_CLOUDEVENT
+    assert rejection.errors == {attribute: ["String should have at most 256 characters"]}
+
+
 def test_missing_envelope_attributes_are_named() -> None:
     rejection = rejected(b'{"data": {}}')
 
