@@ -5,7 +5,9 @@ A dead letter is the original record, unchanged, with headers that say why
 (`x-dead-letter-reason`, `x-dead-letter-error`) and where it came from (`x-original-topic`,
 `x-original-partition`, `x-original-offset`). A replay sends the original key, value and
 headers to the original topic (keyed as before, so to the same partition when the partition
-count is unchanged), adding `x-replayed-from` with the dead letter's place. The worker
+count is unchanged), adding `x-replayed-from` with the dead letter's place. Only to a topic
+the worker consumes: whoever can write to the dead-letter topic must not get records
+published elsewhere (an `invoice-closed`, say) with the worker's credentials. The worker
 processes it afresh: its inbox remembers a dead-lettered event as not applied. A record that
 fails again is dead-lettered again, with `x-replayed-from` kept, so it can be told apart.
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
@@ -37,6 +40,8 @@ ORIGINAL_PARTITION = "x-original-partition"
 ORIGINAL_OFFSET = "x-original-offset"
 REPLAYED_FROM = "x-replayed-from"
 _ADDED_HEADERS = frozenset({REASON, ERROR, ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET})
+
+log = structlog.get_logger(__name__)
 
 READ_TIMEOUT_SECONDS = 120.0
 FETCH_TIMEOUT_MS = 500
@@ -200,13 +205,36 @@ async def _at_end(consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartitio
     return True
 
 
+def not_replayable(letter: DeadLetter, settings: Settings) -> str | None:
+    """Why a letter cannot be sent back, or None: it goes back only to an input topic."""
+    inputs = (settings.topics.orders_completed, settings.topics.invoice_commands)
+    if not letter.original_topic:
+        return f"it has no {ORIGINAL_TOPIC} header"
+    if letter.original_topic not in inputs:
+        return (
+            f"{ORIGINAL_TOPIC} {letter.original_topic!r} is not a topic the worker consumes"
+            f" ({', '.join(inputs)})"
+        )
+    return None
+
+
 async def replay(
     settings: Settings, letters: Iterable[DeadLetter], *, dry_run: bool
 ) -> list[DeadLetter]:
     """Sends the letters back to their original topics (acks=all); with `dry_run`, nothing
-    is sent. Returns those sent (or that would be); letters without an original topic
-    cannot be and are left out."""
-    chosen = [letter for letter in letters if letter.original_topic]
+    is sent. Returns those sent (or that would be); the letters `not_replayable` are left
+    out, each with a warning logged."""
+    chosen: list[DeadLetter] = []
+    for letter in letters:
+        if (problem := not_replayable(letter, settings)) is None:
+            chosen.append(letter)
+        else:
+            log.warning(
+                "dead letter not replayed",
+                place=letter.place,
+                original_topic=letter.original_topic,
+                problem=problem,
+            )
     if dry_run or not chosen:
         return chosen
     # The relay's producer: a dead letter may be as large as the relay let it be.
@@ -308,7 +336,7 @@ async def run_command(
     except (KafkaError, TimeoutError) as error:
         print(f"{args.dead_letters_command}: {error!r}", file=sys.stderr)
         return 1
-    print_replay(letters, sent, out, dry_run=args.dry_run)
+    print_replay(letters, sent, out, settings, dry_run=args.dry_run)
     return 0
 
 
@@ -350,7 +378,12 @@ def print_list(letters: Sequence[DeadLetter], out: TextIO, *, as_json: bool) -> 
 
 
 def print_replay(
-    letters: Sequence[DeadLetter], sent: Sequence[DeadLetter], out: TextIO, *, dry_run: bool
+    letters: Sequence[DeadLetter],
+    sent: Sequence[DeadLetter],
+    out: TextIO,
+    settings: Settings,
+    *,
+    dry_run: bool,
 ) -> None:
     verb = "would send" if dry_run else "sent"
     for letter in sent:
@@ -360,8 +393,8 @@ def print_replay(
             file=out,
         )
     for letter in letters:
-        if not letter.original_topic:
-            print(f"skipped {letter.place}: it has no {ORIGINAL_TOPIC} header", file=out)
+        if (problem := not_replayable(letter, settings)) is not None:
+            print(f"skipped {letter.place}: {problem}", file=out)
     if dry_run:
         print(f"dry run: {len(sent)} record(s) would be sent back; nothing was sent", file=out)
     else:

@@ -204,6 +204,12 @@ ORDER_CASES: list[Case] = [
     Case('NUL character in the order id', order('h-48', data__orderId='h-48\x00'), 'validation', 'orderId'),
     Case('NUL character in the customer name', order('h-49', data__customer__name='A\x00B'), 'validation', 'customer.name'),
     Case('NUL character in the event id', order('h-50', id='h-50\x00'), 'not-cloudevent', 'id'),
+    # Bombs: cheap to send, endless to convert (1e999999999 as an int) or to index.
+    Case('payment terms 1e999999999', order('h-58', data__invoicing={'paymentTermsDays': RAW + '1e999999999'}), 'validation', 'invoicing.paymentTermsDays'),
+    Case('quantity 1e999999999', order('h-59', data__rows__0__quantity=RAW + '1e999999999'), 'validation', 'rows.0.quantity'),
+    Case('unit price 1e999999999', order('h-60', data__rows__1__unitPrice=RAW + '1e999999999'), 'validation', 'rows.1.unitPrice'),
+    Case('event id of 4 KiB', order('h-61', id='h-61-' + 'i' * 4091), 'not-cloudevent', 'id'),
+    Case('source of 4 KiB', order('h-62', source='/' + 's' * 4095), 'not-cloudevent', 'source'),
     # A later message that would change what is invoiced: nothing of it applied.
     Case('changed quantity of an invoiced row', order('h-51', id='h-51-change', data__rows__0__quantity='3'), 'conflict', 'rows.0.quantity', before=order('h-51')),
     Case('changed currency of an invoiced order', order('h-52', id='h-52-change', data__currency='USD'), 'conflict', 'currency', before=order('h-52')),
@@ -333,6 +339,20 @@ def _command_cases() -> list[Case]:
             command("c-17", action="update", invoiceId=made, expectedVersion=0),
             "rejected",
             "expectedVersion",
+            kind="commands",
+        ),
+        Case(
+            "update with expectedVersion 1e5000",
+            command("c-22", action="update", invoiceId=made, expectedVersion=RAW + "1e5000"),
+            "rejected",
+            "expectedVersion",
+            kind="commands",
+        ),
+        Case(
+            "command id of 4 KiB",
+            command("c-23-" + "i" * 4092, action="close", invoiceId=made),
+            "not-cloudevent",
+            "id",
             kind="commands",
         ),
         Case(

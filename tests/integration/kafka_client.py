@@ -44,11 +44,15 @@ class KafkaClient:
             await consumer.stop()
 
     async def publish(
-        self, topic: str, value: bytes | dict[str, Any] | None, key: str | bytes | None = None
+        self,
+        topic: str,
+        value: bytes | dict[str, Any] | None,
+        key: str | bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
         raw = json.dumps(value).encode() if isinstance(value, dict) else value
         raw_key = key.encode() if isinstance(key, str) else key
-        await self._producer.send_and_wait(topic, value=raw, key=raw_key)
+        await self._producer.send_and_wait(topic, value=raw, key=raw_key, headers=headers)
 
     async def read(
         self, topic: str, count: int, within: float = READ_TIMEOUT_SECONDS

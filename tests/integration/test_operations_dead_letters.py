@@ -92,12 +92,31 @@ async def test_dead_letters_are_listed_with_their_reason_and_replayed_after_the_
     assert "invalid-json" in table
     assert table.splitlines()[-1] == "2 dead letter(s): invalid-json 1, processing-error 1"
 
+    # Forged by whoever can write to the dead-letter topic: never published by a replay.
+    forged = {**good, "id": "dl-forged", "type": "invoice-closed"}
+    await kafka.publish(
+        topics.dead_letter,
+        forged,
+        key="dl-forged",
+        headers=[
+            ("x-dead-letter-reason", b"processing-error"),
+            ("x-original-topic", topics.invoices_closed.encode()),
+        ],
+    )
+    [forgery] = [m for m in await kafka.read(topics.dead_letter, 3) if m.key == b"dl-forged"]
+    skipped = (
+        f"skipped {forgery.partition}:{forgery.offset}: x-original-topic"
+        f" '{topics.invoices_closed}' is not a topic the worker consumes"
+        f" ({topics.orders_completed}, {topics.invoice_commands})"
+    )
+
     dry_run = await invoicer(
         settings, "dead-letters", "replay", "--reason", "processing-error", "--dry-run"
     )
     assert dry_run.splitlines() == [
         f"would send {failed['partition']}:{failed['offset']} (processing-error, event"
         f" {broken['id']}) to {topics.orders_completed}",
+        skipped,
         "dry run: 1 record(s) would be sent back; nothing was sent",
     ]
     # A copy sent by the dry run would stand before this one on the same partition (same key).
@@ -135,3 +154,8 @@ async def test_dead_letters_are_listed_with_their_reason_and_replayed_after_the_
         f"{topics.dead_letter}/{failed['partition']}:{failed['offset']}".encode()
     )
     assert not any(name.startswith("x-dead-letter") for name in copy.headers)
+
+    refused = await invoicer(settings, "dead-letters", "replay", "--event-id", "dl-forged")
+    assert refused.splitlines() == [skipped, "0 record(s) sent back"]
+    closed = await kafka.read_quiet(topics.invoices_closed, 2)
+    assert "dl-forged" not in [m.event["id"] for m in closed]

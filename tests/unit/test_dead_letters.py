@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from structlog.testing import capture_logs
 
 from worker.dead_letters import (
     REPLAYED_FROM,
@@ -16,6 +17,8 @@ from worker.dead_letters import (
     Selection,
     add_command,
     print_list,
+    print_replay,
+    replay,
     run_command,
     selection_from,
 )
@@ -31,6 +34,7 @@ def letter(
     reason: str = "validation",
     value: bytes | None = json.dumps(EVENT).encode(),
     extra: tuple[tuple[str, bytes], ...] = (),
+    original_topic: str = "orders.completed",
 ) -> DeadLetter:
     return DeadLetter(
         topic="invoicer.dead-letter",
@@ -44,7 +48,7 @@ def letter(
             *extra,
             ("x-dead-letter-reason", reason.encode()),
             ("x-dead-letter-error", b'{"errors":{"currency":["unknown"]},"details":"Bad."}'),
-            ("x-original-topic", b"orders.completed"),
+            ("x-original-topic", original_topic.encode()),
             ("x-original-partition", b"2"),
             ("x-original-offset", b"117"),
         ),
@@ -136,3 +140,40 @@ async def test_an_unreachable_broker_is_said_plainly(capsys: pytest.CaptureFixtu
     nobody = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")
     assert await run_command(parse("list"), nobody) == 1
     assert "list: KafkaConnectionError" in capsys.readouterr().err
+
+
+async def test_a_dead_letter_goes_back_only_to_a_topic_the_worker_consumes() -> None:
+    """Whoever can write to the dead-letter topic must not make the worker publish a forged
+    invoice-closed or notification with its credentials."""
+    settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")  # nobody there
+    forged = [
+        letter(offset=6, original_topic="invoices.closed"),
+        letter(offset=7, original_topic="notifications.requested"),
+        letter(offset=8, original_topic="invoicer.dead-letter"),
+    ]
+    order = letter(offset=5)
+    command = letter(offset=9, original_topic="invoices.commands")
+
+    assert await replay(settings, [*forged, order, command], dry_run=True) == [order, command]
+    with capture_logs() as logs:
+        assert await replay(settings, forged, dry_run=False) == []  # the broker not even asked
+    assert [(entry["event"], entry["place"]) for entry in logs] == [
+        ("dead letter not replayed", "0:6"),
+        ("dead letter not replayed", "0:7"),
+        ("dead letter not replayed", "0:8"),
+    ]
+    out = io.StringIO()
+    print_replay([*forged, order], [order], out, settings, dry_run=True)
+    assert out.getvalue().splitlines()[:2] == [
+        "would send 0:5 (validation, event e-1) to orders.completed",
+        "skipped 0:6: x-original-topic 'invoices.closed' is not a topic the worker consumes"
+        " (orders.completed, invoices.commands)",
+    ]
+
+
+async def test_configured_input_topics_are_the_ones_a_dead_letter_goes_back_to() -> None:
+    settings = Settings.model_validate({"topics": {"orders_completed": "shop.orders"}})
+
+    moved = letter(offset=6, original_topic="shop.orders")
+
+    assert await replay(settings, [letter(), moved], dry_run=True) == [moved]

@@ -226,6 +226,61 @@ def test_decimal_ranges(field: str, value: str, message: str) -> None:
     assert rejected(with_row_value(field, value)).errors == {f"rows.0.{field}": [message]}
 
 
+NUMBER_FIELDS = {
+    "invoicing.paymentTermsDays": record(order_data(invoicing={"paymentTermsDays": "<value>"})),
+    **{
+        f"rows.0.{field}": with_row_value(field, '"<value>"')
+        for field in ("quantity", "unitPrice", "taxRate", "discountPercent", "lineTotal")
+    },
+    "expectedVersion": command(action="update", invoiceId="i", expectedVersion="<value>"),
+    "amount": command(action="record-payment", invoiceId="i", amount="<value>"),
+}
+
+
+@pytest.mark.parametrize("path", NUMBER_FIELDS)
+@pytest.mark.parametrize(
+    ("literal", "message"),
+    [
+        ("1e999999999", "at most 12 integer digits"),  # as an int: never done
+        ("1e5000", "at most 12 integer digits"),
+        ("-1e5000", "at most 12 integer digits"),
+        pytest.param("1" * 5000, "at most 12 integer digits", id="5000 digits"),
+        ("1000000000000", "at most 12 integer digits"),
+        ("1e-999999999", "at most 6 fraction digits"),  # as an int: never done either
+        pytest.param("0." + "1" * 5000, "at most 6 fraction digits", id="5000 fraction digits"),
+        ("1.0000000", "at most 6 fraction digits"),
+        ("1e99999999999999999999", "at most 12 integer digits"),  # beyond a Decimal too
+        ("1e-99999999999999999999", "at most 6 fraction digits"),
+    ],
+)
+def test_numbers_beyond_the_contract_are_refused_before_any_conversion(
+    path: str, literal: str, message: str
+) -> None:
+    rejection = rejected(NUMBER_FIELDS[path].replace(b'"<value>"', literal.encode()))
+
+    assert rejection.reason is RejectReason.VALIDATION
+    assert rejection.errors == {path: [message]}
+
+
+@pytest.mark.parametrize(
+    "literal", ["1e999999999", pytest.param("1" * 5000, id="5000 digits"), "1e99999999999999999999"]
+)
+def test_numbers_beyond_the_contract_in_unknown_fields_are_ignored(literal: str) -> None:
+    value = record(order_data(futureField="<value>")).replace(b'"<value>"', literal.encode())
+    exactly = value.replace(b'"4.50"', b"4.50")  # a JSON number with a fraction: read exactly
+
+    assert parsed_order(exactly).data.rows[0].unit_price == Decimal("4.50")
+
+
+@pytest.mark.parametrize(("literal", "valid"), [("999999999999", True), ("1000000000000", False)])
+def test_a_version_has_at_most_12_digits(literal: str, valid: bool) -> None:
+    value = command(action="update", invoiceId="i", expectedVersion="<value>")
+
+    event = parse_event(value.replace(b'"<value>"', f'"{literal}"'.encode()))
+
+    assert isinstance(event, InvoiceCommandEvent) is valid
+
+
 @pytest.mark.parametrize("code", ["XAU", "XDR", "XXX", "ABC", "eur"])
 def test_currency_must_be_iso_4217_with_minor_units(code: str) -> None:
     rejection = rejected(record(order_data(currency=code)))
@@ -376,6 +431,18 @@ def test_records_without_a_valid_envelope_are_not_cloudevents(value: bytes, path
     assert rejection.reason is RejectReason.NOT_CLOUDEVENT
     assert list(rejection.errors) == [path]
     assert rejection.event_id is None
+
+
+@pytest.mark.parametrize("attribute", ["id", "source", "correlationid"])
+@pytest.mark.parametrize("event", [record(order_data()), command(action="close", invoiceId="i")])
+def test_ids_are_at_most_256_characters(event: bytes, attribute: str) -> None:
+    at_most = json.loads(event) | {attribute: "x" * 256}
+    beyond = at_most | {attribute: "x" * 4096}
+
+    assert not isinstance(parse_event(json.dumps(at_most).encode()), Rejection)
+    rejection = rejected(json.dumps(beyond).encode())
+    assert rejection.reason is RejectReason.NOT_CLOUDEVENT
+    assert rejection.errors == {attribute: ["String should have at most 256 characters"]}
 
 
 def test_missing_envelope_attributes_are_named() -> None:

@@ -18,6 +18,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from worker.messages.orders import CustomerDetails, duplicate_row_ids
 from worker.messages.values import (
+    MAX_WHOLE_NUMBER,
+    NOT_ROUNDED,
     Identifier,
     MessageModel,
     Note,
@@ -97,7 +99,9 @@ class CreateInvoice(InvoiceCommandData):
 
 class UpdateInvoice(InvoiceActionData):
     action: Literal["update"]
-    expected_version: Omittable[Annotated[int, Field(ge=1)]] = None
+    expected_version: Omittable[Annotated[int, Field(ge=1, le=MAX_WHOLE_NUMBER), NOT_ROUNDED]] = (
+        None
+    )
     note: Omittable[Note] = None
     due_date: Omittable[date] = None
     customer: Omittable[CustomerDetails] = None

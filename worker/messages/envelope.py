@@ -16,7 +16,10 @@ INVOICE_COMMAND = "invoice-command"
 EVENT_ID_NAMESPACE = uuid.UUID("02519d1c-4bbf-4846-bec2-02534bf8c91c")
 """The namespace of the uuid5 ids of emitted events. Never change it: ids would change."""
 
-_NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+MAX_ID_LENGTH = 256
+"""Of `id`, `source` and `correlationid`: the inbox's key is (`source`, `id`), and a btree
+index entry holds at most about 2.7 KB."""
+_Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 class CloudEvent(BaseModel):
@@ -25,13 +28,13 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
 
     specversion: Literal["1.0"]
-    id: _NonEmpty
-    source: _NonEmpty
+    id: _Id
+    source: _Id
     type: str
     time: AwareDatetime | None = None
     datacontenttype: Literal["application/json"] | None = None
     subject: str | None = None
-    correlation_id: str | None = Field(default=None, alias="correlationid")
+    correlation_id: _Id | None = Field(default=None, alias="correlationid")
 
     @property
     def correlation(self) -> str:

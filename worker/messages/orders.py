@@ -16,6 +16,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from worker.domain.money import minor_units
 from worker.messages.values import (
+    NOT_ROUNDED,
     CountryCode,
     CurrencyCode,
     Identifier,
@@ -77,7 +78,7 @@ class OrderRow(MessageModel):
 class Invoicing(MessageModel):
     auto_close: StrictBool = True
     delivery: Delivery = "email"
-    payment_terms_days: Omittable[Annotated[int, Field(ge=0, le=365)]] = None
+    payment_terms_days: Omittable[Annotated[int, Field(ge=0, le=365), NOT_ROUNDED]] = None
     """None: the configured default (INVOICER_PAYMENT_TERMS_DAYS)."""
     note: Omittable[Note] = None
 

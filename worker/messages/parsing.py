@@ -3,7 +3,7 @@
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -17,6 +17,12 @@ from worker.messages.envelope import (
     IncomingEvent,
     InvoiceCommandEvent,
     OrderCompletedEvent,
+)
+from worker.messages.values import (
+    MAX_INTEGER_DIGITS,
+    TOO_MANY_FRACTION_DIGITS,
+    TOO_MANY_INTEGER_DIGITS,
+    beyond_range,
 )
 
 MAX_HEADER_BYTES = 4096
@@ -125,9 +131,40 @@ def _may_hold_unstorable_text(value: bytes) -> bool:
     return b"\\u0000" in value or b"\\ud" in value or b"\\uD" in value
 
 
+@dataclass(frozen=True, slots=True)
+class _OutOfRange:
+    """Stands for a JSON number beyond the contract's range, which no field accepts: read as
+    a Decimal, 1e999999999 would reach an int field, whose conversion never ends."""
+
+    problem: str
+
+    def __str__(self) -> str:  # as an unknown action: "unknown action '…'"
+        return "a number beyond the contract's range"
+
+
+def _json_number(text: str) -> Decimal | _OutOfRange:
+    try:
+        number = Decimal(text)
+    except InvalidOperation:  # an exponent beyond what a Decimal holds: 1e99999999999999999999
+        tiny = "e-" in text.lower()
+        return _OutOfRange(TOO_MANY_FRACTION_DIGITS if tiny else TOO_MANY_INTEGER_DIGITS)
+    problem = beyond_range(number)
+    return number if problem is None else _OutOfRange(problem)
+
+
+def _json_integer(text: str) -> int | Decimal | _OutOfRange:
+    # Short integers, most numbers, are read at C speed: no more digits than the contract's.
+    return int(text) if len(text) <= MAX_INTEGER_DIGITS else _json_number(text)
+
+
 def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
     try:
-        document = json.loads(value.decode(), parse_float=Decimal, parse_constant=Decimal)
+        document = json.loads(
+            value.decode(),
+            parse_float=_json_number,
+            parse_int=_json_integer,
+            parse_constant=Decimal,
+        )
     except (ValueError, RecursionError) as error:
         return _invalid_json(str(error))
     unstorable = list(_unstorable_texts(document)) if _may_hold_unstorable_text(value) else []
@@ -270,6 +307,8 @@ def _readable(detail: ErrorDetails, path_start: int) -> tuple[str, str]:
             return path, "must be a JSON object"
         case "missing" if not path:
             return path, "the event has no data"
+        case "int_type" | "decimal_parsing" if isinstance(detail["input"], _OutOfRange):
+            return path, detail["input"].problem
     return path, detail["msg"]
 
 
