@@ -29,17 +29,20 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from worker.messages.dead_letter import (
+    ERROR,
+    HEADERS,
+    ORIGINAL_OFFSET,
+    ORIGINAL_PARTITION,
+    ORIGINAL_TOPIC,
+    REASON,
+)
 from worker.relay import create_producer
 from worker.settings import Settings
 from worker.store.outbox import Headers
 
-REASON = "x-dead-letter-reason"
-ERROR = "x-dead-letter-error"
-ORIGINAL_TOPIC = "x-original-topic"
-ORIGINAL_PARTITION = "x-original-partition"
-ORIGINAL_OFFSET = "x-original-offset"
 REPLAYED_FROM = "x-replayed-from"
-_ADDED_HEADERS = frozenset({REASON, ERROR, ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET})
+_ADDED_HEADERS = frozenset(HEADERS)
 
 log = structlog.get_logger(__name__)
 
