@@ -116,6 +116,35 @@ def test_updates_and_a_close_of_one_draft_in_one_batch_each_show_their_own_momen
     ]
 
 
+def test_a_stale_expected_version_is_what_an_update_is_refused_for_first() -> None:
+    store = MemoryStore(Settings())
+    store.run(
+        records_of(
+            [
+                order("e-1", "o-1", [("r1", "1", "10.00"), ("r2", "1", "10.00")]),
+                order("e-2", "o-1", [("r3", "1", "10.00")], autoClose=False),
+            ]
+        )
+    )
+
+    store.run(
+        records_of(
+            [
+                command(
+                    "u-1", "update", invoiceId=invoice_of("e-2"), expectedVersion=7, rowIds=["r1"]
+                ),
+                command("u-2", "update", invoiceId=invoice_of("e-1"), rowIds=["r9"]),
+            ]
+        )
+    )
+
+    stale, closed = results(store)
+    assert list(stale["errors"]) == ["expectedVersion"]
+    assert closed["errors"] == {
+        "invoiceId": ["only drafts can be changed; void it or issue a credit note"]
+    }
+
+
 def test_invoice_created_shows_the_draft_as_created_when_the_batch_closes_it() -> None:
     store = MemoryStore(Settings())
     draft = invoice_of("e-1")
@@ -228,6 +257,12 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                 fields["rowIds"] = [draw(st.sampled_from(ROW_IDS))]
             if draw(st.booleans()):
                 fields["expectedVersion"] = draw(st.integers(min_value=1, max_value=4))
+            if draw(st.booleans()):
+                fields["customer"] = draw(
+                    st.sampled_from([{"email": None}, {"name": "Bob"}, {"phone": "+31612345678"}])
+                )
+            if draw(st.booleans()):
+                fields["dueDate"] = "2027-01-31"
             event = command(event_id, "update", invoiceId=draw(known), **fields)
         elif kind in ("delete", "send"):
             event = command(event_id, kind, invoiceId=draw(known))
@@ -237,7 +272,15 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
             event = command(event_id, "void", invoiceId=draw(known), reason="wrong")
         elif kind == "pay":
             amount = draw(st.sampled_from(["0.01", "1.00", "5.00", "1000.00"]))
-            event = command(event_id, "record-payment", invoiceId=draw(known), amount=amount)
+            paid_at = {"paidAt": "2026-11-20T08:00:00+01:00"} if draw(st.booleans()) else {}
+            event = command(
+                event_id,
+                "record-payment",
+                source=draw(st.sampled_from([BACK_OFFICE, "/backoffice-b"])),
+                invoiceId=draw(known),
+                amount=amount,
+                **paid_at,
+            )
         elif kind == "copy" and events:
             events.append(draw(st.sampled_from(events)))
             continue

@@ -1,6 +1,6 @@
 """The one rule for every invoice amount (CONTRACT.md, "Amounts"): EN 16931's per-rate tax."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import (
     Context,
@@ -127,11 +127,17 @@ class CreditedLine:
 
 
 def credit_amounts(
-    lines: Sequence[CreditedLine], currency: str, completing_tax: Mapping[Decimal, Decimal]
+    lines: Sequence[CreditedLine],
+    currency: str,
+    tax_left: Mapping[Decimal, Decimal],
+    completing: Collection[Decimal],
 ) -> InvoiceAmounts:
-    """A credit note's amounts (CONTRACT.md v2, "Credit notes add up"): per rate its tax is
-    q(taxable × rate/100), but in a group the note completes, `completing_tax[rate]`: the
-    invoice's tax for the group minus what earlier credit notes took."""
+    """A credit note's amounts (CONTRACT.md v2, "Credit notes add up"). Per rate its tax is
+    q(taxable × rate/100); in a group the note completes, what is left of the group's tax
+    (`tax_left[rate]`: the invoice's tax minus what earlier credit notes took). Never more
+    than is left, nor below zero: where notes rounded on their own would together take more
+    than the group's tax, the later ones take what is left, so no invoice is ever
+    credited more than its gross, nor a note less than nothing."""
     digits = minor_units(currency)
     lines_by_rate: dict[Decimal, list[CreditedLine]] = {}
     for line in lines:
@@ -139,10 +145,12 @@ def credit_amounts(
     breakdown: list[TaxGroup] = []
     for rate, group in sorted(lines_by_rate.items()):
         taxable = sum((line.net_amount for line in group), Decimal(0))
-        tax = completing_tax.get(rate)
-        if tax is None:
-            tax = round_half_up(Fraction(taxable) * Fraction(rate) / 100, digits)
-        breakdown.append(TaxGroup(rate, round_half_up(taxable, digits), round_half_up(tax, digits)))
+        left = tax_left[rate]
+        own = round_half_up(Fraction(taxable) * Fraction(rate) / 100, digits)
+        tax = max(Decimal(0), left if rate in completing else min(own, left))
+        breakdown.append(
+            TaxGroup(rate, round_half_up(taxable, digits), round_half_up(tax, digits))
+        )
     net = sum((group.taxable_amount for group in breakdown), Decimal(0))
     tax_total = sum((group.tax_amount for group in breakdown), Decimal(0))
     return InvoiceAmounts(

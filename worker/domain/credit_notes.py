@@ -2,9 +2,9 @@
 
 A credit note credits whole lines of a closed, non-void invoice of its order, each line at
 most once over all live credit notes. Its lines copy the credited lines' amounts; per tax
-group its tax is rounded on its own, except in the note that completes the group, which
-takes what is left of the group's tax: crediting an invoice in full, in any number of
-notes, credits exactly its gross.
+group its tax is rounded on its own (never more than is left of the group's tax), except
+in the note that completes the group, which takes what is left: crediting an invoice in
+full, in any number of notes, credits exactly its gross, and never more on the way.
 """
 
 from __future__ import annotations
@@ -55,29 +55,40 @@ def creditable_lines(
 def credit_note_content(
     reference: Invoice, other_notes: Collection[Invoice], credited: Sequence[InvoiceLine]
 ) -> InvoiceContent:
-    """The note's lines, numbered 1..n in the reference's order, and its amounts."""
+    """The note's lines, numbered 1..n in the reference's order, and its amounts; its tax
+    groups are the reference's (rates as the reference writes them)."""
     ordered = sorted(credited, key=lambda line: line.line_no)
     credited_after = _credited_row_ids(other_notes) | {line.order_row_id for line in ordered}
-    completing_tax: dict[Decimal, Decimal] = {}
+    tax_left: dict[Decimal, Decimal] = {}
+    completing: set[Decimal] = set()
+    group_rate: dict[Decimal, Decimal] = {}
     for group in reference.content.amounts.tax_breakdown:
-        group_rows = {
-            line.order_row_id for line in reference.content.lines if line.tax_rate == group.tax_rate
-        }
-        if group_rows <= credited_after:
-            earlier = sum(
-                (
-                    note_group.tax_amount
-                    for note in other_notes
-                    for note_group in note.content.amounts.tax_breakdown
-                    if note_group.tax_rate == group.tax_rate
-                ),
-                Decimal(0),
-            )
-            completing_tax[group.tax_rate] = group.tax_amount - earlier
+        rate = group.tax_rate
+        group_rate[rate] = rate
+        taken = sum(
+            (
+                note_group.tax_amount
+                for note in other_notes
+                for note_group in note.content.amounts.tax_breakdown
+                if note_group.tax_rate == rate
+            ),
+            Decimal(0),
+        )
+        tax_left[rate] = group.tax_amount - taken
+        if all(
+            line.order_row_id in credited_after
+            for line in reference.content.lines
+            if line.tax_rate == rate
+        ):
+            completing.add(rate)
     amounts = credit_amounts(
-        [CreditedLine(line.net_amount, line.gross_amount, line.tax_rate) for line in ordered],
+        [
+            CreditedLine(line.net_amount, line.gross_amount, group_rate[line.tax_rate])
+            for line in ordered
+        ],
         reference.currency,
-        completing_tax,
+        tax_left,
+        completing,
     )
     lines = tuple(replace(line, line_no=line_no) for line_no, line in enumerate(ordered, start=1))
     return InvoiceContent(lines, amounts)

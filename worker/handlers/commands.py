@@ -21,10 +21,12 @@ from worker.domain.credit_notes import (
 from worker.domain.customer import address_for, merge_customer
 from worker.domain.invoice import build_invoice_content
 from worker.domain.lifecycle import (
+    Action,
     Change,
     Invoice,
     InvoiceType,
     Payment,
+    check_action,
     close_draft,
     create_invoice,
     delete_draft,
@@ -54,8 +56,6 @@ NOTHING_TO_INVOICE = "nothing to invoice"
 NOT_SENT = "the invoice was closed but not sent: the customer has no email address or phone"
 
 CommandT = TypeVar("CommandT", bound=InvoiceCommandData)
-Action = Callable[[View, InvoiceCommandEvent, Any], tuple[Change, tuple[str, ...]]]
-"""An action: the change it makes and the warnings of its result."""
 
 
 def command_handler(
@@ -158,6 +158,9 @@ def update(
     view: View, event: InvoiceCommandEvent, command: UpdateInvoice
 ) -> tuple[Change, tuple[str, ...]]:
     invoice = _invoice(view, command.invoice_id)
+    # The status and a stale expectedVersion come first: they are what a client most needs
+    # to hear of, whatever else the command says.
+    check_action(invoice, Action.UPDATE, command.expected_version)
     given = command.model_fields_set
     content = invoice.content
     if command.row_ids is not None:

@@ -15,17 +15,14 @@ from worker.messages.orders import Customer
 from worker.messages.values import MessageModel, Omittable
 
 DecimalString = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]
-SignedDecimalString = Annotated[str, StringConstraints(pattern=r"^-?\d+(\.\d+)?$")]
-"""A credit note that completes a tax group takes what is left of the group's tax: below
-zero when the notes before it, each rounded on its own, took more (CONTRACT.md v2)."""
 InvoiceStatus = Literal["draft", "open", "paid", "void", "deleted"]
 Version = Annotated[int, Field(ge=1)]
 
 
 class Totals(MessageModel):
     net_amount: DecimalString
-    tax_amount: SignedDecimalString
-    gross_amount: SignedDecimalString
+    tax_amount: DecimalString
+    gross_amount: DecimalString
     paid_amount: DecimalString
     credited_amount: DecimalString
     amount_due: DecimalString
@@ -49,7 +46,7 @@ class InvoiceLine(MessageModel):
 class TaxGroup(MessageModel):
     tax_rate: DecimalString
     taxable_amount: DecimalString
-    tax_amount: SignedDecimalString
+    tax_amount: DecimalString
 
 
 class InvoiceCreated(MessageModel):

@@ -27,7 +27,7 @@ DEAD_LETTER_TOPIC = "dead_letter"
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class EventRoute:
     topic: str
     """The field of `worker.settings.Topics` that names the topic."""
     model: type[BaseModel]
@@ -35,38 +35,38 @@ class Route:
     summary: str
 
 
-INCOMING: Mapping[str, Route] = {
-    ORDER_COMPLETED: Route(
+INCOMING: Mapping[str, EventRoute] = {
+    ORDER_COMPLETED: EventRoute(
         "orders_completed",
         OrderCompletedEvent,
         "An order is complete: its rows not yet invoiced go onto one invoice.",
     ),
-    INVOICE_COMMAND: Route(
+    INVOICE_COMMAND: EventRoute(
         "invoice_commands",
         InvoiceCommandEvent,
         "A command about invoices (data.action); the event id is the command id.",
     ),
 }
 
-OUTGOING: Mapping[str, Route] = {
-    "invoice-closed": Route(
+OUTGOING: Mapping[str, EventRoute] = {
+    "invoice-closed": EventRoute(
         "invoices_closed",
         InvoiceClosed,
         "An invoice was closed: numbered and dated. Once per invoice.",
     ),
-    "notification-requested": Route(
+    "notification-requested": EventRoute(
         "notifications_requested",
         NotificationRequested,
         "Send an issued invoice to its customer.",
     ),
-    "invoice-command-result": Route(
+    "invoice-command-result": EventRoute(
         "command_results",
         InvoiceCommandResult,
         "The outcome of a command: exactly one per processing.",
     ),
-    "invoice-created": Route("invoice_events", InvoiceCreated, "A draft invoice now exists."),
-    "invoice-voided": Route("invoice_events", InvoiceVoided, "An open invoice was voided."),
-    "invoice-paid": Route(
+    "invoice-created": EventRoute("invoice_events", InvoiceCreated, "A draft invoice now exists."),
+    "invoice-voided": EventRoute("invoice_events", InvoiceVoided, "An open invoice was voided."),
+    "invoice-paid": EventRoute(
         "invoice_events",
         InvoicePaid,
         "An invoice is paid in full (by payments or credit notes).",
