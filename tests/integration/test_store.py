@@ -117,6 +117,39 @@ async def test_numbers_are_taken_from_the_series_of_the_year_the_moment_gives(
     assert last == 2
 
 
+async def test_a_replica_waiting_for_a_series_takes_its_moment_after_the_holder_commits(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """The closing time (and so the issue date) is read once the series is this replica's:
+    numbers and closing times never run in opposite directions across replicas."""
+    other = await asyncpg.connect(settings.database_url)
+    try:
+        first = db.transaction()
+        await first.start()
+        [first_number], first_taken = await _take_one(db)
+        waiting = asyncio.create_task(_take_one_in_a_transaction(other))
+        await asyncio.sleep(0.5)  # the other replica is waiting for the series meanwhile
+        committed_at = await db.fetchval("SELECT clock_timestamp()")
+        await first.commit()
+        [second_number], second_taken = await waiting
+    finally:
+        await other.close()
+    assert (first_number, second_number) == (1, 2)
+    assert first_taken < committed_at < second_taken
+
+
+async def _take_one(connection: asyncpg.Connection) -> tuple[list[int], datetime]:
+    first, taken_at = await take_numbers(connection, {"INV": 1}, _year_2026)
+    return list(first.values()), taken_at
+
+
+async def _take_one_in_a_transaction(
+    connection: asyncpg.Connection,
+) -> tuple[list[int], datetime]:
+    async with connection.transaction():
+        return await _take_one(connection)
+
+
 async def test_outbox_headers_keep_any_name_and_null_values(db: asyncpg.Connection) -> None:
     # a dead letter carries the consumed record's headers, whatever they hold
     headers = (("trace\x00id", b"\x00\xff"), ("empty", None), ("plain", b"v"))
