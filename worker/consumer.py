@@ -14,7 +14,8 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from worker import metrics
 from worker.decisions import Record
-from worker.processing import Stopping, process_records
+from worker.kafka_client import client_options
+from worker.processing import Outage, Stopping, process_records
 from worker.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -47,7 +48,7 @@ class BatchConsumer:
         self._pool = pool
         self.batch_lock = asyncio.Lock()
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **client_options(settings),
             group_id=settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -63,6 +64,7 @@ class BatchConsumer:
         )
         self.running = False
         self.joined = False
+        self.outage = Outage()
         self.last_progress = time.monotonic()
         self.lag: dict[TopicPartition, int] = {}
         self._next_offsets: dict[TopicPartition, int] = {}
@@ -101,7 +103,9 @@ class BatchConsumer:
                         for message in messages
                     ]
                     try:
-                        await process_records(self._pool, records, self._settings, stop)
+                        await process_records(
+                            self._pool, records, self._settings, stop, self.outage
+                        )
                     except Stopping:
                         log.info("stopped before the batch was applied; it will be redelivered")
                         return
