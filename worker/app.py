@@ -140,6 +140,8 @@ class Worker:
             return False, "consumer not running"
         if consumer.outage.reason is not None:
             return False, consumer.outage.reason
+        if consumer.held_back is not None:
+            return False, consumer.held_back
         if not consumer.joined:
             return False, "not in a consumer group yet"
         try:
