@@ -4,6 +4,7 @@ fix, and exit code 2: no traceback, nothing left behind."""
 
 from __future__ import annotations
 
+import ssl
 from socket import gaierror
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from worker.store.pool import is_unreachable
 
 EXIT_CODE = 2
 CONNECT_TIMEOUT_SECONDS = 10.0
+_MISTAKES = (gaierror, FileNotFoundError, ssl.SSLCertVerificationError)
 _CONNECT_ERRORS = (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -60,7 +62,8 @@ async def check_database(
     try:
         connection = await asyncpg.connect(database_url, timeout=CONNECT_TIMEOUT_SECONDS)
     except _CONNECT_ERRORS as error:
-        if wait_if_down and is_unreachable(error) and not isinstance(error, gaierror):
+        # An unknown host or a TLS file that is missing or not trusted is a mistake to fix.
+        if wait_if_down and is_unreachable(error) and not isinstance(error, _MISTAKES):
             return
         raise StartupError(
             f"cannot connect to the database at {_where(database_url)} ({error}); "
