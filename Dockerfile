@@ -1,19 +1,29 @@
 # syntax=docker/dockerfile:1
 # The worker's image: `invoicer run` by default; `invoicer migrate` for the migration job.
 #   docker build -t invoicer:0.1.0 .
+# Reproducible: pin the base image by digest when building a release, e.g.
+#   docker build --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:<digest> .
+# (`docker buildx imagetools inspect python:3.11-slim-bookworm` gives the digest.)
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # Build: the project and its runtime dependencies into a virtual environment of their own
-# (no pip, no build tools, no dev or test packages in it).
+# (no pip, no dev or test packages in it). Every dependency comes from requirements.lock,
+# pinned with its hashes (pip-compile --generate-hashes; README, "Deploy"): pip refuses
+# anything else, so the same lock gives the same image.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
 RUN python -m venv --without-pip /opt/invoicer
+COPY requirements.lock ./
+RUN pip --python /opt/invoicer/bin/python install --no-cache-dir --no-deps --require-hashes \
+        -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY worker ./worker
-RUN pip --python /opt/invoicer/bin/python install --no-cache-dir . \
+# The project itself, built with the locked hatchling: no other package is fetched.
+RUN pip --python /opt/invoicer/bin/python install --no-cache-dir --no-deps --no-build-isolation . \
+    && /opt/invoicer/bin/python -c "import zoneinfo; zoneinfo.ZoneInfo('Europe/Amsterdam')" \
     && /opt/invoicer/bin/invoicer --help > /dev/null
 
 # Runtime: the slim base, the virtual environment, an unprivileged user.

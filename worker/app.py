@@ -17,8 +17,10 @@ from worker.http import create_app, start_http
 from worker.relay import OutboxRelay, create_producer
 from worker.retry import Backoff
 from worker.settings import Settings
+from worker.startup import StartupError
+from worker.store.migrate import SchemaMismatch, check_schema
 from worker.store.outbox import backlog
-from worker.store.pool import create_pool
+from worker.store.pool import condition, create_pool
 
 log = structlog.get_logger(__name__)
 
@@ -48,17 +50,36 @@ class Worker:
         flushed, then it returns. The HTTP port in use is a StartupError, raised before
         anything else is opened."""
         settings = self.settings
-        self._pool = pool = await create_pool(settings.database_url)
+        self._pool = pool = await create_pool(
+            settings.database_url, timeouts=settings.database_timeouts
+        )
         try:
             app = create_app(self.liveness, self.readiness, self.refresh_metrics)
             runner, self.http_port = await start_http(app, settings.http_port)
             try:
-                await self._run_kafka(pool)
+                if await self._schema_is_ours(pool):
+                    await self._run_kafka(pool)
             finally:
                 await runner.cleanup()
                 log.info("worker stopped", action="shutdown")
         finally:
             await pool.close()
+
+    async def _schema_is_ours(self, pool: asyncpg.Pool) -> bool:
+        """Waits for the database if it is away (False when told to stop meanwhile); a
+        StartupError when its migrations are not this version's: a worker must never
+        blame records for a schema it was not built for."""
+        backoff = Backoff()
+        while not self.stop.is_set():
+            try:
+                async with pool.acquire() as connection:
+                    await check_schema(connection)
+                return True
+            except SchemaMismatch as mismatch:
+                raise StartupError(str(mismatch)) from None
+            except Exception as error:
+                await backoff.sleep(self.stop, "cannot check the database's migrations", error)
+        return False
 
     async def _run_kafka(self, pool: asyncpg.Pool) -> None:
         settings = self.settings
@@ -113,17 +134,21 @@ class Worker:
             async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
                 await self._pool.fetchval("SELECT 1")
         except Exception as error:
-            return False, f"database unreachable: {error!r}"
+            return False, f"database unreachable: {condition(error)}"
         consumer = self.consumer
         if consumer is None or not consumer.running:
             return False, "consumer not running"
+        if consumer.outage.reason is not None:
+            return False, consumer.outage.reason
+        if consumer.held_back is not None:
+            return False, consumer.held_back
         if not consumer.joined:
             return False, "not in a consumer group yet"
         try:
             async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
                 await consumer.consumer.topics()
         except Exception as error:
-            return False, f"broker unreachable: {error!r}"
+            return False, f"broker unreachable: {type(error).__name__}"
         return True, "ready"
 
     async def liveness(self) -> tuple[bool, str]:

@@ -16,7 +16,7 @@ from worker.demo.story import Story
 from worker.logs import Lines, configure_logging
 from worker.settings import Settings
 from worker.startup import EXIT_CODE, StartupError, check_database, invalid_settings
-from worker.store.migrate import migrate
+from worker.store.migrate import SchemaMismatch, migrate
 from worker.topics import ensure_topics
 
 log = structlog.get_logger(__name__)
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return _command(args)
-    except StartupError as error:
+    except (StartupError, SchemaMismatch) as error:
         Lines(sys.stderr, "standard error").write(f"invoicer: {error}\n")
         return EXIT_CODE
 
@@ -74,13 +74,15 @@ def _command(args: argparse.Namespace) -> int:
 
 async def _migrate(settings: Settings) -> list[str]:
     await check_database(settings.database_url, wait_if_down=False)
-    return await migrate(settings.database_url)
+    return await migrate(
+        settings.database_url, lock_timeout_ms=settings.database_migration_lock_timeout_ms
+    )
 
 
 async def _run(settings: Settings) -> None:
     worker = Worker(settings)
     install_signal_handlers(worker)
-    await check_database(settings.database_url, wait_if_down=True)
+    await check_database(settings.database_url, wait_if_down=True, migrations=True)
     await worker.run()
 
 

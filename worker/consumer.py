@@ -14,8 +14,10 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from worker import metrics
 from worker.decisions import Record
-from worker.processing import Stopping, process_records
+from worker.kafka_client import client_options
+from worker.processing import Outage, Stopping, process_records
 from worker.settings import Settings
+from worker.store.outbox import backlog
 
 log = structlog.get_logger(__name__)
 
@@ -23,6 +25,7 @@ FETCH_TIMEOUT_MS = 500
 POSITION_TIMEOUT = 1.0
 MAX_POLL_INTERVAL_MS = 300_000
 REBALANCE_TIMEOUT_MS = 5_000
+BACKLOG_CHECK_SECONDS = 1.0
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -38,6 +41,8 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._loop.joined = True
+        if self._loop.held_back is not None:
+            self._loop.consumer.pause(*assigned)  # before anything is fetched from them
         log.info("partitions assigned", action="rebalance", partitions=sorted(map(str, assigned)))
 
 
@@ -47,7 +52,7 @@ class BatchConsumer:
         self._pool = pool
         self.batch_lock = asyncio.Lock()
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **client_options(settings),
             group_id=settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -63,6 +68,10 @@ class BatchConsumer:
         )
         self.running = False
         self.joined = False
+        self.outage = Outage()
+        self.held_back: str | None = None
+        """Why consumption is paused (the outbox backlog above its bound), or None."""
+        self._backlog_checked = 0.0
         self.last_progress = time.monotonic()
         self.lag: dict[TopicPartition, int] = {}
         self._next_offsets: dict[TopicPartition, int] = {}
@@ -79,6 +88,7 @@ class BatchConsumer:
         self.running = True
         try:
             while not stop.is_set():
+                await self._hold_back_while_the_outbox_is_full()
                 batch = await self.consumer.getmany(
                     timeout_ms=FETCH_TIMEOUT_MS, max_records=self._settings.batch_max_records
                 )
@@ -101,7 +111,9 @@ class BatchConsumer:
                         for message in messages
                     ]
                     try:
-                        await process_records(self._pool, records, self._settings, stop)
+                        await process_records(
+                            self._pool, records, self._settings, stop, self.outage
+                        )
                     except Stopping:
                         log.info("stopped before the batch was applied; it will be redelivered")
                         return
@@ -114,6 +126,31 @@ class BatchConsumer:
         finally:
             self.running = False
             self.forget([*self.lag, *self._next_offsets])
+
+    async def _hold_back_while_the_outbox_is_full(self) -> None:
+        """Backpressure: while more messages wait in the outbox than the bound (the broker
+        refuses or is away), fetching stops; records wait in Kafka, not in the database.
+        Heartbeats go on, so the partitions stay ours."""
+        now = time.monotonic()
+        if now - self._backlog_checked >= BACKLOG_CHECK_SECONDS:
+            self._backlog_checked = now
+            try:
+                waiting, _ = await backlog(self._pool)
+            except Exception:  # the database away: the batch will say so
+                waiting = None
+            limit = self._settings.outbox_backlog_limit
+            if waiting is not None and waiting > limit and self.held_back is None:
+                log.warning("outbox backlog above its bound: consumption paused", waiting=waiting)
+                self.held_back = (
+                    f"consumption paused: {waiting} messages wait in the outbox"
+                    f" (INVOICER_OUTBOX_BACKLOG_LIMIT={limit})"
+                )
+            elif waiting is not None and waiting <= limit and self.held_back is not None:
+                log.info("outbox backlog within its bound: consumption resumed", waiting=waiting)
+                self.held_back = None
+                self.consumer.resume(*self.consumer.paused())
+        if self.held_back is not None:
+            self.consumer.pause(*self.consumer.assignment())  # also partitions newly assigned
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:

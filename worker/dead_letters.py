@@ -29,6 +29,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from worker.kafka_client import client_options
 from worker.messages.dead_letter import (
     ERROR,
     HEADERS,
@@ -164,9 +165,7 @@ class Selection:
 async def read_dead_letters(settings: Settings) -> list[DeadLetter]:
     """Everything on the dead-letter topic, from its beginning to its end as of now."""
     topic = settings.topics.dead_letter
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     try:
         await consumer.start()
         await consumer.topics()

@@ -53,6 +53,12 @@ OUTBOX_OLDEST_AGE = Gauge(
     "invoicer_outbox_oldest_age_seconds",
     "Age of the oldest message waiting in the outbox (0 when it is empty).",
 )
+OUTBOX_PARKED = Counter(
+    "invoicer_outbox_parked_total",
+    "Messages the broker refused for good (too large, topic unknown or not allowed), moved to"
+    " the outbox_parked table, by topic and error.",
+    ["topic", "error"],
+)
 PUBLISHED = Counter(
     "invoicer_messages_published_total", "Messages the outbox relay published, by topic.", ["topic"]
 )

@@ -1,10 +1,13 @@
 """Applying a batch of records: parse, one transaction, retries, and isolating a bad record.
 
-The database out of reach (a lost connection, a server shutting down) retries the whole
-batch with backoff for as long as it takes: a record is never skipped. A concurrency
-conflict (serialization failure, deadlock, lock timeout) retries it too, but only a few
-times: a record that conflicts every time must not hold its partition for ever. After
-that, and at once for any other error, the batch is split in halves until the record that
+Faults are classified by cause (worker/store/pool.py, `fault_of`). One of the database's
+own (out of reach, a missing table or column, a revoked privilege, a statement or lock
+timeout) is no record's fault: the worker says it is not ready, and retries the whole batch
+with backoff for as long as it takes, without blaming, splitting or dead-lettering
+anything. A concurrency conflict (serialization failure, deadlock) retries the batch too,
+but only a few times: a record that conflicts every time must not hold its partition for
+ever. After that, and at once for an error a record causes (its data refused, a constraint
+it violates, a defect it triggers), the batch is split in halves until the record that
 causes it stands alone; that record is tried a few times more, then dead-lettered with the
 cause, so it never blocks the others.
 """
@@ -39,7 +42,7 @@ from worker.messages import (
 from worker.retry import Backoff
 from worker.settings import Settings
 from worker.store.inbox import ConcurrentDuplicate, EventKey
-from worker.store.pool import describe_error, is_conflict, is_transient
+from worker.store.pool import Fault, condition, describe_error, fault_of
 from worker.unit_of_work import begin, commit
 
 log = structlog.get_logger(__name__)
@@ -56,6 +59,14 @@ class Stopping(Exception):
     """A stop was requested while the batch could not be applied; it was not committed."""
 
 
+@dataclass
+class Outage:
+    """Why the database does not take the worker's work at the moment (None: it does), for
+    /readyz. Only the kind of fault, never the server's message: it may quote values."""
+
+    reason: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     record: Record
@@ -63,14 +74,22 @@ class Item:
 
 
 async def process_records(
-    pool: asyncpg.Pool, records: Sequence[Record], settings: Settings, stop: asyncio.Event
+    pool: asyncpg.Pool,
+    records: Sequence[Record],
+    settings: Settings,
+    stop: asyncio.Event,
+    outage: Outage,
 ) -> None:
     items = [Item(record, parse_event(record.value)) for record in records]
-    await _apply_with_retries(pool, items, settings, stop)
+    await _apply_with_retries(pool, items, settings, stop, outage)
 
 
 async def _apply_with_retries(
-    pool: asyncpg.Pool, items: Sequence[Item], settings: Settings, stop: asyncio.Event
+    pool: asyncpg.Pool,
+    items: Sequence[Item],
+    settings: Settings,
+    stop: asyncio.Event,
+    outage: Outage,
 ) -> None:
     backoff = Backoff()
     conflicts = 0
@@ -82,21 +101,23 @@ async def _apply_with_retries(
         except Exception as error:
             if stop.is_set():
                 raise Stopping from error
-            if is_conflict(error) or isinstance(error, ConcurrentDuplicate):
-                conflicts += 1
-                retry = conflicts < CONFLICT_ATTEMPTS
-            else:
-                retry = is_transient(error)  # the database out of reach: wait for it
-            if retry:
+            fault = Fault.CONFLICT if isinstance(error, ConcurrentDuplicate) else fault_of(error)
+            if fault is Fault.INFRASTRUCTURE:
+                outage.reason = f"the database does not take the worker's work: {condition(error)}"
                 await backoff.sleep(stop, "batch transaction failed", error)
                 continue
+            if fault is Fault.CONFLICT:
+                conflicts += 1
+                if conflicts < CONFLICT_ATTEMPTS:
+                    await backoff.sleep(stop, "batch transaction failed", error)
+                    continue
             if len(items) > 1:
                 log.warning(
                     "batch failed; splitting it to find the record", error=describe_error(error)
                 )
                 middle = len(items) // 2
-                await _apply_with_retries(pool, items[:middle], settings, stop)
-                await _apply_with_retries(pool, items[middle:], settings, stop)
+                await _apply_with_retries(pool, items[:middle], settings, stop, outage)
+                await _apply_with_retries(pool, items[middle:], settings, stop, outage)
                 return
             failures += 1
             with _bound_to(items[0]):
@@ -106,6 +127,7 @@ async def _apply_with_retries(
                 items = [Item(items[0].record, _processing_error(items[0].event, error))]
             await backoff.sleep(stop, "record failed", error)
         else:
+            outage.reason = None
             metrics.BATCH_DURATION.observe(time.perf_counter() - started)
             _report(items, outcomes, writes)
             return

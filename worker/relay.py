@@ -5,23 +5,48 @@ when that connection dies, another replica's relay takes over). It is woken by
 LISTEN/NOTIFY and polls as a fallback. Rows are deleted only after the broker
 acknowledged them (acks=all): a crash in between sends them again, with the same
 event ids, so consumers can drop the copies.
+
+A message the broker refuses for good (too large, its topic unknown, invalid or not
+allowed) is parked: moved to `outbox_parked` with the error, counted, and what follows it
+is published. A dead letter refused as too large is replaced by a small one, without the
+value, that says where the original is kept. Any other failure is the broker away: what it
+acknowledged before the first failed message is marked sent, the rest is sent again after
+a backoff, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+)
 
 from worker import metrics
+from worker.kafka_client import client_options
+from worker.messages.dead_letter import HEADERS
 from worker.retry import Backoff
 from worker.settings import Settings
-from worker.store.outbox import OUTBOX_CHANNEL, PendingMessage, delete_sent, fetch_pending
+from worker.store.outbox import (
+    OUTBOX_CHANNEL,
+    OutboxMessage,
+    PendingMessage,
+    delete_sent,
+    fetch_pending,
+    park,
+)
 from worker.store.pool import connect
 
 log = structlog.get_logger(__name__)
@@ -30,23 +55,46 @@ RELAY_LOCK_ID = 0x1A70_0002
 POLL_INTERVAL_SECONDS = 1.0
 LOCK_RETRY_SECONDS = 2.0
 SEND_BATCH_SIZE = 2000
-# The client's own cap on one message. A dead letter is a consumed record plus its headers,
-# so it can be as large as the broker lets a record be; at aiokafka's default (1 MiB) a
-# record near that size could never be dead-lettered and would block the relay for good.
-# The broker's limit (message.max.bytes) is the one that counts.
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+SEND_BATCH_BYTES = 8 * 1024 * 1024
+"""What one round of the relay holds in memory at most (but for a single larger message)."""
+STORED = "x-dead-letter-stored"
+"""On a dead letter sent without its value: where the original is kept."""
+
+TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
+TOPIC_REFUSED = (InvalidTopicError, TopicAuthorizationFailedError, UnknownTopicOrPartitionError)
+"""Refusals of a topic, not of one message: the topic's other messages are not tried again
+in the same round (an unknown topic costs a metadata wait each time)."""
+
+
+def is_refusal(error: BaseException) -> bool:
+    """The broker (or the client's own check of its limits) refuses this message for good:
+    sending it again cannot succeed."""
+    return isinstance(error, TOO_LARGE + TOPIC_REFUSED)
 
 
 def create_producer(settings: Settings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         acks="all",
         enable_idempotence=settings.enable_idempotence,
         linger_ms=5,
         max_batch_size=256 * 1024,
-        max_request_size=MAX_MESSAGE_BYTES,
+        # A dead letter is a consumed record plus its headers: it may be as large as the
+        # broker lets a record be. Above the limit it is parked, not lost.
+        max_request_size=settings.kafka_max_message_bytes,
         request_timeout_ms=30_000,
     )
+
+
+@dataclass
+class Round:
+    """What became of the messages of one round, in id order up to the first that failed
+    for a reason other than a refusal."""
+
+    sent: list[PendingMessage] = field(default_factory=list)
+    refused: list[tuple[PendingMessage, KafkaError]] = field(default_factory=list)
+    failure: BaseException | None = None
+    """The broker away: this message and those after it are sent again later."""
 
 
 class OutboxRelay:
@@ -62,7 +110,9 @@ class OutboxRelay:
         backoff = Backoff()
         while not stop.is_set():
             try:
-                connection = await connect(self._settings.database_url)
+                connection = await connect(
+                    self._settings.database_url, self._settings.database_timeouts
+                )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 await backoff.sleep(stop, "outbox relay cannot connect", error)
                 continue
@@ -99,30 +149,109 @@ class OutboxRelay:
                     await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL_SECONDS)
 
     async def drain(self, connection: asyncpg.Connection) -> int:
-        """Sends everything pending; returns how many messages were sent."""
+        """Sends everything pending; returns how many messages were sent or parked. A
+        KafkaError when the broker is away (what it acknowledged is marked sent first)."""
         total = 0
-        while pending := await fetch_pending(connection, SEND_BATCH_SIZE):
-            await self._send(pending)
-            if self.after_send is not None:
-                await self.after_send(pending)
-            await delete_sent(connection, [item.id for item in pending])
-            metrics.record_published(pending, self._settings.topics.invoices_closed)
-            total += len(pending)
-            if len(pending) < SEND_BATCH_SIZE:
-                break
+        while pending := await fetch_pending(connection, SEND_BATCH_SIZE, SEND_BATCH_BYTES):
+            done = await self._send(pending)
+            if self.after_send is not None and done.sent:
+                await self.after_send(done.sent)
+            if done.refused:
+                await self._park(connection, done.refused)
+            await delete_sent(connection, [item.id for item in done.sent])
+            metrics.record_published(done.sent, self._settings.topics.invoices_closed)
+            total += len(done.sent) + len(done.refused)
+            if done.failure is not None:
+                raise done.failure
         return total
 
-    async def _send(self, pending: list[PendingMessage]) -> None:
-        deliveries = [
-            await self._producer.send(
-                item.message.topic,
-                value=item.message.value,
-                key=item.message.key,
-                headers=list(item.message.headers),
-            )
-            for item in pending
+    async def _send(self, pending: Sequence[PendingMessage]) -> Round:
+        """Queues every message (the client batches them per partition), then awaits each
+        acknowledgement."""
+        queued: list[tuple[PendingMessage, asyncio.Future[object] | BaseException]] = []
+        refused_topics: dict[str, KafkaError] = {}
+        for item in pending:
+            message = item.message
+            if message.topic in refused_topics:
+                queued.append((item, refused_topics[message.topic]))
+                continue
+            try:
+                delivery = await self._producer.send(
+                    message.topic,
+                    value=message.value,
+                    key=message.key,
+                    headers=list(message.headers),
+                )
+            except KafkaError as error:
+                queued.append((item, error))
+                if isinstance(error, TOPIC_REFUSED):
+                    refused_topics[message.topic] = error
+                elif not is_refusal(error):
+                    break  # the broker away: the rest waits for the next round
+                continue
+            queued.append((item, delivery))
+        outcomes = await asyncio.gather(
+            *(_outcome(delivery) for _, delivery in queued), return_exceptions=True
+        )
+        done = Round()
+        for (item, _), outcome in zip(queued, outcomes, strict=True):
+            if outcome is None:
+                done.sent.append(item)
+            elif isinstance(outcome, KafkaError) and is_refusal(outcome):
+                done.refused.append((item, outcome))
+            else:
+                done.failure = outcome
+                break
+        return done
+
+    async def _park(
+        self, connection: asyncpg.Connection, refused: Sequence[tuple[PendingMessage, KafkaError]]
+    ) -> None:
+        dead_letter_topic = self._settings.topics.dead_letter
+        instead = [
+            _stored_dead_letter(item, error)
+            for item, error in refused
+            if item.message.topic == dead_letter_topic
+            and isinstance(error, TOO_LARGE)
+            and STORED not in dict(item.message.headers)
         ]
-        await asyncio.gather(*deliveries)
+        await park(
+            connection,
+            [(item.id, f"{type(error).__name__}: {error}") for item, error in refused],
+            instead,
+        )
+        for item, error in refused:
+            metrics.OUTBOX_PARKED.labels(topic=item.message.topic, error=type(error).__name__).inc()
+            log.error(
+                "the broker refuses a message for good: parked in outbox_parked",
+                action="park",
+                outboxId=item.id,
+                topic=item.message.topic,
+                error=f"{type(error).__name__}: {error}",
+            )
+
+
+async def _outcome(delivery: asyncio.Future[object] | BaseException) -> None:
+    """None once acknowledged; the error otherwise."""
+    if isinstance(delivery, BaseException):
+        raise delivery
+    await delivery
+
+
+def _stored_dead_letter(item: PendingMessage, error: KafkaError) -> OutboxMessage:
+    """A dead letter too large to publish, as a small one: the worker's own headers (why,
+    and where the record came from) and where the original is kept, with no value."""
+    message = item.message
+    return OutboxMessage(
+        topic=message.topic,
+        key=message.key,
+        value=None,
+        headers=(
+            *((name, value) for name, value in message.headers if name in HEADERS),
+            (STORED, f"outbox_parked/{item.id}: {type(error).__name__}".encode()),
+        ),
+        event_time=message.event_time,
+    )
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+import ssl
+from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiokafka.conn import collect_hosts
-from pydantic import Field, field_validator
+from aiokafka.helpers import create_ssl_context
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker.faults import parse as parse_fault_injection
+from worker.store.pool import Timeouts
+
+_TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 
 
 class Topics(BaseSettings):
@@ -25,6 +31,13 @@ class Topics(BaseSettings):
     invoice_events: str = "invoices.events"
     dead_letter: str = "invoicer.dead-letter"
 
+    @field_validator("*")
+    @classmethod
+    def _is_a_kafka_topic_name(cls, name: str) -> str:
+        if not _TOPIC_NAME.match(name) or name in {".", ".."}:
+            raise ValueError("a Kafka topic name is 1 to 249 of a-z A-Z 0-9 . _ -")
+        return name
+
 
 class Settings(BaseSettings):
     """Everything the worker can be told. Defaults suit a local broker and database."""
@@ -32,7 +45,30 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INVOICER_", frozen=True)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/invoicer"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: FilePath | None = None
+    """The CA that signed the brokers' certificates; the system's CAs when unset."""
+    kafka_ssl_certfile: FilePath | None = None
+    """A client certificate, for brokers that authenticate clients by TLS."""
+    kafka_ssl_keyfile: FilePath | None = None
+    kafka_max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    """The largest record the relay sends: the broker's or the topics' max.message.bytes.
+    A record above it is parked in the database, never lost (README, "Reliability")."""
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/invoicer", repr=False
+    )  # it may hold a password
+    database_statement_timeout_ms: int = Field(default=30_000, ge=100)
+    database_lock_timeout_ms: int = Field(default=10_000, ge=100)
+    database_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=1000)
+    database_migration_lock_timeout_ms: int = Field(default=5_000, ge=100)
+    """How long `invoicer migrate` waits for a table lock before giving up, rather than
+    queueing every worker's statements behind it."""
+    outbox_backlog_limit: int = Field(default=100_000, ge=1)
+    """Consumption pauses while more messages than this wait in the outbox (the broker
+    refuses or is away), and resumes below it."""
     group_id: str = "invoicer"
     http_port: int = Field(default=8080, ge=0, le=65535)
     timezone: str = "UTC"
@@ -64,6 +100,54 @@ class Settings(BaseSettings):
         if not addresses or any(not host or not 0 < port < 65536 for host, port, _ in addresses):
             raise ValueError("expected host:port[,host:port...], e.g. kafka-1:9092,kafka-2:9092")
         return servers
+
+    @property
+    def database_timeouts(self) -> Timeouts:
+        return Timeouts(
+            statement_ms=self.database_statement_timeout_ms,
+            lock_ms=self.database_lock_timeout_ms,
+            idle_in_transaction_ms=self.database_idle_in_transaction_timeout_ms,
+        )
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL_"):
+            missing = [
+                f"INVOICER_{name.upper()}"
+                for name in ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"INVOICER_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                    + ", ".join(missing)
+                )
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError(
+                "INVOICER_KAFKA_SSL_CERTFILE and INVOICER_KAFKA_SSL_KEYFILE go together"
+            )
+        if self.kafka_security_protocol.endswith("SSL"):
+            try:  # a file that is not PEM is refused at start, not at the first connection
+                create_ssl_context(
+                    cafile=None if self.kafka_ssl_cafile is None else str(self.kafka_ssl_cafile),
+                    certfile=None
+                    if self.kafka_ssl_certfile is None
+                    else str(self.kafka_ssl_certfile),
+                    keyfile=None if self.kafka_ssl_keyfile is None else str(self.kafka_ssl_keyfile),
+                )
+            except (ssl.SSLError, OSError) as error:
+                raise ValueError(
+                    "INVOICER_KAFKA_SSL_CAFILE, _CERTFILE or _KEYFILE cannot be used"
+                    f" ({type(error).__name__}: {error.strerror or error})"
+                ) from None
+        return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_postgresql(cls, url: str) -> str:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("expected postgresql://user[:password]@host[:port]/database[?...]")
+        return url
 
     @field_validator("timezone")
     @classmethod

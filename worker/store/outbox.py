@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import asyncpg
+
 from worker.store.pool import Executor
 
 OUTBOX_CHANNEL = "invoicer_outbox"
@@ -83,11 +85,22 @@ async def enqueue(connection: Executor, messages: Sequence[OutboxMessage]) -> No
     )
 
 
-async def fetch_pending(connection: Executor, limit: int) -> list[PendingMessage]:
+async def fetch_pending(connection: Executor, limit: int, limit_bytes: int) -> list[PendingMessage]:
+    """The oldest messages in id order, at most `limit` of them and, but for the first,
+    at most `limit_bytes` of keys, values and headers together: a relay's memory is bounded
+    by bytes, not only rows. (octet_length reads a stored value's size, not the value.)"""
     records = await connection.fetch(
-        "SELECT id, topic, key, value, headers, event_time, created_at"
-        " FROM outbox ORDER BY id LIMIT $1",
+        """
+        SELECT id, topic, key, value, headers, event_time, created_at
+          FROM (SELECT *, sum(size) OVER (ORDER BY id) - size AS before
+                  FROM (SELECT *, coalesce(octet_length(key), 0) + coalesce(octet_length(value), 0)
+                                  + pg_column_size(headers) AS size
+                          FROM outbox ORDER BY id LIMIT $1) AS oldest) AS sized
+         WHERE before < $2
+         ORDER BY id
+        """,
         limit,
+        limit_bytes,
     )
     return [
         PendingMessage(
@@ -109,10 +122,45 @@ async def delete_sent(connection: Executor, ids: Sequence[int]) -> None:
     await connection.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids)
 
 
+async def park(
+    connection: asyncpg.Connection,
+    refused: Sequence[tuple[int, str]],
+    instead: Sequence[OutboxMessage] = (),
+) -> None:
+    """Moves the messages (id, the broker's error) the broker refused for good from the
+    outbox to outbox_parked, and enqueues what is to be published instead, in one
+    transaction."""
+    async with connection.transaction():
+        await connection.execute(
+            """
+            WITH moved AS (
+                DELETE FROM outbox
+                 USING unnest($1::bigint[], $2::text[]) AS refused(id, error)
+                 WHERE outbox.id = refused.id
+             RETURNING outbox.*, refused.error)
+            INSERT INTO outbox_parked (id, topic, key, value, headers, event_time, created_at,
+                                       error)
+            SELECT id, topic, key, value, headers, event_time, created_at, error FROM moved
+            ON CONFLICT (id) DO NOTHING
+            """,
+            [message_id for message_id, _ in refused],
+            [error for _, error in refused],
+        )
+        await enqueue(connection, instead)
+
+
 async def backlog(connection: Executor) -> tuple[int, datetime | None]:
-    """How many messages wait, and since when the oldest."""
+    """How many messages wait (from the first and last ids: at most that many, exact while
+    rows are published in order), and since when the oldest. Two index look-ups whatever
+    the outbox's size: a scrape must not scan it."""
     record = await connection.fetchrow(
-        "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox"
+        """
+        SELECT coalesce((SELECT max(id) FROM outbox) - first.id + 1, 0) AS n,
+               first.created_at AS oldest
+          FROM (SELECT NULL) AS one
+          LEFT JOIN LATERAL (SELECT id, created_at FROM outbox ORDER BY id LIMIT 1) AS first
+               ON true
+        """
     )
     assert record is not None
     return record["n"], record["oldest"]

@@ -1,9 +1,11 @@
-"""The connection pool, and how transient database faults are recognised."""
+"""The connection pool, its server-side timeouts, and who is to blame for a database fault."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
+from enum import Enum
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -12,16 +14,25 @@ from asyncpg.pool import PoolConnectionProxy
 Executor: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any] | asyncpg.Pool[Any]"
 """Whatever runs a statement: a connection, a pooled one, or the pool itself."""
 
-# Concurrency conflicts: the same work usually passes when tried again.
-CONFLICT_SQLSTATES = frozenset(
-    {
-        "40001",  # serialization_failure
-        "40P01",  # deadlock_detected
-        "55P03",  # lock_not_available
-    }
-)
-# Faults that go away by themselves: the batch is retried, never skipped.
-TRANSIENT_SQLSTATES = CONFLICT_SQLSTATES | frozenset(
+
+class Fault(Enum):
+    """Who is to blame for a failed transaction, which decides what the worker does next."""
+
+    RECORD = "record"
+    """The record itself: its data refused (SQLSTATE class 22, a data exception; 23, a
+    constraint it violates; 54, a limit it exceeds; P0, a trigger that refuses it) or a
+    defect in the worker that it triggers. Isolated, then dead-lettered."""
+    CONFLICT = "conflict"
+    """Concurrency: serialization failure or deadlock. Usually passes when tried again."""
+    INFRASTRUCTURE = "infrastructure"
+    """The database, not the record: connection, schema, privilege, timeout, resources,
+    configuration. The worker is unready and retries until it is fixed; no record is
+    blamed."""
+
+
+CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+RECORD_SQLSTATE_CLASSES = frozenset({"22", "23", "54", "P0"})
+UNREACHABLE_SQLSTATES = frozenset(
     {
         "57P01",  # admin_shutdown
         "57P02",  # crash_shutdown
@@ -29,6 +40,29 @@ TRANSIENT_SQLSTATES = CONFLICT_SQLSTATES | frozenset(
         "53300",  # too_many_connections
     }
 )
+
+_CONNECTION_ERRORS = (asyncpg.InterfaceError, ConnectionError, OSError, TimeoutError)
+
+
+def fault_of(error: BaseException) -> Fault:
+    if isinstance(error, asyncpg.PostgresError):
+        sqlstate = error.sqlstate or ""
+        if sqlstate in CONFLICT_SQLSTATES:
+            return Fault.CONFLICT
+        if sqlstate[:2] in RECORD_SQLSTATE_CLASSES:
+            return Fault.RECORD
+        return Fault.INFRASTRUCTURE
+    if isinstance(error, _CONNECTION_ERRORS):
+        return Fault.INFRASTRUCTURE
+    return Fault.RECORD
+
+
+def condition(error: BaseException) -> str:
+    """The kind of a database fault, without its message (which may quote values): for
+    /readyz and the reason a worker is not ready."""
+    if isinstance(error, asyncpg.PostgresError):
+        return f"{type(error).__name__} (SQLSTATE {error.sqlstate})"
+    return type(error).__name__
 
 
 def numeric_text(value: Decimal) -> str:
@@ -39,47 +73,66 @@ def numeric_text(value: Decimal) -> str:
     return str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Server-side limits on every connection the worker opens: a statement, a lock wait,
+    a transaction left idle (a worker paused or cut off while it holds the numbering lock
+    must not freeze numbering for the others), and TCP keepalives so that the server ends a
+    session whose client is gone within about a minute, releasing its locks."""
+
+    statement_ms: int = 30_000
+    lock_ms: int = 10_000
+    idle_in_transaction_ms: int = 60_000
+
+    def server_settings(self) -> dict[str, str]:
+        return {
+            "statement_timeout": str(self.statement_ms),
+            "lock_timeout": str(self.lock_ms),
+            "idle_in_transaction_session_timeout": str(self.idle_in_transaction_ms),
+            "tcp_keepalives_idle": "30",
+            "tcp_keepalives_interval": "10",
+            "tcp_keepalives_count": "3",
+            "tcp_user_timeout": "60000",
+        }
+
+
 async def _init_connection(connection: asyncpg.Connection) -> None:
     await connection.set_type_codec(
         "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
     )
 
 
-async def connect(database_url: str) -> asyncpg.Connection:
+async def connect(database_url: str, timeouts: Timeouts = Timeouts()) -> asyncpg.Connection:
     """A single connection, set up like the pool's."""
-    connection = await asyncpg.connect(database_url)
+    connection = await asyncpg.connect(database_url, server_settings=timeouts.server_settings())
     await _init_connection(connection)
     return connection
 
 
-async def create_pool(database_url: str, *, max_size: int = 4) -> asyncpg.Pool:
+async def create_pool(
+    database_url: str, *, max_size: int = 4, timeouts: Timeouts = Timeouts()
+) -> asyncpg.Pool:
     # min_size 0: connections are opened when first needed, so a worker started while the
     # database is away runs, says not ready and waits for it, instead of exiting.
     pool = await asyncpg.create_pool(
-        database_url, min_size=0, max_size=max_size, init=_init_connection, command_timeout=60
+        database_url,
+        min_size=0,
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=60,
+        server_settings=timeouts.server_settings(),
     )
     assert pool is not None
     return pool
 
 
-def is_conflict(error: BaseException) -> bool:
-    """A concurrency conflict: transient, unless one record causes it every time."""
-    return isinstance(error, asyncpg.PostgresError) and error.sqlstate in CONFLICT_SQLSTATES
-
-
-def is_transient(error: BaseException) -> bool:
-    """Connection trouble and concurrency conflicts: worth retrying the same work."""
+def is_unreachable(error: BaseException) -> bool:
+    """The database out of reach for now (down, starting, shutting down, full), as opposed
+    to one that refuses the worker (a wrong password, no such database)."""
     if isinstance(error, asyncpg.PostgresError):
-        return error.sqlstate in TRANSIENT_SQLSTATES or error.sqlstate.startswith("08")
-    return isinstance(
-        error,
-        (
-            asyncpg.InterfaceError,
-            ConnectionError,
-            OSError,
-            TimeoutError,
-        ),
-    )
+        sqlstate = error.sqlstate or ""
+        return sqlstate.startswith("08") or sqlstate in UNREACHABLE_SQLSTATES
+    return isinstance(error, _CONNECTION_ERRORS)
 
 
 def describe_error(error: BaseException) -> str:
