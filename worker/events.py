@@ -24,6 +24,7 @@ from worker.messages import (
     Customer,
     InvoiceSnapshot,
     Rejection,
+    Seller,
     event_bytes,
     stable_event_id,
 )
@@ -94,6 +95,7 @@ def _invoice_fields(invoice: Invoice) -> dict[str, object]:
                 "gross_amount": None
                 if line.gross_amount is None
                 else format_amount(line.gross_amount, currency),
+                "tax_category": None if line.treatment is None else line.treatment.category,
             }
             for line in invoice.content.lines
         ],
@@ -102,12 +104,29 @@ def _invoice_fields(invoice: Invoice) -> dict[str, object]:
                 "tax_rate": plain(group.tax_rate),
                 "taxable_amount": format_amount(group.taxable_amount, currency),
                 "tax_amount": format_amount(group.tax_amount, currency),
+                "tax_category": group.treatment.category,
+                "tax_exemption_reason": group.treatment.exemption_reason,
+                "tax_exemption_reason_code": group.treatment.exemption_reason_code,
             }
             for group in invoice.content.amounts.tax_breakdown
         ],
         "totals": _totals_fields(invoice.totals, currency),
         "note": invoice.note,
         "version": invoice.version,
+        **_purchase_fields(invoice),
+    }
+
+
+def _purchase_fields(invoice: Invoice) -> dict[str, Any]:
+    """What the buyer stated about the purchase, and the seller, where there are some."""
+    purchase = invoice.purchase
+    address = purchase.get("deliveryAddress")
+    return {
+        "buyer_reference": purchase.get("buyerReference"),
+        "purchase_order_reference": purchase.get("purchaseOrderReference"),
+        "delivery_date": purchase.get("deliveryDate"),
+        "delivery_address": None if address is None else BillingAddress.model_construct(**address),
+        "seller": None if invoice.seller is None else Seller.model_validate(invoice.seller),
     }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from worker.domain.amounts import CreditedLine, credit_amounts
+from worker.domain.amounts import CreditedLine, GroupKey, credit_amounts
 from worker.domain.invoice import InvoiceContent, InvoiceLine
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
 from worker.domain.rules import RuleViolation
@@ -58,10 +58,10 @@ def credit_note_content(
     """The note's lines, numbered 1..n in the reference's order, and its amounts."""
     ordered = sorted(credited, key=lambda line: line.line_no)
     credited_after = _credited_row_ids(other_notes) | {line.order_row_id for line in ordered}
-    completing_tax: dict[Decimal, Decimal] = {}
+    completing_tax: dict[GroupKey, Decimal] = {}
     for group in reference.content.amounts.tax_breakdown:
         group_rows = {
-            line.order_row_id for line in reference.content.lines if line.tax_rate == group.tax_rate
+            line.order_row_id for line in reference.content.lines if line_group(line) == group.key
         }
         if group_rows <= credited_after:
             earlier = sum(
@@ -69,18 +69,27 @@ def credit_note_content(
                     note_group.tax_amount
                     for note in other_notes
                     for note_group in note.content.amounts.tax_breakdown
-                    if note_group.tax_rate == group.tax_rate
+                    if note_group.key == group.key
                 ),
                 Decimal(0),
             )
-            completing_tax[group.tax_rate] = group.tax_amount - earlier
+            completing_tax[group.key] = group.tax_amount - earlier
     amounts = credit_amounts(
-        [CreditedLine(line.net_amount, line.gross_amount, line.tax_rate) for line in ordered],
+        [
+            CreditedLine(line.net_amount, line.gross_amount, line.tax_rate, line.treatment)
+            for line in ordered
+        ],
         reference.currency,
         completing_tax,
     )
     lines = tuple(replace(line, line_no=line_no) for line_no, line in enumerate(ordered, start=1))
     return InvoiceContent(lines, amounts)
+
+
+def line_group(line: InvoiceLine) -> GroupKey:
+    """The tax group (category, rate) of an invoice line."""
+    assert line.treatment is not None  # every line has one (InvoiceLine.__post_init__)
+    return line.treatment.category, line.tax_rate
 
 
 def live_credit_notes(reference: Invoice, invoices: Collection[Invoice]) -> list[Invoice]:
