@@ -96,7 +96,7 @@ class _Document(FPDF):
         self.set_font(FONT, size=7.5)
         self.set_text_color(*MUTED)
         self.set_xy(_LEFT, -16)
-        self.multi_cell(_WIDTH - 24, 3.6, self._footer_text)
+        self.multi_cell(_WIDTH - 26, 3.6, self._footer_text, align="L")
         self.set_xy(_LEFT + _WIDTH - 24, -16)
         self.cell(24, 3.6, self._page_label.format(page=self.page_no(), pages="{nb}"), align="R")
 
