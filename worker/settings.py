@@ -12,12 +12,12 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker.faults import parse as parse_fault_injection
-from worker.messages.values import CountryCode
+from worker.messages.values import EAS_SCHEMES, CountryCode, has_vat_prefix
 
 DOCUMENT_LANGUAGES = ("en", "de", "fr", "nl")
 DocumentLanguage = Literal["en", "de", "fr", "nl"]
 
-_ELECTRONIC_ADDRESS = re.compile(r"(?P<scheme>\d{4}):(?P<id>\S{1,100})")
+_ELECTRONIC_ADDRESS = re.compile(r"(?P<scheme>[0-9A-Z]{2,4}):(?P<id>\S{1,100})")
 _BIC = re.compile(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?")
 _IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
 
@@ -58,10 +58,18 @@ class Seller(BaseSettings):
     @field_validator("electronic_address")
     @classmethod
     def _electronic_address_has_a_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not _ELECTRONIC_ADDRESS.fullmatch(value):
-            raise ValueError(
-                "expected scheme:id with a 4-digit EAS scheme, e.g. 0088:5790000435975"
-            )
+        if value is None:
+            return None
+        match = _ELECTRONIC_ADDRESS.fullmatch(value)
+        if match is None or match["scheme"] not in EAS_SCHEMES:
+            raise ValueError("expected scheme:id with a CEF EAS scheme, e.g. 0088:5790000435975")
+        return value
+
+    @field_validator("vat_id")
+    @classmethod
+    def _vat_id_has_its_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not has_vat_prefix(value):
+            raise ValueError("must start with its country prefix, e.g. NL123456789B01")
         return value
 
     @field_validator("iban")

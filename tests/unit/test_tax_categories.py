@@ -245,6 +245,11 @@ def test_a_complete_seller_is_stored_with_the_contracts_names(
         ),
         (
             "",
+            {"INVOICER_SELLER_VAT_ID": "123456789"},
+            "INVOICER_SELLER_VAT_ID='123456789' is not valid: must start with its country prefix",
+        ),
+        (
+            "",
             {"INVOICER_SELLER_COUNTRY": "XX"},
             "INVOICER_SELLER_COUNTRY='XX' is not valid: unknown country 'XX'",
         ),
@@ -271,3 +276,27 @@ def test_an_incomplete_or_invalid_seller_is_refused_naming_the_variable(
         Settings()
 
     assert named in str(invalid_settings(error.value))
+
+
+def test_an_electronic_address_has_a_known_eas_scheme() -> None:
+    customer = {"name": "J", "electronicAddress": {"scheme": "1234", "id": "x"}}
+
+    rejection = rejected(record(order_data(customer=customer)))
+
+    assert rejection.errors == {
+        "customer.electronicAddress.scheme": [
+            "unknown electronic address scheme '1234' (a CEF EAS code such as 0088)"
+        ]
+    }
+
+
+def test_reverse_charge_needs_a_vat_id_with_its_country_prefix() -> None:
+    rows = [row(taxCategory="AE", taxExemptionReason="Reverse charge")]
+
+    rejection = rejected(
+        record(order_data(customer={"name": "J", "vatId": "123456789"}, rows=rows))
+    )
+
+    assert rejection.errors == {
+        "customer.vatId": ["must start with its country prefix (DE123456789) for tax category AE"]
+    }

@@ -13,6 +13,7 @@ from worker.domain.amounts import line_amount
 from worker.domain.invoice import InvoiceLine
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.money import format_amount, minor_units
+from worker.messages.values import has_vat_prefix
 
 EN16931_MINOR_UNITS = (0, 2)
 """EN 16931 amounts have at most 2 decimals (BR-DEC-*); 3-digit currencies cannot be told."""
@@ -142,12 +143,22 @@ def buyer(invoice: Invoice) -> Party:
     return Party(
         name=customer["name"],
         address=buyer_address(invoice) or Address(None, None, None, None, None, None),
-        vat_id=None if not_subject_to_vat(invoice) else customer.get("vatId"),
+        vat_id=_stated_vat_id(invoice),
         registration_id=None,
         identifier=customer.get("customerId"),
         electronic_address=None if electronic is None else (electronic["scheme"], electronic["id"]),
         email=customer.get("email"),
     )
+
+
+def _stated_vat_id(invoice: Invoice) -> str | None:
+    """The buyer's VAT identifier as EN 16931 can state it: with its country prefix
+    (BR-CO-9; a v1 customer's may lack it, the PDF still shows it), and none for an
+    invoice not subject to VAT (BR-O-02)."""
+    vat_id = invoice.customer.get("vatId")
+    if vat_id is None or not_subject_to_vat(invoice) or not has_vat_prefix(vat_id):
+        return None
+    return str(vat_id)
 
 
 def delivery_address(invoice: Invoice) -> Address | None:

@@ -19,6 +19,7 @@ from worker.domain.money import minor_units
 from worker.messages.values import (
     CountryCode,
     CurrencyCode,
+    EasScheme,
     Identifier,
     LineTotal,
     MessageModel,
@@ -31,6 +32,7 @@ from worker.messages.values import (
     Text,
     UnitPrice,
     fraction_digits,
+    has_vat_prefix,
 )
 
 MAX_ROWS = 1000
@@ -51,7 +53,7 @@ ExemptionReasonCode = Annotated[str, StringConstraints(pattern=r"^VATEX-[A-Z0-9-
 class ElectronicAddress(MessageModel):
     """Where the buyer receives e-invoices: an EAS scheme and an id (BT-49)."""
 
-    scheme: Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
+    scheme: EasScheme
     id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
@@ -201,6 +203,13 @@ class OrderCompleted(MessageModel):
         if needing_vat_id and self.customer.vat_id is None:
             yield _error(
                 ("customer", "vatId"), f"required for tax category {needing_vat_id[0]}", None
+            )
+        elif needing_vat_id and not has_vat_prefix(self.customer.vat_id or ""):
+            yield _error(
+                ("customer", "vatId"),
+                f"must start with its country prefix (DE123456789) for tax category "
+                f"{needing_vat_id[0]}",
+                self.customer.vat_id,
             )
         if "K" in categories:
             if self.delivery_date is None:
