@@ -18,6 +18,7 @@ from worker.handlers import ROUTES
 from worker.messages import Rejection, parse_event
 from worker.processing import Item, decide
 from worker.settings import Settings
+from worker.store.documents import RenderJob
 from worker.store.inbox import EventKey, InboxEntry
 from worker.store.outbox import OutboxMessage
 
@@ -34,6 +35,7 @@ class MemoryStore:
     inbox: dict[EventKey, InboxEntry] = field(default_factory=dict)
     series: dict[tuple[str, int], int] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
+    render_jobs: list[RenderJob] = field(default_factory=list)
 
     def run(self, records: Sequence[Record]) -> None:
         """One batch: loaded as worker.unit_of_work.begin loads it, decided record by
@@ -83,6 +85,7 @@ class MemoryStore:
         for invoice in [*writes.changed_invoices, *writes.new_invoices]:
             self.invoices[invoice.invoice_id] = invoice
         self.outbox.extend(writes.messages)
+        self.render_jobs.extend(writes.render_jobs)
         for outcome in writes.inbox:
             self.inbox[outcome.key] = InboxEntry(
                 outcome.outcome, outcome.result_key, outcome.result_value

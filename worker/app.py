@@ -15,6 +15,7 @@ from worker import faults, metrics
 from worker.consumer import BatchConsumer
 from worker.http import create_app, start_http
 from worker.relay import OutboxRelay, create_producer
+from worker.renderer import Renderer, render_pool
 from worker.retry import Backoff
 from worker.settings import Settings
 from worker.startup import StartupError
@@ -50,8 +51,11 @@ class Worker:
         flushed, then it returns. The HTTP port in use is a StartupError, raised before
         anything else is opened."""
         settings = self.settings
+        # the renderer holds a connection per process while it renders
         self._pool = pool = await create_pool(
-            settings.database_url, timeouts=settings.database_timeouts
+            settings.database_url,
+            timeouts=settings.database_timeouts,
+            max_size=4 + settings.renderer_processes,
         )
         try:
             app = create_app(self.liveness, self.readiness, self.refresh_metrics)
@@ -93,18 +97,29 @@ class Worker:
             if not await self._start_kafka(producer):
                 return
             relay_task = asyncio.create_task(self.relay.run(self._relay_stop))
+            renderer_task = asyncio.create_task(self._run_renderer(pool))
             self.started.set()
             log.info("worker running", action="start", group_id=settings.group_id)
             try:
                 await self.consumer.run(self.stop)
             finally:
                 await asyncio.shield(self.consumer.consumer.stop())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(renderer_task, SHUTDOWN_TIMEOUT_SECONDS)
                 self._relay_stop.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(relay_task, SHUTDOWN_TIMEOUT_SECONDS)
         finally:
             await asyncio.shield(self.consumer.consumer.stop())  # when it never ran
             await producer.stop()
+
+    async def _run_renderer(self, pool: asyncpg.Pool) -> None:
+        """Documents of closed invoices, when a seller is configured; a render in hand is
+        finished (and its documents announced) before the relay stops."""
+        if not self.settings.seller.configured:
+            return
+        with render_pool(self.settings.renderer_processes) as executor:
+            await Renderer(self.settings, pool, executor).run(self.stop)
 
     async def _start_kafka(self, producer: AIOKafkaProducer) -> bool:
         """The broker may not be up yet: keep trying until told to stop (then False)."""

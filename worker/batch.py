@@ -25,10 +25,17 @@ from worker.decisions import (
     Republished,
 )
 from worker.domain.invoice import OrderRow
-from worker.domain.lifecycle import Invoice, InvoiceType, number_invoice
+from worker.domain.lifecycle import (
+    Invoice,
+    InvoiceClosed,
+    InvoiceType,
+    NotificationRequested,
+    number_invoice,
+)
 from worker.domain.numbering import invoice_number
 from worker.domain.order import Order
 from worker.settings import Settings
+from worker.store.documents import RenderJob, WaitingNotification
 from worker.store.inbox import EventKey, InboxEntry, InboxOutcome
 from worker.store.outbox import OutboxMessage
 
@@ -60,6 +67,8 @@ class Writes:
     inbox: list[InboxOutcome]
     closed: list[ClosedInvoice]
     dead_letter_reasons: list[str]
+    render_jobs: list[RenderJob] = field(default_factory=list)
+    """Closed invoices with a seller: their documents are rendered after the commit."""
 
 
 @dataclass(slots=True)
@@ -163,7 +172,14 @@ class Batch:
         messages: list[OutboxMessage] = []
         results: dict[EventKey, OutboxMessage] = {}
         dead_letter_reasons: list[str] = []
+        render_jobs: dict[str, RenderJob] = {}
         for fact, cause in self._facts:
+            if _waits_for_documents(fact, render_jobs):
+                continue
+            if isinstance(fact, InvoiceClosed) and fact.invoice.seller is not None:
+                render_jobs[fact.invoice.invoice_id] = RenderJob(
+                    fact.invoice.invoice_id, cause.correlation_id, cause.time
+                )
             message = self._render(fact, cause, filled, results)
             if message is None:
                 continue
@@ -193,6 +209,7 @@ class Batch:
                 for invoice_id, context in self._closing.items()
             ],
             dead_letter_reasons=dead_letter_reasons,
+            render_jobs=list(render_jobs.values()),
         )
 
     def _numbered(self, numbers: Numbers | None) -> dict[str, tuple[str, datetime, date]]:
@@ -240,3 +257,17 @@ class Batch:
             return events.command_result(settings, replace(fact, invoice=invoice), cause, now)
         numbered = replace(fact, invoice=filled(fact.invoice))
         return events.invoice_event(settings, numbered, cause, now)
+
+
+def _waits_for_documents(fact: Fact, render_jobs: dict[str, RenderJob]) -> bool:
+    """The automatic notification of an invoice closed with documents is sent by the
+    renderer, with them (CONTRACT.md v2, "Documents"): it goes onto the render job."""
+    if not isinstance(fact, NotificationRequested) or fact.reason != "auto":
+        return False
+    job = render_jobs.get(fact.invoice.invoice_id)
+    if job is None:
+        return False
+    render_jobs[job.invoice_id] = replace(
+        job, notification=WaitingNotification(fact.channel, fact.recipient, fact.request)
+    )
+    return True

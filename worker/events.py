@@ -3,7 +3,7 @@ maps the domain onto the contract (ids, amounts as strings, keys, topics)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +22,10 @@ from worker.domain.money import format_amount, plain
 from worker.messages import (
     BillingAddress,
     Customer,
+    ElectronicAddress,
     InvoiceSnapshot,
     Rejection,
+    Seller,
     event_bytes,
     stable_event_id,
 )
@@ -37,6 +39,7 @@ from worker.messages.dead_letter import (
 )
 from worker.messages.routing import OUTGOING, topic_for
 from worker.settings import Settings
+from worker.store.documents import RenderJob, StoredDocument
 from worker.store.outbox import OutboxMessage
 
 
@@ -63,6 +66,9 @@ def _customer(customer: Mapping[str, Any]) -> Customer:
     address = fields.get("billingAddress")
     if isinstance(address, Mapping):
         fields["billingAddress"] = BillingAddress.model_construct(**address)
+    electronic = fields.get("electronicAddress")
+    if isinstance(electronic, Mapping):
+        fields["electronicAddress"] = ElectronicAddress.model_construct(**electronic)
     return Customer.model_construct(**fields)
 
 
@@ -94,6 +100,7 @@ def _invoice_fields(invoice: Invoice) -> dict[str, object]:
                 "gross_amount": None
                 if line.gross_amount is None
                 else format_amount(line.gross_amount, currency),
+                "tax_category": None if line.treatment is None else line.treatment.category,
             }
             for line in invoice.content.lines
         ],
@@ -102,12 +109,29 @@ def _invoice_fields(invoice: Invoice) -> dict[str, object]:
                 "tax_rate": plain(group.tax_rate),
                 "taxable_amount": format_amount(group.taxable_amount, currency),
                 "tax_amount": format_amount(group.tax_amount, currency),
+                "tax_category": group.treatment.category,
+                "tax_exemption_reason": group.treatment.exemption_reason,
+                "tax_exemption_reason_code": group.treatment.exemption_reason_code,
             }
             for group in invoice.content.amounts.tax_breakdown
         ],
         "totals": _totals_fields(invoice.totals, currency),
         "note": invoice.note,
         "version": invoice.version,
+        **_purchase_fields(invoice),
+    }
+
+
+def _purchase_fields(invoice: Invoice) -> dict[str, Any]:
+    """What the buyer stated about the purchase, and the seller, where there are some."""
+    purchase = invoice.purchase
+    address = purchase.get("deliveryAddress")
+    return {
+        "buyer_reference": purchase.get("buyerReference"),
+        "purchase_order_reference": purchase.get("purchaseOrderReference"),
+        "delivery_date": purchase.get("deliveryDate"),
+        "delivery_address": None if address is None else BillingAddress.model_construct(**address),
+        "seller": None if invoice.seller is None else Seller.model_validate(invoice.seller),
     }
 
 
@@ -194,6 +218,58 @@ def _event_data(fact: InvoiceFact) -> tuple[str, dict[str, Any]]:
                 "due_date": invoice.due_date,
                 "reason": reason,
             }
+
+
+def documents_ready(
+    settings: Settings,
+    invoice: Invoice,
+    documents: Sequence[StoredDocument],
+    unavailable: Sequence[tuple[str, str]],
+    job: RenderJob,
+    now: datetime,
+) -> list[OutboxMessage]:
+    """`invoice-documents-ready` and, when one waits for the documents, the invoice's
+    automatic notification-requested carrying them."""
+    assert invoice.number is not None
+    cause = Cause(None, None, job.correlation_id, job.event_time)
+    stored = [
+        {
+            "kind": document.kind,
+            "media_type": document.media_type,
+            "sha256": document.sha256,
+            "size": document.size,
+            "path": f"/v1/invoices/{invoice.invoice_id}/{document.kind}",
+        }
+        for document in documents
+    ]
+    event_type = "invoice-documents-ready"
+    data = {
+        "invoice_id": invoice.invoice_id,
+        "invoice_number": invoice.number,
+        "order_id": invoice.order_id,
+        "documents": stored,
+        "unavailable": [{"kind": kind, "reason": reason} for kind, reason in unavailable],
+    }
+    event_id = stable_event_id(event_type, invoice.invoice_id)
+    messages = [_message(settings, event_type, event_id, data, invoice, cause, now)]
+    waiting = job.notification
+    if waiting is not None:
+        fact = NotificationRequested(
+            invoice, waiting.channel, waiting.recipient, "auto", waiting.request
+        )
+        notification_type, notification = _event_data(fact)
+        messages.append(
+            _message(
+                settings,
+                notification_type,
+                notification["notification_id"],
+                {**notification, "documents": stored},
+                invoice,
+                cause,
+                now,
+            )
+        )
+    return messages
 
 
 def _summary_fields(invoice: Invoice) -> dict[str, Any]:

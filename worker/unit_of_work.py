@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from worker.batch import Batch, Numbers, Writes
 from worker.handlers import Needs
 from worker.settings import Settings
-from worker.store import inbox, invoices, numbers, orders, outbox
+from worker.store import documents, inbox, invoices, numbers, orders, outbox
 from worker.store.inbox import EventKey
 from worker.store.pool import Executor
 
@@ -60,6 +60,7 @@ async def commit(connection: Executor, batch: Batch) -> Writes:
     # Changed invoices first: a voided invoice releases rows a new one may take.
     await invoices.update_invoices(connection, writes.changed_invoices)
     await invoices.insert_invoices(connection, writes.new_invoices)
+    await documents.enqueue(connection, writes.render_jobs)
     await outbox.enqueue(connection, writes.messages)
     await inbox.record_outcomes(connection, writes.inbox)
     return writes

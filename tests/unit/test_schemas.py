@@ -17,6 +17,7 @@ from worker.messages import (
     InvoiceClosed,
     InvoiceCommandResult,
     InvoiceCreated,
+    InvoiceDocumentsReady,
     InvoiceLine,
     InvoicePaid,
     InvoiceSnapshot,
@@ -191,6 +192,23 @@ SAMPLE_DATA = {
             totals=_totals(),
         ),
         warnings=["no recipient for email: not sent"],
+    ),
+    "invoice-documents-ready": InvoiceDocumentsReady.model_validate(
+        {
+            "invoiceId": "i-1",
+            "invoiceNumber": "INV-2026-000001",
+            "orderId": "NL-10042",
+            "documents": [
+                {
+                    "kind": "pdf",
+                    "mediaType": "application/pdf",
+                    "sha256": "0" * 64,
+                    "size": 48213,
+                    "path": "/v1/invoices/i-1/pdf",
+                }
+            ],
+            "unavailable": [{"kind": "ubl", "reason": "no billingAddress.country"}],
+        }
     ),
 }
 

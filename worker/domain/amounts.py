@@ -1,6 +1,9 @@
-"""The one rule for every invoice amount (CONTRACT.md, "Amounts"): EN 16931's per-rate tax."""
+"""The one rule for every invoice amount (CONTRACT.md, "Amounts"): EN 16931's tax per group of
+VAT category and rate."""
 
-from collections.abc import Collection, Mapping, Sequence
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import (
     Context,
@@ -20,12 +23,37 @@ from worker.domain.money import from_minor_units, minor_units, round_half_up, to
 _LINE_ARITHMETIC = Context(prec=64, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
 
 
+def default_tax_category(tax_rate: Decimal) -> str:
+    """The VAT category of a row that states none: standard rated above 0 %, else zero rated."""
+    return "S" if tax_rate > 0 else "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class TaxTreatment:
+    """A line's VAT category (UNCL5305) and, for an exempt one, the reason (text or VATEX
+    code) that goes with it."""
+
+    category: str
+    exemption_reason: str | None = None
+    exemption_reason_code: str | None = None
+
+
+GroupKey = tuple[str, Decimal]
+"""A tax group: (VAT category, rate); "9" and "9.00" are one rate."""
+
+
 @dataclass(frozen=True, slots=True)
 class PricedLine:
     quantity: Decimal
     unit_price: Decimal
     discount_percent: Decimal
     tax_rate: Decimal
+    treatment: TaxTreatment | None = None
+    """None: the default category of its rate."""
+
+    @property
+    def group(self) -> GroupKey:
+        return _group_of(self.treatment, self.tax_rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +62,28 @@ class LineAmount:
     gross_amount: Decimal | None  # set only when prices include tax
 
 
+def _group_of(treatment: TaxTreatment | None, tax_rate: Decimal) -> GroupKey:
+    category = default_tax_category(tax_rate) if treatment is None else treatment.category
+    return category, tax_rate
+
+
 @dataclass(frozen=True, slots=True)
 class TaxGroup:
     tax_rate: Decimal  # the rate as first given ("9" and "9.00" are one group)
     taxable_amount: Decimal
     tax_amount: Decimal
+    treatment: TaxTreatment
+    """The group's category and exemption reason (its first line's)."""
+
+    @property
+    def key(self) -> GroupKey:
+        return self.treatment.category, self.tax_rate
 
 
 @dataclass(frozen=True, slots=True)
 class InvoiceAmounts:
     lines: tuple[LineAmount, ...]  # in the order of the priced lines
-    tax_breakdown: tuple[TaxGroup, ...]  # ascending by rate
+    tax_breakdown: tuple[TaxGroup, ...]  # ascending by rate, then category
     net_amount: Decimal
     tax_amount: Decimal
     gross_amount: Decimal
@@ -72,7 +111,8 @@ def line_amount(
 def compute_amounts(
     lines: Sequence[PricedLine], currency: str, prices_include_tax: bool
 ) -> InvoiceAmounts:
-    """Line amounts, the tax per rate and the invoice's net, tax and gross amounts."""
+    """Line amounts, the tax per group (category and rate) and the invoice's net, tax and
+    gross amounts."""
     digits = minor_units(currency)
     line_totals = [
         line_amount(line.quantity, line.unit_price, line.discount_percent, currency)
@@ -80,13 +120,13 @@ def compute_amounts(
     ]
     line_total_units = [to_minor_units(amount, digits) for amount in line_totals]
     net_units = list(line_total_units)
-    lines_by_rate: dict[Decimal, list[int]] = {}
+    lines_by_group: dict[GroupKey, list[int]] = {}
     for index, line in enumerate(lines):
-        lines_by_rate.setdefault(line.tax_rate, []).append(index)
+        lines_by_group.setdefault(line.group, []).append(index)
 
     breakdown: list[TaxGroup] = []
     net_total = tax_total = 0
-    for rate, indices in sorted(lines_by_rate.items()):
+    for (_, rate), indices in sorted(lines_by_group.items(), key=_rate_then_category):
         ratio = Fraction(rate)
         group_units = [line_total_units[i] for i in indices]
         group_total = sum(group_units)
@@ -99,7 +139,12 @@ def compute_amounts(
             tax = _whole_units(group_total * ratio / 100)
             taxable = group_total
         breakdown.append(
-            TaxGroup(rate, from_minor_units(taxable, digits), from_minor_units(tax, digits))
+            TaxGroup(
+                lines[indices[0]].tax_rate,
+                from_minor_units(taxable, digits),
+                from_minor_units(tax, digits),
+                _treatment(lines[index] for index in indices),
+            )
         )
         net_total += taxable
         tax_total += tax
@@ -117,6 +162,23 @@ def compute_amounts(
     )
 
 
+def _rate_then_category(item: tuple[GroupKey, object]) -> tuple[Decimal, str]:
+    (category, rate), _ = item
+    return rate, category
+
+
+def _treatment(lines: Iterable[PricedLine | CreditedLine]) -> TaxTreatment:
+    """The group's: its first line's that states an exemption, else its first line's."""
+    treatments = [_group_treatment(line.treatment, line.tax_rate) for line in lines]
+    return next(
+        (t for t in treatments if t.exemption_reason or t.exemption_reason_code), treatments[0]
+    )
+
+
+def _group_treatment(treatment: TaxTreatment | None, tax_rate: Decimal) -> TaxTreatment:
+    return TaxTreatment(default_tax_category(tax_rate)) if treatment is None else treatment
+
+
 @dataclass(frozen=True, slots=True)
 class CreditedLine:
     """An invoice line a credit note credits: its amounts are copied, not computed again."""
@@ -124,31 +186,44 @@ class CreditedLine:
     net_amount: Decimal
     gross_amount: Decimal | None
     tax_rate: Decimal
+    treatment: TaxTreatment | None = None
+
+    @property
+    def group(self) -> GroupKey:
+        return _group_of(self.treatment, self.tax_rate)
 
 
 def credit_amounts(
     lines: Sequence[CreditedLine],
     currency: str,
-    tax_left: Mapping[Decimal, Decimal],
-    completing: Collection[Decimal],
+    tax_left: Mapping[GroupKey, Decimal],
+    completing: Collection[GroupKey],
 ) -> InvoiceAmounts:
-    """A credit note's amounts (CONTRACT.md v2, "Credit notes add up"). Per rate its tax is
+    """A credit note's amounts (CONTRACT.md v2, "Credit notes add up"). Per group its tax is
     q(taxable × rate/100); in a group the note completes, what is left of the group's tax
-    (`tax_left[rate]`: the invoice's tax minus what earlier credit notes took). Never more
+    (`tax_left[group]`: the invoice's tax minus what earlier credit notes took). Never more
     than is left, nor below zero: where notes rounded on their own would together take more
     than the group's tax, the later ones take what is left, so no invoice is ever
     credited more than its gross, nor a note less than nothing."""
     digits = minor_units(currency)
-    lines_by_rate: dict[Decimal, list[CreditedLine]] = {}
+    lines_by_group: dict[GroupKey, list[CreditedLine]] = {}
     for line in lines:
-        lines_by_rate.setdefault(line.tax_rate, []).append(line)
+        lines_by_group.setdefault(line.group, []).append(line)
     breakdown: list[TaxGroup] = []
-    for rate, group in sorted(lines_by_rate.items()):
+    for key, group in sorted(lines_by_group.items(), key=_rate_then_category):
+        rate = group[0].tax_rate
         taxable = sum((line.net_amount for line in group), Decimal(0))
-        left = tax_left[rate]
+        left = tax_left[key]
         own = round_half_up(Fraction(taxable) * Fraction(rate) / 100, digits)
-        tax = max(Decimal(0), left if rate in completing else min(own, left))
-        breakdown.append(TaxGroup(rate, round_half_up(taxable, digits), round_half_up(tax, digits)))
+        tax = max(Decimal(0), left if key in completing else min(own, left))
+        breakdown.append(
+            TaxGroup(
+                rate,
+                round_half_up(taxable, digits),
+                round_half_up(tax, digits),
+                _treatment(group),
+            )
+        )
     net = sum((group.taxable_amount for group in breakdown), Decimal(0))
     tax_total = sum((group.tax_amount for group in breakdown), Decimal(0))
     return InvoiceAmounts(

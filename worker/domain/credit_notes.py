@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from worker.domain.amounts import CreditedLine, credit_amounts
+from worker.domain.amounts import CreditedLine, GroupKey, credit_amounts
 from worker.domain.invoice import InvoiceContent, InvoiceLine
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
 from worker.domain.rules import RuleViolation
@@ -59,31 +59,32 @@ def credit_note_content(
     groups are the reference's (rates as the reference writes them)."""
     ordered = sorted(credited, key=lambda line: line.line_no)
     credited_after = _credited_row_ids(other_notes) | {line.order_row_id for line in ordered}
-    tax_left: dict[Decimal, Decimal] = {}
-    completing: set[Decimal] = set()
-    group_rate: dict[Decimal, Decimal] = {}
+    tax_left: dict[GroupKey, Decimal] = {}
+    completing: set[GroupKey] = set()
+    group_rate: dict[GroupKey, Decimal] = {}
     for group in reference.content.amounts.tax_breakdown:
-        rate = group.tax_rate
-        group_rate[rate] = rate
-        taken = sum(
+        key = group.key
+        group_rate[key] = group.tax_rate
+        tax_left[key] = group.tax_amount - sum(
             (
                 note_group.tax_amount
                 for note in other_notes
                 for note_group in note.content.amounts.tax_breakdown
-                if note_group.tax_rate == rate
+                if note_group.key == key
             ),
             Decimal(0),
         )
-        tax_left[rate] = group.tax_amount - taken
         if all(
             line.order_row_id in credited_after
             for line in reference.content.lines
-            if line.tax_rate == rate
+            if line_group(line) == key
         ):
-            completing.add(rate)
+            completing.add(key)
     amounts = credit_amounts(
         [
-            CreditedLine(line.net_amount, line.gross_amount, group_rate[line.tax_rate])
+            CreditedLine(
+                line.net_amount, line.gross_amount, group_rate[line_group(line)], line.treatment
+            )
             for line in ordered
         ],
         reference.currency,
@@ -92,6 +93,12 @@ def credit_note_content(
     )
     lines = tuple(replace(line, line_no=line_no) for line_no, line in enumerate(ordered, start=1))
     return InvoiceContent(lines, amounts)
+
+
+def line_group(line: InvoiceLine) -> GroupKey:
+    """The tax group (category, rate) of an invoice line."""
+    assert line.treatment is not None  # every line has one (InvoiceLine.__post_init__)
+    return line.treatment.category, line.tax_rate
 
 
 def live_credit_notes(reference: Invoice, invoices: Collection[Invoice]) -> list[Invoice]:

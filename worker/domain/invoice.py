@@ -1,11 +1,26 @@
 """The invoice builder: an invoice's lines and amounts from the order rows it bills."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from operator import attrgetter
 
-from worker.domain.amounts import InvoiceAmounts, PricedLine, compute_amounts
+from worker.domain.amounts import (
+    InvoiceAmounts,
+    PricedLine,
+    TaxTreatment,
+    compute_amounts,
+    default_tax_category,
+)
+
+
+def _with_treatment(line: OrderRow | InvoiceLine) -> None:
+    """A row or line that states no VAT category has its rate's default: one value for one
+    meaning, so a v1 row equals itself sent again."""
+    if line.treatment is None:
+        object.__setattr__(line, "treatment", TaxTreatment(default_tax_category(line.tax_rate)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +36,10 @@ class OrderRow:
     unit_price: Decimal
     discount_percent: Decimal
     tax_rate: Decimal
+    treatment: TaxTreatment | None = None
+
+    def __post_init__(self) -> None:
+        _with_treatment(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +55,10 @@ class InvoiceLine:
     tax_rate: Decimal
     net_amount: Decimal
     gross_amount: Decimal | None
+    treatment: TaxTreatment | None = None
+
+    def __post_init__(self) -> None:
+        _with_treatment(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +74,9 @@ def build_invoice_content(
     ordered = sorted(rows, key=attrgetter("position"))
     amounts = compute_amounts(
         [
-            PricedLine(row.quantity, row.unit_price, row.discount_percent, row.tax_rate)
+            PricedLine(
+                row.quantity, row.unit_price, row.discount_percent, row.tax_rate, row.treatment
+            )
             for row in ordered
         ],
         currency,
@@ -70,6 +95,7 @@ def build_invoice_content(
             tax_rate=row.tax_rate,
             net_amount=amount.net_amount,
             gross_amount=amount.gross_amount,
+            treatment=row.treatment,
         )
         for line_no, (row, amount) in enumerate(zip(ordered, amounts.lines, strict=True), start=1)
     )

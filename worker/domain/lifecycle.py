@@ -12,7 +12,7 @@ right after this change.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -109,6 +109,10 @@ class Invoice:
     closed_at: datetime | None = None
     paid_amount: Decimal = Decimal(0)
     credited_amount: Decimal = Decimal(0)
+    purchase: Mapping[str, Any] = field(default_factory=dict)
+    """The order's buyerReference, purchaseOrderReference, deliveryDate, deliveryAddress."""
+    seller: Mapping[str, Any] | None = None
+    """The configured seller when it was made (contract names); None: no documents."""
 
     @property
     def holds_rows(self) -> bool:

@@ -21,6 +21,9 @@ class OrderDetails:
     currency: str
     prices_include_tax: bool
     customer: Mapping[str, Any]
+    purchase: Mapping[str, Any] = field(default_factory=dict)
+    """What the buyer states about the purchase, for documents (the contract's names):
+    buyerReference, purchaseOrderReference, deliveryDate, deliveryAddress."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ _INVOICED_ROW_FIELDS = {
     "unit_price": "unitPrice",
     "tax_rate": "taxRate",
     "discount_percent": "discountPercent",
+    "treatment": "taxCategory",
 }
 
 

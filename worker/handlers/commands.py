@@ -150,6 +150,8 @@ def create(
         reference_invoice_id=None if reference is None else reference.invoice_id,
         note=command.note,
         due_date=command.due_date,
+        purchase=details.purchase,
+        seller=view.settings.seller.snapshot(),
     )
     return create_invoice(draft, close=command.close, reference=reference), ()
 

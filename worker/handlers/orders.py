@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 
 from worker.decisions import Decision, Outcome, Record, View, cause_of
-from worker.domain.amounts import line_amount
+from worker.domain.amounts import TaxTreatment, line_amount
 from worker.domain.customer import address_for
 from worker.domain.invoice import OrderRow, build_invoice_content
 from worker.domain.lifecycle import (
@@ -75,7 +73,20 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
             ),
         )
     customer = data.customer.model_dump(mode="json", by_alias=True, exclude_none=True)
-    details = OrderDetails(data.order_code, data.currency, data.prices_include_tax, customer)
+    purchase = data.model_dump(
+        mode="json",
+        by_alias=True,
+        exclude_none=True,
+        include={
+            "buyer_reference",
+            "purchase_order_reference",
+            "delivery_date",
+            "delivery_address",
+        },
+    )
+    details = OrderDetails(
+        data.order_code, data.currency, data.prices_include_tax, customer, purchase
+    )
     rows = [
         OrderRow(
             row_id=row.row_id,
@@ -87,6 +98,9 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
             unit_price=row.unit_price,
             discount_percent=row.discount_percent,
             tax_rate=row.tax_rate,
+            treatment=TaxTreatment(
+                row.category, row.tax_exemption_reason, row.tax_exemption_reason_code
+            ),
         )
         for index, row in enumerate(data.rows)
     ]
@@ -103,7 +117,11 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
             ),
         )
     free_rows = update.order.free_rows()
-    change = Change(()) if not free_rows else _invoice_free_rows(view, event, free_rows, customer)
+    change = (
+        Change(())
+        if not free_rows
+        else _invoice_free_rows(view, event, free_rows, update.order.details)
+    )
     return Decision(
         Outcome.APPLIED,
         cause_of(event, record),
@@ -119,9 +137,10 @@ def _invoice_free_rows(
     view: View,
     event: OrderCompletedEvent,
     free_rows: list[OrderRow],
-    customer: dict[str, Any],
+    details: OrderDetails,
 ) -> Change:
     data = event.data
+    customer = details.customer
     invoicing = data.invoicing
     draft = Invoice(
         invoice_id=stable_event_id("invoice", event.source, event.id),
@@ -136,6 +155,8 @@ def _invoice_free_rows(
         if invoicing.payment_terms_days is None
         else invoicing.payment_terms_days,
         note=invoicing.note,
+        purchase=details.purchase,
+        seller=view.settings.seller.snapshot(),
     )
     structlog.contextvars.bind_contextvars(invoiceId=draft.invoice_id)
     change = create_invoice(draft, close=invoicing.auto_close, reference=None)

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field, StringConstraints
 
 from worker.messages.commands import Channel, InvoiceType
-from worker.messages.orders import Customer
+from worker.messages.orders import BillingAddress, Customer, ElectronicAddress
 from worker.messages.values import MessageModel, Omittable
 
 DecimalString = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]
@@ -41,12 +41,62 @@ class InvoiceLine(MessageModel):
     net_amount: DecimalString
     gross_amount: Omittable[DecimalString] = None
     """Only with prices that include tax."""
+    tax_category: Omittable[str] = None
+    """UNCL5305: S, Z, E, AE, K, G or O."""
 
 
 class TaxGroup(MessageModel):
     tax_rate: DecimalString
     taxable_amount: DecimalString
     tax_amount: DecimalString
+    tax_category: Omittable[str] = None
+    """A group is one VAT category and rate (CONTRACT.md v2)."""
+    tax_exemption_reason: Omittable[str] = None
+    tax_exemption_reason_code: Omittable[str] = None
+
+
+class Seller(MessageModel):
+    """The seller the invoice was issued by (INVOICER_SELLER_*)."""
+
+    name: str
+    vat_id: str
+    address_line1: str
+    city: str
+    postal_code: str
+    country: str
+    registration_id: Omittable[str] = None
+    email: Omittable[str] = None
+    electronic_address: Omittable[ElectronicAddress] = None
+    iban: Omittable[str] = None
+    bic: Omittable[str] = None
+
+
+DocumentKind = Literal["pdf", "ubl"]
+
+
+class Document(MessageModel):
+    """A stored document of an invoice, served by the read API at `path`."""
+
+    kind: DocumentKind
+    media_type: str
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    size: Annotated[int, Field(ge=1)]
+    path: str
+
+
+class UnavailableDocument(MessageModel):
+    kind: DocumentKind
+    reason: str
+
+
+class InvoiceDocumentsReady(MessageModel):
+    """An invoice's documents are stored (`invoice-documents-ready`). Once per invoice."""
+
+    invoice_id: str
+    invoice_number: str
+    order_id: str
+    documents: list[Document]
+    unavailable: list[UnavailableDocument]
 
 
 class InvoiceCreated(MessageModel):
@@ -66,6 +116,12 @@ class InvoiceCreated(MessageModel):
     totals: Totals
     note: Omittable[str] = None
     version: Version
+    buyer_reference: Omittable[str] = None
+    purchase_order_reference: Omittable[str] = None
+    delivery_date: Omittable[date] = None
+    delivery_address: Omittable[BillingAddress] = None
+    seller: Omittable[Seller] = None
+    """Present when documents are made (a seller is configured)."""
 
 
 class InvoiceClosed(InvoiceCreated):
@@ -116,6 +172,8 @@ class NotificationRequested(MessageModel):
     currency: str
     due_date: date
     reason: Literal["auto", "command"]
+    documents: Omittable[list[Document]] = None
+    """With documents on, the automatic notification waits for them and carries them."""
 
 
 class InvoiceSnapshot(MessageModel):

@@ -18,6 +18,7 @@ from worker.messages.outgoing import (
     InvoiceClosed,
     InvoiceCommandResult,
     InvoiceCreated,
+    InvoiceDocumentsReady,
     InvoicePaid,
     InvoiceVoided,
     NotificationRequested,
@@ -70,6 +71,11 @@ OUTGOING: Mapping[str, EventRoute] = {
         "invoice_events",
         InvoicePaid,
         "An invoice is paid in full (by payments or credit notes).",
+    ),
+    "invoice-documents-ready": EventRoute(
+        "invoice_events",
+        InvoiceDocumentsReady,
+        "A closed invoice's documents (PDF, UBL) are stored. Once per invoice.",
     ),
 }
 

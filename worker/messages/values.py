@@ -235,6 +235,144 @@ PhoneNumber = Annotated[
     WithJsonSchema({"type": "string", "pattern": f"^{_E164.pattern}$", "description": "E.164"}),
 ]
 
+# The CEF Electronic Address Scheme codes EN 16931 accepts for an electronic address
+# (BR-CL-25), as the CEN/TC 434 validation artefacts list them.
+EAS_SCHEMES = frozenset(
+    {
+        "0002",
+        "0007",
+        "0009",
+        "0037",
+        "0060",
+        "0088",
+        "0096",
+        "0097",
+        "0106",
+        "0130",
+        "0135",
+        "0142",
+        "0147",
+        "0151",
+        "0154",
+        "0158",
+        "0170",
+        "0177",
+        "0183",
+        "0184",
+        "0188",
+        "0190",
+        "0191",
+        "0192",
+        "0193",
+        "0194",
+        "0195",
+        "0196",
+        "0198",
+        "0199",
+        "0200",
+        "0201",
+        "0202",
+        "0203",
+        "0204",
+        "0205",
+        "0208",
+        "0209",
+        "0210",
+        "0211",
+        "0212",
+        "0213",
+        "0215",
+        "0216",
+        "0217",
+        "0218",
+        "0219",
+        "0220",
+        "0221",
+        "0225",
+        "0230",
+        "0235",
+        "0240",
+        "0244",
+        "0242",
+        "0245",
+        "0246",
+        "0248",
+        "9910",
+        "9913",
+        "9914",
+        "9915",
+        "9918",
+        "9919",
+        "9920",
+        "9922",
+        "9923",
+        "9924",
+        "9925",
+        "9926",
+        "9927",
+        "9928",
+        "9929",
+        "9930",
+        "9931",
+        "9932",
+        "9933",
+        "9934",
+        "9935",
+        "9936",
+        "9937",
+        "9938",
+        "9939",
+        "9940",
+        "9941",
+        "9942",
+        "9943",
+        "9944",
+        "9945",
+        "9946",
+        "9947",
+        "9948",
+        "9949",
+        "9950",
+        "9951",
+        "9952",
+        "9953",
+        "9957",
+        "9959",
+        "AN",
+        "AQ",
+        "AS",
+        "AU",
+        "EM",
+    }
+)
+
+
+def check_eas_scheme(scheme: str) -> str:
+    if scheme not in EAS_SCHEMES:
+        raise PydanticCustomError(
+            "eas_scheme",
+            "unknown electronic address scheme '{scheme}' (a CEF EAS code such as 0088)",
+            {"scheme": scheme},
+        )
+    return scheme
+
+
+_VAT_PREFIXES_BEYOND_ISO = frozenset({"EL", "XI"})  # Greece, Northern Ireland
+
+
+def has_vat_prefix(vat_id: str) -> bool:
+    """Whether a VAT identifier starts with its country's prefix, as EN 16931 needs it
+    (BR-CO-9): DE123456789, EL123456789."""
+    prefix = vat_id[:2]
+    return len(vat_id) > 2 and (prefix in countries_by_alpha2 or prefix in _VAT_PREFIXES_BEYOND_ISO)
+
+
+EasScheme = Annotated[
+    str,
+    AfterValidator(check_eas_scheme),
+    WithJsonSchema({"type": "string", "description": "CEF EAS code, e.g. 0088 or 9930"}),
+]
+
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=200)]

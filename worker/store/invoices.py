@@ -8,7 +8,13 @@ from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
-from worker.domain.amounts import InvoiceAmounts, LineAmount, TaxGroup
+from worker.domain.amounts import (
+    InvoiceAmounts,
+    LineAmount,
+    TaxGroup,
+    TaxTreatment,
+    default_tax_category,
+)
 from worker.domain.invoice import InvoiceContent, InvoiceLine
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
 from worker.domain.money import plain
@@ -18,17 +24,18 @@ _HEADER_COLUMNS = (
     "invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,"
     " order_code, currency, prices_include_tax, customer, note, payment_terms_days,"
     " issue_date, due_date, closed_at, net_amount, tax_amount, gross_amount, paid_amount,"
-    " credited_amount, tax_breakdown"
+    " credited_amount, tax_breakdown, purchase, seller"
 )
 _HEADER_ARRAYS = """
     unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::integer[],
            $7::text[], $8::text[], $9::text[], $10::boolean[], $11::text[], $12::text[],
            $13::integer[], $14::date[], $15::date[], $16::timestamptz[], $17::numeric[],
-           $18::numeric[], $19::numeric[], $20::numeric[], $21::numeric[], $22::text[])
+           $18::numeric[], $19::numeric[], $20::numeric[], $21::numeric[], $22::text[],
+           $23::text[], $24::text[])
     AS t(invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,
          order_code, currency, prices_include_tax, customer, note, payment_terms_days,
          issue_date, due_date, closed_at, net_amount, tax_amount, gross_amount, paid_amount,
-         credited_amount, tax_breakdown)
+         credited_amount, tax_breakdown, purchase, seller)
 """
 
 
@@ -39,6 +46,9 @@ def _tax_breakdown_json(invoice: Invoice) -> str:
                 "taxRate": plain(group.tax_rate),
                 "taxableAmount": plain(group.taxable_amount),
                 "taxAmount": plain(group.tax_amount),
+                "taxCategory": group.treatment.category,
+                "taxExemptionReason": group.treatment.exemption_reason,
+                "taxExemptionReasonCode": group.treatment.exemption_reason_code,
             }
             for group in invoice.content.amounts.tax_breakdown
         ]
@@ -69,6 +79,8 @@ def _header_arrays(invoices: Sequence[Invoice]) -> list[list[Any]]:
         [invoice.paid_amount for invoice in invoices],
         [invoice.credited_amount for invoice in invoices],
         [_tax_breakdown_json(invoice) for invoice in invoices],
+        [json.dumps(invoice.purchase) for invoice in invoices],
+        [None if invoice.seller is None else json.dumps(invoice.seller) for invoice in invoices],
     ]
 
 
@@ -81,11 +93,13 @@ async def _insert_lines(connection: Executor, invoices: Sequence[Invoice]) -> No
         INSERT INTO invoice_lines (invoice_id, line_no, order_id, order_row_id, holds_row,
                                    credited_invoice_id, holds_credit, sku, name, quantity,
                                    unit, unit_price, discount_percent, tax_rate, net_amount,
-                                   gross_amount)
+                                   gross_amount, tax_category, tax_exemption_reason,
+                                   tax_exemption_reason_code)
         SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::text[], $5::boolean[],
                              $6::uuid[], $7::boolean[], $8::text[], $9::text[],
                              $10::numeric[], $11::text[], $12::numeric[], $13::numeric[],
-                             $14::numeric[], $15::numeric[], $16::numeric[])
+                             $14::numeric[], $15::numeric[], $16::numeric[], $17::text[],
+                             $18::text[], $19::text[])
         """,
         [invoice.invoice_id for invoice, _ in lines],
         [line.line_no for _, line in lines],
@@ -103,6 +117,29 @@ async def _insert_lines(connection: Executor, invoices: Sequence[Invoice]) -> No
         [line.tax_rate for _, line in lines],
         [line.net_amount for _, line in lines],
         [line.gross_amount for _, line in lines],
+        *treatment_arrays([line.treatment for _, line in lines]),
+    )
+
+
+def treatment_arrays(treatments: Sequence[TaxTreatment | None]) -> list[list[str | None]]:
+    """Category, exemption reason and code of each row or line, as three columns."""
+    known = [treatment or TaxTreatment("") for treatment in treatments]
+    return [
+        [treatment.category or None for treatment in known],
+        [treatment.exemption_reason for treatment in known],
+        [treatment.exemption_reason_code for treatment in known],
+    ]
+
+
+def treatment_of(record: Any) -> TaxTreatment | None:
+    """A stored row's or line's VAT category; None (its rate's default) when stored before
+    categories were."""
+    if record["tax_category"] is None:
+        return None
+    return TaxTreatment(
+        record["tax_category"],
+        record["tax_exemption_reason"],
+        record["tax_exemption_reason_code"],
     )
 
 
@@ -115,7 +152,8 @@ async def insert_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
         SELECT invoice_id, order_id, type, reference_invoice_id, status, version,
                invoice_number, order_code, currency, prices_include_tax, customer::jsonb,
                note, payment_terms_days, issue_date, due_date, closed_at, net_amount,
-               tax_amount, gross_amount, paid_amount, credited_amount, tax_breakdown::jsonb
+               tax_amount, gross_amount, paid_amount, credited_amount, tax_breakdown::jsonb,
+               purchase::jsonb, seller::jsonb
           FROM {_HEADER_ARRAYS}
         """,
         *_header_arrays(invoices),
@@ -180,7 +218,8 @@ async def load_invoices(connection: Executor, order_ids: Collection[str]) -> lis
     lines: dict[str, list[Any]] = {}
     for record in await connection.fetch(
         "SELECT invoice_id::text, line_no, order_row_id, sku, name, quantity, unit, unit_price,"
-        " discount_percent, tax_rate, net_amount, gross_amount FROM invoice_lines"
+        " discount_percent, tax_rate, net_amount, gross_amount, tax_category,"
+        " tax_exemption_reason, tax_exemption_reason_code FROM invoice_lines"
         " WHERE order_id = ANY($1::text[]) ORDER BY invoice_id, line_no",
         ids,
     ):
@@ -202,6 +241,7 @@ def _invoice(header: Any, line_records: list[Any]) -> Invoice:
             tax_rate=line["tax_rate"],
             net_amount=line["net_amount"],
             gross_amount=line["gross_amount"],
+            treatment=treatment_of(line),
         )
         for line in line_records
     )
@@ -212,6 +252,11 @@ def _invoice(header: Any, line_records: list[Any]) -> Invoice:
                 Decimal(group["taxRate"]),
                 Decimal(group["taxableAmount"]),
                 Decimal(group["taxAmount"]),
+                TaxTreatment(
+                    group.get("taxCategory") or default_tax_category(Decimal(group["taxRate"])),
+                    group.get("taxExemptionReason"),
+                    group.get("taxExemptionReasonCode"),
+                ),
             )
             for group in header["tax_breakdown"]
         ),
@@ -240,4 +285,6 @@ def _invoice(header: Any, line_records: list[Any]) -> Invoice:
         closed_at=header["closed_at"],
         paid_amount=header["paid_amount"],
         credited_amount=header["credited_amount"],
+        purchase=header["purchase"],
+        seller=header["seller"],
     )

@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable
 
 from worker.domain.invoice import OrderRow
 from worker.domain.order import Order, OrderDetails
+from worker.store.invoices import treatment_arrays, treatment_of
 from worker.store.pool import Executor, numeric_text
 
 # Advisory lock namespace for orders. Taken in sorted order, so two transactions that
@@ -33,9 +34,10 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
             currency=record["currency"],
             prices_include_tax=record["prices_include_tax"],
             customer=record["customer"],
+            purchase=record["purchase"],
         )
         for record in await connection.fetch(
-            "SELECT order_id, order_code, currency, prices_include_tax, customer"
+            "SELECT order_id, order_code, currency, prices_include_tax, customer, purchase"
             " FROM orders WHERE order_id = ANY($1::text[])",
             ids,
         )
@@ -51,7 +53,8 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
         # costs more than the one before.
         for record in await connection.fetch(
             "SELECT r.order_id, r.row_id, r.position, r.sku, r.name, r.quantity, r.unit,"
-            " r.unit_price, r.discount_percent, r.tax_rate"
+            " r.unit_price, r.discount_percent, r.tax_rate, r.tax_category,"
+            " r.tax_exemption_reason, r.tax_exemption_reason_code"
             " FROM unnest($1::text[]) AS k(order_id) CROSS JOIN LATERAL"
             " (SELECT * FROM order_rows WHERE order_rows.order_id = k.order_id OFFSET 0) AS r"
             " ORDER BY r.order_id, r.position",
@@ -67,6 +70,7 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
                 unit_price=record["unit_price"],
                 discount_percent=record["discount_percent"],
                 tax_rate=record["tax_rate"],
+                treatment=treatment_of(record),
             )
         for record in await connection.fetch(
             "SELECT l.order_id, l.order_row_id"
@@ -88,15 +92,19 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
         return
     await connection.execute(
         """
-        INSERT INTO orders (order_id, order_code, currency, prices_include_tax, customer)
-        SELECT order_id, order_code, currency, prices_include_tax, customer::jsonb
-          FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[])
-               AS t(order_id, order_code, currency, prices_include_tax, customer)
+        INSERT INTO orders (order_id, order_code, currency, prices_include_tax, customer,
+                            purchase)
+        SELECT order_id, order_code, currency, prices_include_tax, customer::jsonb,
+               purchase::jsonb
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[],
+                      $6::text[])
+               AS t(order_id, order_code, currency, prices_include_tax, customer, purchase)
         ON CONFLICT (order_id) DO UPDATE SET
             order_code = EXCLUDED.order_code,
             currency = EXCLUDED.currency,
             prices_include_tax = EXCLUDED.prices_include_tax,
             customer = EXCLUDED.customer,
+            purchase = EXCLUDED.purchase,
             updated_at = now()
         """,
         [order.order_id for order in batch],
@@ -104,6 +112,7 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
         [order.details.currency for order in batch],
         [order.details.prices_include_tax for order in batch],
         [json.dumps(order.details.customer) for order in batch],
+        [json.dumps(order.details.purchase) for order in batch],
     )
 
 
@@ -115,13 +124,17 @@ async def save_rows(connection: Executor, rows: Iterable[tuple[str, OrderRow]]) 
     await connection.execute(
         """
         INSERT INTO order_rows (order_id, row_id, position, sku, name, quantity, unit,
-                                unit_price, discount_percent, tax_rate)
+                                unit_price, discount_percent, tax_rate, tax_category,
+                                tax_exemption_reason, tax_exemption_reason_code)
         SELECT order_id, row_id, position, sku, name, quantity::numeric, unit,
-               unit_price::numeric, discount_percent::numeric, tax_rate::numeric
+               unit_price::numeric, discount_percent::numeric, tax_rate::numeric,
+               tax_category, tax_exemption_reason, tax_exemption_reason_code
           FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[],
-                      $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+                      $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                      $11::text[], $12::text[], $13::text[])
                AS t(order_id, row_id, position, sku, name, quantity, unit, unit_price,
-                    discount_percent, tax_rate)
+                    discount_percent, tax_rate, tax_category, tax_exemption_reason,
+                    tax_exemption_reason_code)
         ON CONFLICT (order_id, row_id) DO UPDATE SET
             sku = EXCLUDED.sku,
             name = EXCLUDED.name,
@@ -129,7 +142,10 @@ async def save_rows(connection: Executor, rows: Iterable[tuple[str, OrderRow]]) 
             unit = EXCLUDED.unit,
             unit_price = EXCLUDED.unit_price,
             discount_percent = EXCLUDED.discount_percent,
-            tax_rate = EXCLUDED.tax_rate
+            tax_rate = EXCLUDED.tax_rate,
+            tax_category = EXCLUDED.tax_category,
+            tax_exemption_reason = EXCLUDED.tax_exemption_reason,
+            tax_exemption_reason_code = EXCLUDED.tax_exemption_reason_code
         """,
         [order_id for order_id, _ in batch],
         [row.row_id for _, row in batch],
@@ -141,4 +157,5 @@ async def save_rows(connection: Executor, rows: Iterable[tuple[str, OrderRow]]) 
         [numeric_text(row.unit_price) for _, row in batch],
         [numeric_text(row.discount_percent) for _, row in batch],
         [numeric_text(row.tax_rate) for _, row in batch],
+        *treatment_arrays([row.treatment for _, row in batch]),
     )

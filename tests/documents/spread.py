@@ -1,0 +1,148 @@
+"""Closed invoices and credit notes to render, made through the domain as the worker makes
+them: every VAT category, both price modes, several currencies, one line to 1,000."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from worker.domain.amounts import TaxTreatment
+from worker.domain.credit_notes import credit_note_content
+from worker.domain.invoice import InvoiceLine, OrderRow, build_invoice_content
+from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType, number_invoice
+
+SELLER: dict[str, Any] = {
+    "name": "Bakkerij de Molen B.V.",
+    "vatId": "NL123456789B01",
+    "addressLine1": "Molenstraat 1",
+    "city": "Utrecht",
+    "postalCode": "3511 AA",
+    "country": "NL",
+    "registrationId": "30123456",
+    "email": "facturen@demolen.example",
+    "electronicAddress": {"scheme": "0106", "id": "30123456"},
+    "iban": "NL91ABNA0417164300",
+    "bic": "ABNANL2A",
+}
+BUYER: dict[str, Any] = {
+    "name": "Müller Backwaren GmbH",
+    "customerId": "C-1042",
+    "email": "rechnung@mueller-backwaren.example",
+    "vatId": "DE123456789",
+    "language": "de",
+    "electronicAddress": {"scheme": "9930", "id": "DE123456789"},
+    "billingAddress": {
+        "line1": "Hauptstraße 5",
+        "city": "Köln",
+        "postalCode": "50667",
+        "country": "DE",
+    },
+}
+PURCHASE: dict[str, Any] = {
+    "buyerReference": "04011000-12345-03",
+    "purchaseOrderReference": "PO-88121",
+    "deliveryDate": "2026-11-28",
+}
+
+# (category, rate, exemption reason, code): one row kind per category
+CATEGORIES: dict[str, tuple[str, str | None, str | None]] = {
+    "S": ("19", None, None),
+    "Z": ("0", None, None),
+    "E": ("0", "Exempt under Article 132 of the VAT Directive", "VATEX-EU-132"),
+    "AE": ("0", "Reverse charge", "VATEX-EU-AE"),
+    "K": ("0", None, "VATEX-EU-IC"),
+    "G": ("0", "Export outside the EU", "VATEX-EU-G"),
+    "O": ("0", "Not subject to VAT", "VATEX-EU-O"),
+}
+NAMES = ["Weizenmehl 25 kg", "Roggenbrot", "Croissant au beurre", "Pain d'épices", "Stroopwafel"]
+
+
+def rows(categories: list[str], count: int, currency: str) -> list[OrderRow]:
+    made = []
+    for index in range(count):
+        category = categories[index % len(categories)]
+        rate, reason, code = CATEGORIES[category]
+        if category == "S":
+            rate = ["19", "7", "9.5", "21"][index // len(categories) % 4]
+        price = Decimal(["18.99", "2.35", "1250", "0.125", "7"][index % 5])
+        if currency == "JPY":
+            price = Decimal(int(price * 100))
+        made.append(
+            OrderRow(
+                row_id=f"r{index}",
+                position=index,
+                sku=f"SKU-{index:04d}" if index % 3 else None,
+                name=NAMES[index % len(NAMES)],
+                quantity=Decimal(["40", "1.5", "3", "12.250", "1"][index % 5]),
+                unit=["bag", "kg", None, "pcs", "h"][index % 5],
+                unit_price=price,
+                discount_percent=Decimal(["0", "10", "0", "2.5", "0"][index % 5]),
+                tax_rate=Decimal(rate),
+                treatment=TaxTreatment(category, reason, code),
+            )
+        )
+    return made
+
+
+def closed_invoice(
+    categories: list[str],
+    *,
+    currency: str = "EUR",
+    prices_include_tax: bool = False,
+    lines: int = 5,
+    customer: dict[str, Any] | None = None,
+    seller: dict[str, Any] | None = None,
+    note: str | None = "Thank you for your order.",
+) -> Invoice:
+    content = build_invoice_content(rows(categories, lines, currency), currency, prices_include_tax)
+    name = f"{'-'.join(categories)}-{currency}-{prices_include_tax}-{lines}"
+    draft = Invoice(
+        invoice_id=str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+        order_id="SO-" + name,
+        type=InvoiceType.INVOICE,
+        order_code=None,
+        currency=currency,
+        prices_include_tax=prices_include_tax,
+        customer=BUYER if customer is None else customer,
+        content=content,
+        payment_terms_days=14,
+        note=note,
+        status=InvoiceStatus.OPEN,
+        purchase=PURCHASE,
+        seller=SELLER if seller is None else seller,
+    )
+    return number_invoice(
+        draft, "INV-2026-000042", datetime(2026, 11, 30, 9, 0, tzinfo=UTC), date(2026, 11, 30)
+    )
+
+
+def credit_notes(reference: Invoice) -> list[Invoice]:
+    """A note crediting the first lines, then one completing every tax group."""
+    first = credit_note(reference, reference.content.lines[:2], [])
+    return [first, credit_note(reference, reference.content.lines[2:], [first])]
+
+
+def credit_note(
+    reference: Invoice, credited: Sequence[InvoiceLine], earlier: Sequence[Invoice] = ()
+) -> Invoice:
+    draft = Invoice(
+        invoice_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"cn-{len(earlier)}-{reference.invoice_id}")),
+        order_id=reference.order_id,
+        type=InvoiceType.CREDIT_NOTE,
+        order_code=None,
+        currency=reference.currency,
+        prices_include_tax=reference.prices_include_tax,
+        customer=reference.customer,
+        content=credit_note_content(reference, earlier, credited),
+        payment_terms_days=14,
+        reference_invoice_id=reference.invoice_id,
+        status=InvoiceStatus.OPEN,
+        purchase=reference.purchase,
+        seller=reference.seller,
+    )
+    return number_invoice(
+        draft, "CN-2026-000007", datetime(2026, 12, 2, 9, 0, tzinfo=UTC), date(2026, 12, 2)
+    )

@@ -1,0 +1,237 @@
+"""What every document of an invoice states, in EN 16931's terms, read from the stored
+invoice (with its seller). Only what cannot change once an invoice is closed is read, so a
+document rendered again is the same document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from worker.domain.amounts import line_amount
+from worker.domain.invoice import InvoiceLine
+from worker.domain.lifecycle import Invoice, InvoiceType
+from worker.domain.money import format_amount, minor_units
+from worker.messages.values import has_vat_prefix
+
+EN16931_MINOR_UNITS = (0, 2)
+"""EN 16931 amounts have at most 2 decimals (BR-DEC-*); 3-digit currencies cannot be told."""
+
+# UN/ECE Recommendation 20 codes for the units orders commonly state; any other is "one".
+_UNIT_CODES = {
+    "kg": "KGM",
+    "g": "GRM",
+    "t": "TNE",
+    "l": "LTR",
+    "m": "MTR",
+    "m2": "MTK",
+    "h": "HUR",
+    "hour": "HUR",
+    "hours": "HUR",
+    "day": "DAY",
+    "days": "DAY",
+    "month": "MON",
+    "pc": "H87",
+    "pcs": "H87",
+    "piece": "H87",
+    "pieces": "H87",
+}
+ONE = "C62"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    line1: str | None
+    line2: str | None
+    city: str | None
+    postal_code: str | None
+    region: str | None
+    country: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    name: str
+    address: Address
+    vat_id: str | None
+    registration_id: str | None
+    identifier: str | None
+    """BT-29 / BT-46: an identifier without scheme."""
+    electronic_address: tuple[str, str] | None
+    """(EAS scheme, id)."""
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    """A line as EN 16931 prices it: net price per base quantity, and a line allowance for a
+    discount, so that quantity × price / base quantity − allowance is the line's net."""
+
+    line: InvoiceLine
+    unit_code: str
+    net_price: Decimal
+    base_quantity: Decimal | None
+    allowance: Decimal
+    category: str
+
+
+def address_of(fields: Mapping[str, Any] | None) -> Address | None:
+    if not fields:
+        return None
+    return Address(
+        fields.get("line1"),
+        fields.get("line2"),
+        fields.get("city"),
+        fields.get("postalCode"),
+        fields.get("region"),
+        fields.get("country"),
+    )
+
+
+def unavailable_reason(invoice: Invoice) -> str | None:
+    """Why the invoice can have no EN 16931 document (UBL, Factur-X), or None."""
+    digits = minor_units(invoice.currency)
+    if digits not in EN16931_MINOR_UNITS:
+        return (
+            f"EN 16931 cannot express amounts in {invoice.currency} ({digits} minor digits): "
+            "a plain PDF is made instead"
+        )
+    address = buyer_address(invoice)
+    if address is None or address.country is None:
+        return "the customer has no billingAddress.country (EN 16931 BG-8)"
+    return None
+
+
+def buyer_address(invoice: Invoice) -> Address | None:
+    return address_of(invoice.customer.get("billingAddress"))
+
+
+def not_subject_to_vat(invoice: Invoice) -> bool:
+    """Category O: the invoice may name no VAT identifier (BR-O-02)."""
+    return any(group.treatment.category == "O" for group in invoice.content.amounts.tax_breakdown)
+
+
+def seller(invoice: Invoice) -> Party:
+    fields = invoice.seller
+    assert fields is not None, "documents are made for invoices with a seller"
+    hide_vat = not_subject_to_vat(invoice)
+    electronic = fields.get("electronicAddress")
+    return Party(
+        name=fields["name"],
+        address=Address(
+            fields["addressLine1"],
+            None,
+            fields["city"],
+            fields["postalCode"],
+            None,
+            fields["country"],
+        ),
+        vat_id=None if hide_vat else fields["vatId"],
+        registration_id=fields.get("registrationId"),
+        # BR-CO-26 wants some seller identifier; without VAT id and registration, the
+        # VAT number serves as the seller's plain identifier.
+        identifier=fields["vatId"] if hide_vat and not fields.get("registrationId") else None,
+        electronic_address=None if electronic is None else (electronic["scheme"], electronic["id"]),
+        email=fields.get("email"),
+    )
+
+
+def buyer(invoice: Invoice) -> Party:
+    customer = invoice.customer
+    electronic = customer.get("electronicAddress")
+    return Party(
+        name=customer["name"],
+        address=buyer_address(invoice) or Address(None, None, None, None, None, None),
+        vat_id=_stated_vat_id(invoice),
+        registration_id=None,
+        identifier=customer.get("customerId"),
+        electronic_address=None if electronic is None else (electronic["scheme"], electronic["id"]),
+        email=customer.get("email"),
+    )
+
+
+def _stated_vat_id(invoice: Invoice) -> str | None:
+    """The buyer's VAT identifier as EN 16931 can state it: with its country prefix
+    (BR-CO-9; a v1 customer's may lack it, the PDF still shows it), and none for an
+    invoice not subject to VAT (BR-O-02)."""
+    vat_id = invoice.customer.get("vatId")
+    if vat_id is None or not_subject_to_vat(invoice) or not has_vat_prefix(vat_id):
+        return None
+    return str(vat_id)
+
+
+def delivery_address(invoice: Invoice) -> Address | None:
+    """Where the goods went (BG-15): the stated delivery address, else, for an
+    intra-community supply (which must name the country, BR-IC-12), the billing address."""
+    stated = address_of(invoice.purchase.get("deliveryAddress"))
+    if stated is not None and stated.country is not None:
+        return stated
+    if any(group.treatment.category == "K" for group in invoice.content.amounts.tax_breakdown):
+        return buyer_address(invoice)
+    return None
+
+
+def priced_lines(invoice: Invoice) -> list[PricedLine]:
+    priced = []
+    for line in invoice.content.lines:
+        assert line.treatment is not None
+        unit_code = _UNIT_CODES.get((line.unit or "").strip().lower(), ONE)
+        if invoice.prices_include_tax:
+            # The net price of the whole quantity: exact, where a net unit price would not be.
+            priced.append(
+                PricedLine(
+                    line,
+                    unit_code,
+                    line.net_amount,
+                    line.quantity,
+                    Decimal(0),
+                    line.treatment.category,
+                )
+            )
+            continue
+        undiscounted = line_amount(line.quantity, line.unit_price, Decimal(0), invoice.currency)
+        priced.append(
+            PricedLine(
+                line,
+                unit_code,
+                line.unit_price,
+                None,
+                undiscounted - line.net_amount,
+                line.treatment.category,
+            )
+        )
+    return priced
+
+
+def type_code(invoice: Invoice) -> str:
+    """UNTDID 1001: 380 commercial invoice, 381 credit note."""
+    return "381" if invoice.type is InvoiceType.CREDIT_NOTE else "380"
+
+
+def payable(invoice: Invoice) -> Decimal:
+    """The amount due as issued: the gross (payments and credits come after the close)."""
+    return invoice.content.amounts.gross_amount
+
+
+def money(value: Decimal, invoice: Invoice) -> str:
+    return format_amount(value, invoice.currency)
+
+
+def text_of(value: Decimal) -> str:
+    """A quantity, price or rate with the digits it was given."""
+    return format(value, "f")
+
+
+def rate_of(category: str, rate: Decimal) -> Decimal | None:
+    """The rate a document states: none for "not subject to VAT" (BR-O-05, BR-O-09)."""
+    return None if category == "O" else rate
+
+
+def payment_terms(invoice: Invoice, reference_number: str | None) -> str:
+    """BT-20, which BR-CO-25 wants when something is payable, also when no due date can be
+    given (a credit note)."""
+    if invoice.type is InvoiceType.CREDIT_NOTE:
+        return f"Credit note for invoice {reference_number}"
+    assert invoice.due_date is not None
+    return f"Due {invoice.due_date.isoformat()}"

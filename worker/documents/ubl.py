@@ -1,0 +1,230 @@
+"""The invoice as a UBL 2.1 Invoice (380) or CreditNote (381), Peppol BIS Billing 3.0."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from lxml import etree
+from lxml.builder import ElementMaker
+
+from worker.documents.content import (
+    Address,
+    Party,
+    buyer,
+    delivery_address,
+    money,
+    payable,
+    payment_terms,
+    priced_lines,
+    rate_of,
+    seller,
+    text_of,
+    type_code,
+)
+from worker.domain.lifecycle import Invoice, InvoiceType
+
+_CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+_ROOT = {
+    InvoiceType.INVOICE: "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+    InvoiceType.CREDIT_NOTE: "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+}
+CBC = ElementMaker(namespace=_CBC, nsmap={"cbc": _CBC, "cac": _CAC})
+CAC = ElementMaker(namespace=_CAC, nsmap={"cbc": _CBC, "cac": _CAC})
+PEPPOL_CUSTOMIZATION = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
+PEPPOL_PROFILE = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
+DISCOUNT = "95"  # UNTDID 5189
+
+
+def ubl_xml(invoice: Invoice, reference_number: str | None) -> bytes:
+    """The UBL of a closed invoice; `reference_number` is a credit note's invoice's number."""
+    assert invoice.number is not None and invoice.issue_date is not None
+    is_invoice = invoice.type is InvoiceType.INVOICE
+    root_namespace = _ROOT[invoice.type]
+    root = ElementMaker(
+        namespace=root_namespace, nsmap={None: root_namespace, "cbc": _CBC, "cac": _CAC}
+    )
+    purchase = invoice.purchase
+    children = [
+        CBC.CustomizationID(PEPPOL_CUSTOMIZATION),
+        CBC.ProfileID(PEPPOL_PROFILE),
+        CBC.ID(invoice.number),
+        CBC.IssueDate(invoice.issue_date.isoformat()),
+    ]
+    if is_invoice and invoice.due_date is not None:
+        children.append(CBC.DueDate(invoice.due_date.isoformat()))
+    children.append(
+        CBC.InvoiceTypeCode(type_code(invoice))
+        if is_invoice
+        else CBC.CreditNoteTypeCode(type_code(invoice))
+    )
+    if invoice.note:
+        children.append(CBC.Note(invoice.note))
+    children.append(CBC.DocumentCurrencyCode(invoice.currency))
+    if purchase.get("buyerReference"):
+        children.append(CBC.BuyerReference(purchase["buyerReference"]))
+    if purchase.get("purchaseOrderReference"):
+        children.append(CAC.OrderReference(CBC.ID(purchase["purchaseOrderReference"])))
+    if reference_number is not None:
+        children.append(
+            CAC.BillingReference(CAC.InvoiceDocumentReference(CBC.ID(reference_number)))
+        )
+    children += [
+        CAC.AccountingSupplierParty(_party(seller(invoice), supplier=True)),
+        CAC.AccountingCustomerParty(_party(buyer(invoice), supplier=False)),
+    ]
+    delivery = _delivery(invoice)
+    if delivery is not None:
+        children.append(delivery)
+    fields = invoice.seller or {}
+    if is_invoice and fields.get("iban"):
+        account = [CBC.ID(fields["iban"])]
+        if fields.get("bic"):
+            account.append(CAC.FinancialInstitutionBranch(CBC.ID(fields["bic"])))
+        children.append(
+            CAC.PaymentMeans(
+                CBC.PaymentMeansCode("58"),  # SEPA credit transfer
+                CBC.PaymentID(invoice.number),
+                CAC.PayeeFinancialAccount(*account),
+            )
+        )
+    children.append(CAC.PaymentTerms(CBC.Note(payment_terms(invoice, reference_number))))
+    children += [_tax_total(invoice), _monetary_total(invoice), *_lines(invoice)]
+    document = root("Invoice" if is_invoice else "CreditNote", *children)
+    xml: bytes = etree.tostring(document, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return xml
+
+
+def _amount(tag: str, value: Decimal, invoice: Invoice) -> etree._Element:
+    return CBC(tag, money(value, invoice), currencyID=invoice.currency)
+
+
+def _address(tag: str, address: Address) -> etree._Element:
+    parts = [
+        (CBC.StreetName, address.line1),
+        (CBC.AdditionalStreetName, address.line2),
+        (CBC.CityName, address.city),
+        (CBC.PostalZone, address.postal_code),
+        (CBC.CountrySubentity, address.region),
+    ]
+    children = [make(value) for make, value in parts if value]
+    if address.country:
+        children.append(CAC.Country(CBC.IdentificationCode(address.country)))
+    return CAC(tag, *children)
+
+
+def _party(party: Party, *, supplier: bool) -> etree._Element:
+    children: list[etree._Element] = []
+    if party.electronic_address:
+        scheme, identifier = party.electronic_address
+        children.append(CBC.EndpointID(identifier, schemeID=scheme))
+    if party.identifier:
+        children.append(CAC.PartyIdentification(CBC.ID(party.identifier)))
+    children.append(CAC.PartyName(CBC.Name(party.name)))
+    children.append(_address("PostalAddress", party.address))
+    if party.vat_id:
+        children.append(
+            CAC.PartyTaxScheme(CBC.CompanyID(party.vat_id), CAC.TaxScheme(CBC.ID("VAT")))
+        )
+    legal = [CBC.RegistrationName(party.name)]
+    if party.registration_id:
+        legal.append(CBC.CompanyID(party.registration_id))
+    children.append(CAC.PartyLegalEntity(*legal))
+    if party.email and supplier:
+        children.append(CAC.Contact(CBC.ElectronicMail(party.email)))
+    return CAC.Party(*children)
+
+
+def _delivery(invoice: Invoice) -> etree._Element | None:
+    children = []
+    delivered = invoice.purchase.get("deliveryDate")
+    if delivered:
+        children.append(CBC.ActualDeliveryDate(date.fromisoformat(delivered).isoformat()))
+    address = delivery_address(invoice)
+    if address is not None:
+        children.append(CAC.DeliveryLocation(_address("Address", address)))
+    return CAC.Delivery(*children) if children else None
+
+
+def _tax_category(
+    tag: str, category: str, rate: Decimal, *exemption: etree._Element
+) -> etree._Element:
+    stated = rate_of(category, rate)
+    return CAC(
+        tag,
+        CBC.ID(category),
+        *([] if stated is None else [CBC.Percent(text_of(stated))]),
+        *exemption,
+        CAC.TaxScheme(CBC.ID("VAT")),
+    )
+
+
+def _tax_total(invoice: Invoice) -> etree._Element:
+    amounts = invoice.content.amounts
+    subtotals = []
+    for group in amounts.tax_breakdown:
+        treatment = group.treatment
+        exemption = []
+        if treatment.exemption_reason_code:
+            exemption.append(CBC.TaxExemptionReasonCode(treatment.exemption_reason_code))
+        if treatment.exemption_reason:
+            exemption.append(CBC.TaxExemptionReason(treatment.exemption_reason))
+        subtotals.append(
+            CAC.TaxSubtotal(
+                _amount("TaxableAmount", group.taxable_amount, invoice),
+                _amount("TaxAmount", group.tax_amount, invoice),
+                _tax_category("TaxCategory", treatment.category, group.tax_rate, *exemption),
+            )
+        )
+    return CAC.TaxTotal(_amount("TaxAmount", amounts.tax_amount, invoice), *subtotals)
+
+
+def _monetary_total(invoice: Invoice) -> etree._Element:
+    amounts = invoice.content.amounts
+    return CAC.LegalMonetaryTotal(
+        _amount("LineExtensionAmount", amounts.net_amount, invoice),
+        _amount("TaxExclusiveAmount", amounts.net_amount, invoice),
+        _amount("TaxInclusiveAmount", amounts.gross_amount, invoice),
+        _amount("PayableAmount", payable(invoice), invoice),
+    )
+
+
+def _lines(invoice: Invoice) -> list[etree._Element]:
+    is_invoice = invoice.type is InvoiceType.INVOICE
+    lines = []
+    for priced in priced_lines(invoice):
+        line = priced.line
+        children = [
+            CBC.ID(str(line.line_no)),
+            CBC(
+                "InvoicedQuantity" if is_invoice else "CreditedQuantity",
+                text_of(line.quantity),
+                unitCode=priced.unit_code,
+            ),
+            _amount("LineExtensionAmount", line.net_amount, invoice),
+        ]
+        if priced.allowance:
+            children.append(
+                CAC.AllowanceCharge(
+                    CBC.ChargeIndicator("false"),
+                    CBC.AllowanceChargeReasonCode(DISCOUNT),
+                    CBC.AllowanceChargeReason(f"Discount {text_of(line.discount_percent)} %"),
+                    _amount("Amount", priced.allowance, invoice),
+                )
+            )
+        item = [CBC.Name(line.name)]
+        if line.sku:
+            item.append(CAC.SellersItemIdentification(CBC.ID(line.sku)))
+        item.append(_tax_category("ClassifiedTaxCategory", priced.category, line.tax_rate))
+        price = [_amount_text("PriceAmount", priced.net_price, invoice)]
+        if priced.base_quantity is not None:
+            price.append(CBC.BaseQuantity(text_of(priced.base_quantity), unitCode=priced.unit_code))
+        children += [CAC.Item(*item), CAC.Price(*price)]
+        lines.append(CAC("InvoiceLine" if is_invoice else "CreditNoteLine", *children))
+    return lines
+
+
+def _amount_text(tag: str, value: Decimal, invoice: Invoice) -> etree._Element:
+    """A price: with the digits it was given, which may be more than the currency's."""
+    return CBC(tag, text_of(value), currencyID=invoice.currency)
