@@ -28,6 +28,7 @@ from worker.domain.invoice import OrderRow
 from worker.domain.lifecycle import Invoice, InvoiceType, number_invoice
 from worker.domain.numbering import invoice_number
 from worker.domain.order import Order
+from worker.messages.binding import EVENT_HEADERS
 from worker.settings import Settings
 from worker.store.inbox import EventKey, InboxEntry, InboxOutcome
 from worker.store.outbox import OutboxMessage
@@ -232,7 +233,7 @@ class Batch:
             )
             if value is None:
                 return None
-            return OutboxMessage(settings.topics.command_results, key, value)
+            return OutboxMessage(settings.topics.command_results, key, value, EVENT_HEADERS)
         if isinstance(fact, DeadLetter):
             return events.dead_letter(settings, fact.record, fact.rejection)
         if isinstance(fact, CommandResult):

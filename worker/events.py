@@ -28,6 +28,7 @@ from worker.messages import (
     stable_event_id,
 )
 from worker.messages import Totals as TotalsData
+from worker.messages.binding import EVENT_HEADERS
 from worker.messages.dead_letter import (
     ERROR,
     ORIGINAL_OFFSET,
@@ -132,6 +133,7 @@ def _message(
             subject=invoice.invoice_id,
             time=now,
         ),
+        headers=EVENT_HEADERS,
         event_time=cause.time,
     )
 
@@ -244,6 +246,7 @@ def command_result(
             subject=None if invoice is None else invoice.invoice_id,
             time=now,
         ),
+        headers=EVENT_HEADERS,
         event_time=cause.time,
     )
 

@@ -34,7 +34,7 @@ from worker.messages import (
     OrderCompletedEvent,
     Rejection,
     RejectReason,
-    parse_event,
+    parse_record,
 )
 from worker.retry import Backoff
 from worker.settings import Settings
@@ -65,7 +65,7 @@ class Item:
 async def process_records(
     pool: asyncpg.Pool, records: Sequence[Record], settings: Settings, stop: asyncio.Event
 ) -> None:
-    items = [Item(record, parse_event(record.value)) for record in records]
+    items = [Item(record, parse_record(record.value, record.headers)) for record in records]
     await _apply_with_retries(pool, items, settings, stop)
 
 

@@ -148,9 +148,7 @@ def credit_amounts(
         left = tax_left[rate]
         own = round_half_up(Fraction(taxable) * Fraction(rate) / 100, digits)
         tax = max(Decimal(0), left if rate in completing else min(own, left))
-        breakdown.append(
-            TaxGroup(rate, round_half_up(taxable, digits), round_half_up(tax, digits))
-        )
+        breakdown.append(TaxGroup(rate, round_half_up(taxable, digits), round_half_up(tax, digits)))
     net = sum((group.taxable_amount for group in breakdown), Decimal(0))
     tax_total = sum((group.tax_amount for group in breakdown), Decimal(0))
     return InvoiceAmounts(

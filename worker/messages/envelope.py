@@ -22,6 +22,10 @@ index entry holds at most about 2.7 KB."""
 _Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
+JsonMediaType = Annotated[str, StringConstraints(pattern=r"^application/json *(;.*)?$")]
+"""`application/json`, maybe with parameters (`application/json; charset=utf-8`)."""
+
+
 class CloudEvent(BaseModel):
     """The attributes every incoming event must have; `data` is left to the typed events."""
 
@@ -32,7 +36,7 @@ class CloudEvent(BaseModel):
     source: _Id
     type: str
     time: AwareDatetime | None = None
-    datacontenttype: Literal["application/json"] | None = None
+    datacontenttype: JsonMediaType | None = None
     subject: str | None = None
     correlation_id: _Id | None = Field(default=None, alias="correlationid")
 
