@@ -98,8 +98,11 @@ class Batch:
         entry = self.inbox.get(key)
         return entry is not None and entry.outcome != Outcome.DEAD_LETTERED
 
-    def apply(self, decision: Decision, log_context: Mapping[str, Any]) -> None:
-        """Takes the decision's values as the batch's; `log_context` identifies its record."""
+    def apply(
+        self, decision: Decision, log_context: Mapping[str, Any], traceparent: str | None = None
+    ) -> None:
+        """Takes the decision's values as the batch's; `log_context` identifies its record,
+        `traceparent` the trace its events go on in."""
         if decision.order is not None:
             order = decision.order
             self.orders[order.order_id] = self._saved_orders[order.order_id] = order
@@ -107,7 +110,8 @@ class Batch:
                 self._saved_rows[(order.order_id, row.row_id)] = row
         for invoice in decision.invoices:
             self._take(invoice, log_context)
-        self._facts.extend((fact, decision.cause) for fact in decision.facts)
+        cause = replace(decision.cause, traceparent=traceparent)
+        self._facts.extend((fact, cause) for fact in decision.facts)
         key = decision.event
         if key is not None and decision.outcome is not Outcome.DUPLICATE:
             self._outcomes[key] = (decision.event_type or "", decision.outcome)

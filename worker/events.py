@@ -38,7 +38,8 @@ from worker.messages.dead_letter import (
 )
 from worker.messages.routing import OUTGOING, topic_for
 from worker.settings import Settings
-from worker.store.outbox import OutboxMessage
+from worker.store.outbox import Headers, OutboxMessage
+from worker.tracing import TRACEPARENT
 
 
 def _totals_fields(totals: Totals, currency: str) -> dict[str, str]:
@@ -112,6 +113,13 @@ def _invoice_fields(invoice: Invoice) -> dict[str, object]:
     }
 
 
+def event_headers(cause: Cause) -> Headers:
+    """The CloudEvents binding's content type, and the W3C trace context of the cause."""
+    if cause.traceparent is None:
+        return EVENT_HEADERS
+    return (*EVENT_HEADERS, (TRACEPARENT, cause.traceparent.encode()))
+
+
 def _message(
     settings: Settings,
     event_type: str,
@@ -132,8 +140,9 @@ def _message(
             correlation_id=cause.correlation_id,
             subject=invoice.invoice_id,
             time=now,
+            traceparent=cause.traceparent,
         ),
-        headers=EVENT_HEADERS,
+        headers=event_headers(cause),
         event_time=cause.time,
     )
 
@@ -245,8 +254,9 @@ def command_result(
             correlation_id=cause.correlation_id,
             subject=None if invoice is None else invoice.invoice_id,
             time=now,
+            traceparent=cause.traceparent,
         ),
-        headers=EVENT_HEADERS,
+        headers=event_headers(cause),
         event_time=cause.time,
     )
 

@@ -39,6 +39,9 @@ class CloudEvent(BaseModel):
     datacontenttype: JsonMediaType | None = None
     subject: str | None = None
     correlation_id: _Id | None = Field(default=None, alias="correlationid")
+    traceparent: Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH)] | None = None
+    """The CloudEvents distributed-tracing extension; one that is not valid W3C trace
+    context is ignored, never a reason to refuse the event."""
 
     @property
     def correlation(self) -> str:
@@ -82,6 +85,7 @@ class OutgoingEvent(BaseModel, Generic[_DataT]):
     datacontenttype: Literal["application/json"] = "application/json"
     subject: Omittable[str] = None
     correlation_id: str = Field(alias="correlationid")
+    traceparent: Omittable[str] = None
     data: SerializeAsAny[_DataT]
 
 
