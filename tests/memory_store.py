@@ -15,7 +15,7 @@ from worker.decisions import Record
 from worker.domain.lifecycle import Invoice
 from worker.domain.order import Order
 from worker.handlers import ROUTES
-from worker.messages import Rejection, parse_event
+from worker.messages import Rejection, parse_record
 from worker.processing import Item, decide
 from worker.settings import Settings
 from worker.store.documents import RenderJob
@@ -40,7 +40,7 @@ class MemoryStore:
     def run(self, records: Sequence[Record]) -> None:
         """One batch: loaded as worker.unit_of_work.begin loads it, decided record by
         record, and stored as commit stores it."""
-        items = [Item(record, parse_event(record.value)) for record in records]
+        items = [Item(record, parse_record(record.value, record.headers)) for record in records]
         needs = [
             ROUTES[type(item.event.data)].needs(item.event.data)
             for item in items

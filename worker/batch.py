@@ -34,6 +34,7 @@ from worker.domain.lifecycle import (
 )
 from worker.domain.numbering import invoice_number
 from worker.domain.order import Order
+from worker.messages.binding import EVENT_HEADERS
 from worker.settings import Settings
 from worker.store.documents import RenderJob, WaitingNotification
 from worker.store.inbox import EventKey, InboxEntry, InboxOutcome
@@ -106,8 +107,11 @@ class Batch:
         entry = self.inbox.get(key)
         return entry is not None and entry.outcome != Outcome.DEAD_LETTERED
 
-    def apply(self, decision: Decision, log_context: Mapping[str, Any]) -> None:
-        """Takes the decision's values as the batch's; `log_context` identifies its record."""
+    def apply(
+        self, decision: Decision, log_context: Mapping[str, Any], traceparent: str | None = None
+    ) -> None:
+        """Takes the decision's values as the batch's; `log_context` identifies its record,
+        `traceparent` the trace its events go on in."""
         if decision.order is not None:
             order = decision.order
             self.orders[order.order_id] = self._saved_orders[order.order_id] = order
@@ -115,7 +119,8 @@ class Batch:
                 self._saved_rows[(order.order_id, row.row_id)] = row
         for invoice in decision.invoices:
             self._take(invoice, log_context)
-        self._facts.extend((fact, decision.cause) for fact in decision.facts)
+        cause = replace(decision.cause, traceparent=traceparent)
+        self._facts.extend((fact, cause) for fact in decision.facts)
         key = decision.event
         if key is not None and decision.outcome is not Outcome.DUPLICATE:
             self._outcomes[key] = (decision.event_type or "", decision.outcome)
@@ -178,7 +183,10 @@ class Batch:
                 continue
             if isinstance(fact, InvoiceClosed) and fact.invoice.seller is not None:
                 render_jobs[fact.invoice.invoice_id] = RenderJob(
-                    fact.invoice.invoice_id, cause.correlation_id, cause.time
+                    fact.invoice.invoice_id,
+                    cause.correlation_id,
+                    cause.time,
+                    traceparent=cause.traceparent,
                 )
             message = self._render(fact, cause, filled, results)
             if message is None:
@@ -249,7 +257,7 @@ class Batch:
             )
             if value is None:
                 return None
-            return OutboxMessage(settings.topics.command_results, key, value)
+            return OutboxMessage(settings.topics.command_results, key, value, EVENT_HEADERS)
         if isinstance(fact, DeadLetter):
             return events.dead_letter(settings, fact.record, fact.rejection)
         if isinstance(fact, CommandResult):

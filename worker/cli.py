@@ -18,6 +18,7 @@ from worker.settings import Settings
 from worker.startup import EXIT_CODE, StartupError, check_database, invalid_settings
 from worker.store.migrate import SchemaMismatch, migrate
 from worker.topics import ensure_topics
+from worker.tracing import configure_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +61,8 @@ def _command(args: argparse.Namespace) -> int:
     )
     # The demo's story is on standard output; only warnings go beside it, unless asked.
     configure_logging("WARNING" if quiet_demo else settings.log_level)
+    if args.command in ("run", "dev"):
+        configure_tracing()
     if args.command == "dead-letters":
         return asyncio.run(dead_letters.run_command(args, settings))
     if args.command == "migrate":

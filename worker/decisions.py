@@ -54,6 +54,8 @@ class Cause:
     """When the causing event happened, for end-to-end latency."""
     record_key: bytes | None = None
     """The consumed record's key: a command's result takes it when no order is known."""
+    traceparent: str | None = None
+    """The trace every event this one causes goes on in (worker.tracing)."""
 
 
 def cause_of(event: CloudEvent, record: Record) -> Cause:

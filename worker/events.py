@@ -30,6 +30,7 @@ from worker.messages import (
     stable_event_id,
 )
 from worker.messages import Totals as TotalsData
+from worker.messages.binding import EVENT_HEADERS
 from worker.messages.dead_letter import (
     ERROR,
     ORIGINAL_OFFSET,
@@ -40,7 +41,8 @@ from worker.messages.dead_letter import (
 from worker.messages.routing import OUTGOING, topic_for
 from worker.settings import Settings
 from worker.store.documents import RenderJob, StoredDocument
-from worker.store.outbox import OutboxMessage
+from worker.store.outbox import Headers, OutboxMessage
+from worker.tracing import TRACEPARENT
 
 
 def _totals_fields(totals: Totals, currency: str) -> dict[str, str]:
@@ -135,6 +137,13 @@ def _purchase_fields(invoice: Invoice) -> dict[str, Any]:
     }
 
 
+def event_headers(cause: Cause) -> Headers:
+    """The CloudEvents binding's content type, and the W3C trace context of the cause."""
+    if cause.traceparent is None:
+        return EVENT_HEADERS
+    return (*EVENT_HEADERS, (TRACEPARENT, cause.traceparent.encode()))
+
+
 def _message(
     settings: Settings,
     event_type: str,
@@ -155,7 +164,9 @@ def _message(
             correlation_id=cause.correlation_id,
             subject=invoice.invoice_id,
             time=now,
+            traceparent=cause.traceparent,
         ),
+        headers=event_headers(cause),
         event_time=cause.time,
     )
 
@@ -231,7 +242,7 @@ def documents_ready(
     """`invoice-documents-ready` and, when one waits for the documents, the invoice's
     automatic notification-requested carrying them."""
     assert invoice.number is not None
-    cause = Cause(None, None, job.correlation_id, job.event_time)
+    cause = Cause(None, None, job.correlation_id, job.event_time, traceparent=job.traceparent)
     stored = [
         {
             "kind": document.kind,
@@ -319,7 +330,9 @@ def command_result(
             correlation_id=cause.correlation_id,
             subject=None if invoice is None else invoice.invoice_id,
             time=now,
+            traceparent=cause.traceparent,
         ),
+        headers=event_headers(cause),
         event_time=cause.time,
     )
 

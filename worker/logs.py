@@ -19,6 +19,8 @@ from typing import Any, TextIO, cast
 import structlog
 from structlog.types import EventDict, Processor
 
+from worker.tracing import current_ids
+
 PERSONAL_FIELDS = frozenset(
     {
         "customer",
@@ -87,6 +89,12 @@ def redact_personal_data(_: Any, method_name: str, event_dict: EventDict) -> Eve
     return event_dict
 
 
+def add_trace_ids(_: object, __: str, event: EventDict) -> EventDict:
+    """trace_id and span_id of the span a line is written in, as OpenTelemetry names them."""
+    event.update(current_ids())
+    return event
+
+
 def configure_logging(
     level: str = "INFO", *, json: bool | None = None, stream: TextIO | None = None
 ) -> logging.Handler:
@@ -99,6 +107,7 @@ def configure_logging(
     as_json = not output.isatty() if json is None else json
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_personal_data,

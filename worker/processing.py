@@ -37,12 +37,13 @@ from worker.messages import (
     OrderCompletedEvent,
     Rejection,
     RejectReason,
-    parse_event,
+    parse_record,
 )
 from worker.retry import Backoff
 from worker.settings import Settings
 from worker.store.inbox import ConcurrentDuplicate, EventKey
 from worker.store.pool import Fault, condition, describe_error, fault_of
+from worker.tracing import TRACEPARENT, batch_span, record_span
 from worker.unit_of_work import begin, commit
 
 log = structlog.get_logger(__name__)
@@ -80,7 +81,7 @@ async def process_records(
     stop: asyncio.Event,
     outage: Outage,
 ) -> None:
-    items = [Item(record, parse_event(record.value)) for record in records]
+    items = [Item(record, parse_record(record.value, record.headers)) for record in records]
     await _apply_with_retries(pool, items, settings, stop, outage)
 
 
@@ -162,8 +163,9 @@ async def _apply(
             needs=[ROUTES[type(event.data)].needs(event.data) for event in events],
             event_keys=[key for item in items if (key := _event_key(item.event)) is not None],
         )
-        outcomes = [decide(batch, item) for item in items]
-        writes = await commit(connection, batch)
+        with batch_span(len(items)):
+            outcomes = [decide(batch, item) for item in items]
+            writes = await commit(connection, batch)
     return writes, outcomes
 
 
@@ -171,10 +173,14 @@ def decide(batch: Batch, item: Item) -> Outcome:
     """Decides one record on what the records before it left, and applies the decision to
     the batch. Every log line about it is bound to its identifiers."""
     outer = structlog.contextvars.get_contextvars()
+    record = item.record
     try:
-        with _bound_to(item):
+        with (
+            record_span(_traceparent(item), record.topic, record.offset) as traceparent,
+            _bound_to(item),
+        ):
             decision = _decision(batch, item)
-            batch.apply(decision, structlog.contextvars.get_contextvars())
+            batch.apply(decision, structlog.contextvars.get_contextvars(), traceparent)
         return decision.outcome
     finally:
         structlog.contextvars.clear_contextvars()
@@ -211,6 +217,16 @@ def _decision(batch: Batch, item: Item) -> Decision:
     if event.data.order_id is not None:
         structlog.contextvars.bind_contextvars(orderId=event.data.order_id)
     return ROUTES[type(event.data)].handle(batch, record, event)
+
+
+def _traceparent(item: Item) -> str | None:
+    """The record's trace context: the event's `traceparent` attribute, else the header."""
+    if not isinstance(item.event, Rejection) and item.event.traceparent is not None:
+        return item.event.traceparent
+    for name, value in item.record.headers:
+        if name.lower() == TRACEPARENT and value is not None:
+            return value.decode("ascii", "replace")
+    return None
 
 
 def _cause(item: Item) -> Cause:

@@ -189,7 +189,8 @@ def test_a_credit_note_completes_a_group_of_its_category() -> None:
         CreditedLine(Decimal("3.00"), None, Decimal(0)),
     ]
 
-    amounts = credit_amounts(lines, "EUR", {("E", Decimal(0)): Decimal("0.01")})
+    left = {("E", Decimal(0)): Decimal("0.01"), ("Z", Decimal(0)): Decimal("0.00")}
+    amounts = credit_amounts(lines, "EUR", left, completing={("E", Decimal(0))})
 
     assert [(g.key, str(g.tax_amount)) for g in amounts.tax_breakdown] == [
         (("E", Decimal(0)), "0.01"),

@@ -51,7 +51,13 @@ from worker.messages.outgoing import (
     TaxGroup,
     Totals,
 )
-from worker.messages.parsing import MAX_HEADER_BYTES, Rejection, RejectReason, parse_event
+from worker.messages.parsing import (
+    MAX_HEADER_BYTES,
+    Rejection,
+    RejectReason,
+    parse_event,
+    parse_record,
+)
 from worker.messages.routing import event_bytes
 
 __all__ = [
@@ -98,5 +104,6 @@ __all__ = [
     "dead_letter",
     "event_bytes",
     "parse_event",
+    "parse_record",
     "stable_event_id",
 ]

@@ -22,6 +22,10 @@ index entry holds at most about 2.7 KB."""
 _Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
+JsonMediaType = Annotated[str, StringConstraints(pattern=r"^application/json *(;.*)?$")]
+"""`application/json`, maybe with parameters (`application/json; charset=utf-8`)."""
+
+
 class CloudEvent(BaseModel):
     """The attributes every incoming event must have; `data` is left to the typed events."""
 
@@ -32,9 +36,12 @@ class CloudEvent(BaseModel):
     source: _Id
     type: str
     time: AwareDatetime | None = None
-    datacontenttype: Literal["application/json"] | None = None
+    datacontenttype: JsonMediaType | None = None
     subject: str | None = None
     correlation_id: _Id | None = Field(default=None, alias="correlationid")
+    traceparent: Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH)] | None = None
+    """The CloudEvents distributed-tracing extension; one that is not valid W3C trace
+    context is ignored, never a reason to refuse the event."""
 
     @property
     def correlation(self) -> str:
@@ -78,6 +85,7 @@ class OutgoingEvent(BaseModel, Generic[_DataT]):
     datacontenttype: Literal["application/json"] = "application/json"
     subject: Omittable[str] = None
     correlation_id: str = Field(alias="correlationid")
+    traceparent: Omittable[str] = None
     data: SerializeAsAny[_DataT]
 
 

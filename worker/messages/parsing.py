@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from worker.messages.binding import structured_value
 from worker.messages.envelope import (
     INVOICE_COMMAND,
     ORDER_COMPLETED,
@@ -106,6 +107,13 @@ _TYPES = (ORDER_COMPLETED, INVOICE_COMMAND)
 # Where the path inside `data` starts in an error's location: after the event type's tag
 # and "data", and for a command after its action's tag too.
 _DATA_PATH_START = {ORDER_COMPLETED: 2, INVOICE_COMMAND: 3}
+
+
+def parse_record(
+    value: bytes | None, headers: Sequence[tuple[str, bytes | None]]
+) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
+    """The event a record carries, in either content mode, or why it is rejected."""
+    return parse_event(structured_value(value, headers))
 
 
 def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:

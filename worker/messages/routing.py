@@ -89,6 +89,7 @@ def event_bytes(
     correlation_id: str,
     subject: str | None = None,
     time: datetime,
+    traceparent: str | None = None,
 ) -> bytes:
     """The record value of an emitted event: compact UTF-8 JSON, structured mode."""
     route = OUTGOING.get(event_type)
@@ -101,6 +102,7 @@ def event_bytes(
         time=time,
         subject=subject,
         correlation_id=correlation_id,
+        traceparent=traceparent,
         data=data,
     )
     return event.model_dump_json().encode()

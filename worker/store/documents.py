@@ -28,6 +28,7 @@ class RenderJob:
     event_time: datetime | None
     """When the event that closed the invoice happened: end-to-end latency."""
     notification: WaitingNotification | None = None
+    traceparent: str | None = None
     attempts: int = 0
 
 
@@ -44,16 +45,18 @@ async def enqueue(connection: Executor, jobs: Sequence[RenderJob]) -> None:
         return
     await connection.execute(
         """
-        INSERT INTO render_jobs (invoice_id, correlation_id, event_time, notification)
-        SELECT invoice_id, correlation_id, event_time, notification::jsonb
-          FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[])
-               AS t(invoice_id, correlation_id, event_time, notification)
+        INSERT INTO render_jobs (invoice_id, correlation_id, event_time, notification,
+                                 traceparent)
+        SELECT invoice_id, correlation_id, event_time, notification::jsonb, traceparent
+          FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+               AS t(invoice_id, correlation_id, event_time, notification, traceparent)
         ON CONFLICT (invoice_id) DO NOTHING
         """,
         [job.invoice_id for job in jobs],
         [job.correlation_id for job in jobs],
         [job.event_time for job in jobs],
         [_notification_json(job.notification) for job in jobs],
+        [job.traceparent for job in jobs],
     )
 
 
@@ -74,7 +77,8 @@ async def claim(connection: Executor) -> RenderJob | None:
     transaction ends; None when there is none."""
     record = await connection.fetchrow(
         """
-        SELECT invoice_id::text, correlation_id, event_time, notification, attempts
+        SELECT invoice_id::text, correlation_id, event_time, notification, attempts,
+               traceparent
           FROM render_jobs
          WHERE not_before <= now()
          ORDER BY not_before, created_at
@@ -95,6 +99,7 @@ async def claim(connection: Executor) -> RenderJob | None:
             waiting["channel"], waiting["recipient"], tuple(waiting["request"])
         ),
         attempts=record["attempts"],
+        traceparent=record["traceparent"],
     )
 
 

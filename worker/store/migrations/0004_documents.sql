@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS render_jobs (
     notification  jsonb,
     correlation_id text       NOT NULL,
     event_time    timestamptz,
+    traceparent   text,        -- the trace the documents' events go on in
     attempts      integer     NOT NULL DEFAULT 0,
     not_before    timestamptz NOT NULL DEFAULT now(),
     created_at    timestamptz NOT NULL DEFAULT now()
