@@ -1,0 +1,173 @@
+"""What the read API (`invoicer api`) reads: an invoice with its documents, pages of
+invoices newest first, a document. Read-only; each answer is read in one snapshot.
+
+A list is read in the snapshot of its first page: later pages carry it (in the cursor) and
+see only the invoices that snapshot saw, so that an invoice whose transaction began before
+the first page and committed after it neither slips in between pages already served nor
+is skipped (migration 0006)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from asyncpg.transaction import Transaction
+
+from worker.domain.lifecycle import Invoice
+from worker.store.documents import StoredDocument
+from worker.store.invoices import _HEADER_COLUMNS, _invoice
+from worker.store.pool import Executor
+
+_LINE_COLUMNS = (
+    "invoice_id::text, line_no, order_row_id, sku, name, quantity, unit, unit_price,"
+    " discount_percent, tax_rate, net_amount, gross_amount, tax_category,"
+    " tax_exemption_reason, tax_exemption_reason_code"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceFilter:
+    """Only the invoices with these values (None: any)."""
+
+    order_id: str | None = None
+    customer_id: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a page ends: the snapshot its list is read in, and the last invoice served."""
+
+    snapshot: str
+    created_at: datetime
+    invoice_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInvoice:
+    invoice: Invoice
+    documents: list[StoredDocument]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    invoices: list[StoredInvoice]
+    next: Position | None
+    """Where the next page starts; None on the last page."""
+
+
+def _read_only(connection: PoolConnectionProxy[Any]) -> Transaction:
+    return connection.transaction(isolation="repeatable_read", readonly=True)
+
+
+async def stored_invoice(pool: asyncpg.Pool, invoice_id: str) -> StoredInvoice | None:
+    """The invoice with its documents; None when there is none (or the id is no uuid)."""
+    try:
+        key = uuid.UUID(invoice_id)
+    except ValueError:
+        return None
+    async with pool.acquire() as connection, _read_only(connection):
+        headers = await connection.fetch(
+            f"SELECT {_HEADER_COLUMNS} FROM invoices WHERE invoice_id = $1", key
+        )
+        found = await _with_lines_and_documents(connection, headers)
+    return found[0] if found else None
+
+
+async def page_of_invoices(
+    pool: asyncpg.Pool, only: InvoiceFilter, limit: int, after: Position | None
+) -> Page:
+    """At most `limit` invoices, newest first (by creation, then id), after `after`."""
+    async with pool.acquire() as connection, _read_only(connection):
+        snapshot: str = (
+            after.snapshot
+            if after is not None
+            else await connection.fetchval("SELECT pg_current_snapshot()::text")
+        )
+        statement, arguments = page_query(only, limit + 1, snapshot, after)
+        headers = await connection.fetch(statement, *arguments)
+        invoices = await _with_lines_and_documents(connection, headers[:limit])
+    if len(headers) <= limit:
+        return Page(invoices, None)
+    last = headers[limit - 1]
+    return Page(invoices, Position(snapshot, last["created_at"], str(last["invoice_id"])))
+
+
+def page_query(
+    only: InvoiceFilter, limit: int, snapshot: str, after: Position | None
+) -> tuple[str, list[Any]]:
+    """The statement reading a page's invoice headers, and its arguments: only the filters
+    given, so that each uses its index."""
+    conditions = ["(created_xid IS NULL OR pg_visible_in_snapshot(created_xid, $1::pg_snapshot))"]
+    arguments: list[Any] = [snapshot]
+    for condition, value in (
+        ("order_id = ${}", only.order_id),
+        ("customer ->> 'customerId' = ${}", only.customer_id),
+        ("status = ${}", only.status),
+    ):
+        if value is not None:
+            arguments.append(value)
+            conditions.append(condition.format(len(arguments)))
+    if after is not None:
+        arguments += [after.created_at, uuid.UUID(after.invoice_id)]
+        count = len(arguments)
+        conditions.append(f"(created_at, invoice_id) < (${count - 1}, ${count})")
+    statement = (
+        f"SELECT {_HEADER_COLUMNS}, created_at FROM invoices WHERE {' AND '.join(conditions)}"
+        f" ORDER BY created_at DESC, invoice_id DESC LIMIT {int(limit)}"
+    )
+    return statement, arguments
+
+
+async def _with_lines_and_documents(
+    connection: Executor, headers: Sequence[asyncpg.Record]
+) -> list[StoredInvoice]:
+    if not headers:
+        return []
+    ids = [header["invoice_id"] for header in headers]
+    lines: dict[str, list[asyncpg.Record]] = {}
+    for record in await connection.fetch(
+        f"SELECT {_LINE_COLUMNS} FROM invoice_lines WHERE invoice_id = ANY($1::uuid[])"
+        " ORDER BY invoice_id, line_no",
+        ids,
+    ):
+        lines.setdefault(record["invoice_id"], []).append(record)
+    documents: dict[str, list[StoredDocument]] = {}
+    for record in await connection.fetch(
+        "SELECT invoice_id::text, kind, media_type, sha256, size FROM invoice_documents"
+        " WHERE invoice_id = ANY($1::uuid[]) ORDER BY invoice_id, kind",
+        ids,
+    ):
+        documents.setdefault(record["invoice_id"], []).append(
+            StoredDocument(record["kind"], record["media_type"], record["sha256"], record["size"])
+        )
+    return [
+        StoredInvoice(
+            _invoice(header, lines.get(str(header["invoice_id"]), [])),
+            documents.get(str(header["invoice_id"]), []),
+        )
+        for header in headers
+    ]
+
+
+async def stored_document(pool: asyncpg.Pool, invoice_id: str, kind: str) -> StoredDocument | None:
+    """A document's description, without its bytes (documents.document_content); None when
+    the invoice has none of this kind (yet), or the id is no uuid."""
+    try:
+        key = uuid.UUID(invoice_id)
+    except ValueError:
+        return None
+    record = await pool.fetchrow(
+        "SELECT kind, media_type, sha256, size FROM invoice_documents"
+        " WHERE invoice_id = $1 AND kind = $2",
+        key,
+        kind,
+    )
+    if record is None:
+        return None
+    return StoredDocument(record["kind"], record["media_type"], record["sha256"], record["size"])
