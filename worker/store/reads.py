@@ -103,7 +103,9 @@ def page_query(
 ) -> tuple[str, list[Any]]:
     """The statement reading a page's invoice headers, and its arguments: only the filters
     given, so that each uses its index."""
-    conditions = ["(created_xid IS NULL OR pg_visible_in_snapshot(created_xid, $1::pg_snapshot))"]
+    conditions = [
+        "(created_xid IS NULL OR pg_visible_in_snapshot(created_xid, $1::text::pg_snapshot))"
+    ]
     arguments: list[Any] = [snapshot]
     for condition, value in (
         ("order_id = ${}", only.order_id),
