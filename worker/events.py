@@ -74,7 +74,7 @@ def _customer(customer: Mapping[str, Any]) -> Customer:
     return Customer.model_construct(**fields)
 
 
-def _invoice_fields(invoice: Invoice) -> dict[str, object]:
+def invoice_fields(invoice: Invoice) -> dict[str, object]:
     currency = invoice.currency
     return {
         "invoice_id": invoice.invoice_id,
@@ -188,11 +188,11 @@ def _event_data(fact: InvoiceFact) -> tuple[str, dict[str, Any]]:
     invoice = fact.invoice
     match fact:
         case InvoiceCreated():
-            return "invoice-created", _invoice_fields(invoice)
+            return "invoice-created", invoice_fields(invoice)
         case InvoiceClosed():
             assert invoice.number is not None and invoice.issue_date is not None
             return "invoice-closed", {
-                **_invoice_fields(invoice),
+                **invoice_fields(invoice),
                 "invoice_number": invoice.number,
                 "issue_date": invoice.issue_date,
                 "due_date": invoice.due_date,

@@ -159,6 +159,38 @@ class InvoicePaid(MessageModel):
     """The payment that settled it; absent when credit notes did."""
 
 
+PaymentStatus = Literal["unpaid", "partially-paid", "paid"]
+
+
+class InvoiceResource(InvoiceCreated):
+    """An invoice as the read API serves it, in any status: the body of `invoice-closed`
+    (number and dates null until it is closed), its payments and documents."""
+
+    invoice_number: str | None
+    issue_date: date | None
+    due_date: date | None
+    """A draft's only when it was given one."""
+    closed_at: AwareDatetime | None
+    seller: Seller | None
+    """Null when no seller was configured when it was made (it has no documents)."""
+    payments: list[Payment]
+    payment_status: PaymentStatus
+    """From the totals: paid when nothing is due, partially-paid when something was paid or
+    credited, else unpaid."""
+    overdue: bool
+    """Open, something due, and its due date before today (INVOICER_TIMEZONE)."""
+    documents: list[Document]
+    """The stored ones; empty until they are rendered, and for an invoice without."""
+
+
+class InvoicePage(MessageModel):
+    """A page of invoices, newest first."""
+
+    items: list[InvoiceResource]
+    next: str | None
+    """The cursor of the next page (`after`); null on the last."""
+
+
 class NotificationRequested(MessageModel):
     notification_id: str
     channel: Channel
