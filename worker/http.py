@@ -45,8 +45,11 @@ def create_app(liveness: HealthCheck, readiness: HealthCheck, refresh: Refresh) 
     return app
 
 
-async def start_http(app: web.Application, port: int) -> tuple[web.AppRunner, int]:
-    """Serves `app` on `port` (0: any free one); returns the runner and the bound port."""
+async def start_http(
+    app: web.Application, port: int, setting: str = "INVOICER_HTTP_PORT"
+) -> tuple[web.AppRunner, int]:
+    """Serves `app` on `port` (0: any free one), which `setting` configures; returns the
+    runner and the bound port."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
@@ -54,8 +57,6 @@ async def start_http(app: web.Application, port: int) -> tuple[web.AppRunner, in
     except OSError as error:
         await runner.cleanup()
         problem = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error})"
-        raise StartupError(
-            f"port {port} {problem}; set INVOICER_HTTP_PORT to a free port"
-        ) from error
+        raise StartupError(f"port {port} {problem}; set {setting} to a free port") from error
     bound: int = runner.addresses[0][1]
     return runner, bound

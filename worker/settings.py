@@ -25,6 +25,8 @@ from worker.faults import parse as parse_fault_injection
 from worker.messages.values import EAS_SCHEMES, CountryCode, has_vat_prefix
 from worker.store.pool import Timeouts
 
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")
+"""RFC 6750's b64token, at least 16 characters long."""
 _TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 DOCUMENT_LANGUAGES = ("en", "de", "fr", "nl")
 DocumentLanguage = Literal["en", "de", "fr", "nl"]
@@ -177,6 +179,10 @@ def _configured_seller() -> Seller:
         ) from None
 
 
+def _split(tokens: SecretStr) -> tuple[str, ...]:
+    return tuple(token.strip() for token in tokens.get_secret_value().split(",") if token.strip())
+
+
 class Settings(BaseSettings):
     """Everything the worker can be told. Defaults suit a local broker and database."""
 
@@ -232,6 +238,24 @@ class Settings(BaseSettings):
     """The language of a document whose customer states none (or one not supported)."""
     renderer_processes: int = Field(default=1, ge=1, le=64)
     """Processes rendering documents (each uses one core while it renders)."""
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    """Where `invoicer api` serves the read API."""
+    api_tokens: SecretStr = SecretStr("")
+    """The bearer tokens the read API accepts, comma-separated; `invoicer api` refuses to
+    start without one."""
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _api_tokens_are_bearer_tokens(cls, tokens: SecretStr) -> SecretStr:
+        if not all(_BEARER_TOKEN.fullmatch(token) for token in _split(tokens)):
+            raise ValueError(
+                "each token (comma-separated) is at least 16 of A-Z a-z 0-9 - . _ ~ + /"
+            )
+        return tokens
+
+    @property
+    def api_bearer_tokens(self) -> tuple[str, ...]:
+        return _split(self.api_tokens)
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

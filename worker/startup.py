@@ -26,7 +26,7 @@ class StartupError(Exception):
     """Its message is the line to show: the cause and the fix."""
 
 
-SECRET_SETTINGS = frozenset({"database_url", "kafka_sasl_password"})
+SECRET_SETTINGS = frozenset({"database_url", "kafka_sasl_password", "api_tokens"})
 """Never shown, not even when invalid: they may hold a password."""
 
 

@@ -1,0 +1,1 @@
+"""`invoicer api`: the read API (CONTRACT.md v2, "Read API") over the worker's database."""

@@ -1,0 +1,57 @@
+"""The opaque `after` cursor of a list: base64url of the position where a page ended and
+the filters of its list (a cursor is refused for a list with other filters)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from worker.api.problems import BadParameter
+from worker.store.reads import InvoiceFilter, Position
+
+PARAMETER = "after"
+_SNAPSHOT = r"^\d+:\d+:(\d+(,\d+)*)?$"  # pg_snapshot's text: xmin:xmax:xip,...
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class _Cursor(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    snapshot: Annotated[str, StringConstraints(pattern=_SNAPSHOT)]
+    created_at: AwareDatetime
+    invoice_id: Annotated[str, StringConstraints(pattern=_UUID)]
+    order_id: str | None
+    customer_id: str | None
+    status: str | None
+
+
+def encode(position: Position, only: InvoiceFilter) -> str:
+    cursor = _Cursor(
+        snapshot=position.snapshot,
+        created_at=position.created_at,
+        invoice_id=position.invoice_id,
+        order_id=only.order_id,
+        customer_id=only.customer_id,
+        status=only.status,
+    )
+    return base64.urlsafe_b64encode(cursor.model_dump_json().encode()).decode().rstrip("=")
+
+
+def decode(text: str, only: InvoiceFilter) -> Position:
+    """BadParameter when it is not a cursor this API made, or one of another list."""
+    try:
+        cursor = _Cursor.model_validate_json(
+            base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        )
+    except (ValueError, binascii.Error, ValidationError):
+        raise BadParameter(PARAMETER, "not a cursor: pass the `next` of a page") from None
+    if (cursor.order_id, cursor.customer_id, cursor.status) != (
+        only.order_id,
+        only.customer_id,
+        only.status,
+    ):
+        raise BadParameter(PARAMETER, "the cursor is of a list with other filters")
+    return Position(cursor.snapshot, cursor.created_at, cursor.invoice_id)

@@ -1,0 +1,71 @@
+"""`invoicer api`: the read API on INVOICER_API_PORT, and the probes and metrics on
+INVOICER_HTTP_PORT (as the worker's), until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from worker.api.app import create_api
+from worker.http import create_app, start_http
+from worker.settings import Settings
+from worker.startup import StartupError, check_database
+from worker.store.pool import condition, create_pool
+
+log = structlog.get_logger(__name__)
+
+POOL_SIZE = 10
+NO_TOKENS = (
+    "INVOICER_API_TOKENS is not set: the read API would refuse every request; set it to one"
+    " or more comma-separated bearer tokens"
+)
+
+
+async def start_api(settings: Settings, pool: asyncpg.Pool, port: int) -> tuple[web.AppRunner, int]:
+    """Serves the read API on `port` (0: any free one); returns the runner and the port."""
+    return await start_http(create_api(settings, pool), port, "INVOICER_API_PORT")
+
+
+async def serve(settings: Settings) -> None:
+    if not settings.api_bearer_tokens:
+        raise StartupError(NO_TOKENS)
+    await check_database(settings.database_url, wait_if_down=True, migrations=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    pool = await create_pool(
+        settings.database_url, max_size=POOL_SIZE, timeouts=settings.database_timeouts
+    )
+
+    async def alive() -> tuple[bool, str]:
+        return True, "serving"
+
+    async def ready() -> tuple[bool, str]:
+        try:
+            await pool.fetchval("SELECT 1")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            return False, f"the database does not answer: {condition(error)}"
+        return True, "the database answers"
+
+    async def nothing_to_refresh() -> None:
+        return None
+
+    runners: list[web.AppRunner] = []
+    try:
+        api, port = await start_api(settings, pool, settings.api_port)
+        runners.append(api)
+        probes, _ = await start_http(
+            create_app(alive, ready, nothing_to_refresh), settings.http_port
+        )
+        runners.append(probes)
+        log.info("the read API is serving", action="api", port=port)
+        await stop.wait()
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()
+        await pool.close()
