@@ -1,20 +1,21 @@
-"""`invoicer migrate | run | dev [--demo] | schemas | dead-letters list|replay`."""
+"""`invoicer migrate | run | api | dev [--demo] | schemas | dead-letters list|replay`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import secrets
 import sys
 
 import structlog
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from worker import dead_letters
 from worker.app import Worker, install_signal_handlers
 from worker.demo.story import Story
 from worker.logs import Lines, configure_logging
-from worker.settings import Settings
+from worker.settings import Seller, Settings
 from worker.startup import EXIT_CODE, StartupError, check_database, invalid_settings
 from worker.store.migrate import SchemaMismatch, migrate
 from worker.topics import ensure_topics
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("run", help="run the worker (configuration from INVOICER_* variables)")
+    commands.add_parser("api", help="serve the read API (INVOICER_API_PORT, INVOICER_API_TOKENS)")
     dev = commands.add_parser(
         "dev", help="run the worker on an embedded PostgreSQL and Kafka-protocol broker"
     )
@@ -61,7 +63,7 @@ def _command(args: argparse.Namespace) -> int:
     )
     # The demo's story is on standard output; only warnings go beside it, unless asked.
     configure_logging("WARNING" if quiet_demo else settings.log_level)
-    if args.command in ("run", "dev"):
+    if args.command in ("run", "api", "dev"):
         configure_tracing()
     if args.command == "dead-letters":
         return asyncio.run(dead_letters.run_command(args, settings))
@@ -71,6 +73,11 @@ def _command(args: argparse.Namespace) -> int:
         return 0
     if args.command == "run":
         asyncio.run(_run(settings))
+        return 0
+    if args.command == "api":
+        from worker.api.server import serve
+
+        asyncio.run(serve(settings))
         return 0
     return _dev(settings, demo=args.demo)
 
@@ -95,16 +102,21 @@ def _dev(settings: Settings, *, demo: bool) -> int:
     messages = Lines(sys.stderr, "standard error")
     messages.write("starting an embedded PostgreSQL and a Tansu broker ...\n")
     with LocalPostgres() as postgres, LocalKafka() as kafka:
+        token = secrets.token_urlsafe(32)
         dev_settings = settings.model_copy(
             update={
                 "database_url": postgres.url,
                 "kafka_bootstrap_servers": kafka.bootstrap_servers,
                 "http_port": free_port(),
+                "api_port": free_port(),
+                "api_tokens": SecretStr(token),
+                "seller": settings.seller if settings.seller.configured else _sample_seller(),
             }
         )
         messages.write(
             f"PostgreSQL at {postgres.url}\nbroker at {kafka.bootstrap_servers}\n"
             f"metrics at http://127.0.0.1:{dev_settings.http_port}/metrics\n"
+            f"read API at {_api_url(dev_settings)} with Authorization: Bearer {token}\n"
             "Ctrl-C stops everything.\n"
         )
         asyncio.run(_dev_main(dev_settings, demo=demo))
@@ -112,24 +124,52 @@ def _dev(settings: Settings, *, demo: bool) -> int:
 
 
 async def _dev_main(settings: Settings, *, demo: bool) -> None:
+    from worker.api.server import start_api
+    from worker.store.pool import create_pool
+
     await ensure_topics(settings)
     await migrate(settings.database_url)
     worker = Worker(settings)
     install_signal_handlers(worker)
     worker_task = asyncio.create_task(worker.run())
+    api_pool = await create_pool(settings.database_url)
+    api, _ = await start_api(settings, api_pool, settings.api_port)
     story = None
     if demo:
-        story = asyncio.create_task(Story(settings, Lines(sys.stdout, "standard output")).tell())
+        output = Lines(sys.stdout, "standard output")
+        story = asyncio.create_task(Story(settings, output, _api_url(settings)).tell())
         story.add_done_callback(_report_story_failure)
     try:
         await asyncio.shield(worker_task)
     finally:
         worker.request_stop()
         await worker_task
+        await api.cleanup()
+        await api_pool.close()
         if story is not None:
             story.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await story
+
+
+def _api_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.api_port}"
+
+
+def _sample_seller() -> Seller:
+    """The seller of `invoicer dev`'s invoices unless INVOICER_SELLER_NAME names one: so
+    that their documents are made and served."""
+    return Seller(
+        name="Example Supplies B.V.",
+        vat_id="NL123456789B01",
+        address_line1="Keizersgracht 1",
+        city="Amsterdam",
+        postal_code="1015 CC",
+        country="NL",
+        email="billing@example.com",
+        iban="NL91ABNA0417164300",
+        bic="ABNANL2A",
+    )
 
 
 def _report_story_failure(story: asyncio.Task[None]) -> None:

@@ -39,9 +39,10 @@ LINE_ROW = "  {no:>2}  {name:<30} {qty:>8} {price:>10} {disc:>5} {rate:>6} {net:
 class Story:
     """Publishes the samples and prints what became of each."""
 
-    def __init__(self, settings: Settings, output: Lines) -> None:
+    def __init__(self, settings: Settings, output: Lines, api_url: str | None = None) -> None:
         self._settings = settings
         self._output = output
+        self._api_url = api_url
         self._seen: dict[bytes | None, list[Received]] = defaultdict(list)
         self._arrived = asyncio.Event()
 
@@ -98,11 +99,12 @@ class Story:
 
     async def _answer(self, order_id: str, command_id: str | None = None) -> list[Received]:
         """The events about the order once the worker has answered: its invoice made (or
-        the command answered, or a dead letter), and whatever follows within a moment."""
+        the command answered, or a dead letter) and, for an invoice closed with a seller,
+        its documents stored; and whatever follows within a moment."""
         key = order_id.encode()
         already = len(self._seen[key])
         deadline = time.monotonic() + ANSWER_TIMEOUT_SECONDS
-        while not any(_answers(event, command_id) for _, event in self._seen[key][already:]):
+        while not _answered([event for _, event in self._seen[key][already:]], command_id):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no answer about order {order_id} in time")
             self._arrived.clear()
@@ -131,6 +133,7 @@ class Story:
         )
         if invoice is not None:
             self._invoice(invoice)
+        self._pdfs(events)
         self._events(events)
 
     def _invoice(self, invoice: dict[str, Any]) -> None:
@@ -168,6 +171,14 @@ class Story:
             f"  amount due {totals['amountDue']}{due}\n"
         )
 
+    def _pdfs(self, events: list[Received]) -> None:
+        """Where the read API serves the PDF of each invoice that has one."""
+        for _, event in events:
+            if self._api_url is not None and event.get("type") == "invoice-documents-ready":
+                for document in event["data"]["documents"]:
+                    if document["kind"] == "pdf":
+                        self._write(f"  PDF at {self._api_url}{document['path']}\n")
+
     def _command(self, command: dict[str, Any], about: str, events: list[Received]) -> None:
         data = command["data"]
         self._write(f"\n== command {data['action']} of {about}: {json.dumps(data)}\n")
@@ -180,6 +191,7 @@ class Story:
                     f" number {snapshot.get('invoiceNumber')}, version {snapshot.get('version')}"
                     f"{''.join(f', warning: {w}' for w in result['warnings'])}\n"
                 )
+        self._pdfs(events)
         self._events(events)
 
     def _events(self, events: list[Received]) -> None:
@@ -191,6 +203,20 @@ class Story:
     def _write(self, text: str) -> None:
         self._output.write(text)
         self._output.flush()
+
+
+def _answered(events: list[dict[str, Any]], command_id: str | None) -> bool:
+    if not any(_answers(event, command_id) for event in events):
+        return False
+    closed = [event["data"] for event in events if event.get("type") == "invoice-closed"]
+    return not any(_awaits_documents(invoice) for invoice in closed) or any(
+        event.get("type") == "invoice-documents-ready" for event in events
+    )
+
+
+def _awaits_documents(invoice: dict[str, Any]) -> bool:
+    """A closed invoice with a seller: its documents are made."""
+    return "seller" in invoice and invoice.get("invoiceNumber") is not None
 
 
 def _answers(event: dict[str, Any], command_id: str | None) -> bool:
