@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
@@ -20,6 +21,7 @@ import pytest
 from openapi_spec_validator import validate as validate_openapi
 from pydantic import SecretStr
 
+from tests.deploy_files import ROOT
 from tests.examples import example
 from tests.integration.flows import await_event, order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient
@@ -27,6 +29,7 @@ from tests.integration.operations import running_worker
 from worker.api.server import start_api
 from worker.domain.lifecycle import InvoiceStatus
 from worker.settings import Seller, Settings
+from worker.startup import check_database
 from worker.store.invoices import insert_invoices, load_invoices
 from worker.store.pool import connect, create_pool
 
@@ -336,3 +339,36 @@ async def test_pages_neither_repeat_nor_skip_while_invoices_are_added(
         with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
             await early.close()
         await writer.close()
+
+
+async def test_the_api_reads_as_a_role_that_can_only_read(
+    selling: Settings, db: asyncpg.Connection
+) -> None:
+    await db.execute((ROOT / "deploy" / "database" / "api-role.sql").read_text())
+    await db.execute("ALTER ROLE invoicer_api PASSWORD 'read-only-password'")
+    await db.execute(
+        "INSERT INTO orders (order_id, currency, prices_include_tax, customer)"
+        """ VALUES ('O-1', 'EUR', false, '{"name": "Customer"}');"""
+        "INSERT INTO invoices (invoice_id, order_id, type, status, currency,"
+        " prices_include_tax, customer, payment_terms_days, net_amount, tax_amount,"
+        " gross_amount, tax_breakdown) VALUES ('00000000-0000-4000-8000-000000000001', 'O-1',"
+        """ 'invoice', 'draft', 'EUR', false, '{"name": "Customer"}', 14, 0, 0, 0, '[]')"""
+    )
+    parts = urlsplit(selling.database_url)
+    host = parts.netloc.rpartition("@")[2]
+    reader = urlunsplit(parts._replace(netloc=f"invoicer_api:read-only-password@{host}"))
+    await check_database(reader, wait_if_down=False, migrations=True)
+    pool = await create_pool(reader)
+    runner, port = await start_api(selling, pool, 0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, f"http://127.0.0.1:{port}")
+            [item] = (await api.json("/v1/invoices"))["items"]
+            assert item == await api.json(f"/v1/invoices/{item['invoiceId']}")
+            response, body = await api.get(f"/v1/invoices/{item['invoiceId']}/pdf")
+            _problem(response, body, 404)
+        with pytest.raises(asyncpg.PostgresError):
+            await pool.execute("UPDATE invoices SET note = 'changed'")
+    finally:
+        await runner.cleanup()
+        await pool.close()
