@@ -19,6 +19,7 @@ SignedDecimalString = Annotated[str, StringConstraints(pattern=r"^-?\d+(\.\d+)?$
 """A credit note that completes a tax group takes what is left of the group's tax: below
 zero when the notes before it, each rounded on its own, took more (CONTRACT.md v2)."""
 InvoiceStatus = Literal["draft", "open", "paid", "void", "deleted"]
+PaymentStatus = Literal["unpaid", "partially-paid", "paid"]
 Version = Annotated[int, Field(ge=1)]
 
 
@@ -53,7 +54,8 @@ class TaxGroup(MessageModel):
 
 
 class InvoiceCreated(MessageModel):
-    """A draft now exists (`invoice-created`); also the body of `invoice-closed`."""
+    """An invoice as `invoice-created` shows a new draft; also the body of `invoice-closed`
+    and of the whole invoice (InvoiceState)."""
 
     invoice_id: str
     type: InvoiceType
@@ -71,6 +73,38 @@ class InvoiceCreated(MessageModel):
     version: Version
 
 
+class RecordedPayment(MessageModel):
+    """A payment of an invoice's ledger."""
+
+    payment_id: str
+    amount: DecimalString
+    paid_at: AwareDatetime
+    method: Omittable[str] = None
+    reference: Omittable[str] = None
+    refunded_amount: DecimalString
+
+
+class InvoiceState(InvoiceCreated):
+    """The whole invoice as it is after a change, in every status: the `invoice-closed`
+    shape, with number and dates null until it closes, plus its payments. Every change-log
+    event carries it as `invoice`; folding them by `invoiceId`, keeping the highest
+    `version`, gives every invoice. (What is derived when read, `overdue`, and what other
+    stages add, `seller` and `documents`, are not part of it.)"""
+
+    invoice_number: str | None
+    issue_date: date | None
+    due_date: date | None
+    closed_at: AwareDatetime | None
+    payments: list[RecordedPayment]
+    payment_status: PaymentStatus
+
+
+class DraftCreated(InvoiceCreated):
+    """A draft now exists (`invoice-created`): the draft, and the whole invoice."""
+
+    invoice: InvoiceState
+
+
 class InvoiceClosed(InvoiceCreated):
     """An invoice was closed: numbered and dated (`invoice-closed`)."""
 
@@ -78,6 +112,7 @@ class InvoiceClosed(InvoiceCreated):
     issue_date: date
     due_date: date
     closed_at: AwareDatetime
+    invoice: InvoiceState
 
 
 class InvoiceVoided(MessageModel):
@@ -87,6 +122,7 @@ class InvoiceVoided(MessageModel):
     status: InvoiceStatus
     totals: Totals
     reason: str
+    invoice: InvoiceState
 
 
 class Payment(MessageModel):
@@ -104,13 +140,60 @@ class InvoicePaid(MessageModel):
     totals: Totals
     payment: Omittable[Payment] = None
     """The payment that settled it; absent when credit notes did."""
+    invoice: InvoiceState
+
+
+class InvoiceChanged(MessageModel):
+    """A change of an invoice (`invoice-updated`, `invoice-deleted`, and the base of the
+    other change-log events): which invoice, and the whole invoice after the change."""
+
+    invoice_id: str
+    order_id: str
+    status: InvoiceStatus
+    version: Version
+    invoice: InvoiceState
+
+
+class PaymentRecorded(InvoiceChanged):
+    """A payment that leaves something due (`invoice-payment-recorded`)."""
+
+    payment: RecordedPayment
+
+
+class Refund(MessageModel):
+    payment_id: str
+    amount: DecimalString
+    reason: Omittable[str] = None
+
+
+class PaymentRefunded(InvoiceChanged):
+    """Part or all of a payment given back (`invoice-payment-refunded`)."""
+
+    refund: Refund
+
+
+class InvoiceCredited(InvoiceChanged):
+    """A credit note closed against the invoice, leaving something due (`invoice-credited`)."""
+
+    credit_note_id: str
+
+
+class InvoiceOverdue(MessageModel):
+    """Open, something due, past its due date (`invoice-overdue`): once per invoice."""
+
+    invoice_id: str
+    invoice_number: str
+    order_id: str
+    due_date: date
+    days_overdue: Annotated[int, Field(ge=1)]
+    invoice: InvoiceState
 
 
 class NotificationRequested(MessageModel):
     notification_id: str
     channel: Channel
     recipient: str
-    template: Literal["invoice-issued"] = "invoice-issued"
+    template: Literal["invoice-issued", "payment-reminder"] = "invoice-issued"
     invoice_id: str
     invoice_number: str
     order_id: str
@@ -118,7 +201,9 @@ class NotificationRequested(MessageModel):
     amount_due: DecimalString
     currency: str
     due_date: date
-    reason: Literal["auto", "command"]
+    reason: Literal["auto", "command", "reminder"]
+    reminder_level: Omittable[Annotated[int, Field(ge=1)]] = None
+    """A payment reminder's level: 1, 2, … as INVOICER_REMINDER_DAYS lists them."""
 
 
 class InvoiceSnapshot(MessageModel):

@@ -15,12 +15,17 @@ from worker.messages.envelope import (
     OutgoingEvent,
 )
 from worker.messages.outgoing import (
+    DraftCreated,
+    InvoiceChanged,
     InvoiceClosed,
     InvoiceCommandResult,
-    InvoiceCreated,
+    InvoiceCredited,
+    InvoiceOverdue,
     InvoicePaid,
     InvoiceVoided,
     NotificationRequested,
+    PaymentRecorded,
+    PaymentRefunded,
 )
 
 DEAD_LETTER_TOPIC = "dead_letter"
@@ -57,19 +62,39 @@ OUTGOING: Mapping[str, Route] = {
     "notification-requested": Route(
         "notifications_requested",
         NotificationRequested,
-        "Send an issued invoice to its customer.",
+        "Send an issued invoice, or a payment reminder, to its customer.",
     ),
     "invoice-command-result": Route(
         "command_results",
         InvoiceCommandResult,
         "The outcome of a command: exactly one per processing.",
     ),
-    "invoice-created": Route("invoice_events", InvoiceCreated, "A draft invoice now exists."),
+    "invoice-created": Route("invoice_events", DraftCreated, "A draft invoice now exists."),
     "invoice-voided": Route("invoice_events", InvoiceVoided, "An open invoice was voided."),
     "invoice-paid": Route(
         "invoice_events",
         InvoicePaid,
         "An invoice is paid in full (by payments or credit notes).",
+    ),
+    "invoice-updated": Route("invoice_events", InvoiceChanged, "A draft was changed."),
+    "invoice-deleted": Route("invoice_events", InvoiceChanged, "A draft was deleted."),
+    "invoice-payment-recorded": Route(
+        "invoice_events", PaymentRecorded, "A payment was recorded; something is still due."
+    ),
+    "invoice-payment-refunded": Route(
+        "invoice_events",
+        PaymentRefunded,
+        "Part or all of a payment was refunded; a paid invoice may be open again.",
+    ),
+    "invoice-credited": Route(
+        "invoice_events",
+        InvoiceCredited,
+        "A credit note was closed against the invoice; something is still due.",
+    ),
+    "invoice-overdue": Route(
+        "invoice_events",
+        InvoiceOverdue,
+        "An open invoice is past its due date with something due. Once per invoice.",
     ),
 }
 

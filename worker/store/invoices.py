@@ -1,4 +1,5 @@
-"""Invoices and their lines: loaded by order, inserted and updated a batch at a time."""
+"""Invoices, their lines and payments: loaded by order, inserted and updated a batch at a
+time."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 from worker.domain.amounts import InvoiceAmounts, LineAmount, TaxGroup
 from worker.domain.invoice import InvoiceContent, InvoiceLine
-from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
+from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType, Payment
 from worker.domain.money import plain
+from worker.store.payments import load_payments, save_payments
 from worker.store.pool import Executor
 
 _HEADER_COLUMNS = (
@@ -121,6 +123,7 @@ async def insert_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
         *_header_arrays(invoices),
     )
     await _insert_lines(connection, invoices)
+    await save_payments(connection, invoices)
 
 
 async def update_invoices(connection: Executor, invoices: Sequence[Invoice]) -> None:
@@ -147,6 +150,7 @@ async def update_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
         [invoice.invoice_id for invoice in invoices],
     )
     await _insert_lines(connection, invoices)
+    await save_payments(connection, invoices)
 
 
 async def orders_of_invoices(connection: Executor, invoice_ids: Collection[str]) -> dict[str, str]:
@@ -185,10 +189,18 @@ async def load_invoices(connection: Executor, order_ids: Collection[str]) -> lis
         ids,
     ):
         lines.setdefault(record["invoice_id"], []).append(record)
-    return [_invoice(header, lines.get(str(header["invoice_id"]), [])) for header in headers]
+    payments = await load_payments(connection, [str(header["invoice_id"]) for header in headers])
+    return [
+        _invoice(
+            header,
+            lines.get(str(header["invoice_id"]), []),
+            payments.get(str(header["invoice_id"]), ()),
+        )
+        for header in headers
+    ]
 
 
-def _invoice(header: Any, line_records: list[Any]) -> Invoice:
+def _invoice(header: Any, line_records: list[Any], payments: tuple[Payment, ...]) -> Invoice:
     invoice_lines = tuple(
         InvoiceLine(
             line_no=line["line_no"],
@@ -238,6 +250,6 @@ def _invoice(header: Any, line_records: list[Any]) -> Invoice:
         issue_date=header["issue_date"],
         due_date=header["due_date"],
         closed_at=header["closed_at"],
-        paid_amount=header["paid_amount"],
         credited_amount=header["credited_amount"],
+        payments=payments,
     )
