@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiokafka.conn import collect_hosts
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.faults import parse as parse_fault_injection
 
@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     liveness_stall_seconds: float = Field(default=120.0, gt=0)
     """/healthz fails when the worker is ready, has records waiting and has applied none
     for this long."""
+    dunning_interval_seconds: float = Field(default=300.0, gt=0)
+    """How often the scan for overdue invoices and reminders runs."""
+    reminder_days: Annotated[tuple[int, ...], NoDecode] = (7, 14, 30)
+    """Days past due of each payment reminder level, comma-separated: "7,14,30"."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     fault_injection: str = ""
     """Test-only fault hooks (worker/faults.py); empty, and so off, in production."""
@@ -73,6 +77,20 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("not a known IANA time zone, e.g. UTC or Europe/Amsterdam") from None
         return name
+
+    @field_validator("reminder_days", mode="before")
+    @classmethod
+    def _reminder_days_are_listed(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _reminder_days_grow(cls, days: tuple[int, ...]) -> tuple[int, ...]:
+        if any(day < 1 for day in days) or list(days) != sorted(set(days)):
+            raise ValueError("expected increasing whole days past due, e.g. 7,14,30")
+        return days
 
     @field_validator("fault_injection")
     @classmethod

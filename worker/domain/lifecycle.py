@@ -191,7 +191,8 @@ class Invoice:
 
     def is_overdue(self, today: date) -> bool:
         return (
-            self.status is InvoiceStatus.OPEN
+            self.type is InvoiceType.INVOICE
+            and self.status is InvoiceStatus.OPEN
             and self.due_date is not None
             and today > self.due_date
             and self.totals.amount_due > 0
