@@ -150,7 +150,9 @@ async def run_scans(settings: Settings, pool: asyncpg.Pool, stop: asyncio.Event)
             await backoff.sleep(stop, "dunning scan failed", error)
             continue
         backoff.reset()
-        if report.notices:
+        if report.skipped:
+            log.debug("another replica is scanning", action="dunning")
+        elif report.notices:
             log.info(
                 "dunning scan", action="dunning", as_of=str(as_of), notices=len(report.notices)
             )
