@@ -88,8 +88,8 @@ class InvoiceState(InvoiceCreated):
     """The whole invoice as it is after a change, in every status: the `invoice-closed`
     shape, with number and dates null until it closes, plus its payments. Every change-log
     event carries it as `invoice`; folding them by `invoiceId`, keeping the highest
-    `version`, gives every invoice. (What is derived when read, `overdue`, and what other
-    stages add, `seller` and `documents`, are not part of it.)"""
+    `version`, gives every invoice. A read API returns it too, adding what is derived when
+    read (`overdue`) or comes from other stages (`seller`, `documents`)."""
 
     invoice_number: str | None
     issue_date: date | None
