@@ -1,4 +1,5 @@
-"""The running worker: consumer, outbox relay and HTTP endpoint, and how they stop."""
+"""The running worker: consumer, outbox relay, dunning scans and HTTP endpoint, and how
+they stop."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from worker import faults, metrics
 from worker.consumer import BatchConsumer
+from worker.dunning import run_scans
 from worker.http import create_app, start_http
 from worker.relay import OutboxRelay, create_producer
 from worker.renderer import Renderer, render_pool
@@ -35,6 +37,7 @@ class Worker:
         self.stop = asyncio.Event()
         self.started = asyncio.Event()
         self._relay_stop = asyncio.Event()
+        self._scans_stop = asyncio.Event()
         self._ready_since: float | None = None
         self.consumer: BatchConsumer | None = None
         self.relay: OutboxRelay | None = None
@@ -98,6 +101,7 @@ class Worker:
                 return
             relay_task = asyncio.create_task(self.relay.run(self._relay_stop))
             renderer_task = asyncio.create_task(self._run_renderer(pool))
+            scans_task = asyncio.create_task(run_scans(settings, pool, self._scans_stop))
             self.started.set()
             log.info("worker running", action="start", group_id=settings.group_id)
             try:
@@ -106,6 +110,10 @@ class Worker:
                 await asyncio.shield(self.consumer.consumer.stop())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(renderer_task, SHUTDOWN_TIMEOUT_SECONDS)
+                # the scan under way finishes, so the relay below flushes what it wrote
+                self._scans_stop.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(scans_task, SHUTDOWN_TIMEOUT_SECONDS)
                 self._relay_stop.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(relay_task, SHUTDOWN_TIMEOUT_SECONDS)

@@ -1,4 +1,4 @@
-"""`invoicer migrate | run | api | dev [--demo] | schemas | dead-letters list|replay`."""
+"""`invoicer migrate | run | api | dev [--demo] | schemas | dead-letters | dunning run`."""
 
 from __future__ import annotations
 
@@ -7,17 +7,21 @@ import asyncio
 import contextlib
 import secrets
 import sys
+from datetime import date
 
 import structlog
 from pydantic import SecretStr, ValidationError
 
-from worker import dead_letters
+from worker import dead_letters, dunning
 from worker.app import Worker, install_signal_handlers
 from worker.demo.story import Story
+from worker.domain.dunning import Notice
+from worker.domain.lifecycle import InvoiceOverdue
 from worker.logs import Lines, configure_logging
 from worker.settings import Seller, Settings
 from worker.startup import EXIT_CODE, StartupError, check_database, invalid_settings
 from worker.store.migrate import SchemaMismatch, migrate
+from worker.store.pool import create_pool
 from worker.topics import ensure_topics
 from worker.tracing import configure_tracing
 
@@ -38,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("schemas", help="write the JSON Schemas and AsyncAPI document")
     dead_letters.add_command(commands)
+    _add_dunning_command(commands)
     args = parser.parse_args(argv)
 
     if args.command == "schemas":
@@ -67,6 +72,9 @@ def _command(args: argparse.Namespace) -> int:
         configure_tracing()
     if args.command == "dead-letters":
         return asyncio.run(dead_letters.run_command(args, settings))
+    if args.command == "dunning":
+        asyncio.run(_dunning_run(settings, args.as_of, dry_run=args.dry_run))
+        return 0
     if args.command == "migrate":
         applied = asyncio.run(_migrate(settings))
         print(f"{len(applied)} migration(s) applied" + "".join(f"\n  {name}" for name in applied))
@@ -80,6 +88,50 @@ def _command(args: argparse.Namespace) -> int:
         asyncio.run(serve(settings))
         return 0
     return _dev(settings, demo=args.demo)
+
+
+def _add_dunning_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    scans = commands.add_parser(
+        "dunning", help="overdue invoices and payment reminders"
+    ).add_subparsers(dest="dunning_command", required=True)
+    run = scans.add_parser(
+        "run", help="scan once: announce overdue invoices and request the reminders due"
+    )
+    run.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="scan as if today were this day (default: today in INVOICER_TIMEZONE)",
+    )
+    run.add_argument(
+        "--dry-run", action="store_true", help="print what would be sent; send and note nothing"
+    )
+
+
+async def _dunning_run(settings: Settings, as_of: date | None, *, dry_run: bool) -> None:
+    """One scan (waiting for a running one to finish), and a line per notice."""
+    await check_database(settings.database_url, wait_if_down=False)
+    pool = await create_pool(settings.database_url, max_size=1)
+    try:
+        report = await dunning.scan(
+            pool, settings, as_of or dunning.today(settings), dry_run=dry_run, wait=True
+        )
+    finally:
+        await pool.close()
+    output = Lines(sys.stdout, "standard output")
+    verb = "would send" if dry_run else "sent"
+    output.write(f"dunning as of {report.as_of}: {verb} {len(report.notices)} notice(s)\n")
+    for notice in report.notices:
+        output.write(f"{_notice_line(notice)}\n")
+
+
+def _notice_line(notice: Notice) -> str:
+    fact = notice.fact
+    if isinstance(fact, InvoiceOverdue):
+        invoice = fact.invoice
+        return f"invoice-overdue {invoice.number} {invoice.invoice_id} {fact.days_overdue} days"
+    what = "reminder passed over" if fact is None else f"payment-reminder by {fact.channel}"
+    return f"{what} level {notice.level} invoice {notice.invoice_id}"
 
 
 async def _migrate(settings: Settings) -> list[str]:

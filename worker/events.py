@@ -13,10 +13,17 @@ from worker.domain.lifecycle import (
     Invoice,
     InvoiceClosed,
     InvoiceCreated,
+    InvoiceCredited,
+    InvoiceDeleted,
     InvoiceFact,
+    InvoiceOverdue,
     InvoicePaid,
+    InvoiceUpdated,
     InvoiceVoided,
     NotificationRequested,
+    Payment,
+    PaymentRecorded,
+    PaymentRefunded,
 )
 from worker.domain.money import format_amount, plain
 from worker.messages import (
@@ -24,6 +31,7 @@ from worker.messages import (
     Customer,
     ElectronicAddress,
     InvoiceSnapshot,
+    InvoiceState,
     Rejection,
     Seller,
     event_bytes,
@@ -38,6 +46,7 @@ from worker.messages.dead_letter import (
     ORIGINAL_TOPIC,
     REASON,
 )
+from worker.messages.outgoing import document_path
 from worker.messages.routing import OUTGOING, topic_for
 from worker.settings import Settings
 from worker.store.documents import RenderJob, StoredDocument
@@ -174,21 +183,51 @@ def _message(
 def invoice_event(
     settings: Settings, fact: InvoiceFact, cause: Cause, now: datetime
 ) -> OutboxMessage:
-    """The event of a fact about an invoice, from the invoice as the fact saw it."""
+    """The event of a fact about an invoice, from the invoice as the fact saw it. A change's
+    event id is its invoice's id and version: one change, one id."""
     invoice = fact.invoice
     event_type, data = _event_data(fact)
     if isinstance(fact, NotificationRequested):
         event_id = data["notification_id"]
-    else:
+    elif isinstance(fact, InvoiceOverdue):
         event_id = stable_event_id(event_type, invoice.invoice_id)
+    else:
+        event_id = stable_event_id(event_type, invoice.invoice_id, str(invoice.version))
     return _message(settings, event_type, event_id, data, invoice, cause, now)
+
+
+def invoice_state(invoice: Invoice) -> InvoiceState:
+    """The whole invoice, as every change-log event carries it."""
+    return InvoiceState(
+        **invoice_fields(invoice),
+        invoice_number=invoice.number,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        closed_at=invoice.closed_at,
+        payments=[_payment_fields(payment, invoice.currency) for payment in invoice.payments],
+        payment_status=invoice.payment_status.value,
+    )
+
+
+def _payment_fields(payment: Payment, currency: str) -> dict[str, Any]:
+    return {
+        "payment_id": payment.payment_id,
+        "amount": format_amount(payment.amount, currency),
+        "paid_at": payment.paid_at,
+        "method": payment.method,
+        "reference": payment.reference,
+        "refunded_amount": format_amount(payment.refunded_amount, currency),
+    }
 
 
 def _event_data(fact: InvoiceFact) -> tuple[str, dict[str, Any]]:
     invoice = fact.invoice
+    if isinstance(fact, NotificationRequested):
+        return "notification-requested", _notification_fields(fact)
+    state = invoice_state(invoice)
     match fact:
         case InvoiceCreated():
-            return "invoice-created", invoice_fields(invoice)
+            return "invoice-created", {**invoice_fields(invoice), "invoice": state}
         case InvoiceClosed():
             assert invoice.number is not None and invoice.issue_date is not None
             return "invoice-closed", {
@@ -197,9 +236,14 @@ def _event_data(fact: InvoiceFact) -> tuple[str, dict[str, Any]]:
                 "issue_date": invoice.issue_date,
                 "due_date": invoice.due_date,
                 "closed_at": invoice.closed_at,
+                "invoice": state,
             }
         case InvoiceVoided(reason=reason):
-            return "invoice-voided", {**_summary_fields(invoice), "reason": reason}
+            return "invoice-voided", {
+                **_summary_fields(invoice),
+                "reason": reason,
+                "invoice": state,
+            }
         case InvoicePaid(payment=payment):
             return "invoice-paid", {
                 **_summary_fields(invoice),
@@ -211,24 +255,73 @@ def _event_data(fact: InvoiceFact) -> tuple[str, dict[str, Any]]:
                     "method": payment.method,
                     "reference": payment.reference,
                 },
+                "invoice": state,
             }
-        case NotificationRequested(channel=channel, recipient=recipient, reason=reason):
+        case InvoiceUpdated():
+            return "invoice-updated", _change_fields(invoice, state)
+        case InvoiceDeleted():
+            return "invoice-deleted", _change_fields(invoice, state)
+        case PaymentRecorded(payment=payment):
+            return "invoice-payment-recorded", {
+                **_change_fields(invoice, state),
+                "payment": _payment_fields(payment, invoice.currency),
+            }
+        case PaymentRefunded(payment_id=payment_id, amount=amount, reason=reason):
+            return "invoice-payment-refunded", {
+                **_change_fields(invoice, state),
+                "refund": {
+                    "payment_id": payment_id,
+                    "amount": format_amount(amount, invoice.currency),
+                    "reason": reason,
+                },
+            }
+        case InvoiceCredited(credit_note_id=credit_note_id):
+            return "invoice-credited", {
+                **_change_fields(invoice, state),
+                "credit_note_id": credit_note_id,
+            }
+        case InvoiceOverdue(days_overdue=days):
             assert invoice.number is not None and invoice.due_date is not None
-            return "notification-requested", {
-                "notification_id": stable_event_id(
-                    "notification", invoice.invoice_id, channel, *fact.request
-                ),
-                "channel": channel,
-                "recipient": recipient,
+            return "invoice-overdue", {
                 "invoice_id": invoice.invoice_id,
                 "invoice_number": invoice.number,
                 "order_id": invoice.order_id,
-                "customer_name": str(invoice.customer["name"]),
-                "amount_due": format_amount(invoice.totals.amount_due, invoice.currency),
-                "currency": invoice.currency,
                 "due_date": invoice.due_date,
-                "reason": reason,
+                "days_overdue": days,
+                "invoice": state,
             }
+
+
+def _notification_fields(fact: NotificationRequested) -> dict[str, Any]:
+    invoice = fact.invoice
+    assert invoice.number is not None and invoice.due_date is not None
+    return {
+        "notification_id": stable_event_id(
+            "notification", invoice.invoice_id, fact.channel, *fact.request
+        ),
+        "channel": fact.channel,
+        "recipient": fact.recipient,
+        "template": "invoice-issued" if fact.reminder_level is None else "payment-reminder",
+        "invoice_id": invoice.invoice_id,
+        "invoice_number": invoice.number,
+        "order_id": invoice.order_id,
+        "customer_name": str(invoice.customer["name"]),
+        "amount_due": format_amount(invoice.totals.amount_due, invoice.currency),
+        "currency": invoice.currency,
+        "due_date": invoice.due_date,
+        "reason": fact.reason,
+        "reminder_level": fact.reminder_level,
+    }
+
+
+def _change_fields(invoice: Invoice, state: InvoiceState) -> dict[str, Any]:
+    return {
+        "invoice_id": invoice.invoice_id,
+        "order_id": invoice.order_id,
+        "status": invoice.status.value,
+        "version": invoice.version,
+        "invoice": state,
+    }
 
 
 def documents_ready(
@@ -249,7 +342,7 @@ def documents_ready(
             "media_type": document.media_type,
             "sha256": document.sha256,
             "size": document.size,
-            "path": f"/v1/invoices/{invoice.invoice_id}/{document.kind}",
+            "path": document_path(invoice.invoice_id, document.kind),
         }
         for document in documents
     ]

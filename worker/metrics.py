@@ -14,6 +14,7 @@ from importlib import metadata
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from worker.messages import INVOICE_COMMAND, ORDER_COMPLETED
+from worker.store.dunning import Overdue
 from worker.store.outbox import PendingMessage
 
 # `_created` series double the count of series and no dashboard or rule here uses them.
@@ -81,6 +82,23 @@ READY = Gauge(
     "invoicer_ready",
     "1 when the worker is ready (database reachable, broker connected, group joined), else 0.",
 )
+INVOICES_OVERDUE = Gauge(
+    "invoicer_invoices_overdue",
+    "Invoices open past their due date with something due, by currency, as of the last"
+    " dunning scan (every replica reports the same figure: aggregate with max, not sum).",
+    ["currency"],
+)
+AMOUNT_OVERDUE = Gauge(
+    "invoicer_amount_overdue",
+    "Amount due on overdue invoices in the currency's major unit, by currency, as of the"
+    " last dunning scan (aggregate with max, not sum).",
+    ["currency"],
+)
+REMINDERS_SENT = Counter(
+    "invoicer_payment_reminders_total",
+    "Payment reminders requested, by level (1, 2, …).",
+    ["level"],
+)
 BUILD_INFO = Gauge("invoicer_build_info", "Always 1; the running version as a label.", ["version"])
 
 
@@ -115,3 +133,12 @@ def record_consumed(topic: str, event_type: str | None, outcome: str) -> None:
     may carry any string) is counted as `unknown`, so made-up types add no series."""
     bounded = event_type if event_type in KNOWN_TYPES else UNKNOWN_TYPE
     RECORDS.labels(topic=topic, type=bounded, outcome=outcome).inc()
+
+
+def record_overdue(overdue: Sequence[Overdue]) -> None:
+    """The overdue figures of the last scan, replacing the ones before."""
+    INVOICES_OVERDUE.clear()
+    AMOUNT_OVERDUE.clear()
+    for figure in overdue:
+        INVOICES_OVERDUE.labels(currency=figure.currency).set(figure.invoices)
+        AMOUNT_OVERDUE.labels(currency=figure.currency).set(float(figure.amount))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import ssl
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiokafka.conn import collect_hosts
@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.faults import parse as parse_fault_injection
 from worker.messages.values import EAS_SCHEMES, CountryCode, has_vat_prefix
@@ -229,6 +229,10 @@ class Settings(BaseSettings):
     liveness_stall_seconds: float = Field(default=120.0, gt=0)
     """/healthz fails when the worker is ready, has records waiting and has applied none
     for this long."""
+    dunning_interval_seconds: float = Field(default=300.0, gt=0)
+    """How often the scan for overdue invoices and reminders runs."""
+    reminder_days: Annotated[tuple[int, ...], NoDecode] = (7, 14, 30)
+    """Days past due of each payment reminder level, comma-separated: "7,14,30"."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     fault_injection: str = ""
     """Test-only fault hooks (worker/faults.py); empty, and so off, in production."""
@@ -324,6 +328,20 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("not a known IANA time zone, e.g. UTC or Europe/Amsterdam") from None
         return name
+
+    @field_validator("reminder_days", mode="before")
+    @classmethod
+    def _reminder_days_are_listed(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _reminder_days_grow(cls, days: tuple[int, ...]) -> tuple[int, ...]:
+        if any(day < 1 for day in days) or list(days) != sorted(set(days)):
+            raise ValueError("expected increasing whole days past due, e.g. 7,14,30")
+        return days
 
     @field_validator("fault_injection")
     @classmethod

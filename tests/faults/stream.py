@@ -3,8 +3,9 @@
 Orders come first (phase 1): 1-3 rows each, some with a later message adding rows, some
 drafts (autoClose false), deliveries by email, sms and none, and about one event in ten
 sent twice. Commands about the invoices phase 1 created come second (phase 2: commands
-travel on another topic, so only then do they find their invoices): close the drafts,
-record a payment on some open invoices, void others. Invoice ids, event ids and
+travel on another topic, so only then do they find their invoices): close the drafts
+(some changed first) or delete them; on open invoices record a payment, or record one
+and refund it, void, or credit them in full (paid) or in part. Invoice ids, event ids and
 notification ids are the contract's stable uuid5s, so every expected output is known
 before a single record is sent.
 """
@@ -44,15 +45,20 @@ class ExpectedInvoice:
     currency: str
     row_ids: tuple[str, ...]
     status: str
-    """What it ends as: "draft", "open", "paid" or "void"."""
+    """What it ends as: "draft", "open", "paid", "void" or "deleted"."""
     announced_as_draft: bool
     """An invoice-created event is due (it was a draft when it was created)."""
     notification_id: str | None
     """The automatic notification's id, when one is due."""
+    credit_note: bool = False
 
     @property
     def numbered(self) -> bool:
-        return self.status != "draft"
+        return self.status not in ("draft", "deleted")
+
+    @property
+    def holds_rows(self) -> bool:
+        return self.status not in ("void", "deleted")
 
 
 @dataclass(slots=True)
@@ -150,20 +156,59 @@ class _Builder:
         return messages
 
     def commands(self) -> list[Outgoing]:
-        """Phase 2: close every draft, pay a little on some open invoices, void others."""
+        """Phase 2: close or delete every draft; pay, refund, void or credit open ones. Each
+        command is about an invoice of phase 1 and leaves something to pay or pays it all,
+        so every one is ok."""
         commands = []
-        for invoice in self.stream.invoices.values():
+        for invoice in list(self.stream.invoices.values()):
             draw = self.random.random()
+            smallest = "1" if invoice.currency == "JPY" else "0.01"  # no more than is due
             if invoice.status == "draft":
+                if draw < 0.25:
+                    commands.append(self.command(invoice, "delete", {}))
+                    invoice.status = "deleted"
+                    continue
+                if draw < 0.6:
+                    commands.append(self.command(invoice, "update", {"note": "changed"}))
                 commands.append(self.command(invoice, "close", {}))
                 invoice.status = "open"
             elif draw < 0.15:
-                amount = "1" if invoice.currency == "JPY" else "0.01"  # no more than is due
-                commands.append(self.command(invoice, "record-payment", {"amount": amount}))
+                commands.append(self.command(invoice, "record-payment", {"amount": smallest}))
             elif draw < 0.25:
                 commands.append(self.command(invoice, "void", {"reason": "fault test"}))
                 invoice.status = "void"
+            elif draw < 0.32:
+                payment = {"paymentId": f"pay-{invoice.invoice_id}", "amount": smallest}
+                commands.append(self.command(invoice, "record-payment", payment))
+                commands.append(self.command(invoice, "refund-payment", payment))
+            elif draw < 0.40:
+                commands.append(self.credit_note(invoice, list(invoice.row_ids)))
+                invoice.status = "paid"
+            elif draw < 0.46 and len(invoice.row_ids) > 1:
+                commands.append(self.credit_note(invoice, [invoice.row_ids[0]]))
         return commands
+
+    def credit_note(self, invoice: ExpectedInvoice, row_ids: list[str]) -> Outgoing:
+        """A credit note of these lines of the invoice, closed at once."""
+        fields = {"type": "credit-note", "referenceInvoiceId": invoice.invoice_id}
+        command_id = self.new_id()
+        event = command_event(
+            command_id, invoice.order_id, action="create", rowIds=row_ids, close=True, **fields
+        )
+        self.stream.commands[command_id] = "create"
+        self.stream.applied.add((COMMAND_SOURCE, command_id))
+        note_id = stable_event_id("invoice", COMMAND_SOURCE, command_id)
+        self.stream.invoices[note_id] = ExpectedInvoice(
+            invoice_id=note_id,
+            order_id=invoice.order_id,
+            currency=invoice.currency,
+            row_ids=(),
+            status="open",
+            announced_as_draft=False,
+            notification_id=None,
+            credit_note=True,
+        )
+        return Outgoing("commands", invoice.order_id.encode(), encode(event), command_id)
 
     def command(self, invoice: ExpectedInvoice, action: str, fields: dict[str, Any]) -> Outgoing:
         command_id = self.new_id()

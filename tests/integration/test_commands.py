@@ -27,21 +27,28 @@ COMMANDS = {
     "send": {"recipient": "someone@example.com"},
     "void": {"reason": "ordered twice"},
     "record-payment": {"amount": "1.00"},
+    "refund-payment": {"paymentId": "p-1", "amount": "1.00"},
 }
 
 
 async def invoice_in_each_status(
-    kafka: KafkaClient, settings: Settings, prefix: str
+    kafka: KafkaClient, settings: Settings, prefix: str, *, partly_paid: bool = False
 ) -> dict[str, str]:
-    """status → invoice id, each made through commands."""
+    """status → invoice id, each made through commands; the paid one paid by payment
+    "p-1", and so the open one too when `partly_paid`."""
     ids = {
         "draft": (await draft_invoice(kafka, settings, f"{prefix}-draft"))["invoiceId"],
         "open": (await closed_invoice(kafka, settings, f"{prefix}-open"))["invoiceId"],
     }
+    if partly_paid:
+        pay = command_event("record-payment", invoiceId=ids["open"], paymentId="p-1", amount="2")
+        assert (await send_command(kafka, settings, pay))["ok"]
     paid = (await closed_invoice(kafka, settings, f"{prefix}-paid"))["invoiceId"]
     assert (
         await send_command(
-            kafka, settings, command_event("record-payment", invoiceId=paid, amount="12.10")
+            kafka,
+            settings,
+            command_event("record-payment", invoiceId=paid, paymentId="p-1", amount="12.10"),
         )
     )["ok"]
     void = (await closed_invoice(kafka, settings, f"{prefix}-void"))["invoiceId"]
@@ -59,7 +66,9 @@ async def test_every_action_in_every_status_is_allowed_or_refused_as_the_lifecyc
     outcomes: dict[tuple[str, str], str | None] = {}
     for action, fields in COMMANDS.items():
         # a fresh set of invoices per action, so one action's effect never decides another's
-        invoices = await invoice_in_each_status(kafka, settings, f"L-{action}")
+        invoices = await invoice_in_each_status(
+            kafka, settings, f"L-{action}", partly_paid=action == "refund-payment"
+        )
         for status, invoice_id in invoices.items():
             result = await send_command(
                 kafka, settings, command_event(action, invoiceId=invoice_id, **fields)

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
 
+from tests import change_log
 from tests.memory_store import MemoryStore, records_of, results
 from worker import tracing
 from worker.decisions import Record
@@ -23,6 +24,7 @@ SOURCE = "/shop"
 BACK_OFFICE = "/backoffice"
 ORDER_IDS = ("o-1", "o-2")
 ROW_IDS = ("r1", "r2", "r3")
+PAYMENT_IDS = ("bank-1", "bank-2")
 
 
 def order(
@@ -209,6 +211,8 @@ _rows = st.lists(
 def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
     events: list[dict[str, Any] | bytes] = []
     makers: list[str] = []  # invoice ids events of the stream create
+    orders_of: dict[str, str] = {}  # invoice id → its order, for the stream's invoices
+    paid: list[tuple[str, str, str]] = []  # (invoice id, payment id, amount) of its payments
     for n in range(draw(st.integers(min_value=1, max_value=25))):
         event_id = f"e-{n}"
         order_id = draw(st.sampled_from(ORDER_IDS))
@@ -226,6 +230,8 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                     "send",
                     "void",
                     "pay",
+                    "pay",
+                    "refund",
                     "copy",
                     "bad",
                 ]
@@ -236,20 +242,23 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                 event_id,
                 order_id,
                 draw(_rows),
-                autoClose=draw(st.booleans()),
+                autoClose=draw(st.sampled_from([True, True, False])),
                 delivery=draw(st.sampled_from(["email", "sms", "none"])),
             )
             makers.append(invoice_of(event_id))
+            orders_of[makers[-1]] = order_id
         elif kind == "create":
             event = command(event_id, "create", orderId=order_id, close=draw(st.booleans()))
             makers.append(invoice_of(event_id, BACK_OFFICE))
+            orders_of[makers[-1]] = order_id
         elif kind == "credit":
+            reference = draw(known)
             event = command(
                 event_id,
                 "create",
-                orderId=order_id,
+                orderId=orders_of.get(reference, order_id),
                 type="credit-note",
-                referenceInvoiceId=draw(known),
+                referenceInvoiceId=reference,
                 close=draw(st.booleans()),
                 **({"rowIds": [draw(st.sampled_from(ROW_IDS))]} if draw(st.booleans()) else {}),
             )
@@ -275,14 +284,33 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
             event = command(event_id, "void", invoiceId=draw(known), reason="wrong")
         elif kind == "pay":
             amount = draw(st.sampled_from(["0.01", "1.00", "5.00", "1000.00"]))
+            named = {"paymentId": draw(st.sampled_from(PAYMENT_IDS))} if draw(st.booleans()) else {}
             paid_at = {"paidAt": "2026-11-20T08:00:00+01:00"} if draw(st.booleans()) else {}
+            invoice_id = draw(known)
+            source = draw(st.sampled_from([BACK_OFFICE, "/backoffice-b"]))
             event = command(
                 event_id,
                 "record-payment",
-                source=draw(st.sampled_from([BACK_OFFICE, "/backoffice-b"])),
-                invoiceId=draw(known),
+                source=source,
+                invoiceId=invoice_id,
                 amount=amount,
+                **named,
                 **paid_at,
+            )
+            paid.append((invoice_id, named.get("paymentId", event_id), amount))
+        elif kind == "refund":
+            invoice_id, payment_id, amount = draw(
+                st.sampled_from(paid)
+                if paid
+                else st.tuples(known, st.sampled_from(PAYMENT_IDS), st.just("1.00"))
+            )
+            event = command(
+                event_id,
+                "refund-payment",
+                invoiceId=invoice_id,
+                paymentId=payment_id,
+                amount=draw(st.sampled_from(["0.01", amount])),
+                **({"reason": "returned"} if draw(st.booleans()) else {}),
             )
         elif kind == "copy" and events:
             events.append(draw(st.sampled_from(events)))
@@ -317,3 +345,25 @@ def test_any_batching_emits_the_same_bytes_as_one_record_per_batch(
     assert batched.outbox == one_by_one.outbox
     assert batched.invoices == one_by_one.invoices
     assert batched.series == one_by_one.series
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=streams(), batch_size=st.integers(min_value=1, max_value=30))
+def test_the_change_log_folds_into_every_invoice_as_stored(
+    stream: list[dict[str, Any] | bytes], batch_size: int
+) -> None:
+    """invoices.closed and invoices.events folded by invoiceId, keeping the highest version,
+    equal every stored invoice; and each change of an invoice is announced exactly once."""
+    store = run(records_of(stream), batch_size)
+    topics = store.settings.topics
+    logged = [
+        json.loads(message.value)
+        for message in store.outbox
+        if message.value and message.topic in (topics.invoices_closed, topics.invoice_events)
+    ]
+
+    folded = change_log.fold(logged)
+
+    assert change_log.differences(folded, change_log.stored(store.invoices.values())) == []
+    versions = change_log.changes(logged)
+    assert change_log.missing_changes(versions, store.invoices.values()) == []

@@ -19,6 +19,7 @@ from worker.domain.lifecycle import (
     InvoiceType,
     InvoiceVoided,
     Payment,
+    PaymentRecorded,
     RuleViolation,
     check_action,
     close_draft,
@@ -64,8 +65,12 @@ def open_invoice(gross: str = "121.00") -> Invoice:
     return numbered(close_draft(draft(gross), reference=None).invoice)
 
 
-def pay(invoice: Invoice, amount: str) -> Invoice:
-    return record_payment(invoice, Payment(Decimal(amount), CLOSED_AT)).invoice
+def payment(amount: str, payment_id: str = "p-1") -> Payment:
+    return Payment(payment_id, Decimal(amount), CLOSED_AT)
+
+
+def pay(invoice: Invoice, amount: str, payment_id: str = "p-1") -> Invoice:
+    return record_payment(invoice, payment(amount, payment_id)).invoice
 
 
 def test_every_status_and_action_pair_is_in_the_table() -> None:
@@ -88,9 +93,13 @@ def test_the_lifecycle_allows_or_refuses_each_action(
     assert (action in ALLOWED_ACTIONS[status]) is (expected is None)
 
 
-@pytest.mark.parametrize("status", [S.PAID, S.VOID, S.DELETED])
-def test_paid_void_and_deleted_are_final(status: InvoiceStatus) -> None:
+@pytest.mark.parametrize("status", [S.VOID, S.DELETED])
+def test_void_and_deleted_are_final(status: InvoiceStatus) -> None:
     assert ALLOWED_ACTIONS[status] <= {Action.SEND}
+
+
+def test_a_paid_invoice_only_changes_by_a_refund() -> None:
+    assert ALLOWED_ACTIONS[S.PAID] == {Action.SEND, Action.REFUND_PAYMENT}
 
 
 def test_closing_dates_the_invoice_and_sets_the_due_date_from_the_terms() -> None:
@@ -139,13 +148,13 @@ def test_a_stale_expected_version_is_refused_on_that_field() -> None:
 
 def test_partial_payments_lower_the_amount_due_down_to_paid() -> None:
     invoice = open_invoice("100.00")
-    partly = record_payment(invoice, Payment(Decimal("40"), CLOSED_AT))
-    assert partly.facts == ()
+    partly = record_payment(invoice, payment("40", "p-1"))
+    assert partly.facts == (PaymentRecorded(partly.invoice, payment("40", "p-1")),)
     assert partly.invoice.totals.amount_due == Decimal("60.00")
-    settled = record_payment(partly.invoice, Payment(Decimal("60.00"), CLOSED_AT))
+    settled = record_payment(partly.invoice, payment("60.00", "p-2"))
     assert settled.invoice.status is S.PAID
     assert settled.invoice.totals.amount_due == Decimal("0.00")
-    assert settled.facts == (InvoicePaid(settled.invoice, Payment(Decimal("60.00"), CLOSED_AT)),)
+    assert settled.facts == (InvoicePaid(settled.invoice, payment("60.00", "p-2")),)
 
 
 def test_a_payment_above_the_amount_due_is_refused() -> None:

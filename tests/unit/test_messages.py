@@ -15,11 +15,13 @@ from worker.messages import (
     MAX_HEADER_BYTES,
     CloseInvoice,
     CreateInvoice,
+    Customer,
     InvoiceCommandEvent,
     InvoiceCommandResult,
     InvoiceLine,
     InvoicePaid,
     InvoiceSnapshot,
+    InvoiceState,
     OrderCompletedEvent,
     RecordPayment,
     Rejection,
@@ -694,12 +696,32 @@ def test_outgoing_models_omit_absent_optional_fields_but_keep_null_invoice() -> 
         tax_rate="9",
         net_amount="9.00",
     )
+    invoice = InvoiceState(
+        invoice_id="i-1",
+        type="invoice",
+        order_id="SO-1",
+        status="paid",
+        currency="EUR",
+        prices_include_tax=False,
+        customer=Customer(name="Tanya Lee"),
+        lines=[line],
+        tax_breakdown=[],
+        totals=totals(),
+        version=2,
+        invoice_number="INV-2026-000001",
+        issue_date=None,
+        due_date=None,
+        closed_at=None,
+        payments=[],
+        payment_status="paid",
+    )
     paid = InvoicePaid(
         invoice_id="i-1",
         invoice_number="INV-2026-000001",
         order_id="SO-1",
         status="paid",
         totals=totals(),
+        invoice=invoice,
     )
 
     assert json.loads(result.model_dump_json()) == {
@@ -767,12 +789,10 @@ def test_event_bytes_is_a_compact_structured_cloudevent() -> None:
 
 def test_event_bytes_carries_the_subject_when_given() -> None:
     value = event_bytes(
-        event_type="invoice-paid",
+        event_type="invoice-command-result",
         source="/invoicer",
         event_id="e-1",
-        data=InvoicePaid(
-            invoice_id="i", invoice_number="INV-1", order_id="SO-1", status="paid", totals=totals()
-        ),
+        data=InvoiceCommandResult(command_id="c-1", action="close", ok=True, invoice=None),
         correlation_id="req-1",
         subject="SO-1",
         time=datetime(2026, 11, 23, 12, 0, tzinfo=UTC),

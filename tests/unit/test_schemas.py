@@ -21,12 +21,23 @@ from worker.messages import (
     InvoiceLine,
     InvoicePaid,
     InvoiceSnapshot,
+    InvoiceState,
     InvoiceVoided,
     NotificationRequested,
     Payment,
+    RecordedPayment,
     TaxGroup,
     Totals,
     event_bytes,
+)
+from worker.messages.outgoing import (
+    DraftCreated,
+    InvoiceChanged,
+    InvoiceCredited,
+    InvoiceOverdue,
+    PaymentRecorded,
+    PaymentRefunded,
+    Refund,
 )
 from worker.messages.routing import OUTGOING
 from worker.schemas import ASYNCAPI_FILE, SCHEMA_DIRECTORY, render_schemas
@@ -142,14 +153,72 @@ def _draft() -> InvoiceCreated:
     )
 
 
+_PAYMENT = RecordedPayment(
+    payment_id="bank-2026-118",
+    amount="100.00",
+    paid_at=datetime(2026, 11, 30, tzinfo=UTC),
+    method="transfer",
+    refunded_amount="0.00",
+)
+
+
+def _invoice(status: str = "open", payments: tuple[RecordedPayment, ...] = ()) -> InvoiceState:
+    return InvoiceState(
+        **{**dict(_draft()), "status": status},
+        invoice_number="INV-2026-000001",
+        issue_date=date(2026, 11, 23),
+        due_date=date(2026, 12, 7),
+        closed_at=datetime(2026, 11, 23, 11, 0, tzinfo=UTC),
+        payments=list(payments),
+        payment_status="partially-paid" if payments else "unpaid",
+    )
+
+
+def _change(status: str = "open") -> dict[str, Any]:
+    return {
+        "invoice_id": "i-1",
+        "order_id": "NL-10042",
+        "status": status,
+        "version": 3,
+        "invoice": _invoice(status, (_PAYMENT,)),
+    }
+
+
 SAMPLE_DATA = {
-    "invoice-created": _draft(),
+    "invoice-created": DraftCreated(
+        **dict(_draft()),
+        invoice=InvoiceState(
+            **dict(_draft()),
+            invoice_number=None,
+            issue_date=None,
+            due_date=None,
+            closed_at=None,
+            payments=[],
+            payment_status="unpaid",
+        ),
+    ),
     "invoice-closed": InvoiceClosed(
         **dict(_draft()),
         invoice_number="INV-2026-000001",
         issue_date=date(2026, 11, 23),
         due_date=date(2026, 12, 7),
         closed_at=datetime(2026, 11, 23, 11, 0, tzinfo=UTC),
+        invoice=_invoice(),
+    ),
+    "invoice-updated": InvoiceChanged(**_change("draft")),
+    "invoice-deleted": InvoiceChanged(**_change("deleted")),
+    "invoice-payment-recorded": PaymentRecorded(**_change(), payment=_PAYMENT),
+    "invoice-payment-refunded": PaymentRefunded(
+        **_change(), refund=Refund(payment_id="bank-2026-118", amount="10.00", reason="returned")
+    ),
+    "invoice-credited": InvoiceCredited(**_change(), credit_note_id="cn-1"),
+    "invoice-overdue": InvoiceOverdue(
+        invoice_id="i-1",
+        invoice_number="INV-2026-000001",
+        order_id="NL-10042",
+        due_date=date(2026, 12, 7),
+        days_overdue=3,
+        invoice=_invoice(),
     ),
     "invoice-voided": InvoiceVoided(
         invoice_id="i-1",
@@ -158,6 +227,7 @@ SAMPLE_DATA = {
         status="void",
         totals=_totals(),
         reason="wrong customer",
+        invoice=_invoice("void"),
     ),
     "invoice-paid": InvoicePaid(
         invoice_id="i-1",
@@ -166,6 +236,7 @@ SAMPLE_DATA = {
         status="paid",
         totals=_totals(),
         payment=Payment(amount="186.21", paid_at=datetime(2026, 11, 30, tzinfo=UTC)),
+        invoice=_invoice("paid"),
     ),
     "notification-requested": NotificationRequested(
         notification_id="n-1",

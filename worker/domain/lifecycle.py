@@ -1,7 +1,9 @@
 """An invoice's life: draft → open (closed, numbered) → paid | void; draft → deleted.
 
-Which action each status allows is one table, ALLOWED_ACTIONS. Paid, void and deleted
-are final; "overdue" is derived (open and past its due date), never stored.
+Which action each status allows is one table, ALLOWED_ACTIONS. Void and deleted are
+final; a refund opens a paid invoice again; "overdue" is derived (open and past its due
+date), never stored. Every payment is kept (a ledger); the paid amount is what the
+payments add up to, less what was refunded of them.
 
 An invoice is a value. Every transition checks its rules first (a refusal raises
 RuleViolation and changes nothing), then returns a Change: the invoices' new values, their
@@ -47,6 +49,7 @@ class Action(StrEnum):
     SEND = "send"
     VOID = "void"
     RECORD_PAYMENT = "record-payment"
+    REFUND_PAYMENT = "refund-payment"
 
 
 LIVE_STATUSES = frozenset({InvoiceStatus.DRAFT, InvoiceStatus.OPEN, InvoiceStatus.PAID})
@@ -55,8 +58,10 @@ CLOSED_STATUSES = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStat
 # The lifecycle: what may be done to an invoice in each status. `create` makes invoices.
 ALLOWED_ACTIONS: Mapping[InvoiceStatus, frozenset[Action]] = {
     InvoiceStatus.DRAFT: frozenset({Action.UPDATE, Action.DELETE, Action.CLOSE}),
-    InvoiceStatus.OPEN: frozenset({Action.SEND, Action.VOID, Action.RECORD_PAYMENT}),
-    InvoiceStatus.PAID: frozenset({Action.SEND}),
+    InvoiceStatus.OPEN: frozenset(
+        {Action.SEND, Action.VOID, Action.RECORD_PAYMENT, Action.REFUND_PAYMENT}
+    ),
+    InvoiceStatus.PAID: frozenset({Action.SEND, Action.REFUND_PAYMENT}),
     InvoiceStatus.VOID: frozenset(),
     InvoiceStatus.DELETED: frozenset(),
 }
@@ -78,6 +83,7 @@ _REFUSALS: Mapping[tuple[Action, InvoiceStatus], str] = {
     (Action.VOID, InvoiceStatus.PAID): "a paid invoice cannot be voided; issue a credit note",
     (Action.RECORD_PAYMENT, InvoiceStatus.DRAFT): "a draft cannot be paid; close it first",
     (Action.RECORD_PAYMENT, InvoiceStatus.PAID): "the invoice is already paid",
+    (Action.REFUND_PAYMENT, InvoiceStatus.DRAFT): "a draft has no payments",
 }
 
 
@@ -86,6 +92,39 @@ def refusal(action: Action, status: InvoiceStatus) -> str | None:
     if action in ALLOWED_ACTIONS[status]:
         return None
     return _REFUSALS.get((action, status), f"not allowed on an invoice that is {status}")
+
+
+class PaymentStatus(StrEnum):
+    UNPAID = "unpaid"
+    PARTIALLY_PAID = "partially-paid"
+    PAID = "paid"
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """One payment of the ledger; `paymentId` names it within its invoice."""
+
+    payment_id: str
+    amount: Decimal
+    paid_at: datetime
+    method: str | None = None
+    reference: str | None = None
+    refunded_amount: Decimal = Decimal(0)
+
+    @property
+    def kept_amount(self) -> Decimal:
+        """What is left of it after its refunds."""
+        return self.amount - self.refunded_amount
+
+    def same_as(self, other: Payment) -> bool:
+        """The same payment told again: its id and what it says about it."""
+        return (self.payment_id, self.amount, self.paid_at, self.method, self.reference) == (
+            other.payment_id,
+            other.amount,
+            other.paid_at,
+            other.method,
+            other.reference,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +146,28 @@ class Invoice:
     issue_date: date | None = None
     due_date: date | None = None
     closed_at: datetime | None = None
-    paid_amount: Decimal = Decimal(0)
     credited_amount: Decimal = Decimal(0)
     purchase: Mapping[str, Any] = field(default_factory=dict)
     """The order's buyerReference, purchaseOrderReference, deliveryDate, deliveryAddress."""
     seller: Mapping[str, Any] | None = None
     """The configured seller when it was made (contract names); None: no documents."""
+    payments: tuple[Payment, ...] = ()
+    """Every payment recorded on it, in the order recorded."""
+
+    @property
+    def paid_amount(self) -> Decimal:
+        return sum((payment.kept_amount for payment in self.payments), Decimal(0))
+
+    @property
+    def payment_status(self) -> PaymentStatus:
+        if self.status is InvoiceStatus.PAID:
+            return PaymentStatus.PAID
+        if self.paid_amount > 0:
+            return PaymentStatus.PARTIALLY_PAID
+        return PaymentStatus.UNPAID
+
+    def payment(self, payment_id: str) -> Payment | None:
+        return next((p for p in self.payments if p.payment_id == payment_id), None)
 
     @property
     def holds_rows(self) -> bool:
@@ -140,18 +195,12 @@ class Invoice:
 
     def is_overdue(self, today: date) -> bool:
         return (
-            self.status is InvoiceStatus.OPEN
+            self.type is InvoiceType.INVOICE
+            and self.status is InvoiceStatus.OPEN
             and self.due_date is not None
             and today > self.due_date
+            and self.totals.amount_due > 0
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Payment:
-    amount: Decimal
-    paid_at: datetime
-    method: str | None = None
-    reference: str | None = None
 
 
 # The facts a change raises: each holds the invoice right after that change.
@@ -179,6 +228,40 @@ class InvoicePaid:
 
 
 @dataclass(frozen=True, slots=True)
+class InvoiceUpdated:
+    invoice: Invoice
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDeleted:
+    invoice: Invoice
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecorded:
+    """A payment that leaves something due."""
+
+    invoice: Invoice
+    payment: Payment
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRefunded:
+    invoice: Invoice
+    payment_id: str
+    amount: Decimal
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceCredited:
+    """A credit note closed against it that leaves something due."""
+
+    invoice: Invoice
+    credit_note_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationRequested:
     invoice: Invoice
     channel: str
@@ -188,9 +271,31 @@ class NotificationRequested:
     request: tuple[str, ...]
     """What tells requests for the same invoice and channel apart: the invoice id for the
     automatic one, the command's (source, id) for a command."""
+    reminder_level: int | None = None
+    """A payment reminder's level (1, 2, …); None when the invoice itself is sent."""
 
 
-InvoiceFact = InvoiceCreated | InvoiceClosed | InvoiceVoided | InvoicePaid | NotificationRequested
+@dataclass(frozen=True, slots=True)
+class InvoiceOverdue:
+    """Found past its due date with something still due (not a change of the invoice)."""
+
+    invoice: Invoice
+    days_overdue: int
+
+
+ChangeFact = (
+    InvoiceCreated
+    | InvoiceUpdated
+    | InvoiceDeleted
+    | InvoiceClosed
+    | PaymentRecorded
+    | PaymentRefunded
+    | InvoiceCredited
+    | InvoiceVoided
+    | InvoicePaid
+)
+"""The change log: exactly one of these for every change of an invoice."""
+InvoiceFact = ChangeFact | NotificationRequested | InvoiceOverdue
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,11 +357,12 @@ def _close(draft: Invoice, closed: Invoice, reference: Invoice | None) -> Change
     credited = _changed(
         reference, credited_amount=reference.credited_amount + closed.totals.gross_amount
     )
-    facts: list[InvoiceFact] = [InvoiceClosed(closed)]
     credited = _settled(reference, credited)
     if credited.status is not reference.status:
-        facts.append(InvoicePaid(credited, None))
-    return Change((closed, credited), tuple(facts))
+        return Change((closed, credited), (InvoiceClosed(closed), InvoicePaid(credited, None)))
+    return Change(
+        (closed, credited), (InvoiceClosed(closed), InvoiceCredited(credited, closed.invoice_id))
+    )
 
 
 def number_invoice(invoice: Invoice, number: str, closed_at: datetime, issue_date: date) -> Invoice:
@@ -282,13 +388,15 @@ def update_draft(
     due: date | None,
 ) -> Change:
     check_action(invoice, Action.UPDATE, expected_version)
-    return Change((_changed(invoice, customer=customer, content=content, note=note, due_date=due),))
+    updated = _changed(invoice, customer=customer, content=content, note=note, due_date=due)
+    return Change((updated,), (InvoiceUpdated(updated),))
 
 
 def delete_draft(invoice: Invoice) -> Change:
     """Its rows are free again."""
     check_action(invoice, Action.DELETE)
-    return Change((_changed(invoice, status=InvoiceStatus.DELETED),))
+    deleted = _changed(invoice, status=InvoiceStatus.DELETED)
+    return Change((deleted,), (InvoiceDeleted(deleted),))
 
 
 def void_invoice(invoice: Invoice, reason: str) -> Change:
@@ -321,22 +429,58 @@ def send_invoice(
 
 
 def record_payment(invoice: Invoice, payment: Payment) -> Change:
-    """Lowers the amount due; the payment that brings it to zero makes the invoice paid."""
+    """Adds the payment to the ledger, lowering the amount due; the payment that brings it
+    to zero makes the invoice paid. A payment already recorded under its id, told again
+    the same, changes nothing; told otherwise, it is refused."""
+    recorded = invoice.payment(payment.payment_id)
+    if recorded is not None:
+        if recorded.same_as(payment):
+            return Change((invoice,))
+        raise RuleViolation(
+            "paymentId",
+            f"payment {payment.payment_id!r} is already recorded with another amount,"
+            " date, method or reference",
+        )
     check_action(invoice, Action.RECORD_PAYMENT)
     if invoice.type is InvoiceType.CREDIT_NOTE:
         raise RuleViolation("invoiceId", "payments are recorded on invoices, not on credit notes")
-    digits = minor_units(invoice.currency)
-    if round_half_up(payment.amount, digits) != payment.amount:
-        raise RuleViolation("amount", f"at most {digits} fraction digits for {invoice.currency}")
+    _check_digits(invoice, payment.amount)
     due = invoice.totals.amount_due
     if payment.amount > due:
         raise RuleViolation(
             "amount", f"exceeds the amount due {format_amount(due, invoice.currency)}"
         )
-    paid = _settled(invoice, _changed(invoice, paid_amount=invoice.paid_amount + payment.amount))
+    paid = _settled(invoice, _changed(invoice, payments=(*invoice.payments, payment)))
     if paid.status is InvoiceStatus.PAID:
         return Change((paid,), (InvoicePaid(paid, payment),))
-    return Change((paid,))
+    return Change((paid,), (PaymentRecorded(paid, payment),))
+
+
+def refund_payment(
+    invoice: Invoice, payment_id: str, amount: Decimal, reason: str | None
+) -> Change:
+    """Gives back part or all of what is left of one payment: the paid amount drops, and a
+    paid invoice that has something due again is open again."""
+    check_action(invoice, Action.REFUND_PAYMENT)
+    payment = invoice.payment(payment_id)
+    if payment is None:
+        raise RuleViolation("paymentId", f"no payment {payment_id!r} on this invoice")
+    _check_digits(invoice, amount)
+    if amount > payment.kept_amount:
+        left = format_amount(payment.kept_amount, invoice.currency)
+        raise RuleViolation("amount", f"exceeds what is left of the payment, {left}")
+    refunded = replace(payment, refunded_amount=payment.refunded_amount + amount)
+    payments = tuple(refunded if p is payment else p for p in invoice.payments)
+    after = _changed(invoice, payments=payments)
+    if after.status is InvoiceStatus.PAID and after.totals.amount_due > 0:
+        after = replace(after, status=InvoiceStatus.OPEN)
+    return Change((after,), (PaymentRefunded(after, payment_id, amount, reason),))
+
+
+def _check_digits(invoice: Invoice, amount: Decimal) -> None:
+    digits = minor_units(invoice.currency)
+    if round_half_up(amount, digits) != amount:
+        raise RuleViolation("amount", f"at most {digits} fraction digits for {invoice.currency}")
 
 
 def _settled(before: Invoice, after: Invoice) -> Invoice:

@@ -21,6 +21,7 @@ from worker.messages import (
     InvoiceCommandData,
     OrderCompleted,
     RecordPayment,
+    RefundPayment,
     SendInvoice,
     UpdateInvoice,
     VoidInvoice,
@@ -66,5 +67,6 @@ ROUTES: Mapping[type[BaseModel], Route] = {
     SendInvoice: Route(commands.command_handler(commands.send), _action_needs),
     VoidInvoice: Route(commands.command_handler(commands.void), _action_needs),
     RecordPayment: Route(commands.command_handler(commands.pay), _action_needs),
+    RefundPayment: Route(commands.command_handler(commands.refund), _action_needs),
 }
 """The handler of each incoming event's data model (an order, or a command's action)."""

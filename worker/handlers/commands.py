@@ -1,4 +1,4 @@
-"""invoice-command: the seven actions, each answered by exactly one invoice-command-result.
+"""invoice-command: the eight actions, each answered by exactly one invoice-command-result.
 
 An action checks every rule before it changes anything: a refused command (RuleViolation)
 leaves the invoices as they were and is answered with ok false.
@@ -31,6 +31,7 @@ from worker.domain.lifecycle import (
     create_invoice,
     delete_draft,
     record_payment,
+    refund_payment,
     send_invoice,
     update_draft,
     void_invoice,
@@ -44,6 +45,7 @@ from worker.messages import (
     InvoiceCommandData,
     InvoiceCommandEvent,
     RecordPayment,
+    RefundPayment,
     SendInvoice,
     UpdateInvoice,
     VoidInvoice,
@@ -54,6 +56,7 @@ log = structlog.get_logger(__name__)
 
 NOTHING_TO_INVOICE = "nothing to invoice"
 NOT_SENT = "the invoice was closed but not sent: the customer has no email address or phone"
+ALREADY_RECORDED = "the payment was recorded before: nothing changed"
 
 CommandT = TypeVar("CommandT", bound=InvoiceCommandData)
 
@@ -236,12 +239,26 @@ def void(
 def pay(
     view: View, event: InvoiceCommandEvent, command: RecordPayment
 ) -> tuple[Change, tuple[str, ...]]:
-    """The payment's time is the command's `paidAt`, else when the command was sent: what
-    the command says, never when it happened to be processed."""
+    """The payment's id is the command's `paymentId`, else the command id. Its time is the
+    command's `paidAt`, else (the payment told again) when it was recorded, else when the
+    command was sent: what the commands say, never when they happened to be processed."""
+    invoice = _invoice(view, command.invoice_id)
+    payment_id = command.payment_id or event.id
+    recorded = invoice.payment(payment_id)
     payment = Payment(
+        payment_id=payment_id,
         amount=command.amount,
-        paid_at=command.paid_at or event.time or view.now,
+        paid_at=command.paid_at
+        or (recorded.paid_at if recorded is not None else event.time or view.now),
         method=command.method,
         reference=command.reference,
     )
-    return record_payment(_invoice(view, command.invoice_id), payment), ()
+    change = record_payment(invoice, payment)
+    return change, (() if change.facts else (ALREADY_RECORDED,))
+
+
+def refund(
+    view: View, event: InvoiceCommandEvent, command: RefundPayment
+) -> tuple[Change, tuple[str, ...]]:
+    invoice = _invoice(view, command.invoice_id)
+    return refund_payment(invoice, command.payment_id, command.amount, command.reason), ()

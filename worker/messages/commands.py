@@ -142,10 +142,19 @@ class VoidInvoice(InvoiceActionData):
 
 class RecordPayment(InvoiceActionData):
     action: Literal["record-payment"]
+    payment_id: Omittable[Identifier] = None
+    """Names the payment within its invoice; default: the command id."""
     amount: PaymentAmount
     paid_at: Omittable[AwareDatetime] = None
     method: Omittable[Annotated[str, StringConstraints(max_length=64)]] = None
     reference: Omittable[Text] = None
+
+
+class RefundPayment(InvoiceActionData):
+    action: Literal["refund-payment"]
+    payment_id: Identifier
+    amount: PaymentAmount
+    reason: Omittable[Annotated[str, StringConstraints(max_length=500)]] = None
 
 
 InvoiceCommand = Annotated[
@@ -155,6 +164,7 @@ InvoiceCommand = Annotated[
     | CloseInvoice
     | SendInvoice
     | VoidInvoice
-    | RecordPayment,
+    | RecordPayment
+    | RefundPayment,
     Field(discriminator="action"),
 ]

@@ -16,6 +16,7 @@ from worker.messages.values import MessageModel, Omittable
 
 DecimalString = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]
 InvoiceStatus = Literal["draft", "open", "paid", "void", "deleted"]
+PaymentStatus = Literal["unpaid", "partially-paid", "paid"]
 Version = Annotated[int, Field(ge=1)]
 
 
@@ -84,6 +85,11 @@ class Document(MessageModel):
     path: str
 
 
+def document_path(invoice_id: str, kind: str) -> str:
+    """Where the read API serves a document."""
+    return f"/v1/invoices/{invoice_id}/{kind}"
+
+
 class UnavailableDocument(MessageModel):
     kind: DocumentKind
     reason: str
@@ -100,7 +106,8 @@ class InvoiceDocumentsReady(MessageModel):
 
 
 class InvoiceCreated(MessageModel):
-    """A draft now exists (`invoice-created`); also the body of `invoice-closed`."""
+    """An invoice as `invoice-created` shows a new draft; also the body of `invoice-closed`
+    and of the whole invoice (InvoiceState)."""
 
     invoice_id: str
     type: InvoiceType
@@ -124,6 +131,38 @@ class InvoiceCreated(MessageModel):
     """Present when documents are made (a seller is configured)."""
 
 
+class RecordedPayment(MessageModel):
+    """A payment of an invoice's ledger."""
+
+    payment_id: str
+    amount: DecimalString
+    paid_at: AwareDatetime
+    method: Omittable[str] = None
+    reference: Omittable[str] = None
+    refunded_amount: DecimalString
+
+
+class InvoiceState(InvoiceCreated):
+    """The whole invoice as it is after a change, in every status: the `invoice-closed`
+    shape, with number and dates null until it closes, plus its payments. Every change-log
+    event carries it as `invoice`; folding them by `invoiceId`, keeping the highest
+    `version`, gives every invoice. A read API returns it too, adding what is derived when
+    read (`overdue`) or comes from other stages (`seller`, `documents`)."""
+
+    invoice_number: str | None
+    issue_date: date | None
+    due_date: date | None
+    closed_at: AwareDatetime | None
+    payments: list[RecordedPayment]
+    payment_status: PaymentStatus
+
+
+class DraftCreated(InvoiceCreated):
+    """A draft now exists (`invoice-created`): the draft, and the whole invoice."""
+
+    invoice: InvoiceState
+
+
 class InvoiceClosed(InvoiceCreated):
     """An invoice was closed: numbered and dated (`invoice-closed`)."""
 
@@ -131,6 +170,7 @@ class InvoiceClosed(InvoiceCreated):
     issue_date: date
     due_date: date
     closed_at: AwareDatetime
+    invoice: InvoiceState
 
 
 class InvoiceVoided(MessageModel):
@@ -140,6 +180,7 @@ class InvoiceVoided(MessageModel):
     status: InvoiceStatus
     totals: Totals
     reason: str
+    invoice: InvoiceState
 
 
 class Payment(MessageModel):
@@ -157,26 +198,60 @@ class InvoicePaid(MessageModel):
     totals: Totals
     payment: Omittable[Payment] = None
     """The payment that settled it; absent when credit notes did."""
+    invoice: InvoiceState
 
 
-PaymentStatus = Literal["unpaid", "partially-paid", "paid"]
+class InvoiceChanged(MessageModel):
+    """A change of an invoice (`invoice-updated`, `invoice-deleted`, and the base of the
+    other change-log events): which invoice, and the whole invoice after the change."""
+
+    invoice_id: str
+    order_id: str
+    status: InvoiceStatus
+    version: Version
+    invoice: InvoiceState
 
 
-class InvoiceResource(InvoiceCreated):
-    """An invoice as the read API serves it, in any status: the body of `invoice-closed`
-    (number and dates null until it is closed), its payments and documents."""
+class PaymentRecorded(InvoiceChanged):
+    """A payment that leaves something due (`invoice-payment-recorded`)."""
 
-    invoice_number: str | None
-    issue_date: date | None
-    due_date: date | None
-    """A draft's only when it was given one."""
-    closed_at: AwareDatetime | None
-    seller: Seller | None
-    """Null when no seller was configured when it was made (it has no documents)."""
-    payments: list[Payment]
-    payment_status: PaymentStatus
-    """From the totals: paid when nothing is due, partially-paid when something was paid or
-    credited, else unpaid."""
+    payment: RecordedPayment
+
+
+class Refund(MessageModel):
+    payment_id: str
+    amount: DecimalString
+    reason: Omittable[str] = None
+
+
+class PaymentRefunded(InvoiceChanged):
+    """Part or all of a payment given back (`invoice-payment-refunded`)."""
+
+    refund: Refund
+
+
+class InvoiceCredited(InvoiceChanged):
+    """A credit note closed against the invoice, leaving something due (`invoice-credited`)."""
+
+    credit_note_id: str
+
+
+class InvoiceOverdue(MessageModel):
+    """Open, something due, past its due date (`invoice-overdue`): once per invoice."""
+
+    invoice_id: str
+    invoice_number: str
+    order_id: str
+    due_date: date
+    days_overdue: Annotated[int, Field(ge=1)]
+    invoice: InvoiceState
+
+
+class InvoiceResource(InvoiceState):
+    """An invoice as the read API serves it, in any status: the whole invoice, as the change
+    log carries it, plus what is derived when read (`overdue`) or comes from the documents
+    stage (`documents`)."""
+
     overdue: bool
     """Open, something due, and its due date before today (INVOICER_TIMEZONE)."""
     documents: list[Document]
@@ -195,7 +270,7 @@ class NotificationRequested(MessageModel):
     notification_id: str
     channel: Channel
     recipient: str
-    template: Literal["invoice-issued"] = "invoice-issued"
+    template: Literal["invoice-issued", "payment-reminder"] = "invoice-issued"
     invoice_id: str
     invoice_number: str
     order_id: str
@@ -203,7 +278,9 @@ class NotificationRequested(MessageModel):
     amount_due: DecimalString
     currency: str
     due_date: date
-    reason: Literal["auto", "command"]
+    reason: Literal["auto", "command", "reminder"]
+    reminder_level: Omittable[Annotated[int, Field(ge=1)]] = None
+    """A payment reminder's level: 1, 2, … as INVOICER_REMINDER_DAYS lists them."""
     documents: Omittable[list[Document]] = None
     """With documents on, the automatic notification waits for them and carries them."""
 

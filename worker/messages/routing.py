@@ -15,13 +15,18 @@ from worker.messages.envelope import (
     OutgoingEvent,
 )
 from worker.messages.outgoing import (
+    DraftCreated,
+    InvoiceChanged,
     InvoiceClosed,
     InvoiceCommandResult,
-    InvoiceCreated,
+    InvoiceCredited,
     InvoiceDocumentsReady,
+    InvoiceOverdue,
     InvoicePaid,
     InvoiceVoided,
     NotificationRequested,
+    PaymentRecorded,
+    PaymentRefunded,
 )
 
 DEAD_LETTER_TOPIC = "dead_letter"
@@ -58,14 +63,14 @@ OUTGOING: Mapping[str, EventRoute] = {
     "notification-requested": EventRoute(
         "notifications_requested",
         NotificationRequested,
-        "Send an issued invoice to its customer.",
+        "Send an issued invoice, or a payment reminder, to its customer.",
     ),
     "invoice-command-result": EventRoute(
         "command_results",
         InvoiceCommandResult,
         "The outcome of a command: exactly one per processing.",
     ),
-    "invoice-created": EventRoute("invoice_events", InvoiceCreated, "A draft invoice now exists."),
+    "invoice-created": EventRoute("invoice_events", DraftCreated, "A draft invoice now exists."),
     "invoice-voided": EventRoute("invoice_events", InvoiceVoided, "An open invoice was voided."),
     "invoice-paid": EventRoute(
         "invoice_events",
@@ -76,6 +81,26 @@ OUTGOING: Mapping[str, EventRoute] = {
         "invoice_events",
         InvoiceDocumentsReady,
         "A closed invoice's documents (PDF, UBL) are stored. Once per invoice.",
+    ),
+    "invoice-updated": EventRoute("invoice_events", InvoiceChanged, "A draft was changed."),
+    "invoice-deleted": EventRoute("invoice_events", InvoiceChanged, "A draft was deleted."),
+    "invoice-payment-recorded": EventRoute(
+        "invoice_events", PaymentRecorded, "A payment was recorded; something is still due."
+    ),
+    "invoice-payment-refunded": EventRoute(
+        "invoice_events",
+        PaymentRefunded,
+        "Part or all of a payment was refunded; a paid invoice may be open again.",
+    ),
+    "invoice-credited": EventRoute(
+        "invoice_events",
+        InvoiceCredited,
+        "A credit note was closed against the invoice; something is still due.",
+    ),
+    "invoice-overdue": EventRoute(
+        "invoice_events",
+        InvoiceOverdue,
+        "An open invoice is past its due date with something due. Once per invoice.",
     ),
 }
 

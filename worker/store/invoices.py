@@ -1,4 +1,5 @@
-"""Invoices and their lines: loaded by order, inserted and updated a batch at a time."""
+"""Invoices, their lines and payments: loaded by order, inserted and updated a batch at a
+time."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from worker.domain.amounts import (
     default_tax_category,
 )
 from worker.domain.invoice import InvoiceContent, InvoiceLine
-from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
+from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType, Payment
 from worker.domain.money import plain
+from worker.store.payments import load_payments, save_payments
 from worker.store.pool import Executor
 
-_HEADER_COLUMNS = (
+HEADER_COLUMNS = (
     "invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,"
     " order_code, currency, prices_include_tax, customer, note, payment_terms_days,"
     " issue_date, due_date, closed_at, net_amount, tax_amount, gross_amount, paid_amount,"
@@ -148,7 +150,7 @@ async def insert_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
         return
     await connection.execute(
         f"""
-        INSERT INTO invoices ({_HEADER_COLUMNS})
+        INSERT INTO invoices ({HEADER_COLUMNS})
         SELECT invoice_id, order_id, type, reference_invoice_id, status, version,
                invoice_number, order_code, currency, prices_include_tax, customer::jsonb,
                note, payment_terms_days, issue_date, due_date, closed_at, net_amount,
@@ -159,6 +161,7 @@ async def insert_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
         *_header_arrays(invoices),
     )
     await _insert_lines(connection, invoices)
+    await save_payments(connection, invoices)
 
 
 async def update_invoices(connection: Executor, invoices: Sequence[Invoice]) -> None:
@@ -185,6 +188,7 @@ async def update_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
         [invoice.invoice_id for invoice in invoices],
     )
     await _insert_lines(connection, invoices)
+    await save_payments(connection, invoices)
 
 
 async def orders_of_invoices(connection: Executor, invoice_ids: Collection[str]) -> dict[str, str]:
@@ -211,7 +215,7 @@ async def load_invoices(connection: Executor, order_ids: Collection[str]) -> lis
     if not ids:
         return []
     headers = await connection.fetch(
-        f"SELECT {_HEADER_COLUMNS} FROM invoices WHERE order_id = ANY($1::text[])"
+        f"SELECT {HEADER_COLUMNS} FROM invoices WHERE order_id = ANY($1::text[])"
         " ORDER BY created_at, invoice_id",
         ids,
     )
@@ -224,10 +228,20 @@ async def load_invoices(connection: Executor, order_ids: Collection[str]) -> lis
         ids,
     ):
         lines.setdefault(record["invoice_id"], []).append(record)
-    return [_invoice(header, lines.get(str(header["invoice_id"]), [])) for header in headers]
+    payments = await load_payments(connection, [str(header["invoice_id"]) for header in headers])
+    return [
+        invoice_from_rows(
+            header,
+            lines.get(str(header["invoice_id"]), []),
+            payments.get(str(header["invoice_id"]), ()),
+        )
+        for header in headers
+    ]
 
 
-def _invoice(header: Any, line_records: list[Any]) -> Invoice:
+def invoice_from_rows(
+    header: Any, line_records: list[Any], payments: tuple[Payment, ...]
+) -> Invoice:
     invoice_lines = tuple(
         InvoiceLine(
             line_no=line["line_no"],
@@ -283,8 +297,8 @@ def _invoice(header: Any, line_records: list[Any]) -> Invoice:
         issue_date=header["issue_date"],
         due_date=header["due_date"],
         closed_at=header["closed_at"],
-        paid_amount=header["paid_amount"],
         credited_amount=header["credited_amount"],
         purchase=header["purchase"],
         seller=header["seller"],
+        payments=payments,
     )

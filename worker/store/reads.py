@@ -20,7 +20,8 @@ from asyncpg.transaction import Transaction
 
 from worker.domain.lifecycle import Invoice
 from worker.store.documents import StoredDocument
-from worker.store.invoices import _HEADER_COLUMNS, _invoice
+from worker.store.invoices import HEADER_COLUMNS, invoice_from_rows
+from worker.store.payments import load_payments
 from worker.store.pool import Executor
 
 _LINE_COLUMNS = (
@@ -73,7 +74,7 @@ async def stored_invoice(pool: asyncpg.Pool, invoice_id: str) -> StoredInvoice |
         return None
     async with pool.acquire() as connection, _read_only(connection):
         headers = await connection.fetch(
-            f"SELECT {_HEADER_COLUMNS} FROM invoices WHERE invoice_id = $1", key
+            f"SELECT {HEADER_COLUMNS} FROM invoices WHERE invoice_id = $1", key
         )
         found = await _with_lines_and_documents(connection, headers)
     return found[0] if found else None
@@ -120,7 +121,7 @@ def page_query(
         count = len(arguments)
         conditions.append(f"(created_at, invoice_id) < (${count - 1}, ${count})")
     statement = (
-        f"SELECT {_HEADER_COLUMNS}, created_at FROM invoices WHERE {' AND '.join(conditions)}"
+        f"SELECT {HEADER_COLUMNS}, created_at FROM invoices WHERE {' AND '.join(conditions)}"
         f" ORDER BY created_at DESC, invoice_id DESC LIMIT {int(limit)}"
     )
     return statement, arguments
@@ -139,6 +140,7 @@ async def _with_lines_and_documents(
         ids,
     ):
         lines.setdefault(record["invoice_id"], []).append(record)
+    payments = await load_payments(connection, [str(invoice_id) for invoice_id in ids])
     documents: dict[str, list[StoredDocument]] = {}
     for record in await connection.fetch(
         "SELECT invoice_id::text, kind, media_type, sha256, size FROM invoice_documents"
@@ -150,7 +152,11 @@ async def _with_lines_and_documents(
         )
     return [
         StoredInvoice(
-            _invoice(header, lines.get(str(header["invoice_id"]), [])),
+            invoice_from_rows(
+                header,
+                lines.get(str(header["invoice_id"]), []),
+                payments.get(str(header["invoice_id"]), ()),
+            ),
             documents.get(str(header["invoice_id"]), []),
         )
         for header in headers
