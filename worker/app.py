@@ -16,7 +16,7 @@ from worker.consumer import BatchConsumer
 from worker.http import create_app, start_http
 from worker.relay import OutboxRelay, create_producer
 from worker.renderer import Renderer, render_pool
-from worker.retry import Backoff
+from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.startup import StartupError
 from worker.store.migrate import SchemaMismatch, check_schema
@@ -82,7 +82,7 @@ class Worker:
             except SchemaMismatch as mismatch:
                 raise StartupError(str(mismatch)) from None
             except Exception as error:
-                await backoff.sleep(self.stop, "cannot check the database's migrations", error)
+                await backoff.sleep(self.stop, Waiting.MIGRATIONS_CHECK, error)
         return False
 
     async def _run_kafka(self, pool: asyncpg.Pool) -> None:
@@ -131,7 +131,7 @@ class Worker:
                     await client.start()
                     break
                 except Exception as error:
-                    await backoff.sleep(self.stop, "cannot reach the broker", error)
+                    await backoff.sleep(self.stop, Waiting.BROKER, error)
         return not self.stop.is_set()
 
     async def readiness(self) -> tuple[bool, str]:
