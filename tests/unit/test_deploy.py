@@ -273,7 +273,7 @@ def test_the_prometheus_rule_holds_the_alert_rules_file() -> None:
 
 
 def test_every_alert_parses_and_says_what_it_means_and_where_to_read_more() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operations.md").read_text()
     headings = set(re.findall(r"^#+ (\S+)$", readme, re.MULTILINE))
     rules = alert_rules()
     assert {rule["alert"] for rule in rules} >= {
@@ -287,7 +287,7 @@ def test_every_alert_parses_and_says_what_it_means_and_where_to_read_more() -> N
         assert metric_names(rule["expr"]), rule["alert"]
         assert rule["labels"]["severity"] in {"warning", "critical"}
         assert {"summary", "description"} <= rule["annotations"].keys()
-        assert rule["alert"] in headings, f"README.md says what to do about {rule['alert']}"
+        assert rule["alert"] in headings, f"docs/operations.md says what to do about {rule['alert']}"
 
 
 def test_a_query_that_does_not_parse_is_found() -> None:
