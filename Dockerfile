@@ -19,7 +19,7 @@ RUN python -m venv --without-pip /opt/invoicer
 COPY requirements.lock ./
 RUN pip --python /opt/invoicer/bin/python install --no-cache-dir --no-deps --require-hashes \
         -r requirements.lock
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY worker ./worker
 # The project itself, built with the locked hatchling: no other package is fetched.
 RUN pip --python /opt/invoicer/bin/python install --no-cache-dir --no-deps --no-build-isolation . \

@@ -1,4 +1,4 @@
-"""The benchmark's order-completed events: valid per CONTRACT.md, 5 rows each, mixed tax
+"""The benchmark's order-completed events: valid per docs/contract.md, 5 rows each, mixed tax
 rates, some orders with tax-inclusive prices, a few currencies, every customer reachable
 (so each order yields an invoice-closed and a notification-requested event).
 

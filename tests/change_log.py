@@ -1,4 +1,4 @@
-"""The change log read back (CONTRACT.md v2): `invoices.closed` and `invoices.events` folded
+"""The change log read back (docs/contract.md): `invoices.closed` and `invoices.events` folded
 by `invoiceId`, keeping the highest `version`, must give every invoice as it is stored."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from worker.dunning import run_scans
 from worker.http import create_app, start_http
 from worker.relay import OutboxRelay, create_producer
 from worker.renderer import Renderer, render_pool
-from worker.retry import Backoff
+from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.startup import StartupError
 from worker.store.migrate import SchemaMismatch, check_schema
@@ -85,7 +85,7 @@ class Worker:
             except SchemaMismatch as mismatch:
                 raise StartupError(str(mismatch)) from None
             except Exception as error:
-                await backoff.sleep(self.stop, "cannot check the database's migrations", error)
+                await backoff.sleep(self.stop, Waiting.MIGRATIONS_CHECK, error)
         return False
 
     async def _run_kafka(self, pool: asyncpg.Pool) -> None:
@@ -139,7 +139,7 @@ class Worker:
                     await client.start()
                     break
                 except Exception as error:
-                    await backoff.sleep(self.stop, "cannot reach the broker", error)
+                    await backoff.sleep(self.stop, Waiting.BROKER, error)
         return not self.stop.is_set()
 
     async def readiness(self) -> tuple[bool, str]:

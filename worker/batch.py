@@ -269,7 +269,7 @@ class Batch:
 
 def _waits_for_documents(fact: Fact, render_jobs: dict[str, RenderJob]) -> bool:
     """The automatic notification of an invoice closed with documents is sent by the
-    renderer, with them (CONTRACT.md v2, "Documents"): it goes onto the render job."""
+    renderer, with them (docs/contract.md, "Documents"): it goes onto the render job."""
     if not isinstance(fact, NotificationRequested) or fact.reason != "auto":
         return False
     job = render_jobs.get(fact.invoice.invoice_id)

@@ -8,6 +8,8 @@ import contextlib
 import secrets
 import sys
 from datetime import date
+from importlib.metadata import version
+from pathlib import Path
 
 import structlog
 from pydantic import SecretStr, ValidationError
@@ -30,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="invoicer", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('invoicer')}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("run", help="run the worker (configuration from INVOICER_* variables)")
@@ -40,15 +43,21 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument(
         "--demo", action="store_true", help="publish the sample orders and print their invoices"
     )
-    commands.add_parser("schemas", help="write the JSON Schemas and AsyncAPI document")
+    schemas = commands.add_parser("schemas", help="write the JSON Schemas and AsyncAPI document")
+    schemas.add_argument(
+        "--output",
+        type=Path,
+        default=Path("schemas"),
+        help="the directory to write them to (default: ./schemas)",
+    )
     dead_letters.add_command(commands)
     _add_dunning_command(commands)
     args = parser.parse_args(argv)
 
     if args.command == "schemas":
-        from worker.schemas import SCHEMA_DIRECTORY, write_schemas
+        from worker.schemas import write_schemas
 
-        for path in write_schemas(SCHEMA_DIRECTORY):
+        for path in write_schemas(args.output):
             print(path)
         return 0
     try:

@@ -27,7 +27,7 @@ from worker.decisions import Cause
 from worker.domain.dunning import Notice, due_notices
 from worker.domain.lifecycle import NotificationRequested
 from worker.messages import stable_event_id
-from worker.retry import Backoff
+from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.store import dunning, invoices, orders, outbox
 from worker.store.pool import Executor
@@ -147,7 +147,7 @@ async def run_scans(settings: Settings, pool: asyncpg.Pool, stop: asyncio.Event)
             report = await scan(pool, settings, as_of)
             metrics.record_overdue(await dunning.overdue_by_currency(pool, as_of))
         except Exception as error:
-            await backoff.sleep(stop, "dunning scan failed", error)
+            await backoff.sleep(stop, Waiting.DUNNING_SCAN, error)
             continue
         backoff.reset()
         if report.skipped:

@@ -39,7 +39,7 @@ from worker.messages import (
     RejectReason,
     parse_record,
 )
-from worker.retry import Backoff
+from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.store.inbox import ConcurrentDuplicate, EventKey
 from worker.store.pool import Fault, condition, describe_error, fault_of
@@ -105,12 +105,12 @@ async def _apply_with_retries(
             fault = Fault.CONFLICT if isinstance(error, ConcurrentDuplicate) else fault_of(error)
             if fault is Fault.INFRASTRUCTURE:
                 outage.reason = f"the database does not take the worker's work: {condition(error)}"
-                await backoff.sleep(stop, "batch transaction failed", error)
+                await backoff.sleep(stop, Waiting.BATCH, error)
                 continue
             if fault is Fault.CONFLICT:
                 conflicts += 1
                 if conflicts < CONFLICT_ATTEMPTS:
-                    await backoff.sleep(stop, "batch transaction failed", error)
+                    await backoff.sleep(stop, Waiting.BATCH, error)
                     continue
             if len(items) > 1:
                 log.warning(
@@ -126,7 +126,7 @@ async def _apply_with_retries(
                 log.debug("record failed", exc_info=error)  # the whole story, not at INFO
             if failures >= ATTEMPTS_BEFORE_DEAD_LETTER:
                 items = [Item(items[0].record, _processing_error(items[0].event, error))]
-            await backoff.sleep(stop, "record failed", error)
+            await backoff.sleep(stop, Waiting.RECORD, error)
         else:
             outage.reason = None
             metrics.BATCH_DURATION.observe(time.perf_counter() - started)

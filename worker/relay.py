@@ -37,7 +37,7 @@ from aiokafka.errors import (
 from worker import metrics
 from worker.kafka_client import client_options
 from worker.messages.dead_letter import HEADERS
-from worker.retry import Backoff
+from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.store.outbox import (
     OUTBOX_CHANNEL,
@@ -114,12 +114,12 @@ class OutboxRelay:
                     self._settings.database_url, self._settings.database_timeouts
                 )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                await backoff.sleep(stop, "outbox relay cannot connect", error)
+                await backoff.sleep(stop, Waiting.RELAY_CONNECTION, error)
                 continue
             try:
                 await self._run_on(connection, stop, backoff)
             except Exception as error:
-                await backoff.sleep(stop, "outbox relay failed", error)
+                await backoff.sleep(stop, Waiting.RELAY, error)
             finally:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(connection.close(timeout=2))
@@ -137,7 +137,7 @@ class OutboxRelay:
             try:
                 sent = await self.drain(connection)
             except KafkaError as error:
-                await backoff.sleep(stop, "outbox relay cannot publish", error)
+                await backoff.sleep(stop, Waiting.RELAY_PUBLISH, error)
                 if stop.is_set():
                     return
                 continue

@@ -22,7 +22,7 @@ import structlog
 from worker import events
 from worker.documents.render import RenderedDocuments, render_documents
 from worker.domain.lifecycle import Invoice
-from worker.retry import Backoff
+from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.store import documents, invoices, outbox
 from worker.store.documents import RenderJob, StoredDocument
@@ -58,7 +58,7 @@ class Renderer:
             try:
                 rendered = await self.render_next()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                await backoff.sleep(stop, "renderer cannot reach the database", error)
+                await backoff.sleep(stop, Waiting.RENDERER_DATABASE, error)
                 continue
             backoff.reset()
             if not rendered:

@@ -116,7 +116,7 @@ def asyncapi_document() -> dict[str, Any]:
             "description": (
                 "Turns completed orders into numbered invoices. Every record value is a "
                 "CloudEvents 1.0 event in structured JSON mode (UTF-8); topic names are the "
-                "defaults. The contract in prose: CONTRACT.md."
+                "defaults. The contract in prose: docs/contract.md."
             ),
         },
         "defaultContentType": EVENT_CONTENT_TYPE,
@@ -220,6 +220,40 @@ def render_schemas() -> dict[str, str]:
     return files
 
 
+CONTRACT_DOCUMENT = SCHEMA_DIRECTORY.parent / "docs" / "contract.md"
+GENERATED_EVENTS = ("<!-- generated: events (python -m worker.schemas) -->", "<!-- end: events -->")
+
+
+def events_table() -> str:
+    """docs/contract.md's table of every event type: topic, direction, what it says."""
+    env_prefix = Topics.model_config.get("env_prefix", "")
+    rows = [
+        "| event type | default topic (setting) | direction | what it says |",
+        "|---|---|---|---|",
+    ]
+    for direction, routes in (("in", INCOMING), ("out", OUTGOING)):
+        for event_type, route in routes.items():
+            topic = Topics.model_fields[route.topic].default
+            setting = f"{env_prefix}{route.topic.upper()}"
+            rows.append(
+                f"| `{event_type}` | `{topic}` ({setting}) | {direction} | {route.summary} |"
+            )
+    dead = Topics.model_fields[DEAD_LETTER_TOPIC].default
+    rows.append(
+        f"| dead letter | `{dead}` ({env_prefix}{DEAD_LETTER_TOPIC.upper()}) | out"
+        f" | {DEAD_LETTER_SUMMARY} |"
+    )
+    return "\n".join(rows) + "\n"
+
+
+def with_generated_tables(document: str) -> str:
+    """The contract document with its generated table brought up to date."""
+    start, end = GENERATED_EVENTS
+    before, rest = document.split(start, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{start}\n{events_table()}{end}{after}"
+
+
 def write_schemas(directory: Path) -> list[Path]:
     """Writes the files of render_schemas() into `directory`; returns their paths."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -234,3 +268,7 @@ def write_schemas(directory: Path) -> list[Path]:
 if __name__ == "__main__":
     for path in write_schemas(SCHEMA_DIRECTORY):
         print(path)
+    CONTRACT_DOCUMENT.write_text(
+        with_generated_tables(CONTRACT_DOCUMENT.read_text("utf-8")), encoding="utf-8"
+    )
+    print(CONTRACT_DOCUMENT)

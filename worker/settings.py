@@ -58,7 +58,7 @@ class Topics(BaseSettings):
 
 
 class Seller(BaseSettings):
-    """The seller on every document (CONTRACT.md v2, "Sellers, buyers and tax categories").
+    """The seller on every document (docs/contract.md, "Sellers, buyers and tax categories").
     Documents are made only when a name is set; then the address and VAT id are required."""
 
     model_config = SettingsConfigDict(env_prefix="INVOICER_SELLER_", frozen=True)

@@ -1,4 +1,4 @@
-"""The documents of closed invoices (CONTRACT.md v2, "Documents"): over a spread of
+"""The documents of closed invoices (docs/contract.md, "Documents"): over a spread of
 invoices and credit notes, every UBL and CII passes the official EN 16931 schematron with
 no fatal assertion; the PDF embeds exactly that CII and shows what a reader needs."""
 

@@ -235,7 +235,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture
 def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
-    """The test's figures, printed in the session summary (the README's table)."""
+    """The test's figures, printed in the session summary (docs/reliability.md's table)."""
     found = Figures(attack=request.node.name)
     started = time.monotonic()
     yield found

@@ -1,4 +1,4 @@
-"""The hostile corpus: bad records, one line each, with how CONTRACT.md ("Bad input") says
+"""The hostile corpus: bad records, one line each, with how docs/contract.md ("Bad input") says
 each must end.
 
 An order case is dead-lettered unchanged with `reason`, and for validation and conflict

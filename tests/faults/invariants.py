@@ -92,7 +92,7 @@ class TopicReader:
 
 @dataclass(slots=True)
 class Figures:
-    """One attack's outcome, for the README's Reliability table."""
+    """One attack's outcome, for docs/reliability.md's table."""
 
     attack: str
     runs: int = 0

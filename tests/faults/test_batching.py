@@ -1,5 +1,5 @@
 """Batching is invisible through the real process: the same records applied one per batch
-and up to 500 per batch give the same events and results (CONTRACT.md v2)."""
+and up to 500 per batch give the same events and results (docs/contract.md)."""
 
 from __future__ import annotations
 

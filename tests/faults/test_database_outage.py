@@ -89,7 +89,7 @@ async def test_connections_terminated_mid_stream_are_waited_out(
     assert terminated >= TERMINATE_ROUNDS
     assert worker.alive, worker.log_tail()
     assert worker.starts == 1, worker.log_tail()
-    retried = await worker.metric("invoicer_retries_total", what="batch transaction failed")
+    retried = await worker.metric("invoicer_retries_total", what="batch")
     figures.notes.append(
         f"{terminated} connections terminated in {TERMINATE_ROUNDS} rounds;"
         f" {retried:.0f} batch transactions cut off and retried"

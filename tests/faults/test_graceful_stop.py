@@ -2,7 +2,7 @@
 exits 0, with the batch committed and the outbox flushed, and nothing lost or doubled
 over several stop-start rounds. Also SIGTERM while the database is away. The time from
 SIGTERM to exit is measured and reported, not asserted tightly: the bound asserted is the
-generous one the README documents."""
+generous one docs/operations.md documents."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Hostile input: the corpus (tests/faults/corpus.py) interleaved with a valid stream. Every
-bad record ends as CONTRACT.md's "Bad input" says, with a readable message, and every
+bad record ends as docs/contract.md's "Bad input" says, with a readable message, and every
 valid record around it is processed."""
 
 from __future__ import annotations

@@ -45,5 +45,7 @@ async def test_workers_joining_and_leaving_mid_stream_lose_and_double_nothing(
     report = await stack.check(stream)
     moves = sum(w.log_text().count("partitions assigned") for w in stack.workers)
     figures.notes.append(f"{moves} partition assignments over the run")
-    assert moves >= len(steps)
+    # Every worker process logs its own first assignment; changes close together may be
+    # settled in one rebalance, so that is the least there must be.
+    assert moves >= sum(worker.starts for worker in stack.workers)
     record(figures, report, len(stream.records))

@@ -1,4 +1,4 @@
-"""invoice-command through the real broker and database (CONTRACT.md, "invoice-command")."""
+"""invoice-command through the real broker and database (docs/contract.md, "invoice-command")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Documents through the real worker, broker and database (CONTRACT.md v2, "Documents"):
+"""Documents through the real worker, broker and database (docs/contract.md, "Documents"):
 a closed invoice is announced with invoice-documents-ready, its documents are stored by
 sha256, its automatic notification waits for them and carries them; a crash between
 rendering and storing loses nothing and stores the same bytes."""

@@ -1,4 +1,4 @@
-"""Overdue invoices and payment reminders against the real database and broker (CONTRACT.md
+"""Overdue invoices and payment reminders against the real database and broker (docs/contract.md
 v2, "Payments, the change log, overdue and reminders"): each notice exactly once, whoever
 scans, however often, and whatever dies on the way."""
 

@@ -1,5 +1,5 @@
 """Numbers under concurrency: gap-free and strictly increasing in closing order within a
-series, never reused, across replicas (CONTRACT.md, "Invoices")."""
+series, never reused, across replicas (docs/contract.md, "Invoices")."""
 
 from __future__ import annotations
 

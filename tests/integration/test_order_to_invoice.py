@@ -1,4 +1,4 @@
-"""order-completed → invoice, through the real broker and database (CONTRACT.md)."""
+"""order-completed → invoice, through the real broker and database (docs/contract.md)."""
 
 from __future__ import annotations
 

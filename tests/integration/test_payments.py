@@ -1,4 +1,4 @@
-"""The payment ledger and refunds through the real broker and database (CONTRACT.md v2,
+"""The payment ledger and refunds through the real broker and database (docs/contract.md,
 "Payments, the change log, overdue and reminders")."""
 
 from __future__ import annotations

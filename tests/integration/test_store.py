@@ -155,6 +155,6 @@ async def test_outbox_headers_keep_any_name_and_null_values(db: asyncpg.Connecti
     headers = (("trace\x00id", b"\x00\xff"), ("empty", None), ("plain", b"v"))
     await enqueue(db, [OutboxMessage("dead", b"k", b"value", headers)])
 
-    [pending] = await fetch_pending(db, 10)
+    [pending] = await fetch_pending(db, 10, 1 << 20)
 
     assert pending.message.headers == headers

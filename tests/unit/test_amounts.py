@@ -1,4 +1,4 @@
-"""CONTRACT.md, "Amounts": one test per rule, then the rules as properties."""
+"""docs/contract.md, "Amounts": one test per rule, then the rules as properties."""
 
 import json
 import math

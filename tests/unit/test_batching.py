@@ -1,4 +1,4 @@
-"""Batching is invisible (CONTRACT.md v2): whatever lands in one batch, every event and every
+"""Batching is invisible (docs/contract.md): whatever lands in one batch, every event and every
 command result is what it would be with one record per batch."""
 
 from __future__ import annotations

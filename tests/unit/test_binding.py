@@ -1,4 +1,4 @@
-"""The CloudEvents Kafka binding (CONTRACT.md v2, "Running it"): binary and structured
+"""The CloudEvents Kafka binding (docs/contract.md, "Running it"): binary and structured
 records in, structured records with `content-type` out."""
 
 from __future__ import annotations

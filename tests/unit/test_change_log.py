@@ -1,4 +1,4 @@
-"""The change log (CONTRACT.md v2): every change of an invoice raises exactly one fact, and
+"""The change log (docs/contract.md): every change of an invoice raises exactly one fact, and
 its event carries the whole invoice after the change under an id of its own."""
 
 from __future__ import annotations

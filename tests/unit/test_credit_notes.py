@@ -1,4 +1,4 @@
-"""Credit notes add up (CONTRACT.md v2): crediting an invoice in full, in any number of
+"""Credit notes add up (docs/contract.md): crediting an invoice in full, in any number of
 notes, credits exactly its gross."""
 
 from __future__ import annotations

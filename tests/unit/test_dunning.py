@@ -1,4 +1,4 @@
-"""Overdue and reminders (CONTRACT.md v2), as pure rules: which notices an invoice is due
+"""Overdue and reminders (docs/contract.md), as pure rules: which notices an invoice is due
 on a given day."""
 
 from __future__ import annotations

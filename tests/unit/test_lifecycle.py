@@ -1,4 +1,4 @@
-"""The invoice lifecycle (CONTRACT.md, "Invoices" and "invoice-command"), as pure rules."""
+"""The invoice lifecycle (docs/contract.md, "Invoices" and "invoice-command"), as pure rules."""
 
 from __future__ import annotations
 

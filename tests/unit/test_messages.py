@@ -1,4 +1,4 @@
-"""The message rules of CONTRACT.md, one test each."""
+"""The message rules of docs/contract.md, one test each."""
 
 import json
 import tracemalloc

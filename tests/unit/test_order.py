@@ -1,4 +1,4 @@
-"""What a later order-completed message may change (CONTRACT.md, "order-completed")."""
+"""What a later order-completed message may change (docs/contract.md, "order-completed")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The payment ledger and refunds (CONTRACT.md v2, "Payments, the change log, overdue and
+"""The payment ledger and refunds (docs/contract.md, "Payments, the change log, overdue and
 reminders"), as pure rules."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """With a seller configured, a close enqueues a render job in its own transaction and the
-automatic notification waits on it (CONTRACT.md v2, "Documents"); without one, v1 stands.
+automatic notification waits on it (docs/contract.md, "Documents"); without one, v1 stands.
 The order's v2 fields reach the documents, which pass the EN 16931 schematron."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sellers, buyers and tax categories (CONTRACT.md v2): the order's new fields, EN 16931's
+"""Sellers, buyers and tax categories (docs/contract.md): the order's new fields, EN 16931's
 rules for them (each breach a validation error naming the field), and tax groups of
 (category, rate)."""
 

@@ -1,1 +1,1 @@
-"""`invoicer api`: the read API (CONTRACT.md v2, "Read API") over the worker's database."""
+"""`invoicer api`: the read API (docs/contract.md, "Read API") over the worker's database."""

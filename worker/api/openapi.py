@@ -45,7 +45,7 @@ def openapi_document() -> dict[str, Any]:
             "title": "invoicer read API",
             "version": "1",
             "description": "Invoices in every status, their pages and their documents, read"
-            " from the worker's database (CONTRACT.md v2, 'Read API').",
+            " from the worker's database (docs/contract.md, 'Read API').",
         },
         "security": [{SECURITY_SCHEME: []}],
         "paths": {

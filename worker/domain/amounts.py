@@ -1,4 +1,4 @@
-"""The one rule for every invoice amount (CONTRACT.md, "Amounts"): EN 16931's tax per group of
+"""The one rule for every invoice amount (docs/contract.md, "Amounts"): EN 16931's tax per group of
 VAT category and rate."""
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def credit_amounts(
     tax_left: Mapping[GroupKey, Decimal],
     completing: Collection[GroupKey],
 ) -> InvoiceAmounts:
-    """A credit note's amounts (CONTRACT.md v2, "Credit notes add up"). Per group its tax is
+    """A credit note's amounts (docs/contract.md, "Credit notes add up"). Per group its tax is
     q(taxable × rate/100); in a group the note completes, what is left of the group's tax
     (`tax_left[group]`: the invoice's tax minus what earlier credit notes took). Never more
     than is left, nor below zero: where notes rounded on their own would together take more

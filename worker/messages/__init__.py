@@ -1,4 +1,4 @@
-"""The messages of the worker's public contract (CONTRACT.md), as pydantic models.
+"""The messages of the worker's public contract (docs/contract.md), as pydantic models.
 
 Incoming records become typed events with `parse_event`; outgoing events are built
 with `event_bytes`. `python -m worker.schemas` writes their JSON Schemas and AsyncAPI.

@@ -1,4 +1,4 @@
-"""The headers a dead letter carries besides the original record's (CONTRACT.md, "Bad input")."""
+"""The headers a dead letter carries besides the original record's (docs/contract.md)."""
 
 REASON = "x-dead-letter-reason"
 ERROR = "x-dead-letter-error"

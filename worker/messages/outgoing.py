@@ -51,7 +51,7 @@ class TaxGroup(MessageModel):
     taxable_amount: DecimalString
     tax_amount: DecimalString
     tax_category: Omittable[str] = None
-    """A group is one VAT category and rate (CONTRACT.md v2)."""
+    """A group is one VAT category and rate (docs/contract.md)."""
     tax_exemption_reason: Omittable[str] = None
     tax_exemption_reason_code: Omittable[str] = None
 

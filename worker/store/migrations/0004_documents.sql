@@ -1,4 +1,4 @@
--- Sellers, buyers and tax categories (CONTRACT.md v2), and the documents of closed invoices.
+-- Sellers, buyers and tax categories (docs/contract.md), and the documents of closed invoices.
 
 -- What the buyer stated about the purchase: buyerReference, purchaseOrderReference,
 -- deliveryDate, deliveryAddress (the contract's names).
