@@ -33,11 +33,11 @@ from worker.messages import (
     InvoiceSnapshot,
     InvoiceState,
     Rejection,
-    Seller,
+    SellerData,
+    TotalsData,
     event_bytes,
     stable_event_id,
 )
-from worker.messages import Totals as TotalsData
 from worker.messages.binding import EVENT_HEADERS
 from worker.messages.dead_letter import (
     ERROR,
@@ -142,7 +142,7 @@ def _purchase_fields(invoice: Invoice) -> dict[str, Any]:
         "purchase_order_reference": purchase.get("purchaseOrderReference"),
         "delivery_date": purchase.get("deliveryDate"),
         "delivery_address": None if address is None else BillingAddress.model_construct(**address),
-        "seller": None if invoice.seller is None else Seller.model_validate(invoice.seller),
+        "seller": None if invoice.seller is None else SellerData.model_validate(invoice.seller),
     }
 
 

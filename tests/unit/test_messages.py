@@ -18,7 +18,7 @@ from worker.messages import (
     Customer,
     InvoiceCommandEvent,
     InvoiceCommandResult,
-    InvoiceLine,
+    InvoiceLineData,
     InvoicePaid,
     InvoiceSnapshot,
     InvoiceState,
@@ -26,7 +26,7 @@ from worker.messages import (
     RecordPayment,
     Rejection,
     RejectReason,
-    Totals,
+    TotalsData,
     event_bytes,
     parse_event,
     stable_event_id,
@@ -85,8 +85,8 @@ def rejected(value: bytes | None) -> Rejection:
     return rejection
 
 
-def totals() -> Totals:
-    return Totals(
+def totals() -> TotalsData:
+    return TotalsData(
         net_amount="10.00",
         tax_amount="0.90",
         gross_amount="10.90",
@@ -686,7 +686,7 @@ def test_outgoing_models_omit_absent_optional_fields_but_keep_null_invoice() -> 
     draft = InvoiceSnapshot(
         invoice_id="i-1", status="draft", version=1, invoice_number=None, totals=totals()
     )
-    line = InvoiceLine(
+    line = InvoiceLineData(
         line_no=1,
         order_row_id="1",
         name="Tea",
@@ -759,7 +759,7 @@ def test_a_failed_command_result_carries_errors_and_details() -> None:
 
 def test_outgoing_amounts_are_decimal_strings() -> None:
     with pytest.raises(ValueError, match="pattern"):
-        Totals.model_validate(totals().model_dump() | {"amountDue": "1e2"})
+        TotalsData.model_validate(totals().model_dump() | {"amountDue": "1e2"})
 
 
 def test_event_bytes_is_a_compact_structured_cloudevent() -> None:

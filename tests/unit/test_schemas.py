@@ -18,16 +18,16 @@ from worker.messages import (
     InvoiceCommandResult,
     InvoiceCreated,
     InvoiceDocumentsReady,
-    InvoiceLine,
+    InvoiceLineData,
     InvoicePaid,
     InvoiceSnapshot,
     InvoiceState,
     InvoiceVoided,
     NotificationRequested,
-    Payment,
+    PaymentData,
     RecordedPayment,
-    TaxGroup,
-    Totals,
+    TaxGroupData,
+    TotalsData,
     event_bytes,
 )
 from worker.messages.outgoing import (
@@ -113,8 +113,8 @@ def test_the_schema_of_an_incoming_event_rejects_a_wrong_type() -> None:
     assert not validator(schema_of("order-completed")).is_valid(event)
 
 
-def _totals() -> Totals:
-    return Totals(
+def _totals() -> TotalsData:
+    return TotalsData(
         net_amount="161.17",
         tax_amount="25.04",
         gross_amount="186.21",
@@ -134,7 +134,7 @@ def _draft() -> InvoiceCreated:
         prices_include_tax=False,
         customer=Customer(name="Bakkerij de Vries B.V.", email="administratie@devries.example"),
         lines=[
-            InvoiceLine(
+            InvoiceLineData(
                 line_no=1,
                 order_row_id="a",
                 sku="FLOUR-25",
@@ -147,7 +147,7 @@ def _draft() -> InvoiceCreated:
                 net_amount="56.97",
             )
         ],
-        tax_breakdown=[TaxGroup(tax_rate="9", taxable_amount="73.42", tax_amount="6.61")],
+        tax_breakdown=[TaxGroupData(tax_rate="9", taxable_amount="73.42", tax_amount="6.61")],
         totals=_totals(),
         version=1,
     )
@@ -235,7 +235,7 @@ SAMPLE_DATA = {
         order_id="NL-10042",
         status="paid",
         totals=_totals(),
-        payment=Payment(amount="186.21", paid_at=datetime(2026, 11, 30, tzinfo=UTC)),
+        payment=PaymentData(amount="186.21", paid_at=datetime(2026, 11, 30, tzinfo=UTC)),
         invoice=_invoice("paid"),
     ),
     "notification-requested": NotificationRequested(
@@ -303,7 +303,7 @@ def test_every_emitted_event_validates_against_its_schema(event_type: str) -> No
 
 
 def test_optional_fields_of_emitted_events_are_never_null_in_the_schema() -> None:
-    line = schema_of("invoice-closed")["$defs"]["InvoiceLine"]
+    line = schema_of("invoice-closed")["$defs"]["InvoiceLineData"]
 
     assert line["properties"]["grossAmount"] == {"pattern": r"^\d+(\.\d+)?$", "type": "string"}
     assert "grossAmount" not in line["required"]

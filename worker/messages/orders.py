@@ -84,7 +84,7 @@ class Customer(CustomerDetails):
     name: Name
 
 
-class OrderRow(MessageModel):
+class OrderRowData(MessageModel):
     row_id: Identifier
     name: Name
     quantity: Quantity
@@ -126,7 +126,7 @@ class OrderCompleted(MessageModel):
     currency: CurrencyCode
     prices_include_tax: StrictBool = False
     customer: Customer
-    rows: list[OrderRow] = Field(min_length=1, max_length=MAX_ROWS)
+    rows: list[OrderRowData] = Field(min_length=1, max_length=MAX_ROWS)
     invoicing: Invoicing = Field(default_factory=Invoicing)
     buyer_reference: Omittable[Text] = None
     purchase_order_reference: Omittable[Text] = None

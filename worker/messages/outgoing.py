@@ -20,7 +20,7 @@ PaymentStatus = Literal["unpaid", "partially-paid", "paid"]
 Version = Annotated[int, Field(ge=1)]
 
 
-class Totals(MessageModel):
+class TotalsData(MessageModel):
     net_amount: DecimalString
     tax_amount: DecimalString
     gross_amount: DecimalString
@@ -29,7 +29,7 @@ class Totals(MessageModel):
     amount_due: DecimalString
 
 
-class InvoiceLine(MessageModel):
+class InvoiceLineData(MessageModel):
     line_no: Annotated[int, Field(ge=1)]
     order_row_id: str
     sku: Omittable[str] = None
@@ -46,7 +46,7 @@ class InvoiceLine(MessageModel):
     """UNCL5305: S, Z, E, AE, K, G or O."""
 
 
-class TaxGroup(MessageModel):
+class TaxGroupData(MessageModel):
     tax_rate: DecimalString
     taxable_amount: DecimalString
     tax_amount: DecimalString
@@ -56,7 +56,7 @@ class TaxGroup(MessageModel):
     tax_exemption_reason_code: Omittable[str] = None
 
 
-class Seller(MessageModel):
+class SellerData(MessageModel):
     """The seller the invoice was issued by (INVOICER_SELLER_*)."""
 
     name: str
@@ -118,16 +118,16 @@ class InvoiceCreated(MessageModel):
     currency: str
     prices_include_tax: bool
     customer: Customer
-    lines: list[InvoiceLine]
-    tax_breakdown: list[TaxGroup]
-    totals: Totals
+    lines: list[InvoiceLineData]
+    tax_breakdown: list[TaxGroupData]
+    totals: TotalsData
     note: Omittable[str] = None
     version: Version
     buyer_reference: Omittable[str] = None
     purchase_order_reference: Omittable[str] = None
     delivery_date: Omittable[date] = None
     delivery_address: Omittable[BillingAddress] = None
-    seller: Omittable[Seller] = None
+    seller: Omittable[SellerData] = None
     """Present when documents are made (a seller is configured)."""
 
 
@@ -178,12 +178,12 @@ class InvoiceVoided(MessageModel):
     invoice_number: str
     order_id: str
     status: InvoiceStatus
-    totals: Totals
+    totals: TotalsData
     reason: str
     invoice: InvoiceState
 
 
-class Payment(MessageModel):
+class PaymentData(MessageModel):
     amount: DecimalString
     paid_at: AwareDatetime
     method: Omittable[str] = None
@@ -195,8 +195,8 @@ class InvoicePaid(MessageModel):
     invoice_number: str
     order_id: str
     status: InvoiceStatus
-    totals: Totals
-    payment: Omittable[Payment] = None
+    totals: TotalsData
+    payment: Omittable[PaymentData] = None
     """The payment that settled it; absent when credit notes did."""
     invoice: InvoiceState
 
@@ -291,7 +291,7 @@ class InvoiceSnapshot(MessageModel):
     version: Version
     invoice_number: str | None
     """None for a draft."""
-    totals: Totals
+    totals: TotalsData
 
 
 class InvoiceCommandResult(MessageModel):
