@@ -69,10 +69,10 @@ def test_a_reminder_asks_for_the_payment_reminder_of_its_level() -> None:
     assert fact.recipient == "a@example.com"
 
 
-def test_an_invoice_found_past_several_levels_gets_only_the_highest() -> None:
+def test_an_invoice_found_past_several_levels_gets_each_of_them_once() -> None:
     assert levels(on(DUE + timedelta(days=20))) == [
         (0, "InvoiceOverdue"),
-        (1, None),
+        (1, "NotificationRequested"),
         (2, "NotificationRequested"),
     ]
 

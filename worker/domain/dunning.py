@@ -2,11 +2,11 @@
 
 An invoice is overdue when it is open, something is still due and its due date is before
 today. It is announced once (level 0, `invoice-overdue`), then reminded once per level:
-level n when it is at least `reminder_days[n - 1]` days past due. When a scan first finds
-it past several levels (the scans were not running, or the invoice is old), only the
-highest is sent and the ones below are passed over: a customer never gets several
-reminders at once. A level is also passed over when the customer has no address to
-remind. Either way it is noted as done, so no level is ever sent twice or late.
+level n when it is at least `reminder_days[n - 1]` days past due. A scan that first finds
+it past several levels (the scans were not running, or the invoice is old) sends each of
+them, in order, as the contract asks: every level once. A level is passed over when the
+customer has no address to remind. Either way it is noted as done, so no level is ever
+sent twice.
 """
 
 from __future__ import annotations
@@ -50,8 +50,7 @@ def due_notices(
     for level in reached:
         if level in done:
             continue
-        fact = _reminder(invoice, level) if level == reached[-1] else None
-        notices.append(Notice(invoice.invoice_id, level, fact))
+        notices.append(Notice(invoice.invoice_id, level, _reminder(invoice, level)))
     return notices
 
 

@@ -30,7 +30,8 @@ async def overdue_invoices(
     limit: int,
 ) -> list[tuple[str, str]]:
     """(invoice id, order id) of overdue invoices, by id after `after`, whose latest notice
-    due today (the highest level reached) is not done yet."""
+    due today (the highest level reached) is not done yet: the levels below it are noted in
+    the same transaction, so they are done when it is."""
     records = await connection.fetch(
         """
         SELECT i.invoice_id::text, i.order_id FROM invoices i
