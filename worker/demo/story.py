@@ -14,15 +14,17 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from worker.dunning import scan
 from worker.logs import Lines
 from worker.messages import stable_event_id
 from worker.settings import Settings
+from worker.store.pool import create_pool
 
 SAMPLES = "worker.demo"
 ORDER_PREFIX = "order-completed"
@@ -33,6 +35,10 @@ QUIET_SECONDS = 0.5
 """How long after its last expected event a step's other events may still come."""
 Received = tuple[str, dict[str, Any]]
 """(topic, event) of an event the worker emitted."""
+PART_PAYMENT = "500.00"
+REMINDED_AFTER_DAYS = 8
+"""The demo's overdue scan runs as if this long after the due date: past the first
+reminder level (INVOICER_REMINDER_DAYS, 7 by default)."""
 LINE_ROW = "  {no:>2}  {name:<30} {qty:>8} {price:>10} {disc:>5} {rate:>6} {net:>11}"
 
 
@@ -77,6 +83,7 @@ class Story:
             await self._publish(producer, topics.invoice_commands, command, order_id)
             answer = await self._answer(order_id, command["id"])
             self._command(command, f"the draft of order {order_id}", answer)
+            await self._life_of(producer, order_id, command["data"]["invoiceId"], answer)
             self._write("\nThe demo is done; the worker goes on. Ctrl-C stops everything.\n")
         finally:
             reading.cancel()
@@ -84,6 +91,46 @@ class Story:
                 await reading
             await producer.stop()
             await consumer.stop()
+
+    async def _life_of(
+        self, producer: AIOKafkaProducer, order_id: str, invoice_id: str, closing: list[Received]
+    ) -> None:
+        """The closed invoice partly paid, overdue and reminded (a scan as if it were a week
+        past its due date), then paid."""
+        [closed] = [e["data"] for _, e in closing if e.get("type") == "invoice-closed"]
+        left = await self._pay(producer, order_id, invoice_id, PART_PAYMENT, "part")
+        as_of = date.fromisoformat(closed["dueDate"]) + timedelta(days=REMINDED_AFTER_DAYS)
+        self._write(f"\n== an overdue scan as if today were {as_of}\n")
+        pool = await create_pool(self._settings.database_url)
+        try:
+            await scan(pool, self._settings, as_of, wait=True)
+        finally:
+            await pool.close()
+        self._events(await self._answer(order_id, kind="invoice-overdue"))
+        await self._pay(producer, order_id, invoice_id, left, "rest")
+
+    async def _pay(
+        self, producer: AIOKafkaProducer, order_id: str, invoice_id: str, amount: str, name: str
+    ) -> str:
+        """Records a payment by command; what is left due after it."""
+        command_id = f"demo-payment-{name}"
+        command: dict[str, Any] = {
+            "specversion": "1.0",
+            "id": command_id,
+            "source": "/backoffice",
+            "type": "invoice-command",
+            "data": {
+                "action": "record-payment",
+                "invoiceId": invoice_id,
+                "amount": amount,
+                "method": "bank transfer",
+            },
+        }
+        await self._publish(producer, self._settings.topics.invoice_commands, command, order_id)
+        answer = await self._answer(order_id, command_id)
+        self._command(command, f"the invoice of order {order_id}", answer)
+        [result] = [e["data"] for _, e in answer if e.get("type") == "invoice-command-result"]
+        return str(result["invoice"]["totals"]["amountDue"])
 
     async def _publish(
         self, producer: AIOKafkaProducer, topic: str, event: dict[str, Any], key: str = ""
@@ -97,14 +144,16 @@ class Story:
             self._seen[message.key].append((message.topic, json.loads(message.value)))
             self._arrived.set()
 
-    async def _answer(self, order_id: str, command_id: str | None = None) -> list[Received]:
+    async def _answer(
+        self, order_id: str, command_id: str | None = None, kind: str | None = None
+    ) -> list[Received]:
         """The events about the order once the worker has answered: its invoice made (or
         the command answered, or a dead letter) and, for an invoice closed with a seller,
         its documents stored; and whatever follows within a moment."""
         key = order_id.encode()
         already = len(self._seen[key])
         deadline = time.monotonic() + ANSWER_TIMEOUT_SECONDS
-        while not _answered([event for _, event in self._seen[key][already:]], command_id):
+        while not _answered([event for _, event in self._seen[key][already:]], command_id, kind):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no answer about order {order_id} in time")
             self._arrived.clear()
@@ -205,7 +254,9 @@ class Story:
         self._output.flush()
 
 
-def _answered(events: list[dict[str, Any]], command_id: str | None) -> bool:
+def _answered(events: list[dict[str, Any]], command_id: str | None, kind: str | None) -> bool:
+    if kind is not None:
+        return any(event.get("type") == kind for event in events)
     if not any(_answers(event, command_id) for event in events):
         return False
     closed = [event["data"] for event in events if event.get("type") == "invoice-closed"]
@@ -240,7 +291,12 @@ def _about(event: dict[str, Any]) -> str:
     match event.get("type"):
         case "notification-requested":
             due = f"{data['amountDue']} {data['currency']}"
-            return f"{data['channel']} to {data['recipient']}, {due} due"
+            what = f"reminder {data['reminderLevel']}" if "reminderLevel" in data else "invoice"
+            return f"{what} by {data['channel']} to {data['recipient']}, {due} due"
+        case "invoice-payment-recorded":
+            return f"{data['payment']['amount']} paid, {data['invoice']['totals']['amountDue']} due"
+        case "invoice-overdue":
+            return f"{data['invoiceNumber']}, {data['daysOverdue']} days past due"
         case "invoice-closed":
             return str(data["invoiceNumber"])
         case "invoice-paid" | "invoice-voided":
