@@ -76,7 +76,10 @@ def _command(args: argparse.Namespace) -> int:
         args.command == "dev" and args.demo and "log_level" not in settings.model_fields_set
     )
     # The demo's story is on standard output; only warnings go beside it, unless asked.
-    configure_logging("WARNING" if quiet_demo else settings.log_level)
+    configure_logging(
+        "WARNING" if quiet_demo else settings.log_level,
+        json=None if settings.log_format == "auto" else settings.log_format == "json",
+    )
     if args.command in ("run", "api", "dev"):
         configure_tracing()
     if args.command == "dead-letters":

@@ -234,6 +234,8 @@ class Settings(BaseSettings):
     reminder_days: Annotated[tuple[int, ...], NoDecode] = (7, 14, 30)
     """Days past due of each payment reminder level, comma-separated: "7,14,30"."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    """auto: console rendering on a terminal, JSON lines otherwise."""
     fault_injection: str = ""
     """Test-only fault hooks (worker/faults.py); empty, and so off, in production."""
     topics: Topics = Field(default_factory=Topics)
