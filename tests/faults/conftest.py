@@ -261,10 +261,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     write = terminalreporter.write_line
     terminalreporter.section(f"fault injection figures (seed {SEED})")
-    write(f"{'attack':<58} {'runs':>4} {'sent':>6} {'lost':>4} {'dup':>4} {'copies':>6} {'s':>6}")
+    # Names whole, however long: two attacks must never read alike.
+    width = max(len("attack"), *(len(f.attack) for f in _figures))
+    write(
+        f"{'attack':<{width}} {'runs':>4} {'sent':>6} {'lost':>4} {'dup':>4} {'copies':>6} {'s':>6}"
+    )
     for f in _figures:
         write(
-            f"{f.attack[:58]:<58} {f.runs:>4} {f.records_sent:>6} {f.lost:>4}"
+            f"{f.attack:<{width}} {f.runs:>4} {f.records_sent:>6} {f.lost:>4}"
             f" {f.duplicated_invoices:>4} {f.redelivered_copies:>6} {f.seconds:>6.1f}"
         )
         for note in f.notes:
