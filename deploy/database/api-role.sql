@@ -12,4 +12,5 @@ END
 $$;
 ALTER ROLE invoicer_api SET default_transaction_read_only = on;
 GRANT USAGE ON SCHEMA public TO invoicer_api;
-GRANT SELECT ON schema_migrations, invoices, invoice_lines, invoice_documents TO invoicer_api;
+GRANT SELECT ON schema_migrations, invoices, invoice_lines, payments, invoice_documents
+    TO invoicer_api;

@@ -52,7 +52,18 @@ def test_the_demo_tells_each_invoice_its_events_and_the_close_command(
         "command record-payment of the invoice of order DE-3301",
     ]
     numbers = [re.search(r"INV-\d{4}-(\d{6})", section) for section in sections]
-    assert [None if n is None else int(n.group(1)) for n in numbers] == [1, 2, 3, 4, 5, None, 6, 6, 6, 6]
+    assert [None if n is None else int(n.group(1)) for n in numbers] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        None,
+        6,
+        6,
+        6,
+        6,
+    ]
     vat = sections[3]
     assert "VAT     9 %: taxable 73.42, tax 6.61" in vat
     assert "VAT    21 %: taxable 87.75, tax 18.43" in vat
