@@ -16,6 +16,7 @@ from worker import faults, metrics
 from worker.consumer import BatchConsumer
 from worker.dunning import run_scans
 from worker.http import create_app, start_http
+from worker.logs import CONSUMER_GROUP
 from worker.relay import OutboxRelay, create_producer
 from worker.renderer import Renderer, render_pool
 from worker.retry import Backoff, Waiting
@@ -103,7 +104,7 @@ class Worker:
             renderer_task = asyncio.create_task(self._run_renderer(pool))
             scans_task = asyncio.create_task(run_scans(settings, pool, self._scans_stop))
             self.started.set()
-            log.info("worker running", action="start", group_id=settings.group_id)
+            log.info("worker running", action="start", **{CONSUMER_GROUP: settings.group_id})
             try:
                 await self.consumer.run(self.stop)
             finally:

@@ -43,7 +43,11 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._loop.joined = True
         if self._loop.held_back is not None:
             self._loop.consumer.pause(*assigned)  # before anything is fetched from them
-        log.info("partitions assigned", action="rebalance", partitions=sorted(map(str, assigned)))
+        log.info(
+            "partitions assigned",
+            action="rebalance",
+            partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
+        )
 
 
 class BatchConsumer:

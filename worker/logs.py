@@ -1,8 +1,11 @@
 """structlog set-up: JSON lines for machines, readable lines on a terminal.
 
-Every line about a record carries what processing bound for it (`correlationid`,
-`messageId`, `orderId`, `invoiceId`, `topic`, `offset`). The libraries' own lines (aiokafka,
-asyncpg log through the standard library) are rendered the same way. Personal data never
+One key convention (docs/operations.md, "Log lines"): OpenTelemetry's semantic-convention
+names where one exists (the names below, `service.name`, `trace_id`, `span_id`),
+snake_case otherwise (`order_id`, `invoice_id`, `action`). Every line about a record
+carries what processing bound for it: its message id, conversation (correlation) id,
+topic and offset, its order and invoice. The libraries' own lines (aiokafka, asyncpg log
+through the standard library) are rendered the same way. Personal data never
 reaches a line at INFO or above: fields that hold it are redacted (a safety net; the code
 does not log them in the first place).
 """
@@ -21,10 +24,18 @@ from structlog.types import EventDict, Processor
 
 from worker.tracing import current_ids
 
+MESSAGE_ID = "messaging.message.id"
+CORRELATION_ID = "messaging.message.conversation_id"
+TOPIC = "messaging.destination.name"
+PARTITION = "messaging.destination.partition.id"
+OFFSET = "messaging.kafka.offset"
+CONSUMER_GROUP = "messaging.consumer.group.name"
+SERVICE_NAME = "service.name"
+
 PERSONAL_FIELDS = frozenset(
     {
         "customer",
-        "customerName",
+        "customer_name",
         "email",
         "phone",
         "recipient",
@@ -90,7 +101,8 @@ def redact_personal_data(_: Any, method_name: str, event_dict: EventDict) -> Eve
 
 
 def add_trace_ids(_: object, __: str, event: EventDict) -> EventDict:
-    """trace_id and span_id of the span a line is written in, as OpenTelemetry names them."""
+    """The service, and the trace_id and span_id of the span a line is written in."""
+    event[SERVICE_NAME] = os.environ.get("OTEL_SERVICE_NAME") or "invoicer"
     event.update(current_ids())
     return event
 

@@ -31,6 +31,7 @@ from worker.decisions import Cause, Decision, Outcome, Record, Republished, caus
 from worker.domain.money import plain
 from worker.handlers import ROUTES
 from worker.handlers.rejections import dead_letter, reject_invalid_command, rejection_cause
+from worker.logs import CORRELATION_ID, MESSAGE_ID, OFFSET, TOPIC
 from worker.messages import (
     INVOICE_COMMAND,
     InvoiceCommandEvent,
@@ -192,10 +193,12 @@ def _bound_to(item: Item) -> AbstractContextManager[None]:
     event = item.event
     key = _event_key(event)
     return structlog.contextvars.bound_contextvars(
-        correlationid=_correlation(event),
-        messageId=None if key is None else key[1],
-        topic=item.record.topic,
-        offset=item.record.offset,
+        **{
+            CORRELATION_ID: _correlation(event),
+            MESSAGE_ID: None if key is None else key[1],
+            TOPIC: item.record.topic,
+            OFFSET: item.record.offset,
+        }
     )
 
 
@@ -215,7 +218,7 @@ def _decision(batch: Batch, item: Item) -> Decision:
             return reject_invalid_command(record, event)
         return dead_letter(record, event)
     if event.data.order_id is not None:
-        structlog.contextvars.bind_contextvars(orderId=event.data.order_id)
+        structlog.contextvars.bind_contextvars(order_id=event.data.order_id)
     return ROUTES[type(event.data)].handle(batch, record, event)
 
 
@@ -268,8 +271,8 @@ def _report(items: Sequence[Item], outcomes: Sequence[Outcome], writes: Writes) 
             log.info(
                 "invoice closed",
                 action="close",
-                invoiceNumber=invoice.number,
+                invoice_number=invoice.number,
                 type=invoice.type.value,
                 currency=invoice.currency,
-                grossAmount=plain(invoice.content.amounts.gross_amount),
+                gross_amount=plain(invoice.content.amounts.gross_amount),
             )

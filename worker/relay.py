@@ -225,7 +225,7 @@ class OutboxRelay:
             log.error(
                 "the broker refuses a message for good: parked in outbox_parked",
                 action="park",
-                outboxId=item.id,
+                outbox_id=item.id,
                 topic=item.message.topic,
                 error=f"{type(error).__name__}: {error}",
             )

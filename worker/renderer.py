@@ -22,6 +22,7 @@ import structlog
 from worker import events
 from worker.documents.render import RenderedDocuments, render_documents
 from worker.domain.lifecycle import Invoice
+from worker.logs import CORRELATION_ID
 from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.store import documents, invoices, outbox
@@ -73,7 +74,7 @@ class Renderer:
                 return False
             invoice, reference_number = await _invoice_of(connection, job.invoice_id)
             structlog.contextvars.bind_contextvars(
-                invoiceId=job.invoice_id, correlationid=job.correlation_id
+                **{"invoice_id": job.invoice_id, CORRELATION_ID: job.correlation_id}
             )
             try:
                 rendered = await asyncio.get_running_loop().run_in_executor(
@@ -88,7 +89,7 @@ class Renderer:
                 await documents.postpone(connection, job.invoice_id, RETRY_AFTER_SECONDS)
                 return True
             await self._store(connection, job, invoice, rendered)
-            structlog.contextvars.unbind_contextvars("invoiceId", "correlationid")
+            structlog.contextvars.unbind_contextvars("invoice_id", CORRELATION_ID)
         return True
 
     async def _store(

@@ -64,31 +64,35 @@ async def test_every_line_about_a_record_carries_its_identifiers_and_no_personal
     logged = lines(log_output)
 
     assert all({"event", "level", "timestamp"} <= line.keys() for line in logged)
-    about_closed = [line for line in logged if line.get("messageId") == closed["id"]]
+    about_closed = [line for line in logged if line.get("messaging.message.id") == closed["id"]]
     assert about_closed, "the closed order's record is logged about"
     for line in about_closed:
-        assert line["correlationid"] == "checkout-4711"
-        assert line["orderId"] == "log-1"
-        assert line["topic"] == settings.topics.orders_completed
-        assert isinstance(line["offset"], int)
+        assert line["messaging.message.conversation_id"] == "checkout-4711"
+        assert line["order_id"] == "log-1"
+        assert line["messaging.destination.name"] == settings.topics.orders_completed
+        assert isinstance(line["messaging.kafka.offset"], int)
     [no_address] = [line for line in about_closed if line.get("channel") == "sms"]
-    assert no_address["invoiceId"] == invoice["data"]["invoiceId"]
+    assert no_address["invoice_id"] == invoice["data"]["invoiceId"]
     assert no_address["level"] == "info"
     # written once the batch is committed, with the number the invoice got
     [closing] = [line for line in about_closed if line["event"] == "invoice closed"]
-    assert closing["invoiceId"] == invoice["data"]["invoiceId"]
-    assert closing["invoiceNumber"] == invoice["data"]["invoiceNumber"]
+    assert closing["invoice_id"] == invoice["data"]["invoiceId"]
+    assert closing["invoice_number"] == invoice["data"]["invoiceNumber"]
     assert closing["level"] == "info"
 
-    [dead_lettered] = [line for line in logged if line.get("messageId") == mismatch["id"]]
-    assert dead_lettered["correlationid"] == mismatch["id"], "no correlationid: the event id"
-    assert dead_lettered["orderId"] == "log-2"
+    [dead_lettered] = [
+        line for line in logged if line.get("messaging.message.id") == mismatch["id"]
+    ]
+    assert dead_lettered["messaging.message.conversation_id"] == mismatch["id"], (
+        "no correlation id: the event id"
+    )
+    assert dead_lettered["order_id"] == "log-2"
     assert dead_lettered["reason"] == "validation"
-    assert "invoiceId" not in dead_lettered
+    assert "invoice_id" not in dead_lettered
 
     [unreadable] = [line for line in logged if line.get("reason") == "invalid-json"]
-    assert unreadable["topic"] == settings.topics.orders_completed
-    assert unreadable["messageId"] is None
+    assert unreadable["messaging.destination.name"] == settings.topics.orders_completed
+    assert unreadable["messaging.message.id"] is None
 
     text = log_output.getvalue()
     for personal in (EMAIL, PHONE, STREET, NAME):

@@ -31,11 +31,18 @@ def restore_logging() -> Iterator[None]:
 def test_a_pipe_gets_json_lines_with_the_bound_identifiers() -> None:
     output = io.StringIO()
     configure_logging(stream=output)
-    with structlog.contextvars.bound_contextvars(orderId="SO-1", messageId="e-1"):
-        structlog.get_logger().info("invoice closed", invoiceId="i-1")
+    with structlog.contextvars.bound_contextvars(
+        order_id="SO-1", **{"messaging.message.id": "e-1"}
+    ):
+        structlog.get_logger().info("invoice closed", invoice_id="i-1")
     [line] = [json.loads(text) for text in output.getvalue().splitlines()]
     assert line["event"] == "invoice closed"
-    assert (line["orderId"], line["messageId"], line["invoiceId"]) == ("SO-1", "e-1", "i-1")
+    assert (line["order_id"], line["messaging.message.id"], line["invoice_id"]) == (
+        "SO-1",
+        "e-1",
+        "i-1",
+    )
+    assert line["service.name"] == "invoicer"
     assert line["level"] == "info"
     assert line["timestamp"].endswith("Z")
 
@@ -67,13 +74,13 @@ def test_personal_data_is_redacted_above_debug_and_kept_at_debug() -> None:
     configure_logging("DEBUG", stream=output)
     log = structlog.get_logger()
     log.info("notify", recipient="jane@example.org", channel="email")
-    log.warning("customer changed", customer={"name": "Jane Roe"}, orderId="SO-1")
+    log.warning("customer changed", customer={"name": "Jane Roe"}, order_id="SO-1")
     log.debug("notify", recipient="jane@example.org")
     info, warning, debug = [json.loads(text) for text in output.getvalue().splitlines()]
     assert info["recipient"] == REDACTED
     assert info["channel"] == "email"
     assert warning["customer"] == REDACTED
-    assert warning["orderId"] == "SO-1"
+    assert warning["order_id"] == "SO-1"
     assert debug["recipient"] == "jane@example.org"
 
 

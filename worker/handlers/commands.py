@@ -71,7 +71,7 @@ def command_handler(
         command: Any = event.data
         invoice_id = command.target_invoice_id
         if invoice_id is not None:
-            structlog.contextvars.bind_contextvars(invoiceId=invoice_id)
+            structlog.contextvars.bind_contextvars(invoice_id=invoice_id)
         try:
             change, warnings = action(view, event, command)
             result = CommandResult(

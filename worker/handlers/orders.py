@@ -158,7 +158,7 @@ def _invoice_free_rows(
         purchase=details.purchase,
         seller=view.settings.seller.snapshot(),
     )
-    structlog.contextvars.bind_contextvars(invoiceId=draft.invoice_id)
+    structlog.contextvars.bind_contextvars(invoice_id=draft.invoice_id)
     change = create_invoice(draft, close=invoicing.auto_close, reference=None)
     if not invoicing.auto_close or invoicing.delivery == "none":
         return change

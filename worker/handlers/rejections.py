@@ -6,6 +6,7 @@ from __future__ import annotations
 import structlog
 
 from worker.decisions import Cause, CommandResult, DeadLetter, Decision, Outcome, Record
+from worker.logs import OFFSET, PARTITION, TOPIC
 from worker.messages import INVOICE_COMMAND, Rejection
 
 log = structlog.get_logger(__name__)
@@ -27,9 +28,7 @@ def dead_letter(record: Record, rejection: Rejection) -> Decision:
         action="dead-letter",
         reason=rejection.reason.value,
         details=rejection.details,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
+        **{TOPIC: record.topic, PARTITION: record.partition, OFFSET: record.offset},
     )
     return Decision(
         Outcome.DEAD_LETTERED,
