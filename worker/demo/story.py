@@ -278,7 +278,17 @@ def _answers(event: dict[str, Any], command_id: str | None) -> bool:
     return event.get("type") in ("invoice-closed", "invoice-created") or "type" not in event
 
 
-EVENT_ORDER = ("invoice-command-result", "invoice-created", "invoice-closed")
+EVENT_ORDER = (
+    "invoice-command-result",
+    "invoice-created",
+    "invoice-closed",
+    "invoice-documents-ready",
+    "invoice-payment-recorded",
+    "invoice-overdue",
+    "notification-requested",
+    "invoice-paid",
+)
+"""The order the story tells a step's events in, whatever topic and moment each came at."""
 
 
 def _rank(event: dict[str, Any]) -> int:
