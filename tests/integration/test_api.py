@@ -26,9 +26,10 @@ from tests.examples import example
 from tests.integration.flows import await_event, order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient
 from tests.integration.operations import running_worker
+from tests.sellers import SELLER
 from worker.api.server import start_api
 from worker.domain.lifecycle import InvoiceStatus
-from worker.settings import Seller, Settings
+from worker.settings import Settings
 from worker.startup import check_database
 from worker.store.invoices import insert_invoices, load_invoices
 from worker.store.pool import connect, create_pool
@@ -36,14 +37,6 @@ from worker.store.pool import connect, create_pool
 pytestmark = pytest.mark.integration
 
 TOKEN = "test-token-0123456789abcdef"
-SELLER = Seller(
-    name="Bakkerij de Molen B.V.",
-    vat_id="NL123456789B01",
-    address_line1="Molenstraat 1",
-    city="Utrecht",
-    postal_code="3511 AA",
-    country="NL",
-)
 READ_ONLY_FIELDS = {"overdue", "documents"}
 """What the read API adds to the invoice as its change log last announced it."""
 

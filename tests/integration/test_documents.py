@@ -16,23 +16,13 @@ from tests.examples import example
 from tests.integration.flows import await_event, publish_order
 from tests.integration.kafka_client import KafkaClient
 from tests.integration.operations import running_worker
+from tests.sellers import SELLER
 from worker.renderer import Renderer
-from worker.settings import Seller, Settings
+from worker.settings import Settings
 from worker.store import documents
 from worker.store.pool import create_pool
 
 pytestmark = pytest.mark.integration
-
-SELLER = Seller(
-    name="Bakkerij de Molen B.V.",
-    vat_id="NL123456789B01",
-    address_line1="Molenstraat 1",
-    city="Utrecht",
-    postal_code="3511 AA",
-    country="NL",
-    iban="NL91ABNA0417164300",
-    bic="ABNANL2A",
-)
 
 
 @pytest.fixture

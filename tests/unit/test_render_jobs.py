@@ -8,18 +8,10 @@ import json
 
 from tests.examples import example
 from tests.memory_store import MemoryStore, records_of
+from tests.sellers import SELLER
 from worker.documents.render import render_documents
 from worker.documents.validation import fatal_assertions
-from worker.settings import Seller, Settings
-
-SELLER = Seller(
-    name="Bakkerij de Molen B.V.",
-    vat_id="NL123456789B01",
-    address_line1="Molenstraat 1",
-    city="Utrecht",
-    postal_code="3511 AA",
-    country="NL",
-)
+from worker.settings import Settings
 
 
 def closing(settings: Settings) -> MemoryStore:
