@@ -275,7 +275,8 @@ def _waits_for_documents(fact: Fact, render_jobs: dict[str, RenderJob]) -> bool:
     job = render_jobs.get(fact.invoice.invoice_id)
     if job is None:
         return False
-    render_jobs[job.invoice_id] = replace(
-        job, notification=WaitingNotification(fact.channel, fact.recipient, fact.request)
+    waiting = WaitingNotification(
+        fact.channel, fact.recipient, fact.request, fact.invoice.totals.amount_due
     )
+    render_jobs[job.invoice_id] = replace(job, notification=waiting)
     return True

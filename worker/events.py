@@ -18,6 +18,7 @@ from worker.domain.lifecycle import (
     InvoiceFact,
     InvoiceOverdue,
     InvoicePaid,
+    InvoiceStatus,
     InvoiceUpdated,
     InvoiceVoided,
     NotificationRequested,
@@ -357,17 +358,19 @@ def documents_ready(
     event_id = stable_event_id(event_type, invoice.invoice_id)
     messages = [_message(settings, event_type, event_id, data, invoice, cause, now)]
     waiting = job.notification
-    if waiting is not None:
+    # An invoice voided before its documents were ready is not announced as issued.
+    if waiting is not None and invoice.status is not InvoiceStatus.VOID:
         fact = NotificationRequested(
             invoice, waiting.channel, waiting.recipient, "auto", waiting.request
         )
         notification_type, notification = _event_data(fact)
+        amount_due = format_amount(waiting.amount_due, invoice.currency)
         messages.append(
             _message(
                 settings,
                 notification_type,
                 notification["notification_id"],
-                {**notification, "documents": stored},
+                {**notification, "amount_due": amount_due, "documents": stored},
                 invoice,
                 cause,
                 now,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from unittest.mock import patch
@@ -148,6 +149,39 @@ def test_a_stale_expected_version_is_what_an_update_is_refused_for_first() -> No
     assert closed["errors"] == {
         "invoiceId": ["only drafts can be changed; void it or issue a credit note"]
     }
+
+
+def test_a_payment_time_is_kept_in_utc_as_the_database_gives_it_back() -> None:
+    store = MemoryStore(Settings())
+    store.run(records_of([order("e-1", "o-1", [("r1", "1", "10.00")])]))
+
+    store.run(
+        records_of(
+            [
+                command(
+                    "p-" + "x" * 100,
+                    "record-payment",
+                    invoiceId=invoice_of("e-1"),
+                    amount="1.00",
+                    paidAt="2026-11-30T11:00:00+01:00",
+                ),
+                command(
+                    "r-1",
+                    "refund-payment",
+                    invoiceId=invoice_of("e-1"),
+                    paymentId="p-" + "x" * 100,
+                    amount="1.00",
+                ),
+            ]
+        )
+    )
+
+    paid, refunded = results(store)
+    assert paid["ok"] is True
+    assert refunded["ok"] is True, "a payment named by a long command id can be refunded"
+    [payment] = store.invoices[invoice_of("e-1")].payments
+    assert payment.paid_at == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    assert payment.paid_at.utcoffset() == timedelta(0)
 
 
 def test_invoice_created_shows_the_draft_as_created_when_the_batch_closes_it() -> None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 
 from tests.examples import example
-from tests.memory_store import MemoryStore, records_of
+from tests.memory_store import NOW, MemoryStore, records_of
 from tests.sellers import SELLER
+from worker import events
 from worker.documents.render import render_documents
 from worker.documents.validation import fatal_assertions
 from worker.settings import Settings
+from worker.store.documents import StoredDocument
 
 
 def closing(settings: Settings) -> MemoryStore:
@@ -62,3 +64,42 @@ def test_the_orders_fields_reach_its_documents() -> None:
         b'<cbc:TaxableAmount currencyID="EUR">784.60</cbc:TaxableAmount>',
     ):
         assert element in ubl
+
+
+def ready_after(store: MemoryStore, *commands: dict[str, object]) -> list[dict[str, object]]:
+    """The events the renderer writes once `commands` were applied after the close."""
+    [job] = store.render_jobs
+    store.run(records_of(list(commands)))
+    invoice = store.invoices[job.invoice_id]
+    pdf = StoredDocument("pdf", "application/pdf", "0" * 64, 1)
+    messages = events.documents_ready(store.settings, invoice, [pdf], [], job, NOW)
+    return [json.loads(message.value or b"") for message in messages]
+
+
+def command(action: str, invoice_id: str, **data: object) -> dict[str, object]:
+    return {
+        "specversion": "1.0",
+        "id": f"{action}-1",
+        "source": "/backoffice",
+        "type": "invoice-command",
+        "data": {"action": action, "invoiceId": invoice_id, **data},
+    }
+
+
+def test_the_waiting_notification_tells_what_was_due_when_the_invoice_closed() -> None:
+    store = closing(Settings(seller=SELLER))
+    [invoice_id] = store.invoices
+
+    ready, notification = ready_after(store, command("record-payment", invoice_id, amount="10.00"))
+
+    assert ready["type"] == "invoice-documents-ready"
+    assert notification["data"]["amountDue"] == "784.60"
+
+
+def test_an_invoice_voided_before_its_documents_are_ready_is_not_announced() -> None:
+    store = closing(Settings(seller=SELLER))
+    [invoice_id] = store.invoices
+
+    events_written = ready_after(store, command("void", invoice_id, reason="ordered twice"))
+
+    assert [event["type"] for event in events_written] == ["invoice-documents-ready"]

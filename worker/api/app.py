@@ -53,6 +53,10 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
             return problem_response(
                 503, "the database is not available; try again", headers={"Retry-After": "5"}
             )
+        except Exception as error:
+            # a defect: logged with its cause, answered as a problem without it
+            log.error("request failed", error=condition(error), path=request.path)
+            return problem_response(500, "the request failed; it is logged")
 
     @web.middleware
     async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:

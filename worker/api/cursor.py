@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
@@ -13,6 +14,7 @@ from worker.api.problems import BadParameter
 from worker.store.reads import InvoiceFilter, Position
 
 PARAMETER = "after"
+MAX_XID = 2**63
 _SNAPSHOT = r"^\d+:\d+:(\d+(,\d+)*)?$"  # pg_snapshot's text: xmin:xmax:xip,...
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
@@ -48,6 +50,8 @@ def decode(text: str, only: InvoiceFilter) -> Position:
         )
     except (ValueError, binascii.Error, ValidationError):
         raise BadParameter(PARAMETER, "not a cursor: pass the `next` of a page") from None
+    if not _is_snapshot(cursor.snapshot) or not _is_instant(cursor.created_at):
+        raise BadParameter(PARAMETER, "not a cursor: pass the `next` of a page")
     if (cursor.order_id, cursor.customer_id, cursor.status) != (
         only.order_id,
         only.customer_id,
@@ -55,3 +59,20 @@ def decode(text: str, only: InvoiceFilter) -> Position:
     ):
         raise BadParameter(PARAMETER, "the cursor is of a list with other filters")
     return Position(cursor.snapshot, cursor.created_at, cursor.invoice_id)
+
+
+def _is_snapshot(text: str) -> bool:
+    """A snapshot PostgreSQL accepts: 0 < xmin <= xmax, in-progress ids ascending and
+    between them (a cursor only this API made, but checked: it comes back from outside)."""
+    xmin, xmax, in_progress = text.split(":")
+    ids = [int(xid) for xid in in_progress.split(",") if xid]
+    bounds_hold = 0 < int(xmin) <= int(xmax) < MAX_XID
+    return bounds_hold and ids == sorted(set(ids)) and all(int(xmin) <= x < int(xmax) for x in ids)
+
+
+def _is_instant(moment: datetime) -> bool:
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True

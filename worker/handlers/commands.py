@@ -7,6 +7,7 @@ leaves the invoices as they were and is answered with ok false.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any, TypeVar
 
 import structlog
@@ -248,8 +249,11 @@ def pay(
     payment = Payment(
         payment_id=payment_id,
         amount=command.amount,
-        paid_at=command.paid_at
-        or (recorded.paid_at if recorded is not None else event.time or view.now),
+        # in UTC, as the database gives it back: the same invoice whatever the batching
+        paid_at=(
+            command.paid_at
+            or (recorded.paid_at if recorded is not None else event.time or view.now)
+        ).astimezone(UTC),
         method=command.method,
         reference=command.reference,
     )

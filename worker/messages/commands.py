@@ -25,6 +25,7 @@ from worker.messages.values import (
     Note,
     Omittable,
     PaymentAmount,
+    PaymentId,
     Text,
     check_phone,
 )
@@ -142,7 +143,7 @@ class VoidInvoice(InvoiceActionData):
 
 class RecordPayment(InvoiceActionData):
     action: Literal["record-payment"]
-    payment_id: Omittable[Identifier] = None
+    payment_id: Omittable[PaymentId] = None
     """Names the payment within its invoice; default: the command id."""
     amount: PaymentAmount
     paid_at: Omittable[AwareDatetime] = None
@@ -152,7 +153,7 @@ class RecordPayment(InvoiceActionData):
 
 class RefundPayment(InvoiceActionData):
     action: Literal["refund-payment"]
-    payment_id: Identifier
+    payment_id: PaymentId
     amount: PaymentAmount
     reason: Omittable[Annotated[str, StringConstraints(max_length=500)]] = None
 

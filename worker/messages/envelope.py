@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny
 
 from worker.messages.commands import InvoiceCommand
 from worker.messages.orders import OrderCompleted
-from worker.messages.values import Omittable
+from worker.messages.values import MAX_ID_LENGTH, Omittable
 
 ORDER_COMPLETED = "order-completed"
 INVOICE_COMMAND = "invoice-command"
@@ -16,9 +16,6 @@ INVOICE_COMMAND = "invoice-command"
 EVENT_ID_NAMESPACE = uuid.UUID("02519d1c-4bbf-4846-bec2-02534bf8c91c")
 """The namespace of the uuid5 ids of emitted events. Never change it: ids would change."""
 
-MAX_ID_LENGTH = 256
-"""Of `id`, `source` and `correlationid`: the inbox's key is (`source`, `id`), and a btree
-index entry holds at most about 2.7 KB."""
 _Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 
 

@@ -374,6 +374,11 @@ EasScheme = Annotated[
 ]
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+MAX_ID_LENGTH = 256
+"""Of a CloudEvent's `id`, `source` and `correlationid`: the inbox's key is (`source`,
+`id`), and a btree index entry holds at most about 2.7 KB."""
+PaymentId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
+"""As long as the command id a payment's id defaults to."""
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=200)]
 Note = Annotated[str, StringConstraints(max_length=1000)]

@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from worker.store.pool import Executor
 
@@ -19,6 +20,9 @@ class WaitingNotification:
     channel: str
     recipient: str
     request: tuple[str, ...]
+    amount_due: Decimal
+    """What was due when the invoice closed: the notification tells that, whenever the
+    documents are ready."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,7 @@ def _notification_json(notification: WaitingNotification | None) -> str | None:
             "channel": notification.channel,
             "recipient": notification.recipient,
             "request": list(notification.request),
+            "amountDue": str(notification.amount_due),
         }
     )
 
@@ -96,7 +101,10 @@ async def claim(connection: Executor) -> RenderJob | None:
         notification=None
         if waiting is None
         else WaitingNotification(
-            waiting["channel"], waiting["recipient"], tuple(waiting["request"])
+            waiting["channel"],
+            waiting["recipient"],
+            tuple(waiting["request"]),
+            Decimal(waiting["amountDue"]),
         ),
         attempts=record["attempts"],
         traceparent=record["traceparent"],
