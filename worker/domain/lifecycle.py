@@ -270,7 +270,8 @@ class NotificationRequested:
     """"auto" when closing sends it, "command" for a `send` or a `close` with `send`."""
     request: tuple[str, ...]
     """What tells requests for the same invoice and channel apart: the invoice id for the
-    automatic one, the command's (source, id) for a command."""
+    automatic one, ("command", source, id) for a command, ("reminder", level) for a
+    reminder."""
     reminder_level: int | None = None
     """A payment reminder's level (1, 2, …); None when the invoice itself is sent."""
 

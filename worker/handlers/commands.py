@@ -99,6 +99,13 @@ def command_handler(
     return handle
 
 
+def _request(event: InvoiceCommandEvent) -> tuple[str, ...]:
+    """What tells a command's notification apart from others of the invoice and channel
+    (its id is a uuid5 of it): the command's source and id, marked as a command's so that
+    no source and id can stand for a reminder's ("reminder", level)."""
+    return ("command", event.source, event.id)
+
+
 def _invoice(view: View, invoice_id: str) -> Invoice:
     invoice = view.invoice(invoice_id)
     if invoice is None:
@@ -219,7 +226,7 @@ def close(
     for channel in ("email", "sms"):
         address = address_for(closed.customer, channel)
         if address is not None:
-            sent = send_invoice(closed, channel, address, (event.source, event.id))
+            sent = send_invoice(closed, channel, address, _request(event))
             return change.then(sent), ()
     return change, (NOT_SENT,)
 
@@ -228,7 +235,7 @@ def send(
     view: View, event: InvoiceCommandEvent, command: SendInvoice
 ) -> tuple[Change, tuple[str, ...]]:
     invoice = _invoice(view, command.invoice_id)
-    return send_invoice(invoice, command.channel, command.recipient, (event.source, event.id)), ()
+    return send_invoice(invoice, command.channel, command.recipient, _request(event)), ()
 
 
 def void(
