@@ -12,10 +12,11 @@ from importlib.metadata import version
 from pathlib import Path
 
 import structlog
+import uvloop
 from pydantic import SecretStr, ValidationError
 
 from worker import dead_letters, dunning
-from worker.app import Worker, install_signal_handlers
+from worker.app import Worker, install_signal_handlers, tune_garbage_collection
 from worker.demo.story import Story
 from worker.domain.dunning import Notice
 from worker.domain.lifecycle import InvoiceOverdue
@@ -83,21 +84,21 @@ def _command(args: argparse.Namespace) -> int:
     if args.command in ("run", "api", "dev"):
         configure_tracing()
     if args.command == "dead-letters":
-        return asyncio.run(dead_letters.run_command(args, settings))
+        return uvloop.run(dead_letters.run_command(args, settings))
     if args.command == "dunning":
-        asyncio.run(_dunning_run(settings, args.as_of, dry_run=args.dry_run))
+        uvloop.run(_dunning_run(settings, args.as_of, dry_run=args.dry_run))
         return 0
     if args.command == "migrate":
-        applied = asyncio.run(_migrate(settings))
+        applied = uvloop.run(_migrate(settings))
         print(f"{len(applied)} migration(s) applied" + "".join(f"\n  {name}" for name in applied))
         return 0
     if args.command == "run":
-        asyncio.run(_run(settings))
+        uvloop.run(_run(settings))
         return 0
     if args.command == "api":
         from worker.api.server import serve
 
-        asyncio.run(serve(settings))
+        uvloop.run(serve(settings))
         return 0
     return _dev(settings, demo=args.demo)
 
@@ -157,6 +158,7 @@ async def _run(settings: Settings) -> None:
     worker = Worker(settings)
     install_signal_handlers(worker)
     await check_database(settings.database_url, wait_if_down=True, migrations=True)
+    tune_garbage_collection()
     await worker.run()
 
 
@@ -183,7 +185,7 @@ def _dev(settings: Settings, *, demo: bool) -> int:
             f"read API at {_api_url(dev_settings)} with Authorization: Bearer {token}\n"
             "Ctrl-C stops everything.\n"
         )
-        asyncio.run(_dev_main(dev_settings, demo=demo))
+        uvloop.run(_dev_main(dev_settings, demo=demo))
     return 0
 
 
