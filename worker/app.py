@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import time
 
@@ -29,6 +30,8 @@ from worker.store.pool import condition, create_pool
 log = structlog.get_logger(__name__)
 
 SHUTDOWN_TIMEOUT_SECONDS = 30.0
+GC_YOUNG_THRESHOLD = 50_000
+"""Allocations between collections of the youngest generation (Python's default: 700)."""
 READINESS_TIMEOUT_SECONDS = 2.0
 
 
@@ -198,6 +201,16 @@ class Worker:
             async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
                 metrics.record_outbox(*await backlog(self._pool))
         metrics.DB_POOL_IN_USE.set(self._pool.get_size() - self._pool.get_idle_size())
+
+
+def tune_garbage_collection() -> None:
+    """A batch makes hundreds of thousands of objects that live until it commits. With the
+    default thresholds the cycle collector walks them, and every object alive since startup,
+    again and again: a quarter of the CPU an order costs. What startup made is frozen out of
+    the collections, and the youngest generation is collected less often (the cycles a
+    batch leaves are still freed; reference counting frees the rest at once)."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def install_signal_handlers(worker: Worker) -> None:
