@@ -166,13 +166,21 @@ class Batch:
     def finish(self, numbers: Numbers | None) -> Writes:
         """What to store, once `numbers` (None when nothing closes) are taken."""
         numbered = self._numbered(numbers)
+        # An invoice's facts, the invoice stored and its log line share one snapshot: it is
+        # numbered once (by identity; each snapshot lives as long as the batch).
+        filled_by_identity: dict[int, Invoice] = {}
 
         def filled(invoice: Invoice) -> Invoice:
             assigned = numbered.get(invoice.invoice_id)
             if assigned is None or not invoice.awaits_number:
                 return invoice
-            number, closed_at, issue_date = assigned
-            return number_invoice(invoice, number, closed_at, issue_date)
+            done = filled_by_identity.get(id(invoice))
+            if done is None:
+                number, closed_at, issue_date = assigned
+                done = filled_by_identity[id(invoice)] = number_invoice(
+                    invoice, number, closed_at, issue_date
+                )
+            return done
 
         messages: list[OutboxMessage] = []
         results: dict[EventKey, OutboxMessage] = {}

@@ -197,10 +197,11 @@ def invoice_event(
     return _message(settings, event_type, event_id, data, invoice, cause, now)
 
 
-def invoice_state(invoice: Invoice) -> InvoiceState:
-    """The whole invoice, as every change-log event carries it."""
+def invoice_state(invoice: Invoice, fields: Mapping[str, object] | None = None) -> InvoiceState:
+    """The whole invoice, as every change-log event carries it; `fields` are its
+    `invoice_fields` when the caller made them already."""
     return InvoiceState(
-        **invoice_fields(invoice),
+        **(invoice_fields(invoice) if fields is None else fields),
         invoice_number=invoice.number,
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
@@ -225,14 +226,15 @@ def _event_data(fact: InvoiceFact) -> tuple[str, dict[str, Any]]:
     invoice = fact.invoice
     if isinstance(fact, NotificationRequested):
         return "notification-requested", _notification_fields(fact)
-    state = invoice_state(invoice)
+    fields = invoice_fields(invoice)
+    state = invoice_state(invoice, fields)
     match fact:
         case InvoiceCreated():
-            return "invoice-created", {**invoice_fields(invoice), "invoice": state}
+            return "invoice-created", {**fields, "invoice": state}
         case InvoiceClosed():
             assert invoice.number is not None and invoice.issue_date is not None
             return "invoice-closed", {
-                **invoice_fields(invoice),
+                **fields,
                 "invoice_number": invoice.number,
                 "issue_date": invoice.issue_date,
                 "due_date": invoice.due_date,

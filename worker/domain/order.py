@@ -110,7 +110,7 @@ def apply_order_message(
     for index, incoming in enumerate(rows):
         known = order.rows.get(incoming.row_id)
         if known is None:
-            upserted.append(replace(incoming, position=next_position))
+            upserted.append(_at(incoming, next_position))
             next_position += 1
         elif incoming.row_id in order.held_row_ids:
             for name, contract_name in _INVOICED_ROW_FIELDS.items():
@@ -119,14 +119,22 @@ def apply_order_message(
                         INVOICED_ROW_CHANGED.format(row_id=incoming.row_id)
                     ]
         elif _differs(known, incoming):
-            upserted.append(replace(incoming, position=known.position))
+            upserted.append(_at(incoming, known.position))
     if errors:
         raise OrderConflict(errors)
-    merged = replace(
-        order, details=details, rows={**order.rows, **{row.row_id: row for row in upserted}}
+    merged = Order(
+        order.order_id,
+        details,
+        {**order.rows, **{row.row_id: row for row in upserted}},
+        order.held_row_ids,
     )
     return OrderUpdate(order=merged, upserted_rows=upserted)
 
 
+def _at(row: OrderRow, position: int) -> OrderRow:
+    """The row at `position` in its order (a new order's rows usually are already)."""
+    return row if row.position == position else replace(row, position=position)
+
+
 def _differs(known: OrderRow, incoming: OrderRow) -> bool:
-    return replace(incoming, position=known.position) != known
+    return _at(incoming, known.position) != known
