@@ -127,16 +127,17 @@ def compute_amounts(
     breakdown: list[TaxGroup] = []
     net_total = tax_total = 0
     for (_, rate), indices in sorted(lines_by_group.items(), key=_rate_then_category):
-        ratio = Fraction(rate)
+        # The rate as n/d: the tax in minor units is an exact ratio of whole numbers.
+        n, d = rate.as_integer_ratio()
         group_units = [line_total_units[i] for i in indices]
         group_total = sum(group_units)
         if prices_include_tax:
-            tax = _whole_units(group_total * ratio / (100 + ratio))
+            tax = _whole_units(group_total * n, 100 * d + n)  # total × r / (100 + r)
             taxable = group_total - tax
             for index, share in zip(indices, _tax_shares(tax, group_units), strict=True):
                 net_units[index] -= share
         else:
-            tax = _whole_units(group_total * ratio / 100)
+            tax = _whole_units(group_total * n, 100 * d)  # total × r / 100
             taxable = group_total
         breakdown.append(
             TaxGroup(
@@ -251,8 +252,14 @@ def totals(amounts: InvoiceAmounts, paid: Decimal, credited: Decimal, currency: 
     )
 
 
-def _whole_units(exact_units: Fraction) -> int:
-    return int(round_half_up(exact_units, 0))
+def _whole_units(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half away from zero, as round_half_up rounds."""
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    magnitude, remainder = divmod(abs(numerator), denominator)
+    if 2 * remainder >= denominator:
+        magnitude += 1
+    return -magnitude if numerator < 0 else magnitude
 
 
 def _tax_shares(tax: int, gross_units: list[int]) -> list[int]:
