@@ -21,6 +21,7 @@ from worker.demo.story import Story
 from worker.domain.dunning import Notice
 from worker.domain.lifecycle import InvoiceOverdue
 from worker.logs import Lines, configure_logging
+from worker.processes import run_processes
 from worker.settings import Seller, Settings
 from worker.startup import EXIT_CODE, StartupError, check_database, invalid_settings
 from worker.store.migrate import SchemaMismatch, migrate
@@ -36,7 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('invoicer')}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="bring the database schema up to date")
-    commands.add_parser("run", help="run the worker (configuration from INVOICER_* variables)")
+    run = commands.add_parser(
+        "run", help="run the worker (configuration from INVOICER_* variables)"
+    )
+    run.add_argument(
+        "--processes",
+        type=_at_least_one,
+        default=1,
+        metavar="N",
+        help="run N workers, each in a process of its own and a member of the consumer group;"
+        " worker i serves HTTP on INVOICER_HTTP_PORT + i (default: 1)",
+    )
     commands.add_parser("api", help="serve the read API (INVOICER_API_PORT, INVOICER_API_TOKENS)")
     dev = commands.add_parser(
         "dev", help="run the worker on an embedded PostgreSQL and Kafka-protocol broker"
@@ -81,6 +92,8 @@ def _command(args: argparse.Namespace) -> int:
         "WARNING" if quiet_demo else settings.log_level,
         json=None if settings.log_format == "auto" else settings.log_format == "json",
     )
+    if args.command == "run" and args.processes > 1:
+        return run_processes(args.processes, settings.http_port)
     if args.command in ("run", "api", "dev"):
         configure_tracing()
     if args.command == "dead-letters":
@@ -101,6 +114,13 @@ def _command(args: argparse.Namespace) -> int:
         uvloop.run(serve(settings))
         return 0
     return _dev(settings, demo=args.demo)
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _add_dunning_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

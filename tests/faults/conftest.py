@@ -91,8 +91,8 @@ class Stack:
     def random(self) -> random.Random:
         return random.Random(self.seed)
 
-    def worker(self, name: str, **env: str) -> WorkerProcess:
-        process = WorkerProcess(name, {**self.env, **env}, self.log_dir)
+    def worker(self, name: str, *args: str, **env: str) -> WorkerProcess:
+        process = WorkerProcess(name, {**self.env, **env}, self.log_dir, args)
         self.workers.append(process)
         return process
 

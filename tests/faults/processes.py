@@ -54,8 +54,12 @@ class WorkerProcess:
     """One `invoicer run`. stdout and stderr go to <log_dir>/<name>.log (appended over
     restarts, each start marked)."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], log_dir: Path, args: tuple[str, ...] = ()
+    ) -> None:
         self.name = name
+        self.args = args
+        """Given to `invoicer run` (`--processes 2`)."""
         self.http_port = free_port()
         self.env = {**env, "INVOICER_HTTP_PORT": str(self.http_port)}
         self.log_path = log_dir / f"{name}.log"
@@ -69,7 +73,7 @@ class WorkerProcess:
             log.write(f"\n===== start {self.starts} {extra_env or ''} =====\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [*invoicer_command(), "run"],
+                [*invoicer_command(), "run", *self.args],
                 env={**self.env, **extra_env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
