@@ -32,6 +32,9 @@ from bench.worker_runs import measure_latency, measure_throughput
 from worker.logs import configure_logging
 
 SCENARIOS = ("broker", "database", "worker", "baseline", "latency")
+DEFAULT_PROCESSES = 2
+"""One worker process per core of the machine the figures are of."""
+DEFAULT_RATE = 500.0
 SMOKE = {"orders": 40, "baseline_orders": 40, "rate": 20.0, "duration": 2.0, "partitions": 2}
 
 
@@ -39,10 +42,12 @@ SMOKE = {"orders": 40, "baseline_orders": 40, "rate": 20.0, "duration": 2.0, "pa
 class Options:
     orders: int
     baseline_orders: int
-    rate: float
+    rate: float | None
+    """None: half of c, as measured in the run (else DEFAULT_RATE)."""
     duration: float
     partitions: int
     batch_max_records: int
+    processes: int
     scenarios: tuple[str, ...]
     seconds_allowed: float
     smoke: bool
@@ -60,6 +65,7 @@ class Options:
             "duration": self.duration,
             "partitions": self.partitions,
             "batch_max_records": self.batch_max_records,
+            "processes": self.processes,
             "scenarios": list(self.scenarios),
             "smoke": self.smoke,
         }
@@ -91,11 +97,21 @@ def parse_options(argv: list[str] | None) -> Options:
         type=_positive_int,
         help="orders for d, one transaction per record (default: --orders)",
     )
-    parser.add_argument("--rate", type=_positive_float, help="offered orders/s for e (500)")
+    parser.add_argument(
+        "--rate",
+        type=_positive_float,
+        help=f"offered orders/s for e (default: half of c, or {DEFAULT_RATE:.0f} without c)",
+    )
     parser.add_argument("--duration", type=_positive_float, help="seconds of load for e (60)")
     parser.add_argument("--partitions", type=_positive_int, help="partitions per topic (4)")
     parser.add_argument(
         "--batch-max-records", type=_positive_int, default=500, help="the worker's batch for c, e"
+    )
+    parser.add_argument(
+        "--processes",
+        type=_positive_int,
+        default=DEFAULT_PROCESSES,
+        help=f"`invoicer run --processes N` for c, d and e ({DEFAULT_PROCESSES})",
     )
     parser.add_argument(
         "--only",
@@ -129,18 +145,17 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument("--log-dir", type=Path, help="keep the workers' logs here")
     args = parser.parse_args(argv)
     defaults: dict[str, float] = (
-        dict(SMOKE)
-        if args.smoke
-        else {"orders": 20_000, "rate": 500.0, "duration": 60.0, "partitions": 4}
+        dict(SMOKE) if args.smoke else {"orders": 20_000, "duration": 60.0, "partitions": 4}
     )
     orders = args.orders or int(defaults["orders"])
     return Options(
         orders=orders,
         baseline_orders=args.baseline_orders or int(defaults.get("baseline_orders", orders)),
-        rate=args.rate or defaults["rate"],
+        rate=args.rate or defaults.get("rate"),
         duration=args.duration or defaults["duration"],
         partitions=args.partitions or int(defaults["partitions"]),
         batch_max_records=args.batch_max_records,
+        processes=args.processes,
         scenarios=tuple(args.only or SCENARIOS),
         seconds_allowed=args.timeout,
         smoke=args.smoke,
@@ -205,6 +220,7 @@ async def run_benchmark(options: Options, services: Services) -> BenchResult:
                 label="worker",
                 partitions=options.partitions,
                 batch_max_records=options.batch_max_records,
+                processes=options.processes,
                 seconds_allowed=seconds_allowed,
                 log_dir=log_dir,
                 profile_path=profile,
@@ -222,22 +238,28 @@ async def run_benchmark(options: Options, services: Services) -> BenchResult:
                 label="baseline",
                 partitions=options.partitions,
                 batch_max_records=1,
+                processes=options.processes,
                 seconds_allowed=seconds_allowed,
                 log_dir=log_dir,
                 profile_path=profile,
             )
             _write_profile_summary(profile)
         if "latency" in options.scenarios:
-            count = max(1, round(options.rate * options.duration))
-            _progress(f"e. latency: {count:,} orders at {options.rate:,.0f}/s")
+            rate = options.rate
+            if rate is None:
+                worker = result.worker
+                rate = DEFAULT_RATE if worker is None else worker.orders_per_second / 2
+            count = max(1, round(rate * options.duration))
+            _progress(f"e. latency: {count:,} orders at {rate:,.0f}/s")
             profile = _profile_path(options, "latency")
             result.latency = await measure_latency(
                 services,
                 make_orders(count, f"bench-{run_tag}-e", seed=7),
-                rate=options.rate,
+                rate=rate,
                 duration=options.duration,
                 partitions=options.partitions,
                 batch_max_records=options.batch_max_records,
+                processes=options.processes,
                 log_dir=log_dir,
                 profile_path=profile,
             )

@@ -130,6 +130,7 @@ def _usage(usage: Usage) -> dict[str, Any]:
         "peak_rss_mib": round(usage.peak_rss_mib, 1),
         "cpu_cores": {
             "worker": cores(usage.worker_cpu_seconds),
+            "worker_processes": [cores(seconds) for seconds in usage.worker_processes_cpu_seconds],
             "postgres": cores(usage.postgres_cpu_seconds),
             "broker": cores(usage.broker_cpu_seconds),
             "bench": cores(usage.bench_cpu_seconds),
@@ -156,6 +157,7 @@ def _counts(counts: Counts) -> dict[str, int]:
 def _throughput(run: ThroughputResult) -> dict[str, Any]:
     return {
         "batch_max_records": run.batch_max_records,
+        "processes": run.processes,
         "orders": run.orders,
         "seconds": round(run.seconds, 3),
         "orders_per_second": round(run.orders_per_second, 1),
@@ -247,9 +249,17 @@ def _status(met: bool | None) -> str:
     return "" if met is None else ("met" if met else "NOT met")
 
 
+def _processes(count: int) -> str:
+    return "1 process" if count == 1 else f"{count} processes"
+
+
 def _cores(usage: Usage) -> str:
     window = usage.window_seconds
-    parts = [f"worker {usage.worker_cpu_seconds / window:.2f}"]
+    each = usage.worker_processes_cpu_seconds
+    per_process = (
+        "" if len(each) < 2 else f" ({' + '.join(f'{seconds / window:.2f}' for seconds in each)})"
+    )
+    parts = [f"worker {usage.worker_cpu_seconds / window:.2f}{per_process}"]
     for name, seconds in (
         ("postgres", usage.postgres_cpu_seconds),
         ("broker", usage.broker_cpu_seconds),
@@ -299,7 +309,8 @@ def render_table(result: BenchResult) -> str:
     if result.worker is not None:
         worker = result.worker
         row(
-            f"c. worker end to end (batch {worker.batch_max_records})",
+            f"c. worker end to end (batch {worker.batch_max_records},"
+            f" {_processes(worker.processes)})",
             f"{worker.orders_per_second:,.0f}",
             f"{worker.seconds:.2f}",
             f">= {TARGET_ORDERS_PER_SECOND:,.0f}  {_status(targets['worker_orders_per_second'])}",
@@ -307,7 +318,7 @@ def render_table(result: BenchResult) -> str:
     if result.baseline is not None:
         baseline = result.baseline
         row(
-            "d. worker, one transaction per record (batch 1)",
+            f"d. worker, one transaction per record (batch 1, {_processes(baseline.processes)})",
             f"{baseline.orders_per_second:,.0f}",
             f"{baseline.seconds:.2f}",
         )

@@ -120,7 +120,11 @@ class CpuMeter:
     def seconds(self) -> float | None:
         if self.pid is None:
             return None
-        return sum(max(0.0, used - self._start.get(pid, 0.0)) for pid, used in self._stop.items())
+        return sum(self.by_process().values())
+
+    def by_process(self) -> dict[int, float]:
+        """CPU seconds of each process over the window."""
+        return {pid: max(0.0, used - self._start.get(pid, 0.0)) for pid, used in self._stop.items()}
 
 
 @dataclass(slots=True)
@@ -129,10 +133,14 @@ class WorkerProcess:
 
     settings: Settings
     batch_max_records: int
+    processes: int = 1
+    """`invoicer run --processes N`: worker i serves HTTP on http_port + i."""
     http_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     sampled_peak_rss: int = 0
+    _family: set[int] = field(default_factory=set)
+    """Its processes seen so far: the workers, their render processes."""
     _sampler: asyncio.Task[None] | None = None
 
     @property
@@ -144,12 +152,20 @@ class WorkerProcess:
         self.log_path = log_dir / f"{self.settings.group_id}.log"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [*invoicer_command(), "run"],
+                [*invoicer_command(), "run", "--processes", str(self.processes)],
                 env=worker_environment(self.settings, self.http_port, self.batch_max_records),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         self._sampler = asyncio.create_task(self._sample_rss())
+
+    def worker_pids(self) -> list[int]:
+        """The processes that run a worker: this one, or those it supervises."""
+        if self.processes == 1:
+            return [self.pid]
+        with contextlib.suppress(psutil.Error):
+            return [child.pid for child in psutil.Process(self.pid).children()]
+        return []
 
     def check_alive(self) -> None:
         assert self.process is not None
@@ -176,13 +192,18 @@ class WorkerProcess:
         with contextlib.suppress(psutil.Error):
             process = psutil.Process(self.pid)
             while True:
-                self.sampled_peak_rss = max(self.sampled_peak_rss, process.memory_info().rss)
+                for member in [process, *process.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        self._family.add(member.pid)
+                        rss = member.memory_info().rss
+                        self.sampled_peak_rss = max(self.sampled_peak_rss, rss)
                 await asyncio.sleep(RSS_SAMPLE_SECONDS)
 
     def peak_rss_mib(self) -> float:
-        """Peak RSS so far: the kernel's high-water mark, else the highest sample."""
-        peak = peak_rss_bytes(self.pid) or self.sampled_peak_rss
-        return max(peak, self.sampled_peak_rss) / MIB
+        """The largest peak RSS of one of its processes so far: the kernel's high-water
+        marks of those still running, else the highest sample."""
+        peaks = [peak_rss_bytes(pid) or 0 for pid in {self.pid, *self._family}]
+        return max([*peaks, self.sampled_peak_rss]) / MIB
 
     async def stop(self) -> int:
         """SIGTERM, as an orchestrator stops it; returns the exit code."""

@@ -11,7 +11,7 @@ import asyncio
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +84,10 @@ class Usage:
     machine_cpu_seconds: float
     """Every process on the machine: what the others leave is load from elsewhere."""
     peak_rss_mib: float
+    """Of the worker's largest process."""
+    worker_processes_cpu_seconds: tuple[float, ...] = ()
+    """Each worker process's (`--processes`), the busiest first; render processes and the
+    supervisor, which uses next to none, left out."""
 
     @property
     def other_cpu_seconds(self) -> float | None:
@@ -107,6 +111,7 @@ class Usage:
 @dataclass(frozen=True, slots=True)
 class ThroughputResult:
     batch_max_records: int
+    processes: int
     orders: int
     seconds: float
     """From the first record consumed to the last invoice-closed handed to the broker."""
@@ -142,8 +147,12 @@ class _Meters:
         for meter in (self.worker, self.postgres, self.broker, self.bench):
             meter.stop()
 
-    def usage(self, peak_rss_mib: float) -> Usage:
+    def usage(self, peak_rss_mib: float, worker_pids: Collection[int]) -> Usage:
+        by_process = self.worker.by_process()
         return Usage(
+            worker_processes_cpu_seconds=tuple(
+                sorted((by_process.get(pid, 0.0) for pid in worker_pids), reverse=True)
+            ),
             window_seconds=self.stopped_at - self.started_at,
             worker_cpu_seconds=self.worker.seconds or 0.0,
             postgres_cpu_seconds=self.postgres.seconds,
@@ -223,6 +232,7 @@ async def measure_throughput(
     label: str,
     partitions: int,
     batch_max_records: int,
+    processes: int,
     seconds_allowed: float,
     log_dir: Path,
     profile_path: Path | None = None,
@@ -238,7 +248,7 @@ async def measure_throughput(
         finally:
             await producer.stop()
 
-        worker = WorkerProcess(settings, batch_max_records)
+        worker = WorkerProcess(settings, batch_max_records, processes)
         worker.start(log_dir)
         profiler = Profiler(profile_path) if profile_path is not None else None
         meters = _meters(services, worker.pid)
@@ -272,6 +282,7 @@ async def measure_throughput(
             if profiler is not None:
                 profiler.stop()
             peak_rss = worker.peak_rss_mib()
+            worker_pids = worker.worker_pids()
             exit_code = await worker.stop()
         counts, closed = await _counts(settings, len(orders), seconds_allowed)
     problems = counts.problems()
@@ -280,10 +291,11 @@ async def measure_throughput(
     last_delivered = max(record.timestamp_ms for record in closed) / 1000
     return ThroughputResult(
         batch_max_records=batch_max_records,
+        processes=processes,
         orders=len(orders),
         seconds=last_delivered - first_consumed.timestamp(),
         counts=counts,
-        usage=meters.usage(peak_rss),
+        usage=meters.usage(peak_rss, worker_pids),
         exit_code=exit_code,
     )
 
@@ -362,6 +374,7 @@ async def measure_latency(
     duration: float,
     partitions: int,
     batch_max_records: int,
+    processes: int,
     log_dir: Path,
     profile_path: Path | None = None,
 ) -> LatencyResult:
@@ -369,7 +382,7 @@ async def measure_latency(
     async with fresh_scenario(services, "latency", partitions, migrated=False) as scenario:
         settings = scenario.settings
         await asyncio.to_thread(migrate_database, settings)
-        worker = WorkerProcess(settings, batch_max_records)
+        worker = WorkerProcess(settings, batch_max_records, processes)
         worker.start(log_dir)
         profiler = Profiler(profile_path) if profile_path is not None else None
         meters = _meters(services, worker.pid)
@@ -398,6 +411,7 @@ async def measure_latency(
             if reader is not None:
                 await reader.stop()
             peak_rss = worker.peak_rss_mib()
+            worker_pids = worker.worker_pids()
             exit_code = await worker.stop()
         counts, _ = await _counts(settings, len(orders), LATENCY_DRAIN_SECONDS)
     problems = counts.problems()
@@ -419,6 +433,6 @@ async def measure_latency(
             [record.timestamp_ms / 1000 - event_times[key] for key, record in first.items()]
         ),
         counts=counts,
-        usage=meters.usage(peak_rss),
+        usage=meters.usage(peak_rss, worker_pids),
         exit_code=exit_code,
     )
