@@ -4,6 +4,7 @@ the broker and the database it stands on, on the same machine, in one run.
 a. broker limit: the orders produced and consumed back by plain aiokafka, no database;
 b. database limit: the worker's writes per order issued directly with asyncpg, batched;
 c. the worker end to end (`invoicer run`), first record consumed → last invoice-closed out;
+   and the same with documents on (a seller configured: the render pool works beside);
 d. the same with INVOICER_BATCH_MAX_RECORDS=1: one transaction per record;
 e. latency under a steady offered load: event time → invoice-closed delivered.
 
@@ -31,7 +32,7 @@ from bench.worker_process import log_directory
 from bench.worker_runs import measure_latency, measure_throughput
 from worker.logs import configure_logging
 
-SCENARIOS = ("broker", "database", "worker", "baseline", "latency")
+SCENARIOS = ("broker", "database", "worker", "documents", "baseline", "latency")
 DEFAULT_PROCESSES = 2
 """One worker process per core of the machine the figures are of."""
 DEFAULT_RATE = 500.0
@@ -226,6 +227,19 @@ async def run_benchmark(options: Options, services: Services) -> BenchResult:
                 profile_path=profile,
             )
             _write_profile_summary(profile)
+        if "documents" in options.scenarios:
+            _progress(f"c. worker, documents on: {len(orders):,} pre-loaded orders")
+            result.documents = await measure_throughput(
+                services,
+                orders,
+                label="documents",
+                partitions=options.partitions,
+                batch_max_records=options.batch_max_records,
+                processes=options.processes,
+                seconds_allowed=seconds_allowed,
+                log_dir=log_dir,
+                documents=True,
+            )
         if "baseline" in options.scenarios:
             baseline_orders = orders[: options.baseline_orders]
             if len(baseline_orders) < options.baseline_orders:

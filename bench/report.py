@@ -18,6 +18,8 @@ TARGET_SHARE_OF_DATABASE = 0.5
 TARGET_TIMES_BASELINE = 5.0
 TARGET_P99_MS = 250.0
 TARGET_RSS_MIB = 200.0
+TARGET_DOCUMENTS_SLOWER = 0.10
+"""c with documents on at most this much slower than without."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,8 @@ class BenchResult:
     broker: BrokerResult | None = None
     database: DatabaseResult | None = None
     worker: ThroughputResult | None = None
+    documents: ThroughputResult | None = None
+    """c with documents on."""
     baseline: ThroughputResult | None = None
     latency: LatencyResult | None = None
     notes: list[str] = field(default_factory=list)
@@ -76,6 +80,13 @@ class BenchResult:
         return self.worker.orders_per_second / self.database.orders_per_second
 
     @property
+    def documents_slower(self) -> float | None:
+        """How much slower c is with documents on (0.05: 5 %)."""
+        if self.worker is None or self.documents is None:
+            return None
+        return 1 - self.documents.orders_per_second / self.worker.orders_per_second
+
+    @property
     def times_baseline(self) -> float | None:
         if self.worker is None or self.baseline is None:
             return None
@@ -83,7 +94,8 @@ class BenchResult:
 
     @property
     def peak_rss_mib(self) -> float | None:
-        peaks = [run.usage.peak_rss_mib for run in (self.worker, self.latency) if run is not None]
+        runs = (self.worker, self.documents, self.latency)
+        peaks = [run.usage.peak_rss_mib for run in runs if run is not None]
         return max(peaks) if peaks else None
 
     def targets(self) -> dict[str, bool | None]:
@@ -102,6 +114,7 @@ class BenchResult:
             ),
             "share_of_database": at_least(self.share_of_database, TARGET_SHARE_OF_DATABASE),
             "times_baseline": at_least(self.times_baseline, TARGET_TIMES_BASELINE),
+            "documents_slower": at_most(self.documents_slower, TARGET_DOCUMENTS_SLOWER),
             "p99_ms": at_most(
                 None if self.latency is None else self.latency.delivered.p99_ms, TARGET_P99_MS
             ),
@@ -164,6 +177,8 @@ def _throughput(run: ThroughputResult) -> dict[str, Any]:
         "counts": _counts(run.counts),
         "usage": _usage(run.usage),
         "exit_code": run.exit_code,
+        "documents": run.documents,
+        "documents_per_core_second": _rounded(run.documents_per_core_second),
     }
 
 
@@ -185,11 +200,13 @@ def as_json(result: BenchResult) -> dict[str, Any]:
         "broker": None,
         "database": None,
         "worker": None,
+        "documents": None,
         "baseline": None,
         "latency": None,
         "ratios": {
             "worker_over_database": _rounded(result.share_of_database),
             "worker_over_baseline": _rounded(result.times_baseline),
+            "documents_slower": _rounded(result.documents_slower, 3),
         },
         "peak_rss_mib": _rounded(result.peak_rss_mib, 1),
         "targets": result.targets(),
@@ -226,6 +243,8 @@ def as_json(result: BenchResult) -> dict[str, Any]:
         }
     if result.worker is not None:
         document["worker"] = _throughput(result.worker)
+    if result.documents is not None:
+        document["documents"] = _throughput(result.documents)
     if result.baseline is not None:
         document["baseline"] = _throughput(result.baseline)
     if result.latency is not None:
@@ -315,6 +334,23 @@ def render_table(result: BenchResult) -> str:
             f"{worker.seconds:.2f}",
             f">= {TARGET_ORDERS_PER_SECOND:,.0f}  {_status(targets['worker_orders_per_second'])}",
         )
+    if result.documents is not None:
+        documents = result.documents
+        row(
+            "   with documents on",
+            f"{documents.orders_per_second:,.0f}",
+            f"{documents.seconds:.2f}",
+        )
+        if result.documents_slower is not None:
+            row(
+                "     slower than without",
+                f"{result.documents_slower:.0%}",
+                "",
+                f"<= {TARGET_DOCUMENTS_SLOWER:.0%}  {_status(targets['documents_slower'])}",
+            )
+        per_core = documents.documents_per_core_second
+        if per_core is not None:
+            row("     documents/s per core of rendering", f"{per_core:.1f}")
     if result.baseline is not None:
         baseline = result.baseline
         row(
@@ -354,7 +390,7 @@ def render_table(result: BenchResult) -> str:
         row("     max ms", f"{delivered.max_ms:,.0f}")
     if result.peak_rss_mib is not None:
         row(
-            "worker peak RSS, MiB (c, e)",
+            "worker peak RSS, MiB, largest process (c, e)",
             f"{result.peak_rss_mib:,.0f}",
             "",
             f"<= {TARGET_RSS_MIB:.0f}  {_status(targets['peak_rss_mib'])}",
@@ -375,7 +411,12 @@ def render_table(result: BenchResult) -> str:
     ]
     cpu = [
         f"  {name}: {_cores(run.usage)}"
-        for name, run in (("c", result.worker), ("d", result.baseline), ("e", result.latency))
+        for name, run in (
+            ("c", result.worker),
+            ("c, documents on", result.documents),
+            ("d", result.baseline),
+            ("e", result.latency),
+        )
         if run is not None
     ]
     if cpu:

@@ -38,8 +38,21 @@ def invoicer_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "worker.cli"]
 
 
+SELLER = {
+    "NAME": "Bakkerij de Molen B.V.",
+    "VAT_ID": "NL123456789B01",
+    "ADDRESS_LINE1": "Molenstraat 1",
+    "CITY": "Utrecht",
+    "POSTAL_CODE": "3511 AA",
+    "COUNTRY": "NL",
+    "IBAN": "NL91ABNA0417164300",
+    "BIC": "ABNANL2A",
+}
+"""INVOICER_SELLER_*: a complete seller, so closed invoices get their documents."""
+
+
 def worker_environment(
-    settings: Settings, http_port: int, batch_max_records: int
+    settings: Settings, http_port: int, batch_max_records: int, documents: bool = False
 ) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("INVOICER_")}
     env.update(
@@ -53,6 +66,8 @@ def worker_environment(
     )
     for name, topic in settings.topics.model_dump().items():
         env[f"INVOICER_TOPIC_{name.upper()}"] = topic
+    if documents:
+        env.update({f"INVOICER_SELLER_{name}": value for name, value in SELLER.items()})
     return env
 
 
@@ -135,6 +150,8 @@ class WorkerProcess:
     batch_max_records: int
     processes: int = 1
     """`invoicer run --processes N`: worker i serves HTTP on http_port + i."""
+    documents: bool = False
+    """A seller configured: closed invoices are rendered (PDF, UBL) by the render pool."""
     http_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -153,7 +170,9 @@ class WorkerProcess:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [*invoicer_command(), "run", "--processes", str(self.processes)],
-                env=worker_environment(self.settings, self.http_port, self.batch_max_records),
+                env=worker_environment(
+                    self.settings, self.http_port, self.batch_max_records, self.documents
+                ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

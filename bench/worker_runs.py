@@ -54,6 +54,8 @@ class Counts:
     invoice_closed_orders: int
     """Distinct orders among the invoice-closed events."""
     notifications: int
+    documents_pending: bool = False
+    """Documents on: an invoice's notification waits for its documents, so fewer may be out."""
 
     def problems(self) -> list[str]:
         expected = {
@@ -65,6 +67,8 @@ class Counts:
             "invoice_closed_orders": self.invoice_closed_orders,
             "notifications": self.notifications,
         }
+        if self.documents_pending:
+            del expected["notifications"]
         found = [f"{name} = {value}" for name, value in expected.items() if value != self.orders]
         if self.outbox_left:
             found.append(f"outbox_left = {self.outbox_left}")
@@ -118,10 +122,20 @@ class ThroughputResult:
     counts: Counts
     usage: Usage
     exit_code: int
+    documents: int | None = None
+    """Documents on: the documents (PDF and UBL each count) stored over the window."""
+    render_cpu_seconds: float | None = None
+    """Documents on: what the render processes used over the window."""
 
     @property
     def orders_per_second(self) -> float:
         return self.orders / self.seconds
+
+    @property
+    def documents_per_core_second(self) -> float | None:
+        if not self.documents or not self.render_cpu_seconds:
+            return None
+        return self.documents / self.render_cpu_seconds
 
 
 @dataclass(slots=True)
@@ -184,7 +198,7 @@ async def _database_counts(connection: asyncpg.Connection) -> asyncpg.Record:
 
 
 async def _counts(
-    settings: Settings, orders: int, seconds_allowed: float
+    settings: Settings, orders: int, seconds_allowed: float, documents: bool = False
 ) -> tuple[Counts, list[Received]]:
     connection = await asyncpg.connect(settings.database_url)
     try:
@@ -193,8 +207,13 @@ async def _counts(
         await connection.close()
     bootstrap = settings.kafka_bootstrap_servers
     closed = await read_topic(bootstrap, settings.topics.invoices_closed, orders, seconds_allowed)
-    notifications = await read_topic(
-        bootstrap, settings.topics.notifications_requested, orders, seconds_allowed
+    # With documents on, an invoice's notification waits for its documents: not counted.
+    notifications = (
+        []
+        if documents
+        else await read_topic(
+            bootstrap, settings.topics.notifications_requested, orders, seconds_allowed
+        )
     )
     counts = Counts(
         orders=orders,
@@ -206,6 +225,7 @@ async def _counts(
         invoice_closed_events=len(closed),
         invoice_closed_orders=len({record.key for record in closed}),
         notifications=len(notifications),
+        documents_pending=documents,
     )
     return counts, closed
 
@@ -236,8 +256,10 @@ async def measure_throughput(
     seconds_allowed: float,
     log_dir: Path,
     profile_path: Path | None = None,
+    documents: bool = False,
 ) -> ThroughputResult:
-    """Pre-loads the orders, then starts the worker and waits until every invoice is out."""
+    """Pre-loads the orders, then starts the worker and waits until every invoice is out
+    (with `documents`, a seller configured: closed while the render pool works beside)."""
     async with fresh_scenario(services, label, partitions, migrated=False) as scenario:
         settings = scenario.settings
         await asyncio.to_thread(migrate_database, settings)
@@ -248,7 +270,7 @@ async def measure_throughput(
         finally:
             await producer.stop()
 
-        worker = WorkerProcess(settings, batch_max_records, processes)
+        worker = WorkerProcess(settings, batch_max_records, processes, documents=documents)
         worker.start(log_dir)
         profiler = Profiler(profile_path) if profile_path is not None else None
         meters = _meters(services, worker.pid)
@@ -277,6 +299,7 @@ async def measure_throughput(
             )
             meters.stop()
             first_consumed = await connection.fetchval("SELECT min(processed_at) FROM inbox")
+            stored_documents = await connection.fetchval("SELECT count(*) FROM invoice_documents")
         finally:
             await connection.close()
             if profiler is not None:
@@ -284,7 +307,7 @@ async def measure_throughput(
             peak_rss = worker.peak_rss_mib()
             worker_pids = worker.worker_pids()
             exit_code = await worker.stop()
-        counts, closed = await _counts(settings, len(orders), seconds_allowed)
+        counts, closed = await _counts(settings, len(orders), seconds_allowed, documents)
     problems = counts.problems()
     if problems or exit_code != 0:
         raise BenchmarkFailed(f"{label}: exit code {exit_code}; {', '.join(problems)}")
@@ -297,6 +320,19 @@ async def measure_throughput(
         counts=counts,
         usage=meters.usage(peak_rss, worker_pids),
         exit_code=exit_code,
+        documents=stored_documents if documents else None,
+        render_cpu_seconds=_render_cpu_seconds(meters.worker, worker.pid, worker_pids)
+        if documents
+        else None,
+    )
+
+
+def _render_cpu_seconds(meter: CpuMeter, supervisor: int, workers: Collection[int]) -> float:
+    """The CPU of the worker's processes that are neither a worker nor its supervisor."""
+    return sum(
+        seconds
+        for pid, seconds in meter.by_process().items()
+        if pid != supervisor and pid not in workers
     )
 
 
