@@ -18,7 +18,7 @@ from worker.handlers import ROUTES
 from worker.messages import Rejection, parse_record
 from worker.processing import Item, decide
 from worker.settings import Settings
-from worker.store.documents import RenderJob
+from worker.store.documents import RenderJob, WaitingNotification
 from worker.store.inbox import EventKey, InboxEntry
 from worker.store.outbox import OutboxMessage
 
@@ -36,6 +36,7 @@ class MemoryStore:
     series: dict[tuple[str, int], int] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
     render_jobs: list[RenderJob] = field(default_factory=list)
+    waiting_notifications: list[WaitingNotification] = field(default_factory=list)
 
     def run(self, records: Sequence[Record]) -> None:
         """One batch: loaded as worker.unit_of_work.begin loads it, decided record by
@@ -86,6 +87,7 @@ class MemoryStore:
             self.invoices[invoice.invoice_id] = invoice
         self.outbox.extend(writes.messages)
         self.render_jobs.extend(writes.render_jobs)
+        self.waiting_notifications.extend(writes.waiting_notifications)
         for outcome in writes.inbox:
             self.inbox[outcome.key] = InboxEntry(
                 outcome.outcome, outcome.result_key, outcome.result_value

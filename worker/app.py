@@ -19,10 +19,11 @@ from worker.dunning import run_scans
 from worker.http import create_app, start_http
 from worker.logs import CONSUMER_GROUP
 from worker.relay import OutboxRelay, create_producer
-from worker.renderer import Renderer, render_pool
+from worker.renderer import Renderer, RenderPool
 from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.startup import StartupError
+from worker.store import documents
 from worker.store.migrate import SchemaMismatch, check_schema
 from worker.store.outbox import backlog
 from worker.store.pool import condition, create_pool
@@ -126,12 +127,13 @@ class Worker:
             await producer.stop()
 
     async def _run_renderer(self, pool: asyncpg.Pool) -> None:
-        """Documents of closed invoices, when a seller is configured; a render in hand is
-        finished (and its documents announced) before the relay stops."""
-        if not self.settings.seller.configured:
-            return
-        with render_pool(self.settings.renderer_processes) as executor:
-            await Renderer(self.settings, pool, executor).run(self.stop)
+        """Documents of closed invoices; a render in hand is finished (and its documents
+        announced) before the relay stops. It runs without a seller configured too: invoices
+        closed while one was still have theirs to come (the pool starts no process until
+        it has something to render)."""
+        settings = self.settings
+        with RenderPool(settings.renderer_processes, settings.render_timeout_seconds) as processes:
+            await Renderer(settings, pool, processes).run(self.stop)
 
     async def _start_kafka(self, producer: AIOKafkaProducer) -> bool:
         """The broker may not be up yet: keep trying until told to stop (then False)."""
@@ -200,6 +202,7 @@ class Worker:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
                 metrics.record_outbox(*await backlog(self._pool))
+                metrics.record_render_jobs(await documents.oldest_job(self._pool))
         metrics.DB_POOL_IN_USE.set(self._pool.get_size() - self._pool.get_idle_size())
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from worker import events
 from worker.decisions import (
@@ -70,6 +70,8 @@ class Writes:
     dead_letter_reasons: list[str]
     render_jobs: list[RenderJob] = field(default_factory=list)
     """Closed invoices with a seller: their documents are rendered after the commit."""
+    waiting_notifications: list[WaitingNotification] = field(default_factory=list)
+    """Notifications of invoices with a seller: sent with the documents, once stored."""
 
 
 @dataclass(slots=True)
@@ -185,16 +187,20 @@ class Batch:
         messages: list[OutboxMessage] = []
         results: dict[EventKey, OutboxMessage] = {}
         dead_letter_reasons: list[str] = []
-        render_jobs: dict[str, RenderJob] = {}
+        render_jobs: list[RenderJob] = []
+        waiting: list[WaitingNotification] = []
         for fact, cause in self._facts:
-            if _waits_for_documents(fact, render_jobs):
+            if _waits_for_documents(fact):
+                waiting.append(_waiting_notification(fact, cause))
                 continue
             if isinstance(fact, InvoiceClosed) and fact.invoice.seller is not None:
-                render_jobs[fact.invoice.invoice_id] = RenderJob(
-                    fact.invoice.invoice_id,
-                    cause.correlation_id,
-                    cause.time,
-                    traceparent=cause.traceparent,
+                render_jobs.append(
+                    RenderJob(
+                        fact.invoice.invoice_id,
+                        cause.correlation_id,
+                        cause.time,
+                        traceparent=cause.traceparent,
+                    )
                 )
             message = self._render(fact, cause, filled, results)
             if message is None:
@@ -225,7 +231,8 @@ class Batch:
                 for invoice_id, context in self._closing.items()
             ],
             dead_letter_reasons=dead_letter_reasons,
-            render_jobs=list(render_jobs.values()),
+            render_jobs=render_jobs,
+            waiting_notifications=waiting,
         )
 
     def _numbered(self, numbers: Numbers | None) -> dict[str, tuple[str, datetime, date]]:
@@ -275,16 +282,25 @@ class Batch:
         return events.invoice_event(settings, numbered, cause, now)
 
 
-def _waits_for_documents(fact: Fact, render_jobs: dict[str, RenderJob]) -> bool:
-    """The automatic notification of an invoice closed with documents is sent by the
-    renderer, with them (docs/contract.md, "Documents"): it goes onto the render job."""
-    if not isinstance(fact, NotificationRequested) or fact.reason != "auto":
-        return False
-    job = render_jobs.get(fact.invoice.invoice_id)
-    if job is None:
-        return False
-    waiting = WaitingNotification(
-        fact.channel, fact.recipient, fact.request, fact.invoice.totals.amount_due
+def _waits_for_documents(fact: Fact) -> TypeGuard[NotificationRequested]:
+    """An invoice with a seller is sent with its documents (docs/contract.md, "Documents"):
+    its notification waits until the renderer has stored them. Reminders go at once."""
+    return (
+        isinstance(fact, NotificationRequested)
+        and fact.reminder_level is None
+        and fact.invoice.seller is not None
     )
-    render_jobs[job.invoice_id] = replace(job, notification=waiting)
-    return True
+
+
+def _waiting_notification(fact: NotificationRequested, cause: Cause) -> WaitingNotification:
+    return WaitingNotification(
+        invoice_id=fact.invoice.invoice_id,
+        channel=fact.channel,
+        recipient=fact.recipient,
+        reason=fact.reason,
+        request=fact.request,
+        amount_due=fact.invoice.totals.amount_due,
+        correlation_id=cause.correlation_id,
+        event_time=cause.time,
+        traceparent=cause.traceparent,
+    )

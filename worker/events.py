@@ -50,7 +50,7 @@ from worker.messages.dead_letter import (
 from worker.messages.outgoing import document_path
 from worker.messages.routing import OUTGOING, topic_for
 from worker.settings import Settings
-from worker.store.documents import RenderJob, StoredDocument
+from worker.store.documents import RenderJob, StoredDocument, WaitingNotification
 from worker.store.outbox import Headers, OutboxMessage
 from worker.tracing import TRACEPARENT
 
@@ -334,12 +334,69 @@ def documents_ready(
     unavailable: Sequence[tuple[str, str]],
     job: RenderJob,
     now: datetime,
-) -> list[OutboxMessage]:
-    """`invoice-documents-ready` and, when one waits for the documents, the invoice's
-    automatic notification-requested carrying them."""
+) -> OutboxMessage:
+    """`invoice-documents-ready`: the documents just stored, and those that cannot be made."""
     assert invoice.number is not None
     cause = Cause(None, None, job.correlation_id, job.event_time, traceparent=job.traceparent)
-    stored = [
+    event_type = "invoice-documents-ready"
+    data = {
+        "invoice_id": invoice.invoice_id,
+        "invoice_number": invoice.number,
+        "order_id": invoice.order_id,
+        "documents": _documents_data(invoice, documents),
+        "unavailable": [{"kind": kind, "reason": reason} for kind, reason in unavailable],
+    }
+    event_id = stable_event_id(event_type, invoice.invoice_id)
+    return _message(settings, event_type, event_id, data, invoice, cause, now)
+
+
+def notifications_with_documents(
+    settings: Settings,
+    invoice: Invoice,
+    documents: Sequence[StoredDocument],
+    waiting: Sequence[WaitingNotification],
+    now: datetime,
+) -> list[OutboxMessage]:
+    """The notifications that waited for the invoice's documents, carrying them, each telling
+    what was due when it was requested. An invoice voided before its documents were ready
+    is not announced as issued."""
+    if invoice.status is InvoiceStatus.VOID:
+        return []
+    stored = _documents_data(invoice, documents)
+    messages = []
+    for notification in waiting:
+        fact = NotificationRequested(
+            invoice,
+            notification.channel,
+            notification.recipient,
+            notification.reason,
+            notification.request,
+        )
+        event_type, data = _event_data(fact)
+        cause = Cause(
+            None,
+            None,
+            notification.correlation_id,
+            notification.event_time,
+            traceparent=notification.traceparent,
+        )
+        amount_due = format_amount(notification.amount_due, invoice.currency)
+        messages.append(
+            _message(
+                settings,
+                event_type,
+                data["notification_id"],
+                {**data, "amount_due": amount_due, "documents": stored},
+                invoice,
+                cause,
+                now,
+            )
+        )
+    return messages
+
+
+def _documents_data(invoice: Invoice, documents: Sequence[StoredDocument]) -> list[dict[str, Any]]:
+    return [
         {
             "kind": document.kind,
             "media_type": document.media_type,
@@ -349,36 +406,6 @@ def documents_ready(
         }
         for document in documents
     ]
-    event_type = "invoice-documents-ready"
-    data = {
-        "invoice_id": invoice.invoice_id,
-        "invoice_number": invoice.number,
-        "order_id": invoice.order_id,
-        "documents": stored,
-        "unavailable": [{"kind": kind, "reason": reason} for kind, reason in unavailable],
-    }
-    event_id = stable_event_id(event_type, invoice.invoice_id)
-    messages = [_message(settings, event_type, event_id, data, invoice, cause, now)]
-    waiting = job.notification
-    # An invoice voided before its documents were ready is not announced as issued.
-    if waiting is not None and invoice.status is not InvoiceStatus.VOID:
-        fact = NotificationRequested(
-            invoice, waiting.channel, waiting.recipient, "auto", waiting.request
-        )
-        notification_type, notification = _event_data(fact)
-        amount_due = format_amount(waiting.amount_due, invoice.currency)
-        messages.append(
-            _message(
-                settings,
-                notification_type,
-                notification["notification_id"],
-                {**notification, "amount_due": amount_due, "documents": stored},
-                invoice,
-                cause,
-                now,
-            )
-        )
-    return messages
 
 
 def _summary_fields(invoice: Invoice) -> dict[str, Any]:

@@ -60,6 +60,15 @@ OUTBOX_PARKED = Counter(
     " the outbox_parked table, by topic and error.",
     ["topic", "error"],
 )
+RENDER_OLDEST_AGE = Gauge(
+    "invoicer_render_oldest_age_seconds",
+    "Age of the oldest closed invoice whose documents are still to be rendered (0 when none).",
+)
+RENDER_FAILURES = Counter(
+    "invoicer_render_failures_total",
+    "Renderings that failed and were postponed, by cause: error, timeout, process-lost.",
+    ["cause"],
+)
 PUBLISHED = Counter(
     "invoicer_messages_published_total", "Messages the outbox relay published, by topic.", ["topic"]
 )
@@ -126,6 +135,11 @@ def record_outbox(backlog: int, oldest: datetime | None) -> None:
     OUTBOX_BACKLOG.set(backlog)
     age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
     OUTBOX_OLDEST_AGE.set(max(0.0, age))
+
+
+def record_render_jobs(oldest: datetime | None) -> None:
+    age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
+    RENDER_OLDEST_AGE.set(max(0.0, age))
 
 
 def record_consumed(topic: str, event_type: str | None, outcome: str) -> None:

@@ -3,9 +3,15 @@
 Each loop claims one render job (FOR UPDATE SKIP LOCKED, so loops and replicas never take
 the same job), renders it in a process of the pool (rendering never blocks the event loop,
 and the loops use as many cores as the pool has processes), then stores the documents, writes
-`invoice-documents-ready` (and the notification waiting for them) to the outbox and deletes
+`invoice-documents-ready` and the notifications waiting for them to the outbox and deletes
 the job, all in the transaction that holds the claim. A crash before the commit leaves the
-job to be rendered again, into the same bytes.
+job to be rendered again, into the same bytes. With no job due, a loop sends the
+notifications requested after their invoice's documents were done (a later `send`).
+
+A rendering that fails, outlasts `INVOICER_RENDER_TIMEOUT_SECONDS` or loses its process
+postpones its job (the others go on) and is counted; a pool that lost a process or holds a
+runaway one is replaced. The pool's processes run at a lower CPU priority than the worker:
+documents wait, closing does not.
 """
 
 from __future__ import annotations
@@ -13,41 +19,103 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
-from concurrent.futures import Executor, ProcessPoolExecutor
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
+from types import TracebackType
 
 import asyncpg
 import structlog
 
-from worker import events
+from worker import events, metrics
 from worker.documents.render import RenderedDocuments, render_documents
 from worker.domain.lifecycle import Invoice
 from worker.logs import CORRELATION_ID
 from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.store import documents, invoices, outbox
-from worker.store.documents import RenderJob, StoredDocument
+from worker.store.documents import RenderJob, StoredDocument, WaitingNotification
 from worker.store.pool import Executor as Connection
 
 log = structlog.get_logger(__name__)
 
 IDLE_POLL_SECONDS = 0.5
-"""How long a loop that found no job waits before it looks again."""
+"""How long a loop that found nothing to do waits before it looks again."""
 RETRY_AFTER_SECONDS = 60.0
 """How long a job whose rendering failed waits before it is tried again."""
+RELEASED_PER_TRANSACTION = 100
+"""Notifications sent with documents stored earlier, at most, per transaction."""
+RENDER_NICENESS = 10
+"""Added to the rendering processes' nice value: under full load they get about a tenth
+of a core's share against the worker and the database, so documents lag, not closing."""
 
 
-def render_pool(processes: int) -> ProcessPoolExecutor:
-    """Processes started afresh (spawn): a fork of the running event loop and its threads
-    would inherit their locks."""
-    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+def _lower_priority() -> None:
+    os.nice(RENDER_NICENESS)
+
+
+class RenderPool:
+    """Processes started afresh (spawn: a fork of the running event loop and its threads
+    would inherit their locks), replaced when one dies or a rendering outlasts its time."""
+
+    def __init__(self, processes: int, timeout_seconds: float) -> None:
+        self._processes = processes
+        self._timeout = timeout_seconds
+        self._executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self._processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_lower_priority,
+        )
+
+    async def render(
+        self, invoice: Invoice, reference_number: str | None, language: str
+    ) -> RenderedDocuments:
+        executor = self._executor
+        future = asyncio.get_running_loop().run_in_executor(
+            executor, render_documents, invoice, reference_number, language
+        )
+        try:
+            return await asyncio.wait_for(future, self._timeout)
+        except (TimeoutError, BrokenProcessPool):
+            self._replace(executor)
+            raise
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """A new pool, once, for all the loops that met the broken one; its processes are
+        killed, or a runaway rendering would hold its core."""
+        if broken is not self._executor:
+            return
+        self._executor = self._start()
+        # ProcessPoolExecutor offers no way to stop a running task (terminate_workers()
+        # is Python 3.14's); its process table is the only handle on them.
+        for process in list(broken._processes.values()):
+            process.kill()
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> RenderPool:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class Renderer:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, executor: Executor) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, processes: RenderPool) -> None:
         self._settings = settings
         self._pool = pool
-        self._executor = executor
+        self._processes = processes
 
     async def run(self, stop: asyncio.Event) -> None:
         """One loop per process of the pool, until `stop`; a job in hand is finished."""
@@ -57,12 +125,12 @@ class Renderer:
         backoff = Backoff()
         while not stop.is_set():
             try:
-                rendered = await self.render_next()
+                worked = await self.render_next() or await self.release_notifications()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 await backoff.sleep(stop, Waiting.RENDERER_DATABASE, error)
                 continue
             backoff.reset()
-            if not rendered:
+            if not worked:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), IDLE_POLL_SECONDS)
 
@@ -77,20 +145,34 @@ class Renderer:
                 **{"invoice_id": job.invoice_id, CORRELATION_ID: job.correlation_id}
             )
             try:
-                rendered = await asyncio.get_running_loop().run_in_executor(
-                    self._executor,
-                    render_documents,
-                    invoice,
-                    reference_number,
-                    self._settings.document_language,
+                rendered = await self._render(invoice, reference_number)
+            except _RenderFailed as failure:
+                log.error(
+                    "rendering failed, tried again later",
+                    action="render",
+                    cause=failure.cause,
+                    error=repr(failure.__cause__),
+                    attempts=job.attempts + 1,
                 )
-            except Exception as error:  # a bug in rendering: the job waits, others go on
-                log.error("rendering failed", action="render", error=repr(error))
+                metrics.RENDER_FAILURES.labels(cause=failure.cause).inc()
                 await documents.postpone(connection, job.invoice_id, RETRY_AFTER_SECONDS)
                 return True
+            finally:
+                structlog.contextvars.unbind_contextvars("invoice_id", CORRELATION_ID)
             await self._store(connection, job, invoice, rendered)
-            structlog.contextvars.unbind_contextvars("invoice_id", CORRELATION_ID)
         return True
+
+    async def _render(self, invoice: Invoice, reference_number: str | None) -> RenderedDocuments:
+        try:
+            return await self._processes.render(
+                invoice, reference_number, self._settings.document_language
+            )
+        except TimeoutError as error:
+            raise _RenderFailed("timeout") from error
+        except BrokenProcessPool as error:
+            raise _RenderFailed("process-lost") from error
+        except Exception as error:  # a bug in rendering: the job waits, others go on
+            raise _RenderFailed("error") from error
 
     async def _store(
         self,
@@ -109,17 +191,49 @@ class Renderer:
             ],
             unavailable,
         )
-        messages = events.documents_ready(
-            self._settings, invoice, stored, unavailable, job, datetime.now(UTC)
-        )
-        await outbox.enqueue(connection, messages)
+        waiting = await documents.take_waiting(connection, job.invoice_id)
+        now = datetime.now(UTC)
+        ready = events.documents_ready(self._settings, invoice, stored, unavailable, job, now)
+        sent = events.notifications_with_documents(self._settings, invoice, stored, waiting, now)
+        await outbox.enqueue(connection, [ready, *sent])
         await documents.finish(connection, job.invoice_id)
         log.info(
             "documents stored",
             action="render",
+            invoice_id=job.invoice_id,
             documents=[document.kind for document in stored],
             unavailable=[kind for kind, _ in unavailable],
+            notifications=len(sent),
         )
+
+    async def release_notifications(self) -> bool:
+        """Sends the notifications whose invoice's documents were stored before they were
+        requested; False when there were none."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            released = await documents.take_released(connection, RELEASED_PER_TRANSACTION)
+            if not released:
+                return False
+            by_invoice: dict[str, list[WaitingNotification]] = {}
+            for notification in released:
+                by_invoice.setdefault(notification.invoice_id, []).append(notification)
+            now = datetime.now(UTC)
+            for invoice_id, waiting in by_invoice.items():
+                invoice, _ = await _invoice_of(connection, invoice_id)
+                stored = await documents.documents_of(connection, invoice_id)
+                await outbox.enqueue(
+                    connection,
+                    events.notifications_with_documents(
+                        self._settings, invoice, stored, waiting, now
+                    ),
+                )
+        return True
+
+
+class _RenderFailed(Exception):
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        """The `cause` label of invoicer_render_failures_total."""
 
 
 async def _invoice_of(connection: Connection, invoice_id: str) -> tuple[Invoice, str | None]:

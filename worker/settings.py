@@ -244,6 +244,9 @@ class Settings(BaseSettings):
     """The language of a document whose customer states none (or one not supported)."""
     renderer_processes: int = Field(default=1, ge=1, le=64)
     """Processes rendering documents (each uses one core while it renders)."""
+    render_timeout_seconds: float = Field(default=300.0, gt=0)
+    """How long one invoice's documents may take to render (a 1,000-line invoice takes a few
+    seconds); past it the rendering processes are replaced and the job is tried later."""
     api_port: int = Field(default=8000, ge=0, le=65535)
     """Where `invoicer api` serves the read API."""
     api_tokens: SecretStr = SecretStr("")

@@ -60,7 +60,7 @@ async def commit(connection: Executor, batch: Batch) -> Writes:
     # Changed invoices first: a voided invoice releases rows a new one may take.
     await invoices.update_invoices(connection, writes.changed_invoices)
     await invoices.insert_invoices(connection, writes.new_invoices)
-    await documents.enqueue(connection, writes.render_jobs)
+    await documents.enqueue(connection, writes.render_jobs, writes.waiting_notifications)
     await outbox.enqueue(connection, writes.messages)
     await inbox.record_outcomes(connection, writes.inbox)
     return writes

@@ -1,23 +1,27 @@
 """Documents through the real worker, broker and database (docs/contract.md, "Documents"):
 a closed invoice is announced with invoice-documents-ready, its documents are stored by
-sha256, its automatic notification waits for them and carries them; a crash between
-rendering and storing loses nothing and stores the same bytes."""
+sha256, its automatic notification and those of `send` commands carry them; a crash
+between rendering and storing loses nothing and stores the same bytes; a rendering that
+fails, hangs or loses its process postpones its job and the renderer goes on."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import pytest
 
 from tests.examples import example
-from tests.integration.flows import await_event, publish_order
+from tests.integration.flows import await_event, command_event, publish_order, send_command
 from tests.integration.kafka_client import KafkaClient
-from tests.integration.operations import running_worker
+from tests.integration.operations import running_worker, wait_until
 from tests.sellers import SELLER
-from worker.renderer import Renderer
+from worker import metrics
+from worker.renderer import Renderer, RenderPool
 from worker.settings import Settings
 from worker.store import documents
 from worker.store.pool import create_pool
@@ -54,6 +58,16 @@ async def test_a_closed_invoice_gets_its_documents_and_its_notification_carries_
         closed = await await_event(
             kafka, selling.topics.invoices_closed, lambda e: e["data"]["orderId"] == "NL-20017"
         )
+        # sent again after its documents were stored: the notification carries them too
+        send = command_event(
+            "send", invoiceId=ready["invoiceId"], channel="sms", recipient="+3161234"
+        )
+        assert (await send_command(kafka, selling, send, key="NL-20017"))["ok"]
+        sent = await await_event(
+            kafka,
+            selling.topics.notifications_requested,
+            lambda e: e["data"]["orderId"] == "NL-20017" and e["data"]["reason"] == "command",
+        )
 
     invoice_id = ready["invoiceId"]
     assert [d["kind"] for d in ready["documents"]] == ["pdf", "ubl"]
@@ -66,6 +80,8 @@ async def test_a_closed_invoice_gets_its_documents_and_its_notification_carries_
         assert document["path"] == f"/v1/invoices/{invoice_id}/{document['kind']}"
     assert notification.event["data"]["documents"] == ready["documents"]
     assert notification.event["data"]["invoiceId"] == invoice_id
+    assert sent.event["data"]["documents"] == ready["documents"]
+    assert (sent.event["data"]["channel"], sent.event["data"]["recipient"]) == ("sms", "+3161234")
     ubl = await documents.document_content(db, invoice_id, "ubl")
     assert ubl is not None
     assert b"<cbc:BuyerReference>04011000-12345-03</cbc:BuyerReference>" in ubl
@@ -87,23 +103,37 @@ async def test_a_closed_invoice_gets_its_documents_and_its_notification_carries_
         await db.execute("UPDATE invoice_documents SET size = 1")
 
 
+@asynccontextmanager
+async def renderer_of(settings: Settings, pool: RenderPool) -> AsyncIterator[Renderer]:
+    connections = await create_pool(settings.database_url)
+    try:
+        yield Renderer(settings, connections, pool)
+    finally:
+        await connections.close()
+
+
+async def _back_to_before_the_render(db: asyncpg.Connection, invoice_id: str) -> None:
+    """As it was before the renderer's transaction committed: a job, no documents."""
+    await db.execute("DELETE FROM invoice_documents WHERE invoice_id = $1", invoice_id)
+    await db.execute(
+        "INSERT INTO render_jobs (invoice_id, correlation_id) VALUES ($1, 'c')", invoice_id
+    )
+
+
 async def test_a_crash_between_rendering_and_storing_stores_the_same_bytes_later(
-    selling: Settings, kafka: KafkaClient, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    selling: Settings,
+    settings: Settings,
+    kafka: KafkaClient,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with running_worker(selling):
         await publish_order(kafka, selling, example("order-completed-intra-community.json"))
         ready = await _documents_ready(kafka, selling, "NL-20017")
     invoice_id = ready["invoiceId"]
-    # As it was before the renderer's transaction committed: a job, no documents.
-    await db.execute("DELETE FROM invoice_documents WHERE invoice_id = $1", invoice_id)
-    await db.execute(
-        "INSERT INTO render_jobs (invoice_id, correlation_id) VALUES ($1, 'c')", invoice_id
-    )
-    pool = await create_pool(selling.database_url)
-    try:
-        with ThreadPoolExecutor(1) as executor:
-            renderer = Renderer(selling, pool, executor)
-            store = documents.store_documents
+    await _back_to_before_the_render(db, invoice_id)
+    with RenderPool(1, 300) as processes:
+        async with renderer_of(selling, processes) as renderer:
 
             async def crash(*args: Any) -> Any:
                 raise ConnectionResetError("the worker died while storing")
@@ -111,13 +141,61 @@ async def test_a_crash_between_rendering_and_storing_stores_the_same_bytes_later
             monkeypatch.setattr(documents, "store_documents", crash)
             with pytest.raises(ConnectionResetError):
                 await renderer.render_next()
-            assert await db.fetchval("SELECT count(*) FROM render_jobs") == 1
+    monkeypatch.undo()
+    assert await db.fetchval("SELECT count(*) FROM render_jobs") == 1
+    assert await db.fetchval("SELECT count(*) FROM invoice_documents") == 0
+
+    # The seller's settings removed since: the invoice closed with one still gets its own.
+    async def rendered() -> bool:
+        waiting: int = await db.fetchval("SELECT count(*) FROM render_jobs")
+        return waiting == 0
+
+    async with running_worker(settings):
+        await wait_until(rendered, "the job rendered by a worker without a seller")
+
+    stored = {d.kind: d.sha256 for d in await documents.documents_of(db, invoice_id)}
+    assert stored == {d["kind"]: d["sha256"] for d in ready["documents"]}
+
+
+async def test_a_rendering_that_hangs_or_loses_its_process_is_postponed_and_the_pool_replaced(
+    selling: Settings, kafka: KafkaClient, db: asyncpg.Connection
+) -> None:
+    async with running_worker(selling):
+        await publish_order(kafka, selling, example("order-completed-intra-community.json"))
+        ready = await _documents_ready(kafka, selling, "NL-20017")
+    invoice_id = ready["invoiceId"]
+    await _back_to_before_the_render(db, invoice_id)
+    failures = metrics.RENDER_FAILURES
+
+    async def attempts() -> int:
+        count: int = await db.fetchval("SELECT attempts FROM render_jobs")
+        await db.execute("UPDATE render_jobs SET not_before = now()")  # due again at once
+        return count
+
+    with RenderPool(1, 0.001) as processes:  # no rendering fits in a millisecond
+        async with renderer_of(selling, processes) as renderer:
+            timeouts = failures.labels(cause="timeout")._value.get()
+            assert await renderer.render_next()
+            assert failures.labels(cause="timeout")._value.get() == timeouts + 1
+            assert await attempts() == 1
+
+    with RenderPool(1, 300) as processes:
+        async with renderer_of(selling, processes) as renderer:
+            lost = failures.labels(cause="process-lost")._value.get()
+            rendering = asyncio.create_task(renderer.render_next())
+
+            async def started() -> bool:  # the process it renders in
+                return bool(processes._executor._processes)
+
+            await wait_until(started, "a rendering process")
+            for process in list(processes._executor._processes.values()):
+                process.kill()  # as the kernel's OOM killer would
+            assert await rendering
+            assert failures.labels(cause="process-lost")._value.get() == lost + 1
+            assert await attempts() == 2
             assert await db.fetchval("SELECT count(*) FROM invoice_documents") == 0
 
-            monkeypatch.setattr(documents, "store_documents", store)
-            assert await renderer.render_next()
-    finally:
-        await pool.close()
+            assert await renderer.render_next()  # a fresh pool: rendered and stored
 
     stored = {d.kind: d.sha256 for d in await documents.documents_of(db, invoice_id)}
     assert stored == {d["kind"]: d["sha256"] for d in ready["documents"]}

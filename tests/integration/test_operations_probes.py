@@ -81,19 +81,22 @@ async def test_a_stalled_consumer_with_records_waiting_fails_liveness_while_read
             assert await probe(port, "/readyz") == (200, {"ok": True, "reason": "ready"})
             stalled = await scrape(port)
             assert stalled.total("invoicer_consumer_lag_records", topic=topic) == 1
-            assert stalled.value("invoicer_db_pool_connections_in_use") == 1
+            # the stuck batch's, and the renderer's when a scrape meets its look for jobs
+            assert stalled.value("invoicer_db_pool_connections_in_use") >= 1
         finally:
             await blocker.rollback()
 
         await kafka.read(settings.topics.invoices_closed, 1)
         assert await wait_for_status(port, "/healthz", 200) == {"ok": True, "reason": "alive"}
         assert await image_healthcheck(port) == 0
-        caught_up = await wait_for_scrape(
+        await wait_for_scrape(
             port,
-            lambda s: s.total("invoicer_consumer_lag_records", topic=topic) == 0,
-            "no lag once the batch is applied",
+            lambda s: (
+                s.total("invoicer_consumer_lag_records", topic=topic) == 0
+                and s.value("invoicer_db_pool_connections_in_use") == 0
+            ),
+            "no lag and no connection in use once the batch is applied",
         )
-        assert caught_up.value("invoicer_db_pool_connections_in_use") == 0
 
 
 async def test_a_database_outage_fails_readiness_but_not_liveness(

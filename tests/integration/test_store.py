@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -26,6 +27,52 @@ async def test_migrate_twice_applies_nothing_the_second_time(
 async def test_two_workers_migrating_at_once_apply_each_file_once(fresh_database: str) -> None:
     results = await asyncio.gather(migrate(fresh_database), migrate(fresh_database))
     assert sorted(name for result in results for name in result) == [m.name for m in migrations()]
+
+
+async def test_the_automatic_notification_waiting_on_a_job_moves_to_document_notifications(
+    fresh_database: str,
+) -> None:
+    db = await asyncpg.connect(fresh_database)
+    try:
+        *before, moving = migrations()
+        assert moving.name == "0007_document_notifications.sql"
+        for migration in before:
+            await db.execute(migration.sql)
+        invoice_id = uuid.uuid4()
+        await db.execute("SET session_replication_role = replica")  # no invoice row needed
+        await db.execute(
+            "INSERT INTO render_jobs (invoice_id, correlation_id, notification)"
+            " VALUES ($1, 'c-1', $2::jsonb)",
+            invoice_id,
+            '{"channel": "email", "recipient": "a@example.com", "request": ["x", "y"],'
+            ' "amountDue": "12.30"}',
+        )
+        await db.execute(moving.sql)
+        await db.execute(moving.sql)  # safe to run twice
+
+        moved = await db.fetch("SELECT * FROM document_notifications")
+        column = await db.fetchval(
+            "SELECT count(*) FROM information_schema.columns"
+            " WHERE table_name = 'render_jobs' AND column_name = 'notification'"
+        )
+    finally:
+        await db.close()
+    assert [dict(row) | {"id": 0, "created_at": None} for row in moved] == [
+        {
+            "id": 0,
+            "invoice_id": invoice_id,
+            "channel": "email",
+            "recipient": "a@example.com",
+            "reason": "auto",
+            "request": ["x", "y"],
+            "amount_due": Decimal("12.30"),
+            "correlation_id": "c-1",
+            "event_time": None,
+            "traceparent": None,
+            "created_at": None,
+        }
+    ]
+    assert column == 0
 
 
 async def _order_with_row(db: asyncpg.Connection, order_id: str) -> None:

@@ -1,10 +1,13 @@
-"""With a seller configured, a close enqueues a render job in its own transaction and the
-automatic notification waits on it (docs/contract.md, "Documents"); without one, v1 stands.
-The order's v2 fields reach the documents, which pass the EN 16931 schematron."""
+"""With a seller configured, a close enqueues a render job in its own transaction, and the
+invoice's notifications (the automatic one, a `send`'s, a `close` with `send`'s) wait for
+its documents (docs/contract.md, "Documents"); reminders and invoices without a seller are
+sent at once, as in v1. The order's v2 fields reach the documents, which pass the EN 16931
+schematron."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.examples import example
 from tests.memory_store import NOW, MemoryStore, records_of
@@ -26,17 +29,47 @@ def types_of(store: MemoryStore) -> list[str]:
     return [json.loads(m.value)["type"] for m in store.outbox if m.value]
 
 
-def test_with_a_seller_the_close_enqueues_a_job_holding_the_automatic_notification() -> None:
+def test_with_a_seller_the_close_enqueues_a_job_and_the_notification_waits_for_it() -> None:
     store = closing(Settings(seller=SELLER))
 
     assert types_of(store) == ["invoice-closed"]
     [job] = store.render_jobs
     assert job.invoice_id in store.invoices
-    assert job.notification is not None
-    assert (job.notification.channel, job.notification.recipient) == (
-        "email",
-        "rechnung@mueller-backwaren.example",
+    [waiting] = store.waiting_notifications
+    assert (waiting.invoice_id, waiting.reason, waiting.request) == (
+        job.invoice_id,
+        "auto",
+        (job.invoice_id,),
     )
+    assert (waiting.channel, waiting.recipient) == ("email", "rechnung@mueller-backwaren.example")
+
+
+def test_a_send_command_waits_for_the_documents_too() -> None:
+    store = closing(Settings(seller=SELLER))
+    [invoice_id] = store.invoices
+
+    store.run(records_of([command("send", invoice_id, channel="sms", recipient="+4915112345")]))
+
+    assert types_of(store) == ["invoice-closed", "invoice-command-result"]
+    auto, sent = store.waiting_notifications
+    assert auto.reason == "auto"
+    assert (sent.reason, sent.channel, sent.recipient) == ("command", "sms", "+4915112345")
+    assert sent.request == ("command", "/backoffice", "send-1")
+
+
+def test_a_close_with_send_waits_for_the_documents_of_the_invoice_it_closes() -> None:
+    store = MemoryStore(Settings(seller=SELLER))
+    order = example("order-completed-intra-community.json")
+    order["data"]["invoicing"] = {**order["data"].get("invoicing", {}), "autoClose": False}
+    store.run(records_of([order]))
+    [invoice_id] = store.invoices
+
+    store.run(records_of([command("close", invoice_id, send=True)]))
+
+    assert types_of(store) == ["invoice-created", "invoice-closed", "invoice-command-result"]
+    [job] = store.render_jobs
+    [waiting] = store.waiting_notifications
+    assert (waiting.invoice_id, waiting.reason) == (job.invoice_id, "command")
 
 
 def test_without_a_seller_nothing_is_rendered_and_the_notification_goes_at_once() -> None:
@@ -44,6 +77,7 @@ def test_without_a_seller_nothing_is_rendered_and_the_notification_goes_at_once(
 
     assert types_of(store) == ["invoice-closed", "notification-requested"]
     assert store.render_jobs == []
+    assert store.waiting_notifications == []
     assert all(invoice.seller is None for invoice in store.invoices.values())
 
 
@@ -66,13 +100,18 @@ def test_the_orders_fields_reach_its_documents() -> None:
         assert element in ubl
 
 
-def ready_after(store: MemoryStore, *commands: dict[str, object]) -> list[dict[str, object]]:
+def ready_after(store: MemoryStore, *commands: dict[str, object]) -> list[dict[str, Any]]:
     """The events the renderer writes once `commands` were applied after the close."""
     [job] = store.render_jobs
     store.run(records_of(list(commands)))
     invoice = store.invoices[job.invoice_id]
     pdf = StoredDocument("pdf", "application/pdf", "0" * 64, 1)
-    messages = events.documents_ready(store.settings, invoice, [pdf], [], job, NOW)
+    messages = [
+        events.documents_ready(store.settings, invoice, [pdf], [], job, NOW),
+        *events.notifications_with_documents(
+            store.settings, invoice, [pdf], store.waiting_notifications, NOW
+        ),
+    ]
     return [json.loads(message.value or b"") for message in messages]
 
 
@@ -94,6 +133,7 @@ def test_the_waiting_notification_tells_what_was_due_when_the_invoice_closed() -
 
     assert ready["type"] == "invoice-documents-ready"
     assert notification["data"]["amountDue"] == "784.60"
+    assert notification["data"]["documents"] == ready["data"]["documents"]
 
 
 def test_an_invoice_voided_before_its_documents_are_ready_is_not_announced() -> None:

@@ -1,6 +1,8 @@
 """Render jobs and documents: a closed invoice's job is enqueued by the closing transaction;
 a renderer claims one (FOR UPDATE SKIP LOCKED), stores its documents, and deletes it, in
-one transaction. A stored document never changes (the table refuses updates)."""
+one transaction. A stored document never changes (the table refuses updates). A
+notification that goes out with the documents waits in document_notifications until they
+are stored."""
 
 from __future__ import annotations
 
@@ -10,19 +12,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import asyncpg
+
 from worker.store.pool import Executor
 
 
 @dataclass(frozen=True, slots=True)
 class WaitingNotification:
-    """The automatic notification-requested of a closed invoice, sent with its documents."""
+    """A notification-requested that goes out with its invoice's documents: the automatic one
+    of a close, and the one of a `send` command (docs/contract.md, "Documents")."""
 
+    invoice_id: str
     channel: str
     recipient: str
+    reason: str
     request: tuple[str, ...]
     amount_due: Decimal
-    """What was due when the invoice closed: the notification tells that, whenever the
+    """What was due when it was requested: the notification tells that, whenever the
     documents are ready."""
+    correlation_id: str
+    event_time: datetime | None
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +41,6 @@ class RenderJob:
     correlation_id: str
     event_time: datetime | None
     """When the event that closed the invoice happened: end-to-end latency."""
-    notification: WaitingNotification | None = None
     traceparent: str | None = None
     attempts: int = 0
 
@@ -44,37 +53,50 @@ class StoredDocument:
     size: int
 
 
-async def enqueue(connection: Executor, jobs: Sequence[RenderJob]) -> None:
-    if not jobs:
-        return
-    await connection.execute(
-        """
-        INSERT INTO render_jobs (invoice_id, correlation_id, event_time, notification,
-                                 traceparent)
-        SELECT invoice_id, correlation_id, event_time, notification::jsonb, traceparent
-          FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
-               AS t(invoice_id, correlation_id, event_time, notification, traceparent)
-        ON CONFLICT (invoice_id) DO NOTHING
-        """,
-        [job.invoice_id for job in jobs],
-        [job.correlation_id for job in jobs],
-        [job.event_time for job in jobs],
-        [_notification_json(job.notification) for job in jobs],
-        [job.traceparent for job in jobs],
-    )
-
-
-def _notification_json(notification: WaitingNotification | None) -> str | None:
-    if notification is None:
-        return None
-    return json.dumps(
-        {
-            "channel": notification.channel,
-            "recipient": notification.recipient,
-            "request": list(notification.request),
-            "amountDue": str(notification.amount_due),
-        }
-    )
+async def enqueue(
+    connection: Executor, jobs: Sequence[RenderJob], waiting: Sequence[WaitingNotification]
+) -> None:
+    if jobs:
+        await connection.execute(
+            """
+            INSERT INTO render_jobs (invoice_id, correlation_id, event_time, traceparent)
+            SELECT invoice_id, correlation_id, event_time, traceparent
+              FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[])
+                   AS t(invoice_id, correlation_id, event_time, traceparent)
+            ON CONFLICT (invoice_id) DO NOTHING
+            """,
+            [job.invoice_id for job in jobs],
+            [job.correlation_id for job in jobs],
+            [job.event_time for job in jobs],
+            [job.traceparent for job in jobs],
+        )
+    if waiting:
+        # text[] of each request as JSON: unnest would flatten an array of arrays
+        await connection.execute(
+            """
+            INSERT INTO document_notifications (invoice_id, channel, recipient, reason, request,
+                                                amount_due, correlation_id, event_time,
+                                                traceparent)
+            SELECT invoice_id, channel, recipient, reason,
+                   ARRAY(SELECT jsonb_array_elements_text(request::jsonb)), amount_due,
+                   correlation_id, event_time, traceparent
+              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                          $6::numeric[], $7::text[], $8::timestamptz[], $9::text[])
+                   WITH ORDINALITY
+                   AS t(invoice_id, channel, recipient, reason, request, amount_due,
+                        correlation_id, event_time, traceparent, position)
+             ORDER BY position
+            """,
+            [n.invoice_id for n in waiting],
+            [n.channel for n in waiting],
+            [n.recipient for n in waiting],
+            [n.reason for n in waiting],
+            [json.dumps(n.request) for n in waiting],
+            [n.amount_due for n in waiting],
+            [n.correlation_id for n in waiting],
+            [n.event_time for n in waiting],
+            [n.traceparent for n in waiting],
+        )
 
 
 async def claim(connection: Executor) -> RenderJob | None:
@@ -82,8 +104,7 @@ async def claim(connection: Executor) -> RenderJob | None:
     transaction ends; None when there is none."""
     record = await connection.fetchrow(
         """
-        SELECT invoice_id::text, correlation_id, event_time, notification, attempts,
-               traceparent
+        SELECT invoice_id::text, correlation_id, event_time, attempts, traceparent
           FROM render_jobs
          WHERE not_before <= now()
          ORDER BY not_before, created_at
@@ -93,22 +114,71 @@ async def claim(connection: Executor) -> RenderJob | None:
     )
     if record is None:
         return None
-    waiting = record["notification"]
     return RenderJob(
         invoice_id=record["invoice_id"],
         correlation_id=record["correlation_id"],
         event_time=record["event_time"],
-        notification=None
-        if waiting is None
-        else WaitingNotification(
-            waiting["channel"],
-            waiting["recipient"],
-            tuple(waiting["request"]),
-            Decimal(waiting["amountDue"]),
-        ),
         attempts=record["attempts"],
         traceparent=record["traceparent"],
     )
+
+
+_WAITING_COLUMNS = """invoice_id::text, channel, recipient, reason, request, amount_due,
+                      correlation_id, event_time, traceparent"""
+
+
+def _waiting(record: asyncpg.Record) -> WaitingNotification:
+    return WaitingNotification(
+        invoice_id=record["invoice_id"],
+        channel=record["channel"],
+        recipient=record["recipient"],
+        reason=record["reason"],
+        request=tuple(record["request"]),
+        amount_due=record["amount_due"],
+        correlation_id=record["correlation_id"],
+        event_time=record["event_time"],
+        traceparent=record["traceparent"],
+    )
+
+
+async def take_waiting(connection: Executor, invoice_id: str) -> list[WaitingNotification]:
+    """Deletes and returns the notifications waiting for the invoice's documents, oldest
+    first: the renderer that stores the documents sends them in the same transaction."""
+    records = await connection.fetch(
+        f"""
+        WITH taken AS (
+            DELETE FROM document_notifications WHERE invoice_id = $1::uuid
+            RETURNING id, {_WAITING_COLUMNS}
+        )
+        SELECT {_WAITING_COLUMNS} FROM taken ORDER BY id
+        """,
+        invoice_id,
+    )
+    return [_waiting(record) for record in records]
+
+
+async def take_released(connection: Executor, limit: int) -> list[WaitingNotification]:
+    """Deletes and returns up to `limit` waiting notifications, oldest first, whose invoice's
+    documents are done (no render job left): a `send` that came after the documents, or
+    after the renderer took the invoice's waiting ones. Rows another transaction holds are
+    skipped."""
+    records = await connection.fetch(
+        f"""
+        WITH taken AS (
+            DELETE FROM document_notifications
+             WHERE id IN (SELECT id FROM document_notifications n
+                           WHERE NOT EXISTS (SELECT 1 FROM render_jobs j
+                                              WHERE j.invoice_id = n.invoice_id)
+                           ORDER BY id
+                           LIMIT $1
+                             FOR UPDATE SKIP LOCKED)
+            RETURNING id, {_WAITING_COLUMNS}
+        )
+        SELECT {_WAITING_COLUMNS} FROM taken ORDER BY id
+        """,
+        limit,
+    )
+    return [_waiting(record) for record in records]
 
 
 async def store_documents(
@@ -184,6 +254,7 @@ async def postpone(connection: Executor, invoice_id: str, seconds: float) -> Non
     )
 
 
-async def pending(connection: Executor) -> int:
-    count: int = await connection.fetchval("SELECT count(*) FROM render_jobs")
-    return count
+async def oldest_job(connection: Executor) -> datetime | None:
+    """When the oldest waiting job was enqueued (an index look-up: a scrape must not scan)."""
+    oldest: datetime | None = await connection.fetchval("SELECT min(created_at) FROM render_jobs")
+    return oldest
