@@ -54,6 +54,7 @@ class Profiler:
                 "--format",
                 "raw",
                 "--function",
+                "--subprocesses",  # the workers of `invoicer run --processes N`
                 "--output",
                 str(self.output),
             ],
