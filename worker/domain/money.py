@@ -65,8 +65,13 @@ def from_minor_units(units: int, digits: int) -> Decimal:
 def format_amount(value: Decimal, currency: str) -> str:
     """The amount with exactly the currency's minor digits ("293.50", "8958", "1.250")."""
     digits = minor_units(currency)
-    if value.as_tuple().exponent == -digits and not value.is_signed():
-        return plain(value)  # what the domain computes has these digits: as it is, quickly
+    text = plain(value)
+    # What the domain computes has these digits already: as it is, quickly.
+    if digits == 0:
+        if text.isdigit():
+            return text
+    elif text[-digits - 1 : -digits] == "." and text[0] != "-":
+        return text
     return plain(from_minor_units(to_minor_units(value, digits), digits))
 
 
