@@ -226,8 +226,10 @@ def _event_data(fact: InvoiceFact) -> tuple[str, dict[str, Any]]:
     invoice = fact.invoice
     if isinstance(fact, NotificationRequested):
         return "notification-requested", _notification_fields(fact)
-    fields = invoice_fields(invoice)
-    state = invoice_state(invoice, fields)
+    made = invoice_fields(invoice)
+    state = invoice_state(invoice, made)
+    # The event's own fields take the state's values, validated once, as they are.
+    fields = {name: getattr(state, name) for name in made}
     match fact:
         case InvoiceCreated():
             return "invoice-created", {**fields, "invoice": state}
