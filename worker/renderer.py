@@ -1,12 +1,13 @@
 """The renderer: the documents of closed invoices, rendered after the close has committed.
 
-Each loop claims one render job (FOR UPDATE SKIP LOCKED, so loops and replicas never take
-the same job), renders it in a process of the pool (rendering never blocks the event loop,
-and the loops use as many cores as the pool has processes), then stores the documents, writes
-`invoice-documents-ready` and the notifications waiting for them to the outbox and deletes
-the job, all in the transaction that holds the claim. A crash before the commit leaves the
-job to be rendered again, into the same bytes. With no job due, a loop sends the
-notifications requested after their invoice's documents were done (a later `send`).
+Each loop claims one render job for a lease (FOR UPDATE SKIP LOCKED, so loops and replicas
+never take the same job), renders it in a process of the pool with no transaction open
+(rendering never blocks the event loop, and the loops use as many cores as the pool has
+processes), then, in one transaction, stores the documents, writes `invoice-documents-ready`
+and the notifications waiting for them to the outbox and deletes the job. A crash before
+that commit leaves the job to be rendered again once its lease ends, into the same bytes.
+With no job due, a loop sends the notifications requested after their invoice's documents
+were done (a later `send`).
 
 A rendering that fails, outlasts `INVOICER_RENDER_TIMEOUT_SECONDS` or loses its process
 postpones its job (the others go on) and is counted; a pool that lost a process or holds a
@@ -44,6 +45,9 @@ IDLE_POLL_SECONDS = 0.5
 """How long a loop that found nothing to do waits before it looks again."""
 RETRY_AFTER_SECONDS = 60.0
 """How long a job whose rendering failed waits before it is tried again."""
+LEASE_MARGIN_SECONDS = 60.0
+"""A claimed job is due again (a renderer that died with it) this long after its rendering
+would have timed out."""
 RELEASED_PER_TRANSACTION = 100
 """Notifications sent with documents stored earlier, at most, per transaction."""
 RENDER_NICENESS = 10
@@ -116,6 +120,7 @@ class Renderer:
         self._settings = settings
         self._pool = pool
         self._processes = processes
+        self._lease_seconds = settings.render_timeout_seconds + LEASE_MARGIN_SECONDS
 
     async def run(self, stop: asyncio.Event) -> None:
         """One loop per process of the pool, until `stop`; a job in hand is finished."""
@@ -136,14 +141,15 @@ class Renderer:
 
     async def render_next(self) -> bool:
         """Renders and stores the next due job; False when there was none."""
-        async with self._pool.acquire() as connection, connection.transaction():
-            job = await documents.claim(connection)
-            if job is None:
-                return False
-            invoice, reference_number = await _invoice_of(connection, job.invoice_id)
-            structlog.contextvars.bind_contextvars(
-                **{"invoice_id": job.invoice_id, CORRELATION_ID: job.correlation_id}
-            )
+        job = await documents.claim(self._pool, self._lease_seconds)
+        if job is None:
+            return False
+        structlog.contextvars.bind_contextvars(
+            **{"invoice_id": job.invoice_id, CORRELATION_ID: job.correlation_id}
+        )
+        try:
+            async with self._pool.acquire() as connection:
+                invoice, reference_number = await _invoice_of(connection, job.invoice_id)
             try:
                 rendered = await self._render(invoice, reference_number)
             except _RenderFailed as failure:
@@ -152,14 +158,16 @@ class Renderer:
                     action="render",
                     cause=failure.cause,
                     error=repr(failure.__cause__),
-                    attempts=job.attempts + 1,
+                    attempts=job.attempts,
                 )
                 metrics.RENDER_FAILURES.labels(cause=failure.cause).inc()
-                await documents.postpone(connection, job.invoice_id, RETRY_AFTER_SECONDS)
+                await documents.postpone(self._pool, job, RETRY_AFTER_SECONDS)
                 return True
-            finally:
-                structlog.contextvars.unbind_contextvars("invoice_id", CORRELATION_ID)
-            await self._store(connection, job, invoice, rendered)
+            async with self._pool.acquire() as connection, connection.transaction():
+                if await documents.hold(connection, job):
+                    await self._store(connection, job, rendered)
+        finally:
+            structlog.contextvars.unbind_contextvars("invoice_id", CORRELATION_ID)
         return True
 
     async def _render(self, invoice: Invoice, reference_number: str | None) -> RenderedDocuments:
@@ -175,12 +183,10 @@ class Renderer:
             raise _RenderFailed("error") from error
 
     async def _store(
-        self,
-        connection: Connection,
-        job: RenderJob,
-        invoice: Invoice,
-        rendered: RenderedDocuments,
+        self, connection: Connection, job: RenderJob, rendered: RenderedDocuments
     ) -> None:
+        # as it is now: voided while it rendered, it is not announced to the customer
+        invoice, _ = await _invoice_of(connection, job.invoice_id)
         unavailable = [(item.kind, item.reason) for item in rendered.unavailable]
         stored = await documents.store_documents(
             connection,

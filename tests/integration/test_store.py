@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from worker.settings import Settings
+from worker.store import documents
 from worker.store.migrate import migrate, migrations
 from worker.store.numbers import take_numbers
 from worker.store.outbox import OutboxMessage, enqueue, fetch_pending
@@ -73,6 +74,26 @@ async def test_the_automatic_notification_waiting_on_a_job_moves_to_document_not
         }
     ]
     assert column == 0
+
+
+async def test_a_render_job_is_leased_and_a_claim_whose_lease_ran_out_stores_nothing(
+    db: asyncpg.Connection,
+) -> None:
+    await db.execute("SET session_replication_role = replica")  # no invoice row needed
+    await db.execute(
+        "INSERT INTO render_jobs (invoice_id, correlation_id) VALUES ($1, 'c')", uuid.uuid4()
+    )
+    first = await documents.claim(db, 600)
+    assert first is not None and first.attempts == 1
+    assert await documents.claim(db, 600) is None  # leased: no other renderer takes it
+
+    await db.execute("UPDATE render_jobs SET not_before = now()")  # the lease ran out
+    second = await documents.claim(db, 600)
+    assert second is not None and second.attempts == 2
+    async with db.transaction():
+        assert not await documents.hold(db, first)  # the late renderer stores nothing
+    async with db.transaction():
+        assert await documents.hold(db, second)
 
 
 async def _order_with_row(db: asyncpg.Connection, order_id: str) -> None:
