@@ -19,7 +19,7 @@ from worker.dunning import run_scans
 from worker.http import create_app, start_http
 from worker.logs import CONSUMER_GROUP
 from worker.relay import OutboxRelay, create_producer
-from worker.renderer import Renderer, RenderPool
+from worker.renderer import Renderer, RenderProcess
 from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.startup import StartupError
@@ -129,11 +129,17 @@ class Worker:
     async def _run_renderer(self, pool: asyncpg.Pool) -> None:
         """Documents of closed invoices; a render in hand is finished (and its documents
         announced) before the relay stops. It runs without a seller configured too: invoices
-        closed while one was still have theirs to come (the pool starts no process until
-        it has something to render)."""
+        closed while one was still have theirs to come (no process starts until there is
+        something to render)."""
         settings = self.settings
-        with RenderPool(settings.renderer_processes, settings.render_timeout_seconds) as processes:
-            await Renderer(settings, pool, processes).run(self.stop)
+        with contextlib.ExitStack() as stack:
+            processes = [
+                stack.enter_context(RenderProcess(settings.render_timeout_seconds))
+                for _ in range(settings.renderer_processes)
+            ]
+            await asyncio.gather(
+                *(Renderer(settings, pool, process).run(self.stop) for process in processes)
+            )
 
     async def _start_kafka(self, producer: AIOKafkaProducer) -> bool:
         """The broker may not be up yet: keep trying until told to stop (then False)."""

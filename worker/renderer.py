@@ -1,12 +1,13 @@
 """The renderer: the documents of closed invoices, rendered after the close has committed.
 
-Each loop claims one render job (FOR UPDATE SKIP LOCKED, so loops and replicas never take
-the same job), renders it in a process of the pool (rendering never blocks the event loop,
-and the loops use as many cores as the pool has processes), then stores the documents, writes
-`invoice-documents-ready` and the notifications waiting for them to the outbox and deletes
-the job, all in the transaction that holds the claim. A crash before the commit leaves the
-job to be rendered again, into the same bytes. With no job due, a loop sends the
-notifications requested after their invoice's documents were done (a later `send`).
+Each loop claims one render job for a lease (FOR UPDATE SKIP LOCKED, so loops and replicas
+never take the same job), renders it in a process of the pool with no transaction open
+(rendering never blocks the event loop, and the loops use as many cores as the pool has
+processes), then, in one transaction, stores the documents, writes `invoice-documents-ready`
+and the notifications waiting for them to the outbox and deletes the job. A crash before
+that commit leaves the job to be rendered again once its lease ends, into the same bytes.
+With no job due, a loop sends the notifications requested after their invoice's documents
+were done (a later `send`).
 
 A rendering that fails, outlasts `INVOICER_RENDER_TIMEOUT_SECONDS` or loses its process
 postpones its job (the others go on) and is counted; a pool that lost a process or holds a
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
@@ -34,8 +36,9 @@ from worker.domain.lifecycle import Invoice
 from worker.logs import CORRELATION_ID
 from worker.retry import Backoff, Waiting
 from worker.settings import Settings
-from worker.store import documents, invoices, outbox
+from worker.store import documents, invoices, orders, outbox
 from worker.store.documents import RenderJob, StoredDocument, WaitingNotification
+from worker.store.outbox import OutboxMessage
 from worker.store.pool import Executor as Connection
 
 log = structlog.get_logger(__name__)
@@ -43,7 +46,13 @@ log = structlog.get_logger(__name__)
 IDLE_POLL_SECONDS = 0.5
 """How long a loop that found nothing to do waits before it looks again."""
 RETRY_AFTER_SECONDS = 60.0
-"""How long a job whose rendering failed waits before it is tried again."""
+"""How long a job whose rendering failed waits before it is tried again, doubled after
+each further failure up to MAX_RETRY_AFTER_SECONDS."""
+MAX_RETRY_AFTER_SECONDS = 3600.0
+RELEASE_INTERVAL_SECONDS = 1.0
+LEASE_MARGIN_SECONDS = 60.0
+"""A claimed job is due again (a renderer that died with it) this long after its rendering
+would have timed out."""
 RELEASED_PER_TRANSACTION = 100
 """Notifications sent with documents stored earlier, at most, per transaction."""
 RENDER_NICENESS = 10
@@ -55,51 +64,54 @@ def _lower_priority() -> None:
     os.nice(RENDER_NICENESS)
 
 
-class RenderPool:
-    """Processes started afresh (spawn: a fork of the running event loop and its threads
-    would inherit their locks), replaced when one dies or a rendering outlasts its time."""
+class RenderProcess:
+    """One process that renders (spawned afresh: a fork of the running event loop and its
+    threads would inherit their locks), replaced when it dies or a rendering outlasts its
+    time; one per renderer loop, so replacing it stops no other loop's rendering."""
 
-    def __init__(self, processes: int, timeout_seconds: float) -> None:
-        self._processes = processes
+    def __init__(self, timeout_seconds: float) -> None:
         self._timeout = timeout_seconds
         self._executor = self._start()
 
-    def _start(self) -> ProcessPoolExecutor:
+    @staticmethod
+    def _start() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            self._processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_lower_priority,
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
         )
 
     async def render(
         self, invoice: Invoice, reference_number: str | None, language: str
     ) -> RenderedDocuments:
-        executor = self._executor
-        future = asyncio.get_running_loop().run_in_executor(
-            executor, render_documents, invoice, reference_number, language
-        )
+        def submit() -> asyncio.Future[RenderedDocuments]:
+            return asyncio.get_running_loop().run_in_executor(
+                self._executor, render_documents, invoice, reference_number, language
+            )
+
         try:
-            return await asyncio.wait_for(future, self._timeout)
+            rendering = submit()
+        except BrokenProcessPool:  # it died since it last rendered: this one never started
+            self._restart()
+            rendering = submit()
+        try:
+            return await asyncio.wait_for(rendering, self._timeout)
         except (TimeoutError, BrokenProcessPool):
-            self._replace(executor)
+            self._restart()
             raise
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        """A new pool, once, for all the loops that met the broken one; its processes are
-        killed, or a runaway rendering would hold its core."""
-        if broken is not self._executor:
-            return
+    def _restart(self) -> None:
+        self._stop()
         self._executor = self._start()
-        # ProcessPoolExecutor offers no way to stop a running task (terminate_workers()
-        # is Python 3.14's); its process table is the only handle on them.
-        for process in list(broken._processes.values()):
+
+    def _stop(self) -> None:
+        """Kills the process, or a runaway rendering would hold its core (and a shutdown
+        that waited for it would hold the event loop)."""
+        # ProcessPoolExecutor offers no way to stop a running task (terminate_workers() is
+        # Python 3.14's); its process table is the only handle on its process.
+        for process in list(self._executor._processes.values()):
             process.kill()
-        broken.shutdown(wait=False, cancel_futures=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> RenderPool:
+    def __enter__(self) -> RenderProcess:
         return self
 
     def __exit__(
@@ -108,42 +120,53 @@ class RenderPool:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.close()
+        self._stop()
 
 
 class Renderer:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, processes: RenderPool) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, process: RenderProcess) -> None:
         self._settings = settings
         self._pool = pool
-        self._processes = processes
+        self._process = process
+        self._lease_seconds = settings.render_timeout_seconds + LEASE_MARGIN_SECONDS
 
     async def run(self, stop: asyncio.Event) -> None:
-        """One loop per process of the pool, until `stop`; a job in hand is finished."""
-        await asyncio.gather(*(self._loop(stop) for _ in range(self._settings.renderer_processes)))
-
-    async def _loop(self, stop: asyncio.Event) -> None:
+        """Renders due jobs until `stop` (a job in hand is finished); sends released
+        notifications when idle, and at least every RELEASE_INTERVAL_SECONDS while jobs
+        queue, so a `send` never waits behind a backlog of renderings."""
         backoff = Backoff()
+        released_at = 0.0
         while not stop.is_set():
             try:
-                worked = await self.render_next() or await self.release_notifications()
+                released = False
+                if time.monotonic() - released_at >= RELEASE_INTERVAL_SECONDS:
+                    released = await self.release_notifications()
+                    released_at = time.monotonic()
+                rendered = await self.render_next()
+                if not rendered and not released:
+                    released_at = 0.0  # idle: look for released notifications each time
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 await backoff.sleep(stop, Waiting.RENDERER_DATABASE, error)
                 continue
+            except Exception as error:  # a defect: logged and waited out, never the end
+                await backoff.sleep(stop, Waiting.RENDERER, error)
+                continue
             backoff.reset()
-            if not worked:
+            if not rendered and not released:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), IDLE_POLL_SECONDS)
 
     async def render_next(self) -> bool:
         """Renders and stores the next due job; False when there was none."""
-        async with self._pool.acquire() as connection, connection.transaction():
-            job = await documents.claim(connection)
-            if job is None:
-                return False
-            invoice, reference_number = await _invoice_of(connection, job.invoice_id)
-            structlog.contextvars.bind_contextvars(
-                **{"invoice_id": job.invoice_id, CORRELATION_ID: job.correlation_id}
-            )
+        job = await documents.claim(self._pool, self._lease_seconds)
+        if job is None:
+            return False
+        structlog.contextvars.bind_contextvars(
+            **{"invoice_id": job.invoice_id, CORRELATION_ID: job.correlation_id}
+        )
+        try:
+            async with self._pool.acquire() as connection:
+                invoice, reference_number = await _invoice_of(connection, job.invoice_id)
             try:
                 rendered = await self._render(invoice, reference_number)
             except _RenderFailed as failure:
@@ -152,19 +175,21 @@ class Renderer:
                     action="render",
                     cause=failure.cause,
                     error=repr(failure.__cause__),
-                    attempts=job.attempts + 1,
+                    attempts=job.attempts,
                 )
                 metrics.RENDER_FAILURES.labels(cause=failure.cause).inc()
-                await documents.postpone(connection, job.invoice_id, RETRY_AFTER_SECONDS)
+                await documents.postpone(self._pool, job, _retry_after(job.attempts))
                 return True
-            finally:
-                structlog.contextvars.unbind_contextvars("invoice_id", CORRELATION_ID)
-            await self._store(connection, job, invoice, rendered)
+            async with self._pool.acquire() as connection, connection.transaction():
+                if await documents.hold(connection, job):
+                    await self._store(connection, job, rendered)
+        finally:
+            structlog.contextvars.unbind_contextvars("invoice_id", CORRELATION_ID)
         return True
 
     async def _render(self, invoice: Invoice, reference_number: str | None) -> RenderedDocuments:
         try:
-            return await self._processes.render(
+            return await self._process.render(
                 invoice, reference_number, self._settings.document_language
             )
         except TimeoutError as error:
@@ -175,12 +200,10 @@ class Renderer:
             raise _RenderFailed("error") from error
 
     async def _store(
-        self,
-        connection: Connection,
-        job: RenderJob,
-        invoice: Invoice,
-        rendered: RenderedDocuments,
+        self, connection: Connection, job: RenderJob, rendered: RenderedDocuments
     ) -> None:
+        # as it is now: voided while it rendered, it is not announced to the customer
+        invoice, _ = await _invoice_of(connection, job.invoice_id, holding_its_order=True)
         unavailable = [(item.kind, item.reason) for item in rendered.unavailable]
         stored = await documents.store_documents(
             connection,
@@ -194,7 +217,7 @@ class Renderer:
         waiting = await documents.take_waiting(connection, job.invoice_id)
         now = datetime.now(UTC)
         ready = events.documents_ready(self._settings, invoice, stored, unavailable, job, now)
-        sent = events.notifications_with_documents(self._settings, invoice, stored, waiting, now)
+        sent = self._notifications(invoice, stored, waiting, now)
         await outbox.enqueue(connection, [ready, *sent])
         await documents.finish(connection, job.invoice_id)
         log.info(
@@ -218,15 +241,32 @@ class Renderer:
                 by_invoice.setdefault(notification.invoice_id, []).append(notification)
             now = datetime.now(UTC)
             for invoice_id, waiting in by_invoice.items():
-                invoice, _ = await _invoice_of(connection, invoice_id)
+                invoice, _ = await _invoice_of(connection, invoice_id, holding_its_order=True)
                 stored = await documents.documents_of(connection, invoice_id)
-                await outbox.enqueue(
-                    connection,
-                    events.notifications_with_documents(
-                        self._settings, invoice, stored, waiting, now
-                    ),
-                )
+                await outbox.enqueue(connection, self._notifications(invoice, stored, waiting, now))
         return True
+
+    def _notifications(
+        self,
+        invoice: Invoice,
+        stored: list[StoredDocument],
+        waiting: list[WaitingNotification],
+        now: datetime,
+    ) -> list[OutboxMessage]:
+        sent = events.notifications_with_documents(self._settings, invoice, stored, waiting, now)
+        if len(sent) < len(waiting):
+            log.warning(
+                "notifications not sent: the invoice was voided before its documents went out",
+                action="render",
+                invoice_id=invoice.invoice_id,
+                notifications=[notification.reason for notification in waiting],
+            )
+        return sent
+
+
+def _retry_after(attempts: int) -> float:
+    doublings = min(max(attempts - 1, 0), 16)
+    return min(RETRY_AFTER_SECONDS * float(2**doublings), MAX_RETRY_AFTER_SECONDS)
 
 
 class _RenderFailed(Exception):
@@ -236,9 +276,15 @@ class _RenderFailed(Exception):
         """The `cause` label of invoicer_render_failures_total."""
 
 
-async def _invoice_of(connection: Connection, invoice_id: str) -> tuple[Invoice, str | None]:
-    """The stored invoice and, for a credit note, its reference invoice's number."""
+async def _invoice_of(
+    connection: Connection, invoice_id: str, *, holding_its_order: bool = False
+) -> tuple[Invoice, str | None]:
+    """The stored invoice and, for a credit note, its reference invoice's number; with
+    `holding_its_order`, under the worker's lock on its order: nothing that changes it (a
+    void) commits before the transaction ends."""
     order_id = (await invoices.orders_of_invoices(connection, [invoice_id]))[invoice_id]
+    if holding_its_order:
+        await orders.lock_orders(connection, [order_id])
     of_order = {i.invoice_id: i for i in await invoices.load_invoices(connection, [order_id])}
     invoice = of_order[invoice_id]
     reference = of_order.get(invoice.reference_invoice_id or "")

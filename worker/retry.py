@@ -27,6 +27,7 @@ class Waiting(StrEnum):
     RELAY = "relay"
     RELAY_PUBLISH = "relay-publish"
     RENDERER_DATABASE = "renderer-database"
+    RENDERER = "renderer"
     MIGRATIONS_CHECK = "migrations-check"
     DUNNING_SCAN = "dunning-scan"
 
@@ -39,6 +40,7 @@ _MESSAGES = {
     Waiting.RELAY: "outbox relay failed",
     Waiting.RELAY_PUBLISH: "outbox relay cannot publish",
     Waiting.RENDERER_DATABASE: "renderer cannot reach the database",
+    Waiting.RENDERER: "renderer failed",
     Waiting.MIGRATIONS_CHECK: "cannot check the database's migrations",
     Waiting.DUNNING_SCAN: "overdue scan failed",
 }

@@ -19,9 +19,13 @@ from tests.examples import example
 from tests.integration.flows import await_event, command_event, publish_order, send_command
 from tests.integration.kafka_client import KafkaClient
 from tests.integration.operations import running_worker, wait_until
+from tests.memory_store import records_of
 from tests.sellers import SELLER
+from tests.slow_rendering import RENDER_DELAY_SECONDS, render_slowly
 from worker import metrics
-from worker.renderer import Renderer, RenderPool
+from worker import renderer as renderer_module
+from worker.processing import Outage, process_records
+from worker.renderer import Renderer, RenderProcess
 from worker.settings import Settings
 from worker.store import documents
 from worker.store.pool import create_pool
@@ -104,7 +108,7 @@ async def test_a_closed_invoice_gets_its_documents_and_its_notification_carries_
 
 
 @asynccontextmanager
-async def renderer_of(settings: Settings, pool: RenderPool) -> AsyncIterator[Renderer]:
+async def renderer_of(settings: Settings, pool: RenderProcess) -> AsyncIterator[Renderer]:
     connections = await create_pool(settings.database_url)
     try:
         yield Renderer(settings, connections, pool)
@@ -132,7 +136,7 @@ async def test_a_crash_between_rendering_and_storing_stores_the_same_bytes_later
         ready = await _documents_ready(kafka, selling, "NL-20017")
     invoice_id = ready["invoiceId"]
     await _back_to_before_the_render(db, invoice_id)
-    with RenderPool(1, 300) as processes:
+    with RenderProcess(300) as processes:
         async with renderer_of(selling, processes) as renderer:
 
             async def crash(*args: Any) -> Any:
@@ -144,6 +148,7 @@ async def test_a_crash_between_rendering_and_storing_stores_the_same_bytes_later
     monkeypatch.undo()
     assert await db.fetchval("SELECT count(*) FROM render_jobs") == 1
     assert await db.fetchval("SELECT count(*) FROM invoice_documents") == 0
+    await db.execute("UPDATE render_jobs SET not_before = now()")  # as its lease ran out
 
     # The seller's settings removed since: the invoice closed with one still gets its own.
     async def rendered() -> bool:
@@ -157,46 +162,84 @@ async def test_a_crash_between_rendering_and_storing_stores_the_same_bytes_later
     assert stored == {d["kind"]: d["sha256"] for d in ready["documents"]}
 
 
-async def test_a_rendering_that_hangs_or_loses_its_process_is_postponed_and_the_pool_replaced(
-    selling: Settings, kafka: KafkaClient, db: asyncpg.Connection
+async def _closed_by_the_worker(settings: Settings, *commands: dict[str, Any]) -> str:
+    """The example order applied (and `commands` after it) as the worker applies a batch;
+    returns the id of the invoice whose documents are to be rendered."""
+    pool = await create_pool(settings.database_url)
+    try:
+        for records in ([example("order-completed-intra-community.json")], list(commands)):
+            await process_records(pool, records_of(records), settings, asyncio.Event(), Outage())
+        invoice_id: str = await pool.fetchval("SELECT invoice_id::text FROM render_jobs")
+    finally:
+        await pool.close()
+    return invoice_id
+
+
+async def _job(db: asyncpg.Connection) -> tuple[int, float]:
+    """The job's attempts and in how many seconds it is due; then due at once."""
+    job = await db.fetchrow(
+        "SELECT attempts, extract(epoch FROM not_before - now())::float AS due_in FROM render_jobs"
+    )
+    await db.execute("UPDATE render_jobs SET not_before = now()")
+    return job["attempts"], job["due_in"]
+
+
+async def test_a_rendering_that_hangs_or_loses_its_process_is_postponed_and_its_process_replaced(
+    selling: Settings, db: asyncpg.Connection
 ) -> None:
-    async with running_worker(selling):
-        await publish_order(kafka, selling, example("order-completed-intra-community.json"))
-        ready = await _documents_ready(kafka, selling, "NL-20017")
-    invoice_id = ready["invoiceId"]
-    await _back_to_before_the_render(db, invoice_id)
+    invoice_id = await _closed_by_the_worker(selling)
     failures = metrics.RENDER_FAILURES
 
-    async def attempts() -> int:
-        count: int = await db.fetchval("SELECT attempts FROM render_jobs")
-        await db.execute("UPDATE render_jobs SET not_before = now()")  # due again at once
-        return count
-
-    with RenderPool(1, 0.001) as processes:  # no rendering fits in a millisecond
-        async with renderer_of(selling, processes) as renderer:
+    with RenderProcess(0.001) as process:  # no rendering fits in a millisecond
+        async with renderer_of(selling, process) as renderer:
             timeouts = failures.labels(cause="timeout")._value.get()
             assert await renderer.render_next()
             assert failures.labels(cause="timeout")._value.get() == timeouts + 1
-            assert await attempts() == 1
+            attempts, due_in = await _job(db)
+            assert attempts == 1 and 50 < due_in <= 60
 
-    with RenderPool(1, 300) as processes:
-        async with renderer_of(selling, processes) as renderer:
+    with RenderProcess(300) as process:
+        async with renderer_of(selling, process) as renderer:
             lost = failures.labels(cause="process-lost")._value.get()
             rendering = asyncio.create_task(renderer.render_next())
 
             async def started() -> bool:  # the process it renders in
-                return bool(processes._executor._processes)
+                return bool(process._executor._processes)
 
             await wait_until(started, "a rendering process")
-            for process in list(processes._executor._processes.values()):
-                process.kill()  # as the kernel's OOM killer would
+            for child in list(process._executor._processes.values()):
+                child.kill()  # as the kernel's OOM killer would
             assert await rendering
             assert failures.labels(cause="process-lost")._value.get() == lost + 1
-            assert await attempts() == 2
+            attempts, due_in = await _job(db)
+            assert attempts == 2 and 110 < due_in <= 120  # twice as long as the first time
             assert await db.fetchval("SELECT count(*) FROM invoice_documents") == 0
 
-            assert await renderer.render_next()  # a fresh pool: rendered and stored
+            assert await renderer.render_next()  # a new process: rendered and stored
 
-    stored = {d.kind: d.sha256 for d in await documents.documents_of(db, invoice_id)}
-    assert stored == {d["kind"]: d["sha256"] for d in ready["documents"]}
+    assert {d.kind for d in await documents.documents_of(db, invoice_id)} == {"pdf", "ubl"}
     assert await db.fetchval("SELECT count(*) FROM render_jobs") == 0
+
+
+async def test_an_invoice_voided_while_its_documents_render_is_not_announced(
+    selling: Settings, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoice_id = await _closed_by_the_worker(selling)
+    monkeypatch.setattr(renderer_module, "render_documents", render_slowly)
+    void = command_event("void", invoiceId=invoice_id, reason="ordered twice")
+
+    with RenderProcess(300) as process:
+        async with renderer_of(selling, process) as renderer:
+            rendering = asyncio.create_task(renderer.render_next())
+            await asyncio.sleep(RENDER_DELAY_SECONDS / 2)
+            pool = await create_pool(selling.database_url)
+            try:
+                await process_records(pool, records_of([void]), selling, asyncio.Event(), Outage())
+            finally:
+                await pool.close()
+            assert await rendering
+
+    topics = [record["topic"] for record in await db.fetch("SELECT topic FROM outbox")]
+    assert selling.topics.notifications_requested not in topics
+    assert await db.fetchval("SELECT count(*) FROM invoice_documents") == 2
+    assert await db.fetchval("SELECT count(*) FROM document_notifications") == 0

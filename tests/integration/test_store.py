@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from worker.settings import Settings
+from worker.store import documents
 from worker.store.migrate import migrate, migrations
 from worker.store.numbers import take_numbers
 from worker.store.outbox import OutboxMessage, enqueue, fetch_pending
@@ -73,6 +74,69 @@ async def test_the_automatic_notification_waiting_on_a_job_moves_to_document_not
         }
     ]
     assert column == 0
+
+
+async def test_a_notification_an_old_renderer_sends_while_0007_runs_is_not_moved_to_be_sent_again(
+    fresh_database: str,
+) -> None:
+    *before, moving = migrations()
+    setup, old, migrating = [await asyncpg.connect(fresh_database) for _ in range(3)]
+    try:
+        for migration in before:
+            await setup.execute(migration.sql)
+        invoice_id = uuid.uuid4()
+        for connection in (setup, migrating):
+            await connection.execute("SET session_replication_role = replica")  # no invoice
+        await setup.execute(
+            "INSERT INTO render_jobs (invoice_id, correlation_id, notification)"
+            " VALUES ($1, 'c-1', $2::jsonb)",
+            invoice_id,
+            '{"channel": "email", "recipient": "a@example.com", "request": ["x"],'
+            ' "amountDue": "1"}',
+        )
+        # the release before's renderer holds the job it renders
+        claim = old.transaction()
+        await claim.start()
+        await old.fetchrow("SELECT invoice_id FROM render_jobs FOR UPDATE SKIP LOCKED")
+
+        async def migrate() -> None:  # as worker.store.migrate applies a file
+            async with migrating.transaction():
+                await migrating.execute("SET LOCAL lock_timeout = 5000")
+                await migrating.execute(moving.sql)
+
+        running = asyncio.create_task(migrate())
+        await asyncio.sleep(0.5)
+        # it stores the documents, sends the notification and deletes the job
+        await old.execute("DELETE FROM render_jobs WHERE invoice_id = $1", invoice_id)
+        await claim.commit()
+        await running
+
+        async with setup.transaction():
+            released = await documents.take_released(setup, 100)
+    finally:
+        for connection in (setup, old, migrating):
+            await connection.close()
+    assert released == []
+
+
+async def test_a_render_job_is_leased_and_a_claim_whose_lease_ran_out_stores_nothing(
+    db: asyncpg.Connection,
+) -> None:
+    await db.execute("SET session_replication_role = replica")  # no invoice row needed
+    await db.execute(
+        "INSERT INTO render_jobs (invoice_id, correlation_id) VALUES ($1, 'c')", uuid.uuid4()
+    )
+    first = await documents.claim(db, 600)
+    assert first is not None and first.attempts == 1
+    assert await documents.claim(db, 600) is None  # leased: no other renderer takes it
+
+    await db.execute("UPDATE render_jobs SET not_before = now()")  # the lease ran out
+    second = await documents.claim(db, 600)
+    assert second is not None and second.attempts == 2
+    async with db.transaction():
+        assert not await documents.hold(db, first)  # the late renderer stores nothing
+    async with db.transaction():
+        assert await documents.hold(db, second)
 
 
 async def _order_with_row(db: asyncpg.Connection, order_id: str) -> None:

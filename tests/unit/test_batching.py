@@ -16,6 +16,7 @@ from opentelemetry import trace
 
 from tests import change_log
 from tests.memory_store import MemoryStore, records_of, results
+from tests.sellers import SELLER
 from worker import tracing
 from worker.decisions import Record
 from worker.messages import stable_event_id
@@ -72,8 +73,8 @@ def invoice_of(event_id: str, source: str = SOURCE) -> str:
     return stable_event_id("invoice", source, event_id)
 
 
-def run(records: list[Record], batch_size: int) -> MemoryStore:
-    store = MemoryStore(Settings())
+def run(records: list[Record], batch_size: int, settings: Settings | None = None) -> MemoryStore:
+    store = MemoryStore(settings or Settings())
     for start in range(0, len(records), batch_size):
         store.run(records[start : start + batch_size])
     return store
@@ -364,21 +365,28 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(stream=streams(), batch_size=st.integers(min_value=2, max_value=30))
+@given(
+    stream=streams(),
+    batch_size=st.integers(min_value=2, max_value=30),
+    documents=st.booleans(),
+)
 def test_any_batching_emits_the_same_bytes_as_one_record_per_batch(
-    stream: list[dict[str, Any] | bytes], batch_size: int
+    stream: list[dict[str, Any] | bytes], batch_size: int, documents: bool
 ) -> None:
     records = records_of(stream)
+    with_documents = Settings(seller=SELLER) if documents else Settings()
 
     # Spans that record (another test may have set a tracer provider) start fresh traces
     # with random ids for records without a traceparent: a processing's own, not a decision.
     with patch.object(tracing, "_tracer", trace.NoOpTracer):
-        one_by_one = run(records, 1)
-        batched = run(records, batch_size)
+        one_by_one = run(records, 1, with_documents)
+        batched = run(records, batch_size, with_documents)
 
     assert batched.outbox == one_by_one.outbox
     assert batched.invoices == one_by_one.invoices
     assert batched.series == one_by_one.series
+    assert batched.render_jobs == one_by_one.render_jobs
+    assert batched.waiting_notifications == one_by_one.waiting_notifications
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

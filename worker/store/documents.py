@@ -1,8 +1,8 @@
 """Render jobs and documents: a closed invoice's job is enqueued by the closing transaction;
-a renderer claims one (FOR UPDATE SKIP LOCKED), stores its documents, and deletes it, in
-one transaction. A stored document never changes (the table refuses updates). A
-notification that goes out with the documents waits in document_notifications until they
-are stored."""
+a renderer claims one for a lease, renders it with no transaction open, then stores its
+documents and deletes it in one transaction. A stored document never changes (the table
+refuses updates). A notification that goes out with the documents waits in
+document_notifications until they are stored."""
 
 from __future__ import annotations
 
@@ -99,18 +99,23 @@ async def enqueue(
         )
 
 
-async def claim(connection: Executor) -> RenderJob | None:
-    """The oldest job that is due and that no other renderer holds, locked until the
-    transaction ends; None when there is none."""
+async def claim(connection: Executor, lease_seconds: float) -> RenderJob | None:
+    """Takes the oldest due job that no other renderer holds, for `lease_seconds`: it is
+    not due again (for any renderer) until then, and its `attempts` count this one. Run
+    outside a transaction, so the lease holds while the job renders without one open;
+    None when no job is due."""
     record = await connection.fetchrow(
         """
-        SELECT invoice_id::text, correlation_id, event_time, attempts, traceparent
-          FROM render_jobs
-         WHERE not_before <= now()
-         ORDER BY not_before, created_at
-         LIMIT 1
-           FOR UPDATE SKIP LOCKED
-        """
+        UPDATE render_jobs
+           SET attempts = attempts + 1, not_before = now() + make_interval(secs => $1)
+         WHERE invoice_id = (SELECT invoice_id FROM render_jobs
+                              WHERE not_before <= now()
+                              ORDER BY not_before, created_at
+                              LIMIT 1
+                                FOR UPDATE SKIP LOCKED)
+        RETURNING invoice_id::text, correlation_id, event_time, attempts, traceparent
+        """,
+        lease_seconds,
     )
     if record is None:
         return None
@@ -121,6 +126,17 @@ async def claim(connection: Executor) -> RenderJob | None:
         attempts=record["attempts"],
         traceparent=record["traceparent"],
     )
+
+
+async def hold(connection: Executor, job: RenderJob) -> bool:
+    """Locks the job until the transaction ends, if it is still this claim's: False when a
+    renderer finished it, or claimed it again after this claim's lease ran out."""
+    held: bool | None = await connection.fetchval(
+        "SELECT true FROM render_jobs WHERE invoice_id = $1::uuid AND attempts = $2 FOR UPDATE",
+        job.invoice_id,
+        job.attempts,
+    )
+    return held is not None
 
 
 _WAITING_COLUMNS = """invoice_id::text, channel, recipient, reason, request, amount_due,
@@ -244,12 +260,13 @@ async def finish(connection: Executor, invoice_id: str) -> None:
     await connection.execute("DELETE FROM render_jobs WHERE invoice_id = $1::uuid", invoice_id)
 
 
-async def postpone(connection: Executor, invoice_id: str, seconds: float) -> None:
-    """A job whose rendering failed waits `seconds` before it is tried again."""
+async def postpone(connection: Executor, job: RenderJob, seconds: float) -> None:
+    """A job whose rendering failed is due again in `seconds` (unless claimed anew)."""
     await connection.execute(
-        "UPDATE render_jobs SET attempts = attempts + 1,"
-        " not_before = now() + make_interval(secs => $2) WHERE invoice_id = $1::uuid",
-        invoice_id,
+        "UPDATE render_jobs SET not_before = now() + make_interval(secs => $3)"
+        " WHERE invoice_id = $1::uuid AND attempts = $2",
+        job.invoice_id,
+        job.attempts,
         seconds,
     )
 

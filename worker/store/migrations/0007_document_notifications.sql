@@ -19,10 +19,15 @@ CREATE TABLE IF NOT EXISTS document_notifications (
 CREATE INDEX IF NOT EXISTS document_notifications_invoice
     ON document_notifications (invoice_id, id);
 
+-- Workers of the release before cannot close an invoice with a seller once the column is
+-- gone (their batch is retried until they are replaced: nothing is lost). The lock keeps
+-- their renderers from sending a notification that was just copied.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM information_schema.columns
-                WHERE table_name = 'render_jobs' AND column_name = 'notification') THEN
+                WHERE table_schema = current_schema() AND table_name = 'render_jobs'
+                  AND column_name = 'notification') THEN
+        LOCK TABLE render_jobs IN ACCESS EXCLUSIVE MODE;
         INSERT INTO document_notifications (invoice_id, channel, recipient, reason, request,
                                             amount_due, correlation_id, event_time,
                                             traceparent)

@@ -1,0 +1,97 @@
+"""The renderer's process: replaced when it died since it last rendered, when it dies
+rendering, or when a rendering outlasts its time, without stopping another loop's process,
+leaving a zombie, or holding the event loop when the worker stops."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.slow_rendering import sleep_then_echo
+from worker import renderer
+from worker.renderer import RenderProcess
+
+
+@pytest.fixture(autouse=True)
+def _sleeping_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(renderer, "render_documents", sleep_then_echo)
+
+
+async def render(process: RenderProcess, name: str, seconds: float) -> Any:
+    return await process.render(name, str(seconds), "en")  # type: ignore[arg-type]
+
+
+def kill(process: RenderProcess) -> None:
+    for child in list(process._executor._processes.values()):
+        child.kill()  # as the kernel's OOM killer would
+
+
+def zombies() -> list[str]:
+    """This process's children that died and were never waited for."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == os.getpid():
+            found.append(stat.parent.name)
+    return found
+
+
+async def test_a_process_that_died_since_it_last_rendered_is_replaced_before_the_next() -> None:
+    with RenderProcess(30) as process:
+        assert await render(process, "first", 0) == "first"
+        kill(process)
+        await asyncio.sleep(1)  # the executor notices that its process is gone
+
+        assert [await render(process, f"after-{i}", 0) for i in range(3)] == [
+            "after-0",
+            "after-1",
+            "after-2",
+        ]
+
+
+async def test_a_process_that_dies_rendering_fails_that_rendering_and_is_replaced() -> None:
+    with RenderProcess(30) as process:
+        assert await render(process, "warm", 0) == "warm"
+        rendering = asyncio.create_task(render(process, "killed", 5))
+        await asyncio.sleep(0.5)
+        kill(process)
+        with pytest.raises(BrokenProcessPool):
+            await rendering
+
+        assert await render(process, "next", 0) == "next"
+
+
+async def test_a_timeout_stops_only_its_own_process_and_leaves_no_zombie() -> None:
+    # the timeout counts the process's start too: a few seconds on a busy machine
+    with RenderProcess(6.0) as hanging, RenderProcess(30) as other:
+        stuck = asyncio.create_task(render(hanging, "stuck", 60))
+        innocent = asyncio.create_task(render(other, "innocent", 2))
+        results = await asyncio.gather(stuck, innocent, return_exceptions=True)
+        assert await render(hanging, "again", 0) == "again"
+    await asyncio.sleep(0.5)
+
+    assert isinstance(results[0], TimeoutError)
+    assert results[1] == "innocent"
+    assert zombies() == []
+
+
+async def test_stopping_with_a_rendering_in_flight_does_not_wait_for_it() -> None:
+    process = RenderProcess(300)
+    rendering = asyncio.create_task(render(process, "long", 30))
+    await asyncio.sleep(1)
+    rendering.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await rendering
+
+    started = time.monotonic()
+    process.__exit__(None, None, None)
+    assert time.monotonic() - started < 1
