@@ -127,8 +127,10 @@ def test_the_ratios_and_targets_are_all_reported(smoke_run: tuple[str, Any]) -> 
         "worker_orders_per_second",
         "share_of_database",
         "times_baseline",
+        "documents_slower",
         "p99_ms",
         "peak_rss_mib",
     }
+    assert document["ratios"]["documents_slower"] is not None
     assert all(isinstance(met, bool) for met in document["targets"].values())
     assert document["options"]["smoke"] is True
