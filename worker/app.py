@@ -138,8 +138,15 @@ class Worker:
                 for _ in range(settings.renderer_processes)
             ]
             await asyncio.gather(
-                *(Renderer(settings, pool, process).run(self.stop) for process in processes)
+                *(
+                    Renderer(settings, pool, process, self._backlog).run(self.stop)
+                    for process in processes
+                )
             )
+
+    def _backlog(self) -> int:
+        """Records waiting for this worker (the renderer leaves the cores to a burst)."""
+        return 0 if self.consumer is None else sum(self.consumer.lag.values())
 
     async def _start_kafka(self, producer: AIOKafkaProducer) -> bool:
         """The broker may not be up yet: keep trying until told to stop (then False)."""

@@ -22,6 +22,7 @@ import contextlib
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
@@ -55,6 +56,9 @@ LEASE_MARGIN_SECONDS = 60.0
 would have timed out."""
 RELEASED_PER_TRANSACTION = 100
 """Notifications sent with documents stored earlier, at most, per transaction."""
+YIELD_AT_MOST_SECONDS = 30.0
+"""While more than a batch of records waits for the worker, a loop renders nothing, but one
+job at least this often: closing goes first in a burst, and documents never stop."""
 RENDER_NICENESS = 10
 """Added to the rendering processes' nice value: under full load they get about a tenth
 of a core's share against the worker and the database, so documents lag, not closing."""
@@ -124,11 +128,29 @@ class RenderProcess:
 
 
 class Renderer:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, process: RenderProcess) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        process: RenderProcess,
+        backlog: Callable[[], int] = lambda: 0,
+    ) -> None:
+        """`backlog`: how many records wait for this process's worker."""
         self._settings = settings
         self._pool = pool
         self._process = process
+        self._backlog = backlog
         self._lease_seconds = settings.render_timeout_seconds + LEASE_MARGIN_SECONDS
+        self._rendered_at = time.monotonic()
+
+    def _yields(self) -> bool:
+        """Whether to leave the cores to closing now: a burst of records is waiting (the
+        render processes' lower priority does not keep them off two busy cores, whose
+        threads may share a physical core), and a job was rendered not long ago."""
+        return (
+            self._backlog() > self._settings.batch_max_records
+            and time.monotonic() - self._rendered_at < YIELD_AT_MOST_SECONDS
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Renders due jobs until `stop` (a job in hand is finished); sends released
@@ -142,7 +164,7 @@ class Renderer:
                 if time.monotonic() - released_at >= RELEASE_INTERVAL_SECONDS:
                     released = await self.release_notifications()
                     released_at = time.monotonic()
-                rendered = await self.render_next()
+                rendered = not self._yields() and await self.render_next()
                 if not rendered and not released:
                     released_at = 0.0  # idle: look for released notifications each time
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
@@ -161,6 +183,7 @@ class Renderer:
         job = await documents.claim(self._pool, self._lease_seconds)
         if job is None:
             return False
+        self._rendered_at = time.monotonic()
         structlog.contextvars.bind_contextvars(
             **{"invoice_id": job.invoice_id, CORRELATION_ID: job.correlation_id}
         )

@@ -7,6 +7,7 @@ fails, hangs or loses its process postpones its job and the renderer goes on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -243,3 +244,39 @@ async def test_an_invoice_voided_while_its_documents_render_is_not_announced(
     assert selling.topics.notifications_requested not in topics
     assert await db.fetchval("SELECT count(*) FROM invoice_documents") == 2
     assert await db.fetchval("SELECT count(*) FROM document_notifications") == 0
+
+
+async def test_the_renderer_leaves_the_cores_to_a_burst_of_records_but_not_for_ever(
+    selling: Settings, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _closed_by_the_worker(selling)
+    waiting = selling.batch_max_records + 1
+
+    async def rendered_within(seconds: float) -> bool:
+        stop = asyncio.Event()
+        with RenderProcess(300) as process:
+            async with renderer_of(selling, process) as renderer:
+                renderer._backlog = lambda: waiting
+                running = asyncio.create_task(renderer.run(stop))
+                with contextlib.suppress(AssertionError):
+                    await wait_until(stored, "documents", within=seconds)
+                stop.set()
+                await running
+        return await stored()
+
+    async def stored() -> bool:
+        done: int = await db.fetchval("SELECT count(*) FROM invoice_documents")
+        return done > 0
+
+    assert not await rendered_within(2)  # more than a batch waits: nothing rendered
+
+    monkeypatch.setattr(renderer_module, "YIELD_AT_MOST_SECONDS", 1.0)
+    assert await rendered_within(8)  # one job at least as often as that, all the same
+
+    await db.execute("DELETE FROM invoice_documents")
+    await db.execute(
+        "INSERT INTO render_jobs (invoice_id, correlation_id) SELECT invoice_id, 'c' FROM invoices"
+    )
+    monkeypatch.undo()
+    waiting = 0
+    assert await rendered_within(8)  # nothing waits: rendered at once
