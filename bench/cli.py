@@ -239,6 +239,7 @@ async def run_benchmark(options: Options, services: Services) -> BenchResult:
                 seconds_allowed=seconds_allowed,
                 log_dir=log_dir,
                 documents=True,
+                render_sample_seconds=1.0 if options.smoke else 10.0,
             )
         if "baseline" in options.scenarios:
             baseline_orders = orders[: options.baseline_orders]

@@ -123,9 +123,10 @@ class ThroughputResult:
     usage: Usage
     exit_code: int
     documents: int | None = None
-    """Documents on: the documents (PDF and UBL each count) stored over the window."""
+    """Documents on: the documents (PDF and UBL each count) stored in the seconds after the
+    last invoice closed (`render_sample_seconds`; while closing, rendering mostly waits)."""
     render_cpu_seconds: float | None = None
-    """Documents on: what the render processes used over the window."""
+    """Documents on: what the render processes used over those seconds."""
 
     @property
     def orders_per_second(self) -> float:
@@ -257,6 +258,7 @@ async def measure_throughput(
     log_dir: Path,
     profile_path: Path | None = None,
     documents: bool = False,
+    render_sample_seconds: float = 10.0,
 ) -> ThroughputResult:
     """Pre-loads the orders, then starts the worker and waits until every invoice is out
     (with `documents`, a seller configured: closed while the render pool works beside)."""
@@ -299,7 +301,9 @@ async def measure_throughput(
             )
             meters.stop()
             first_consumed = await connection.fetchval("SELECT min(processed_at) FROM inbox")
-            stored_documents = await connection.fetchval("SELECT count(*) FROM invoice_documents")
+            rendering = None
+            if documents:
+                rendering = await _sample_rendering(connection, worker, render_sample_seconds)
         finally:
             await connection.close()
             if profiler is not None:
@@ -320,11 +324,25 @@ async def measure_throughput(
         counts=counts,
         usage=meters.usage(peak_rss, worker_pids),
         exit_code=exit_code,
-        documents=stored_documents if documents else None,
-        render_cpu_seconds=_render_cpu_seconds(meters.worker, worker.pid, worker_pids)
-        if documents
-        else None,
+        documents=None if rendering is None else rendering[0],
+        render_cpu_seconds=None
+        if rendering is None
+        else _render_cpu_seconds(rendering[1], worker.pid, worker_pids),
     )
+
+
+async def _sample_rendering(
+    connection: asyncpg.Connection, worker: WorkerProcess, seconds: float
+) -> tuple[int, CpuMeter]:
+    """Documents stored over `seconds` once closing is done (rendering catches up then),
+    and the CPU of the worker's processes over them."""
+    count = "SELECT count(*) FROM invoice_documents"
+    meter = CpuMeter(worker.pid)
+    before = await connection.fetchval(count)
+    meter.start()
+    await asyncio.sleep(seconds)
+    meter.stop()
+    return await connection.fetchval(count) - before, meter
 
 
 def _render_cpu_seconds(meter: CpuMeter, supervisor: int, workers: Collection[int]) -> float:
