@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -64,8 +65,11 @@ RENDER_NICENESS = 10
 of a core's share against the worker and the database, so documents lag, not closing."""
 
 
-def _lower_priority() -> None:
+def _prepare_render_process() -> None:
+    """Lower priority; and deaf to Ctrl-C, which a terminal sends its whole process group:
+    the worker stops its render processes itself."""
     os.nice(RENDER_NICENESS)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class RenderProcess:
@@ -80,7 +84,7 @@ class RenderProcess:
     @staticmethod
     def _start() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=_prepare_render_process
         )
 
     async def render(
