@@ -240,10 +240,12 @@ async def documents_of(connection: Executor, invoice_id: str) -> list[StoredDocu
         " WHERE invoice_id = $1::uuid ORDER BY kind",
         invoice_id,
     )
-    return [
-        StoredDocument(record["kind"], record["media_type"], record["sha256"], record["size"])
-        for record in records
-    ]
+    return [stored_document_of(record) for record in records]
+
+
+def stored_document_of(record: asyncpg.Record) -> StoredDocument:
+    """From a row with kind, media_type, sha256 and size."""
+    return StoredDocument(record["kind"], record["media_type"], record["sha256"], record["size"])
 
 
 async def document_content(connection: Executor, invoice_id: str, kind: str) -> bytes | None:

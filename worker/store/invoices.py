@@ -22,6 +22,11 @@ from worker.domain.money import plain
 from worker.store.payments import load_payments, save_payments
 from worker.store.pool import Executor
 
+LINE_COLUMNS = (
+    "invoice_id::text, line_no, order_row_id, sku, name, quantity, unit, unit_price,"
+    " discount_percent, tax_rate, net_amount, gross_amount, tax_category,"
+    " tax_exemption_reason, tax_exemption_reason_code"
+)
 HEADER_COLUMNS = (
     "invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,"
     " order_code, currency, prices_include_tax, customer, note, payment_terms_days,"
@@ -219,14 +224,21 @@ async def load_invoices(connection: Executor, order_ids: Collection[str]) -> lis
         " ORDER BY created_at, invoice_id",
         ids,
     )
-    lines: dict[str, list[Any]] = {}
-    for record in await connection.fetch(
-        "SELECT invoice_id::text, line_no, order_row_id, sku, name, quantity, unit, unit_price,"
-        " discount_percent, tax_rate, net_amount, gross_amount, tax_category,"
-        " tax_exemption_reason, tax_exemption_reason_code FROM invoice_lines"
+    line_records = await connection.fetch(
+        f"SELECT {LINE_COLUMNS} FROM invoice_lines"
         " WHERE order_id = ANY($1::text[]) ORDER BY invoice_id, line_no",
         ids,
-    ):
+    )
+    return await assemble_invoices(connection, headers, line_records)
+
+
+async def assemble_invoices(
+    connection: Executor, headers: Sequence[Any], line_records: Sequence[Any]
+) -> list[Invoice]:
+    """The invoices of `headers` (HEADER_COLUMNS), in their order, from their lines
+    (LINE_COLUMNS, by line_no) and their payments."""
+    lines: dict[str, list[Any]] = {}
+    for record in line_records:
         lines.setdefault(record["invoice_id"], []).append(record)
     payments = await load_payments(connection, [str(header["invoice_id"]) for header in headers])
     return [

@@ -19,16 +19,9 @@ from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
 from worker.domain.lifecycle import Invoice
-from worker.store.documents import StoredDocument
-from worker.store.invoices import HEADER_COLUMNS, invoice_from_rows
-from worker.store.payments import load_payments
+from worker.store.documents import StoredDocument, stored_document_of
+from worker.store.invoices import HEADER_COLUMNS, LINE_COLUMNS, assemble_invoices
 from worker.store.pool import Executor
-
-_LINE_COLUMNS = (
-    "invoice_id::text, line_no, order_row_id, sku, name, quantity, unit, unit_price,"
-    " discount_percent, tax_rate, net_amount, gross_amount, tax_category,"
-    " tax_exemption_reason, tax_exemption_reason_code"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,34 +126,20 @@ async def _with_lines_and_documents(
     if not headers:
         return []
     ids = [header["invoice_id"] for header in headers]
-    lines: dict[str, list[asyncpg.Record]] = {}
-    for record in await connection.fetch(
-        f"SELECT {_LINE_COLUMNS} FROM invoice_lines WHERE invoice_id = ANY($1::uuid[])"
+    line_records = await connection.fetch(
+        f"SELECT {LINE_COLUMNS} FROM invoice_lines WHERE invoice_id = ANY($1::uuid[])"
         " ORDER BY invoice_id, line_no",
         ids,
-    ):
-        lines.setdefault(record["invoice_id"], []).append(record)
-    payments = await load_payments(connection, [str(invoice_id) for invoice_id in ids])
+    )
+    invoices = await assemble_invoices(connection, headers, line_records)
     documents: dict[str, list[StoredDocument]] = {}
     for record in await connection.fetch(
         "SELECT invoice_id::text, kind, media_type, sha256, size FROM invoice_documents"
         " WHERE invoice_id = ANY($1::uuid[]) ORDER BY invoice_id, kind",
         ids,
     ):
-        documents.setdefault(record["invoice_id"], []).append(
-            StoredDocument(record["kind"], record["media_type"], record["sha256"], record["size"])
-        )
-    return [
-        StoredInvoice(
-            invoice_from_rows(
-                header,
-                lines.get(str(header["invoice_id"]), []),
-                payments.get(str(header["invoice_id"]), ()),
-            ),
-            documents.get(str(header["invoice_id"]), []),
-        )
-        for header in headers
-    ]
+        documents.setdefault(record["invoice_id"], []).append(stored_document_of(record))
+    return [StoredInvoice(invoice, documents.get(invoice.invoice_id, [])) for invoice in invoices]
 
 
 async def stored_document(pool: asyncpg.Pool, invoice_id: str, kind: str) -> StoredDocument | None:
@@ -176,6 +155,4 @@ async def stored_document(pool: asyncpg.Pool, invoice_id: str, kind: str) -> Sto
         key,
         kind,
     )
-    if record is None:
-        return None
-    return StoredDocument(record["kind"], record["media_type"], record["sha256"], record["size"])
+    return None if record is None else stored_document_of(record)
