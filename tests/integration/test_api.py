@@ -303,20 +303,23 @@ async def test_pages_neither_repeat_nor_skip_while_invoices_are_added(
                 await asyncio.sleep(0.01)
 
         committed_early = False
+        adding: asyncio.Task[None] | None = None
 
         async def between_pages() -> None:
-            nonlocal committed_early
+            nonlocal committed_early, adding
             if not committed_early:
                 await began_early.commit()
                 committed_early = True
+                # from the first page on: what is added before it is rightly on it
+                adding = asyncio.create_task(keep_adding())
             await asyncio.sleep(0.05)  # let the other task add some
 
-        adding = asyncio.create_task(keep_adding())
         try:
             served = await _all_pages(api, 3, between_pages)
         finally:
             stop.set()
-            await adding
+            if adding is not None:
+                await adding
         assert committed_early and added
         assert served == expected, "each invoice once, newest first, none added meanwhile"
 
