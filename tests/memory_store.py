@@ -15,8 +15,8 @@ from worker.decisions import Record
 from worker.domain.lifecycle import Invoice
 from worker.domain.order import Order
 from worker.handlers import ROUTES
-from worker.messages import Rejection, parse_record
-from worker.processing import Item, decide
+from worker.messages import Rejection
+from worker.processing import decide, parse_items
 from worker.settings import Settings
 from worker.store.documents import RenderJob, WaitingNotification
 from worker.store.inbox import EventKey, InboxEntry
@@ -41,7 +41,7 @@ class MemoryStore:
     def run(self, records: Sequence[Record]) -> None:
         """One batch: loaded as worker.unit_of_work.begin loads it, decided record by
         record, and stored as commit stores it."""
-        items = [Item(record, parse_record(record.value, record.headers)) for record in records]
+        items = parse_items(records)
         needs = [
             ROUTES[type(item.event.data)].needs(item.event.data)
             for item in items

@@ -15,6 +15,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from worker import metrics
 from worker.decisions import Record
 from worker.kafka_client import client_options
+from worker.kafka_records import tolerate_undecodable_header_names
 from worker.processing import Outage, Stopping, process_records
 from worker.settings import Settings
 from worker.store.outbox import backlog
@@ -50,8 +51,21 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         )
 
 
+def record_of(message: ConsumerRecord) -> Record:
+    """What the worker takes of a consumed record."""
+    return Record(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple(message.headers),
+    )
+
+
 class BatchConsumer:
     def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+        tolerate_undecodable_header_names()
         self._settings = settings
         self._pool = pool
         self.batch_lock = asyncio.Lock()
@@ -103,16 +117,7 @@ class BatchConsumer:
                     continue
                 async with self.batch_lock:
                     records = [
-                        Record(
-                            topic=message.topic,
-                            partition=message.partition,
-                            offset=message.offset,
-                            key=message.key,
-                            value=message.value,
-                            headers=tuple(message.headers),
-                        )
-                        for messages in batch.values()
-                        for message in messages
+                        record_of(message) for messages in batch.values() for message in messages
                     ]
                     try:
                         await process_records(

@@ -3,6 +3,7 @@ maps the domain onto the contract (ids, amounts as strings, keys, topics)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,7 @@ from worker.messages.dead_letter import (
     ORIGINAL_TOPIC,
     REASON,
 )
+from worker.messages.error_report import bounded_report
 from worker.messages.outgoing import document_path
 from worker.messages.routing import OUTGOING, topic_for
 from worker.settings import Settings
@@ -451,8 +453,7 @@ def command_result(
                 ok=result.ok,
                 invoice=None if invoice is None else invoice_snapshot(invoice),
                 warnings=result.warnings,
-                errors=result.errors,
-                details=result.details,
+                **_bounded_errors(result),
             ),
             correlation_id=cause.correlation_id,
             subject=None if invoice is None else invoice.invoice_id,
@@ -464,14 +465,24 @@ def command_result(
     )
 
 
+def _bounded_errors(result: CommandResult) -> dict[str, Any]:
+    """A failed command's errors and details as every report bounds them."""
+    if result.errors is None:
+        return {"errors": None, "details": result.details}
+    errors, details = bounded_report(result.errors, result.details or "")
+    return {"errors": errors, "details": details}
+
+
 def dead_letter(settings: Settings, record: Record, rejection: Rejection) -> OutboxMessage:
-    """The record unchanged, with why it was rejected and where it came from."""
+    """The record unchanged, with why it was rejected and where it came from. A header name
+    that was not UTF-8 on the broker (Kafka's names are strings) cannot be sent as it was:
+    its bytes that are not UTF-8 become U+FFFD, as Kafka's own Java client reads them."""
     return OutboxMessage(
         topic=settings.topics.dead_letter,
         key=record.key,
         value=record.value,
         headers=(
-            *record.headers,
+            *((_sendable(name), value) for name, value in record.headers),
             (REASON, rejection.reason.value.encode()),
             (ERROR, rejection.header_value()),
             (ORIGINAL_TOPIC, record.topic.encode()),
@@ -479,3 +490,10 @@ def dead_letter(settings: Settings, record: Record, rejection: Rejection) -> Out
             (ORIGINAL_OFFSET, str(record.offset).encode()),
         ),
     )
+
+
+def _sendable(header_name: str) -> str:
+    return _SURROGATE.sub("\ufffd", header_name)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")

@@ -64,7 +64,7 @@ class Lines(io.TextIOBase):
     def write(self, text: str) -> int:
         if not self._failed:
             try:
-                self._stream.write(text)
+                self._write(text)
                 self._stream.flush()
             except (OSError, ValueError) as error:
                 self._failed = True
@@ -75,6 +75,15 @@ class Lines(io.TextIOBase):
                         "its further lines are dropped\n"
                     )
         return len(text)
+
+    def _write(self, text: str) -> None:
+        """A character the stream cannot encode (a record's lone surrogate, on a terminal)
+        is written as its escape rather than failing the line."""
+        try:
+            self._stream.write(text)
+        except UnicodeEncodeError:
+            encoding = self._stream.encoding or "utf-8"
+            self._stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
 
     def isatty(self) -> bool:
         with contextlib.suppress(OSError, ValueError):

@@ -31,7 +31,7 @@ from worker.decisions import Cause, Decision, Outcome, Record, Republished, caus
 from worker.domain.money import plain
 from worker.handlers import ROUTES
 from worker.handlers.rejections import dead_letter, reject_invalid_command, rejection_cause
-from worker.logs import CORRELATION_ID, MESSAGE_ID, OFFSET, TOPIC
+from worker.logs import CORRELATION_ID, MESSAGE_ID, OFFSET, PARTITION, TOPIC
 from worker.messages import (
     INVOICE_COMMAND,
     InvoiceCommandEvent,
@@ -82,8 +82,31 @@ async def process_records(
     stop: asyncio.Event,
     outage: Outage,
 ) -> None:
-    items = [Item(record, parse_record(record.value, record.headers)) for record in records]
-    await _apply_with_retries(pool, items, settings, stop, outage)
+    await _apply_with_retries(pool, parse_items(records), settings, stop, outage)
+
+
+def parse_items(records: Sequence[Record]) -> list[Item]:
+    return [Item(record, _parsed(record)) for record in records]
+
+
+def _parsed(record: Record) -> Parsed:
+    """The record's event, or why it is refused. Parsing is pure: a defect it meets with one
+    record fails the same way every time, so that record is dead-lettered at once, and the
+    batch and the process go on."""
+    try:
+        return parse_record(record.value, record.headers)
+    except Exception as error:
+        log.error(
+            "record could not be parsed",
+            error=describe_error(error),
+            **{TOPIC: record.topic, PARTITION: record.partition, OFFSET: record.offset},
+        )
+        log.debug("record could not be parsed", exc_info=error)
+        return Rejection(
+            reason=RejectReason.PROCESSING_ERROR,
+            errors={"": [describe_error(error)]},
+            details=PROCESSING_ERROR_DETAILS.format(error=describe_error(error)),
+        )
 
 
 async def _apply_with_retries(

@@ -108,3 +108,19 @@ def test_a_stream_nobody_reads_is_reported_once_and_its_lines_dropped(
     logging.getLogger("aiokafka").warning("heartbeat failed")
     [report] = capsys.readouterr().err.splitlines()
     assert report.startswith("invoicer: cannot write to the log (") and "Broken pipe" in report
+
+
+class Utf8Terminal(io.TextIOWrapper):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_record_text_that_is_not_unicode_neither_breaks_the_line_nor_silences_the_log() -> None:
+    raw = io.BytesIO()
+    output = Utf8Terminal(raw, encoding="utf-8", write_through=True)
+    configure_logging(stream=output)
+    structlog.get_logger().warning("bad-\udcff key", details="bad-\udcff key")
+    structlog.get_logger().info("worker running")
+    text = raw.getvalue().decode()
+    assert "bad-\\udcff key" in text
+    assert "worker running" in text

@@ -8,6 +8,7 @@ import structlog
 from worker.decisions import Cause, CommandResult, DeadLetter, Decision, Outcome, Record
 from worker.logs import OFFSET, PARTITION, TOPIC
 from worker.messages import INVOICE_COMMAND, Rejection
+from worker.messages.error_report import bounded_report
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +28,7 @@ def dead_letter(record: Record, rejection: Rejection) -> Decision:
         "record dead-lettered",
         action="dead-letter",
         reason=rejection.reason.value,
-        details=rejection.details,
+        details=bounded_report({}, rejection.details)[1],
         **{TOPIC: record.topic, PARTITION: record.partition, OFFSET: record.offset},
     )
     return Decision(

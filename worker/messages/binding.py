@@ -17,25 +17,42 @@ STRUCTURED_CONTENT_TYPE = b"application/cloudevents+json; charset=UTF-8"
 EVENT_HEADERS: tuple[tuple[str, bytes | None], ...] = ((CONTENT_TYPE, STRUCTURED_CONTENT_TYPE),)
 """The headers of every event the worker emits."""
 ATTRIBUTE_PREFIX = "ce_"
+SPECVERSION_HEADER = ATTRIBUTE_PREFIX + "specversion"
+NOT_UTF8 = "a binding header must be UTF-8 text"
+
+
+class BindingError(Exception):
+    """A binding header that is not text: the record is no CloudEvent in either mode."""
+
+    def __init__(self, header: str, problem: str) -> None:
+        super().__init__(f"{header}: {problem}")
+        self.header = header
+        self.problem = problem
 
 
 def structured_value(
     value: bytes | None, headers: Sequence[tuple[str, bytes | None]]
 ) -> bytes | None:
     """The record's event in structured mode: its value, unless the record is in binary
-    mode (it has a `ce_specversion` header)."""
+    mode (it has a `ce_specversion` header). Raises BindingError when a binding header of a
+    binary-mode record is not UTF-8 (its name or its value)."""
+    binding = [
+        (name, header)
+        for name, header in headers
+        if header is not None
+        and (name.lower().startswith(ATTRIBUTE_PREFIX) or name.lower() == CONTENT_TYPE)
+    ]
+    if not any(name.lower() == SPECVERSION_HEADER for name, _ in binding):
+        return value
     attributes: dict[str, str] = {}
     content_type = None
-    for name, header in headers:
+    for name, header in binding:
         lowered = name.lower()
-        if header is None:
-            continue
-        if lowered.startswith(ATTRIBUTE_PREFIX):
-            attributes[lowered.removeprefix(ATTRIBUTE_PREFIX)] = _text(header)
-        elif lowered == CONTENT_TYPE:
-            content_type = _text(header)
-    if "specversion" not in attributes:
-        return value
+        text = _text(name, header)
+        if lowered == CONTENT_TYPE:
+            content_type = text
+        else:
+            attributes[lowered.removeprefix(ATTRIBUTE_PREFIX)] = text
     if content_type is not None:
         attributes.setdefault("datacontenttype", content_type)
     envelope = json.dumps(attributes, ensure_ascii=False).encode()
@@ -44,6 +61,12 @@ def structured_value(
     return envelope[:-1] + b', "data": ' + value + b"}"
 
 
-def _text(header: bytes) -> str:
-    """Header text; bytes that are not UTF-8 stay as lone surrogates, which parsing refuses."""
-    return header.decode("utf-8", "surrogateescape")
+def _text(name: str, header: bytes) -> str:
+    try:
+        name.encode()
+    except UnicodeEncodeError:  # the broker's bytes of the name were not UTF-8
+        raise BindingError(name, NOT_UTF8) from None
+    try:
+        return header.decode()
+    except UnicodeDecodeError:
+        raise BindingError(name, NOT_UTF8) from None

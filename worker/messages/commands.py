@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic.networks import validate_email
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from worker.messages.orders import CustomerDetails, duplicate_row_ids
+from worker.messages.orders import MAX_ROWS, CustomerDetails, duplicate_row_ids
 from worker.messages.values import (
     MAX_WHOLE_NUMBER,
     NOT_ROUNDED,
@@ -41,7 +41,9 @@ def _unique_row_ids(row_ids: list[str]) -> list[str]:
     return row_ids
 
 
-RowIds = Annotated[list[Identifier], Field(min_length=1), AfterValidator(_unique_row_ids)]
+RowIds = Annotated[
+    list[Identifier], Field(min_length=1, max_length=MAX_ROWS), AfterValidator(_unique_row_ids)
+]
 
 
 def _reject(title: str, field: str, error: PydanticCustomError, value: object) -> ValidationError:

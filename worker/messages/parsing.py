@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from worker.messages.binding import structured_value
+from worker.messages.binding import BindingError, structured_value
 from worker.messages.envelope import (
     INVOICE_COMMAND,
     ORDER_COMPLETED,
@@ -19,6 +19,8 @@ from worker.messages.envelope import (
     InvoiceCommandEvent,
     OrderCompletedEvent,
 )
+from worker.messages.error_report import bounded_report, report_bytes
+from worker.messages.text import may_hold_refused_text, refusal
 from worker.messages.values import (
     MAX_INTEGER_DIGITS,
     TOO_MANY_FRACTION_DIGITS,
@@ -27,11 +29,7 @@ from worker.messages.values import (
 )
 
 MAX_HEADER_BYTES = 4096
-NUL_MESSAGE = "must not contain a NUL character"
-SURROGATE_MESSAGE = "must not contain a lone surrogate (not Unicode text)"
-_SHORT_MESSAGE = 200
-_SHORT_DETAILS = 500
-_MESSAGES_PER_FIELD_IN_HEADER = 3
+MAX_ACTION_LENGTH = 64
 
 
 class RejectReason(StrEnum):
@@ -66,40 +64,9 @@ class Rejection:
     """For an invoice-command, its `action` when that is a string."""
 
     def header_value(self) -> bytes:
-        """The `x-dead-letter-error` header: `{"errors": ..., "details": ...}`, at most 4 KiB.
-
-        When too long, messages and details are shortened and the fields that do not fit
-        are left out (in their order); `details` then says how many were.
-        """
-        whole = _compact({"errors": self.errors, "details": self.details})
-        if len(whole) <= MAX_HEADER_BYTES:
-            return whole
-        details = _shorten(self.details, _SHORT_DETAILS)
-        budget = MAX_HEADER_BYTES - len(_omitted_note(len(self.errors)).encode())
-        kept: dict[str, list[str]] = {}
-        for path, messages in self.errors.items():
-            kept[_shorten(path, _SHORT_MESSAGE)] = [
-                _shorten(message, _SHORT_MESSAGE)
-                for message in messages[:_MESSAGES_PER_FIELD_IN_HEADER]
-            ]
-            if len(_compact({"errors": kept, "details": details})) > budget:
-                kept.popitem()
-                break
-        if len(kept) < len(self.errors):
-            details += _omitted_note(len(self.errors) - len(kept))
-        return _compact({"errors": kept, "details": details})
-
-
-def _compact(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _omitted_note(count: int) -> str:
-    return f" ({count} more fields with errors not shown)"
+        """The `x-dead-letter-error` header: `{"errors": ..., "details": ...}`, at most 4 KiB,
+        bounded as every report is (worker/messages/error_report.py)."""
+        return report_bytes(*bounded_report(self.errors, self.details, MAX_HEADER_BYTES))
 
 
 _INCOMING: TypeAdapter[IncomingEvent] = TypeAdapter(IncomingEvent)
@@ -113,7 +80,11 @@ def parse_record(
     value: bytes | None, headers: Sequence[tuple[str, bytes | None]]
 ) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
     """The event a record carries, in either content mode, or why it is rejected."""
-    return parse_event(structured_value(value, headers))
+    try:
+        structured = structured_value(value, headers)
+    except BindingError as error:
+        return _not_cloudevent({error.header: [error.problem]})
+    return parse_event(structured)
 
 
 def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
@@ -123,7 +94,7 @@ def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEven
     """
     if value is None:
         return _invalid_json("the record has no value")
-    if _may_hold_unstorable_text(value):
+    if may_hold_refused_text(value):
         return _parse_exactly(value)
     try:
         return _INCOMING.validate_json(value, by_name=False)
@@ -132,11 +103,6 @@ def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEven
         # decimal field refuses floats; so read numbers as Decimals with the json module
         # and validate again. A record that is really invalid also ends up here.
         return _parse_exactly(value)
-
-
-def _may_hold_unstorable_text(value: bytes) -> bool:
-    """JSON carries a NUL character or a surrogate only as an escape: \\u0000, \\uD800."""
-    return b"\\u0000" in value or b"\\ud" in value or b"\\uD" in value
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +141,7 @@ def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | 
         )
     except (ValueError, RecursionError) as error:
         return _invalid_json(str(error))
-    unstorable = list(_unstorable_texts(document)) if _may_hold_unstorable_text(value) else []
+    unstorable = list(_refused_texts(document)) if may_hold_refused_text(value) else []
     data_error: ValidationError | None = None
     try:
         event = _INCOMING.validate_python(document, by_name=False)
@@ -222,16 +188,21 @@ def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | 
         errors,
         f"The {event_type} data is invalid: {_summary(errors)}.",
         **known,
-        action=action if isinstance(action, str) else None,
+        action=action if _is_action_name(action) else None,
     )
 
 
-def _unstorable_texts(document: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Where a string or an object's key holds what PostgreSQL cannot store (a NUL
-    character, a lone surrogate), and which. Walked depth first with one shared path and
+def _is_action_name(action: object) -> bool:
+    """Whether a command's `action` may be echoed in its result: text of a name's length."""
+    return isinstance(action, str) and len(action) <= MAX_ACTION_LENGTH and refusal(action) is None
+
+
+def _refused_texts(document: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Where a string or an object's key holds text the door refuses (worker/messages/text.py),
+    and why. Walked depth first with one shared path and
     no recursion: the document may be nested deeply and wide."""
     if isinstance(document, str):
-        if (problem := _unstorable(document)) is not None:
+        if (problem := refusal(document)) is not None:
             yield (), problem
         return
     path: list[str | int] = []
@@ -244,10 +215,10 @@ def _unstorable_texts(document: Any) -> Iterator[tuple[tuple[str | int, ...], st
                 path.pop()
             continue
         key, value = item
-        if isinstance(key, str) and (problem := _unstorable(key)) is not None:
+        if isinstance(key, str) and (problem := refusal(key)) is not None:
             yield (*path, key), problem
         elif isinstance(value, str):
-            if (problem := _unstorable(value)) is not None:
+            if (problem := refusal(value)) is not None:
                 yield (*path, key), problem
         elif isinstance(value, dict | list):
             path.append(key)
@@ -260,16 +231,6 @@ def _children(value: Any) -> Iterator[tuple[str | int, Any]]:
     if isinstance(value, list):
         return enumerate(value)
     return iter(())
-
-
-def _unstorable(text: str) -> str | None:
-    if "\x00" in text:
-        return NUL_MESSAGE
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return SURROGATE_MESSAGE
-    return None
 
 
 def _dotted(path: Sequence[str | int]) -> str:

@@ -11,6 +11,8 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from worker.messages.text import printable, shorten
+
 Executor: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any] | asyncpg.Pool[Any]"
 """Whatever runs a statement: a connection, a pooled one, or the pool itself."""
 
@@ -140,7 +142,8 @@ def describe_error(error: BaseException) -> str:
     PostgreSQL's DETAIL ("Failing row contains …") and asyncpg's quote of a query argument
     can hold a customer's personal data."""
     if not isinstance(error, asyncpg.PostgresError):
-        return repr(error)
+        # bounded and printable: an error about a record's text may quote all of it
+        return shorten(printable(repr(error)), MAX_ERROR_CHARACTERS)
     message = str(error.args[0]) if error.args else ""
     if message.startswith(_ARGUMENT_QUOTE):
         message = message.split(":", 1)[0]
@@ -148,3 +151,4 @@ def describe_error(error: BaseException) -> str:
 
 
 _ARGUMENT_QUOTE = "invalid input for query argument"
+MAX_ERROR_CHARACTERS = 500
