@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import RecordMetadata
 
 READ_TIMEOUT_SECONDS = 60.0
 
@@ -49,10 +50,13 @@ class KafkaClient:
         value: bytes | dict[str, Any] | None,
         key: str | bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
-    ) -> None:
+    ) -> RecordMetadata:
         raw = json.dumps(value).encode() if isinstance(value, dict) else value
         raw_key = key.encode() if isinstance(key, str) else key
-        await self._producer.send_and_wait(topic, value=raw, key=raw_key, headers=headers)
+        sent: RecordMetadata = await self._producer.send_and_wait(
+            topic, value=raw, key=raw_key, headers=headers
+        )
+        return sent
 
     async def read(
         self, topic: str, count: int, within: float = READ_TIMEOUT_SECONDS
