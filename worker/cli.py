@@ -17,6 +17,7 @@ from pydantic import SecretStr, ValidationError
 
 from worker import dead_letters, dunning
 from worker.app import Worker, install_signal_handlers, tune_garbage_collection
+from worker.arguments import at_least_one
 from worker.demo.story import Story
 from worker.domain.dunning import Notice
 from worker.domain.lifecycle import InvoiceOverdue
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--processes",
-        type=_at_least_one,
+        type=at_least_one,
         default=1,
         metavar="N",
         help="run N workers, each in a process of its own and a member of the consumer group;"
@@ -114,13 +115,6 @@ def _command(args: argparse.Namespace) -> int:
         uvloop.run(serve(settings))
         return 0
     return _dev(settings, demo=args.demo)
-
-
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _add_dunning_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
