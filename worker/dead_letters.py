@@ -311,7 +311,17 @@ async def replay(
                     # it be.
                     producer = create_producer(settings)
                     await producer.start()
-                deliveries.append(await producer.send(*_original_record(letter)))
+                deliveries.append(
+                    await producer.send(
+                        letter.original_topic,
+                        value=letter.value,
+                        key=letter.key,
+                        headers=[
+                            *letter.original_headers(),
+                            (REPLAYED_FROM, f"{letter.topic}/{letter.place}".encode()),
+                        ],
+                    )
+                )
             sent.append(
                 f"{verb} {letter.place} ({printable(letter.reason or '?')}, event"
                 f" {printable(letter.event_id or '-')}) to {printable(letter.original_topic or '')}"
@@ -326,17 +336,6 @@ async def replay(
         print(f"dry run: {len(sent)} record(s) would be sent back; nothing was sent", file=out)
     else:
         print(f"{len(sent)} record(s) sent back", file=out)
-
-
-def _original_record(letter: DeadLetter) -> tuple[str, bytes | None, bytes | None, Headers]:
-    """Topic, value, key and headers of the record the letter was, marked as replayed."""
-    assert letter.original_topic is not None  # not_replayable says so
-    return (
-        letter.original_topic,
-        letter.value,
-        letter.key,
-        (*letter.original_headers(), (REPLAYED_FROM, f"{letter.topic}/{letter.place}".encode())),
-    )
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -49,10 +49,19 @@ class KafkaClient:
         value: bytes | dict[str, Any] | None,
         key: str | bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
     ) -> None:
         raw = json.dumps(value).encode() if isinstance(value, dict) else value
         raw_key = key.encode() if isinstance(key, str) else key
-        await self._producer.send_and_wait(topic, value=raw, key=raw_key, headers=headers)
+        await self._producer.send_and_wait(
+            topic,
+            value=raw,
+            key=raw_key,
+            headers=headers,
+            partition=partition,
+            timestamp_ms=timestamp_ms,
+        )
 
     async def read(
         self, topic: str, count: int, within: float = READ_TIMEOUT_SECONDS
