@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
-import sys
 import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,7 +15,7 @@ import asyncpg
 
 from tests.integration.flows import order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient, Received
-from tests.integration.operations import environment
+from tests.integration.operations import run_invoicer
 from tests.unit.test_dead_letters import parse
 from worker.app import Worker
 from worker.dead_letters import REPLAYED_FROM, run_command
@@ -48,18 +46,9 @@ async def invoicer(settings: Settings, *args: str) -> str:
 
 async def invoicer_says(settings: Settings, *args: str) -> tuple[str, str]:
     """Runs the `invoicer` command line; its standard output and standard error."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "worker.cli",
-        *args,
-        env={**os.environ, **environment(settings)},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode(), err.decode()
+    ran = await run_invoicer(settings, *args)
+    assert ran.status == 0, ran.err
+    return ran.out, ran.err
 
 
 async def read_until(
