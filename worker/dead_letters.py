@@ -44,7 +44,7 @@ from worker.messages.dead_letter import (
     ORIGINAL_TOPIC,
     REASON,
 )
-from worker.printable import printable, printable_json
+from worker.printable import printable, printable_bytes, printable_json
 from worker.relay import create_producer
 from worker.settings import Settings
 from worker.startup import StartupError
@@ -137,7 +137,8 @@ class DeadLetter:
         ]
 
     def summary(self) -> dict[str, Any]:
-        """What `list --json` prints: everything but the value, each text `printable`."""
+        """What `list --json` prints: everything but the value (the headers as they are,
+        `[name, value]` each, too), each text `printable`."""
         texts = {
             "reason": self.reason,
             "originalTopic": self.original_topic,
@@ -154,6 +155,10 @@ class DeadLetter:
             "timestamp": None if self.timestamp is None else self.timestamp.isoformat(),
             "error": printable_json(self.error),
             **{name: None if text is None else printable(text) for name, text in texts.items()},
+            "headers": [
+                [printable(name), None if value is None else printable_bytes(value)]
+                for name, value in self.headers
+            ],
         }
 
 
@@ -187,6 +192,7 @@ async def read_dead_letters(
     one larger record), whatever the topic holds. A TimeoutError when the broker gives
     nothing for READ_TIMEOUT_SECONDS."""
     topic = settings.topics.dead_letter
+    loop = asyncio.get_running_loop()
     consumer = AIOKafkaConsumer(
         **client_options(settings),
         enable_auto_commit=False,
@@ -202,6 +208,7 @@ async def read_dead_letters(
             consumer.assign([tp])
             if not await _seek(consumer, tp, since):
                 continue
+            quiet_since = loop.time()
             while True:
                 async with asyncio.timeout(READ_TIMEOUT_SECONDS):
                     # The end is the consumer's own highwater: the broker's offset answers
@@ -209,6 +216,10 @@ async def read_dead_letters(
                     if await _at_end(consumer, tp):
                         break
                     records = (await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS)).get(tp, [])
+                if records:
+                    quiet_since = loop.time()
+                elif loop.time() - quiet_since > READ_TIMEOUT_SECONDS:
+                    raise TimeoutError(f"nothing read from {tp.topic}/{tp.partition}")
                 for record in records:
                     letter = _dead_letter(record)
                     if since is None or (

@@ -276,7 +276,10 @@ async def test_an_escape_sequence_is_shown_as_its_escape() -> None:
         timestamp=None,
         key=b"\x1b]0;owned\x07\xff",
         value=None,
-        headers=(("x-dead-letter-reason", b"\x1b[2J\x1b[HALL CLEAR\xe2\x80\xae"),),
+        headers=(
+            ("x-dead-letter-reason", b"\x1b[2J\x1b[HALL CLEAR\xe2\x80\xae"),
+            ("\u2028x-trace\x9b", b"\\x1b"),
+        ),
     )
     table, lines = io.StringIO(), io.StringIO()
 
@@ -287,3 +290,7 @@ async def test_an_escape_sequence_is_shown_as_its_escape() -> None:
     [shown] = [json.loads(line) for line in lines.getvalue().splitlines()]
     assert shown["key"] == "\\x1b]0;owned\\x07\\xff"
     assert shown["reason"] == "\\x1b[2J\\x1b[HALL CLEAR\\u202e"
+    assert shown["headers"] == [
+        ["x-dead-letter-reason", "\\x1b[2J\\x1b[HALL CLEAR\\u202e"],
+        ["\\u2028x-trace\\x9b", "\\\\x1b"],
+    ], "every header, names too; a backslash in a record is doubled"
