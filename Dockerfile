@@ -8,7 +8,7 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # Build: the project and its runtime dependencies into a virtual environment of their own
 # (no pip, no dev or test packages in it). Every dependency comes from requirements.lock,
-# pinned with its hashes (pip-compile --generate-hashes; README, "Deploy"): pip refuses
+# pinned with its hashes (pip-compile --generate-hashes; docs/operations.md, "Deploy"): pip refuses
 # anything else, so the same lock gives the same image.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \

@@ -1,4 +1,4 @@
-"""`invoicer migrate | run | api | dev [--demo] | schemas | dead-letters | dunning run`."""
+"""`invoicer migrate | run | api | dev [--demo] | schemas | dead-letters | outbox | dunning run`."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import structlog
 import uvloop
 from pydantic import SecretStr, ValidationError
 
-from worker import dead_letters, dunning
+from worker import dead_letters, dunning, parked
 from worker.app import Worker, install_signal_handlers, tune_garbage_collection
+from worker.arguments import at_least_one
 from worker.demo.story import Story
 from worker.domain.dunning import Notice
 from worker.domain.lifecycle import InvoiceOverdue
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--processes",
-        type=_at_least_one,
+        type=at_least_one,
         default=1,
         metavar="N",
         help="run N workers, each in a process of its own and a member of the consumer group;"
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the directory to write them to (default: ./schemas)",
     )
     dead_letters.add_command(commands)
+    parked.add_command(commands)
     _add_dunning_command(commands)
     args = parser.parse_args(argv)
 
@@ -98,6 +100,8 @@ def _command(args: argparse.Namespace) -> int:
         configure_tracing()
     if args.command == "dead-letters":
         return uvloop.run(dead_letters.run_command(args, settings))
+    if args.command == "outbox":
+        return uvloop.run(parked.run_command(args, settings))
     if args.command == "dunning":
         uvloop.run(_dunning_run(settings, args.as_of, dry_run=args.dry_run))
         return 0
@@ -114,13 +118,6 @@ def _command(args: argparse.Namespace) -> int:
         uvloop.run(serve(settings))
         return 0
     return _dev(settings, demo=args.demo)
-
-
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _add_dunning_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

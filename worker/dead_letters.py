@@ -11,24 +11,30 @@ published elsewhere (an `invoice-closed`, say) with the worker's credentials. Th
 processes it afresh: its inbox remembers a dead-lettered event as not applied. A record that
 fails again is dead-lettered again, with `x-replayed-from` kept, so it can be told apart.
 
-Neither command shows record values: they may hold personal data.
+Both read the topic as a stream (`--since`, `--limit`), in bounded memory whatever it
+holds. Neither shows record values: they may hold personal data. What they show of a
+record (its key, headers, the event id and error texts) is `printable`: no byte of a
+record can act on the operator's terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from worker.arguments import at_least_one, moment
 from worker.kafka_client import client_options
 from worker.messages.dead_letter import (
     ERROR,
@@ -38,8 +44,10 @@ from worker.messages.dead_letter import (
     ORIGINAL_TOPIC,
     REASON,
 )
+from worker.printable import printable, printable_bytes, printable_json
 from worker.relay import create_producer
 from worker.settings import Settings
+from worker.startup import StartupError
 from worker.store.outbox import Headers
 
 REPLAYED_FROM = "x-replayed-from"
@@ -48,7 +56,10 @@ _ADDED_HEADERS = frozenset(HEADERS)
 log = structlog.get_logger(__name__)
 
 READ_TIMEOUT_SECONDS = 120.0
+"""The longest the broker may give nothing while a command reads."""
 FETCH_TIMEOUT_MS = 500
+FETCH_BYTES = 1024 * 1024
+DEFAULT_LIMIT = 100
 DETAILS_WIDTH = 80
 
 
@@ -65,8 +76,10 @@ class DeadLetter:
     headers: Headers
 
     def header(self, name: str) -> str | None:
+        """The header's last value; bytes that are not UTF-8 kept as `surrogateescape`
+        does, so that `printable` shows them."""
         values = [value for key, value in self.headers if key == name and value is not None]
-        return values[-1].decode("utf-8", "replace") if values else None
+        return values[-1].decode("utf-8", "surrogateescape") if values else None
 
     @property
     def place(self) -> str:
@@ -124,20 +137,28 @@ class DeadLetter:
         ]
 
     def summary(self) -> dict[str, Any]:
-        """What `list --json` prints: everything but the value."""
+        """What `list --json` prints: everything but the value (the headers as they are,
+        `[name, value]` each, too), each text `printable`."""
+        texts = {
+            "reason": self.reason,
+            "originalTopic": self.original_topic,
+            "originalPartition": self.header(ORIGINAL_PARTITION),
+            "originalOffset": self.header(ORIGINAL_OFFSET),
+            "key": None if self.key is None else self.key.decode("utf-8", "surrogateescape"),
+            "eventId": self.event_id,
+            "eventType": self.event_type,
+            "replayedFrom": self.header(REPLAYED_FROM),
+        }
         return {
             "partition": self.partition,
             "offset": self.offset,
             "timestamp": None if self.timestamp is None else self.timestamp.isoformat(),
-            "reason": self.reason,
-            "error": self.error,
-            "originalTopic": self.original_topic,
-            "originalPartition": self.header(ORIGINAL_PARTITION),
-            "originalOffset": self.header(ORIGINAL_OFFSET),
-            "key": None if self.key is None else self.key.decode("utf-8", "replace"),
-            "eventId": self.event_id,
-            "eventType": self.event_type,
-            "replayedFrom": self.header(REPLAYED_FROM),
+            "error": printable_json(self.error),
+            **{name: None if text is None else printable(text) for name, text in texts.items()},
+            "headers": [
+                [printable(name), None if value is None else printable_bytes(value)]
+                for name, value in self.headers
+            ],
         }
 
 
@@ -162,49 +183,107 @@ class Selection:
         )
 
 
-async def read_dead_letters(settings: Settings) -> list[DeadLetter]:
-    """Everything on the dead-letter topic, from its beginning to its end as of now."""
+async def read_dead_letters(
+    settings: Settings, since: datetime | None = None
+) -> AsyncGenerator[DeadLetter]:
+    """The dead-letter topic as a stream: partition by partition, in offset order, from
+    its beginning (or the first record at or after `since`) to its end as of reading. One
+    partition is read at a time, so what is held is one fetch of at most FETCH_BYTES (or
+    one larger record), whatever the topic holds. A TimeoutError when the broker gives
+    nothing for READ_TIMEOUT_SECONDS."""
     topic = settings.topics.dead_letter
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    loop = asyncio.get_running_loop()
+    consumer = AIOKafkaConsumer(
+        **client_options(settings),
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=FETCH_BYTES,
+        fetch_max_bytes=FETCH_BYTES,
+    )
     try:
-        await consumer.start()
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        letters: list[DeadLetter] = []
         async with asyncio.timeout(READ_TIMEOUT_SECONDS):
-            # The end is the consumer's own highwater: the broker's offset answers can lag.
-            while not await _at_end(consumer, partitions):
-                batch = await consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
-                letters.extend(
-                    DeadLetter(
-                        topic=record.topic,
-                        partition=record.partition,
-                        offset=record.offset,
-                        timestamp=None
-                        if record.timestamp is None or record.timestamp < 0
-                        else datetime.fromtimestamp(record.timestamp / 1000, UTC),
-                        key=record.key,
-                        value=record.value,
-                        headers=tuple(record.headers),
-                    )
-                    for records in batch.values()
-                    for record in records
-                )
-        return sorted(letters, key=lambda letter: (letter.partition, letter.offset))
+            await consumer.start()
+            await consumer.topics()
+        for partition in sorted(consumer.partitions_for_topic(topic) or ()):
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            if not await _seek(consumer, tp, since):
+                continue
+            quiet_since = loop.time()
+            while True:
+                async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+                    # The end is the consumer's own highwater: the broker's offset answers
+                    # can lag.
+                    if await _at_end(consumer, tp):
+                        break
+                    records = (await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS)).get(tp, [])
+                if records:
+                    quiet_since = loop.time()
+                elif loop.time() - quiet_since > READ_TIMEOUT_SECONDS:
+                    raise TimeoutError(f"nothing read from {tp.topic}/{tp.partition}")
+                for record in records:
+                    letter = _dead_letter(record)
+                    if since is None or (
+                        letter.timestamp is not None and letter.timestamp >= since
+                    ):
+                        yield letter
     finally:
         await consumer.stop()
 
 
-async def _at_end(consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition]) -> bool:
-    for tp in partitions:
-        highwater = consumer.highwater(tp)
-        if highwater is None or await consumer.position(tp) < highwater:
-            return False
+def _dead_letter(record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
+    return DeadLetter(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp=None
+        if record.timestamp is None or record.timestamp < 0
+        else datetime.fromtimestamp(record.timestamp / 1000, UTC),
+        key=record.key,
+        value=record.value,
+        headers=tuple(record.headers),
+    )
+
+
+async def _seek(consumer: AIOKafkaConsumer, tp: TopicPartition, since: datetime | None) -> bool:
+    """Places the consumer at the partition's first record at or after `since`; False when
+    it has none. A broker that answers with an earlier offset costs reading, not records:
+    what is read is still chosen by its time."""
+    if since is None:
+        await consumer.seek_to_beginning(tp)
+        return True
+    async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+        found = (await consumer.offsets_for_times({tp: int(since.timestamp() * 1000)}))[tp]
+    if found is None:
+        return False
+    consumer.seek(tp, found.offset)
     return True
+
+
+async def _at_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
+    highwater = consumer.highwater(tp)
+    return highwater is not None and await consumer.position(tp) >= highwater
+
+
+class Page:
+    """The first `limit` dead letters a selection matches, as they are read; `more` tells,
+    once they are, whether another one matched after them."""
+
+    def __init__(self, letters: AsyncIterator[DeadLetter], selection: Selection, limit: int):
+        self._letters = letters
+        self._selection = selection
+        self.limit = limit
+        self.more = False
+
+    async def __aiter__(self) -> AsyncIterator[DeadLetter]:
+        taken = 0
+        async for letter in self._letters:
+            if not self._selection.matches(letter):
+                continue
+            if taken == self.limit:
+                self.more = True
+                return
+            taken += 1
+            yield letter
 
 
 def not_replayable(letter: DeadLetter, settings: Settings) -> str | None:
@@ -214,51 +293,60 @@ def not_replayable(letter: DeadLetter, settings: Settings) -> str | None:
         return f"it has no {ORIGINAL_TOPIC} header"
     if letter.original_topic not in inputs:
         return (
-            f"{ORIGINAL_TOPIC} {letter.original_topic!r} is not a topic the worker consumes"
-            f" ({', '.join(inputs)})"
+            f"{ORIGINAL_TOPIC} '{printable(letter.original_topic)}' is not a topic the worker"
+            f" consumes ({', '.join(inputs)})"
         )
     return None
 
 
 async def replay(
-    settings: Settings, letters: Iterable[DeadLetter], *, dry_run: bool
-) -> list[DeadLetter]:
-    """Sends the letters back to their original topics (acks=all); with `dry_run`, nothing
-    is sent. Returns those sent (or that would be); the letters `not_replayable` are left
-    out, each with a warning logged."""
-    chosen: list[DeadLetter] = []
-    for letter in letters:
-        if (problem := not_replayable(letter, settings)) is None:
-            chosen.append(letter)
-        else:
-            log.warning(
-                "dead letter not replayed",
-                place=letter.place,
-                original_topic=letter.original_topic,
-                problem=problem,
-            )
-    if dry_run or not chosen:
-        return chosen
-    # The relay's producer: a dead letter may be as large as the relay let it be.
-    producer = create_producer(settings)
+    settings: Settings, letters: AsyncIterable[DeadLetter], out: TextIO, *, dry_run: bool
+) -> None:
+    """Sends the letters back to their original topics (acks=all) as they are read, and
+    says which it sent; with `dry_run`, nothing is sent. The letters `not_replayable` are
+    left out, each said and logged."""
+    verb = "would send" if dry_run else "sent"
+    sent: list[str] = []
+    skipped: list[str] = []
+    deliveries: list[asyncio.Future[object]] = []
+    producer: AIOKafkaProducer | None = None
     try:
-        await producer.start()
-        deliveries = [
-            await producer.send(
-                letter.original_topic,
-                value=letter.value,
-                key=letter.key,
-                headers=[
-                    *letter.original_headers(),
-                    (REPLAYED_FROM, f"{letter.topic}/{letter.place}".encode()),
-                ],
+        async for letter in letters:
+            if (problem := not_replayable(letter, settings)) is not None:
+                log.warning("dead letter not replayed", place=letter.place, problem=problem)
+                skipped.append(f"skipped {letter.place}: {problem}")
+                continue
+            if not dry_run:
+                if producer is None:
+                    # The relay's producer: a dead letter may be as large as the relay let
+                    # it be.
+                    producer = create_producer(settings)
+                    await producer.start()
+                deliveries.append(
+                    await producer.send(
+                        letter.original_topic,
+                        value=letter.value,
+                        key=letter.key,
+                        headers=[
+                            *letter.original_headers(),
+                            (REPLAYED_FROM, f"{letter.topic}/{letter.place}".encode()),
+                        ],
+                    )
+                )
+            sent.append(
+                f"{verb} {letter.place} ({printable(letter.reason or '?')}, event"
+                f" {printable(letter.event_id or '-')}) to {printable(letter.original_topic or '')}"
             )
-            for letter in chosen
-        ]
         await asyncio.gather(*deliveries)
     finally:
-        await producer.stop()
-    return chosen
+        if producer is not None:
+            await producer.stop()
+    for line in [*sent, *skipped]:
+        print(line, file=out)
+    if dry_run:
+        print(f"dry run: {len(sent)} record(s) would be sent back; nothing was sent", file=out)
+    else:
+        print(f"{len(sent)} record(s) sent back", file=out)
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -297,6 +385,20 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--event-id", action="append", default=[], help="the CloudEvents id (repeatable)"
     )
+    parser.add_argument(
+        "--since",
+        type=moment,
+        metavar="TIME",
+        help="only dead letters written at or after this time: 2026-12-07 or"
+        " 2026-12-07T09:30 (UTC unless an offset is given)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=at_least_one,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"at most the first N chosen, by partition and offset (default: {DEFAULT_LIMIT})",
+    )
 
 
 def _place(text: str) -> tuple[int, int]:
@@ -320,84 +422,92 @@ def selection_from(args: argparse.Namespace) -> Selection:
 async def run_command(
     args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout
 ) -> int:
-    """Runs `invoicer dead-letters list | replay`; the exit status."""
+    """Runs `invoicer dead-letters list | replay`; the exit status. A broker that cannot be
+    read or written is a StartupError: one line, exit code 2."""
+    command = args.dead_letters_command
     selection = selection_from(args)
-    if args.dead_letters_command == "replay" and selection.is_everything and not args.all:
+    if command == "replay" and selection.is_everything and not args.all:
         print(
             "replay: choose dead letters with --at, --reason or --event-id, or pass --all",
             file=sys.stderr,
         )
         return 2
     try:
-        everything = await read_dead_letters(settings)
-        letters = [letter for letter in everything if selection.matches(letter)]
-        if args.dead_letters_command == "list":
-            print_list(letters, out, as_json=args.json)
-            return 0
-        sent = await replay(settings, letters, dry_run=args.dry_run)
+        async with (
+            contextlib.aclosing(read_dead_letters(settings, args.since)) as letters,
+            _client_lines_only_at_debug(settings),
+        ):
+            page = Page(letters, selection, args.limit)
+            if command == "list":
+                await print_list(page, out, as_json=args.json)
+            else:
+                await replay(settings, page, out, dry_run=args.dry_run)
     except (KafkaError, TimeoutError) as error:
-        print(f"{args.dead_letters_command}: {error!r}", file=sys.stderr)
-        return 1
-    print_replay(letters, sent, out, settings, dry_run=args.dry_run)
+        raise StartupError(
+            f"dead-letters {command}: the broker at {settings.kafka_bootstrap_servers} did not"
+            f" answer ({type(error).__name__}); start it, or set"
+            " INVOICER_KAFKA_BOOTSTRAP_SERVERS to brokers that answer"
+        ) from error
+    if page.more:
+        print(
+            f"{command}: the first {page.limit} dead letter(s) chosen; more follow (narrow"
+            " them with --since, or raise --limit)",
+            file=sys.stderr,
+        )
     return 0
 
 
-def print_list(letters: Sequence[DeadLetter], out: TextIO, *, as_json: bool) -> None:
-    if as_json:
-        for letter in letters:
-            print(json.dumps(letter.summary(), ensure_ascii=False), file=out)
-        return
+@contextlib.asynccontextmanager
+async def _client_lines_only_at_debug(settings: Settings) -> AsyncIterator[None]:
+    """The command says in one line why the broker failed it; aiokafka's own lines about
+    it (each try to connect) only with INVOICER_LOG_LEVEL=DEBUG."""
+    client = logging.getLogger("aiokafka")
+    level = client.level
+    if settings.log_level != "DEBUG":
+        client.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        client.setLevel(level)
+
+
+async def print_list(letters: AsyncIterable[DeadLetter], out: TextIO, *, as_json: bool) -> None:
+    """The letters as they are read: a table and a count by reason, or JSON lines."""
     row = "{place:<12} {time:<20} {reason:<17} {original:<40} {event:<36}  {details}"
-    print(
-        row.format(
-            place="AT",
-            time="TIME (UTC)",
-            reason="REASON",
-            original="ORIGINAL (TOPIC/PARTITION/OFFSET)",
-            event="EVENT ID",
-            details="DETAILS",
-        ),
-        file=out,
+    heading = row.format(
+        place="AT",
+        time="TIME (UTC)",
+        reason="REASON",
+        original="ORIGINAL (TOPIC/PARTITION/OFFSET)",
+        event="EVENT ID",
+        details="DETAILS",
     )
-    for letter in letters:
+    counts: dict[str, int] = {}
+    async for letter in letters:
+        if not (counts or as_json):  # once the broker answered: nothing else on a failure
+            print(heading, file=out)
+        reason = printable(letter.reason or "?")
+        counts[reason] = counts.get(reason, 0) + 1
+        if as_json:
+            print(json.dumps(letter.summary(), ensure_ascii=False), file=out)
+            continue
         details = str(letter.error.get("details", ""))
+        cut = details[:DETAILS_WIDTH] + ("…" if len(details) > DETAILS_WIDTH else "")
         print(
             row.format(
                 place=letter.place,
                 time="" if letter.timestamp is None else f"{letter.timestamp:%Y-%m-%d %H:%M:%S}",
-                reason=letter.reason or "?",
-                original=letter.original_place,
-                event=letter.event_id or "-",
-                details=details[:DETAILS_WIDTH] + ("…" if len(details) > DETAILS_WIDTH else ""),
+                reason=reason,
+                original=printable(letter.original_place),
+                event=printable(letter.event_id or "-"),
+                details=printable(cut),
             ),
             file=out,
         )
-    counts: dict[str, int] = {}
-    for letter in letters:
-        counts[letter.reason or "?"] = counts.get(letter.reason or "?", 0) + 1
+    if as_json:
+        return
+    if not counts:
+        print(heading, file=out)
     by_reason = ", ".join(f"{reason} {count}" for reason, count in sorted(counts.items()))
-    print(f"{len(letters)} dead letter(s)" + (f": {by_reason}" if by_reason else ""), file=out)
-
-
-def print_replay(
-    letters: Sequence[DeadLetter],
-    sent: Sequence[DeadLetter],
-    out: TextIO,
-    settings: Settings,
-    *,
-    dry_run: bool,
-) -> None:
-    verb = "would send" if dry_run else "sent"
-    for letter in sent:
-        print(
-            f"{verb} {letter.place} ({letter.reason}, event {letter.event_id or '-'})"
-            f" to {letter.original_topic}",
-            file=out,
-        )
-    for letter in letters:
-        if (problem := not_replayable(letter, settings)) is not None:
-            print(f"skipped {letter.place}: {problem}", file=out)
-    if dry_run:
-        print(f"dry run: {len(sent)} record(s) would be sent back; nothing was sent", file=out)
-    else:
-        print(f"{len(sent)} record(s) sent back", file=out)
+    total = sum(counts.values())
+    print(f"{total} dead letter(s)" + (f": {by_reason}" if by_reason else ""), file=out)

@@ -39,15 +39,26 @@ _IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
 class Topics(BaseSettings):
     """Topic names; each one can be overridden on its own."""
 
-    model_config = SettingsConfigDict(env_prefix="INVOICER_TOPIC_", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="INVOICER_TOPIC_", frozen=True, use_attribute_docstrings=True
+    )
 
     orders_completed: str = "orders.completed"
+    """In: `order-completed`."""
     invoice_commands: str = "invoices.commands"
+    """In: `invoice-command`."""
     invoices_closed: str = "invoices.closed"
+    """Out: `invoice-closed`."""
     notifications_requested: str = "notifications.requested"
+    """Out: `notification-requested`."""
     command_results: str = "invoices.command-results"
+    """Out: `invoice-command-result`."""
     invoice_events: str = "invoices.events"
+    """Out: the change log of every invoice (`invoice-created`, `-updated`, `-deleted`,
+    `-payment-recorded`, `-payment-refunded`, `-credited`, `-voided`, `-paid`,
+    `-documents-ready`) and `invoice-overdue`."""
     dead_letter: str = "invoicer.dead-letter"
+    """Out: the records that could not be applied, unchanged, with why in their headers."""
 
     @field_validator("*")
     @classmethod
@@ -61,20 +72,34 @@ class Seller(BaseSettings):
     """The seller on every document (docs/contract.md, "Sellers, buyers and tax categories").
     Documents are made only when a name is set; then the address and VAT id are required."""
 
-    model_config = SettingsConfigDict(env_prefix="INVOICER_SELLER_", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="INVOICER_SELLER_", frozen=True, use_attribute_docstrings=True
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
+    """The seller's name on every document. Setting it turns documents on; then the VAT id, address
+    line, city, postal code and country are required, and an incomplete seller stops the start."""
     vat_id: str | None = Field(default=None, min_length=3, max_length=30)
+    """The seller's VAT id, with its country prefix (NL123456789B01)."""
     address_line1: str | None = Field(default=None, min_length=1, max_length=200)
+    """The seller's street and number."""
     city: str | None = Field(default=None, min_length=1, max_length=200)
+    """The seller's city."""
     postal_code: str | None = Field(default=None, min_length=1, max_length=20)
+    """The seller's postal code."""
     country: CountryCode | None = None
+    """The seller's country, ISO 3166-1 alpha-2 (NL)."""
     registration_id: str | None = Field(default=None, min_length=1, max_length=100)
+    """Optional: the seller's legal registration id (e.g. its chamber of commerce number)."""
     email: EmailStr | None = None
+    """Optional: the seller's e-mail address on the documents."""
     electronic_address: str | None = None
-    """`scheme:id`, the scheme an EAS code, e.g. 0088:5790000435975."""
+    """Optional: the seller's electronic address, `scheme:id` with a CEF EAS scheme
+    (0088:5790000435975)."""
     iban: str | None = None
+    """Optional: the account the documents ask to be paid to."""
     bic: str | None = None
+    """Optional: the BIC of that account (8 or 11 letters and digits)."""
 
     @field_validator("electronic_address")
     @classmethod
@@ -186,72 +211,105 @@ def _split(tokens: SecretStr) -> tuple[str, ...]:
 class Settings(BaseSettings):
     """Everything the worker can be told. Defaults suit a local broker and database."""
 
-    model_config = SettingsConfigDict(env_prefix="INVOICER_", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="INVOICER_", frozen=True, use_attribute_docstrings=True
+    )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    """The Kafka brokers, host:port[,host:port...]."""
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`, for every Kafka client (worker,
+    relay, command line)."""
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    """`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`; required with `SASL_*` protocols."""
     kafka_sasl_username: str | None = None
+    """The SASL user; required with `SASL_*` protocols."""
     kafka_sasl_password: SecretStr | None = None
+    """The SASL password; required with `SASL_*` protocols; never shown."""
     kafka_ssl_cafile: FilePath | None = None
-    """The CA that signed the brokers' certificates; the system's CAs when unset."""
+    """PEM file of the CA that signed the brokers' certificates; the system's CAs when unset."""
     kafka_ssl_certfile: FilePath | None = None
-    """A client certificate, for brokers that authenticate clients by TLS."""
+    """PEM file of a client certificate, for brokers that authenticate clients by TLS (with
+    INVOICER_KAFKA_SSL_KEYFILE)."""
     kafka_ssl_keyfile: FilePath | None = None
+    """PEM file of the client certificate's key (with INVOICER_KAFKA_SSL_CERTFILE)."""
     kafka_max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
-    """The largest record the relay sends: the broker's or the topics' max.message.bytes.
-    A record above it is parked in the database, never lost (README, "Reliability")."""
+    """The largest record the relay publishes: set it to the topics' max.message.bytes. A larger one
+    is parked in the database, never lost."""
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/invoicer", repr=False
     )  # it may hold a password
+    """The PostgreSQL database, postgresql://user[:password]@host[:port]/database (TLS:
+    ?sslmode=verify-full&sslrootcert=/path/ca.pem); never shown."""
     database_statement_timeout_ms: int = Field(default=30_000, ge=100)
+    """Server-side statement_timeout of every connection."""
     database_lock_timeout_ms: int = Field(default=10_000, ge=100)
+    """lock_timeout of every connection."""
     database_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=1000)
+    """idle_in_transaction_session_timeout of every connection: a worker paused or cut off
+    mid-transaction frees the numbering lock after this."""
     database_migration_lock_timeout_ms: int = Field(default=5_000, ge=100)
-    """How long `invoicer migrate` waits for a table lock before giving up, rather than
-    queueing every worker's statements behind it."""
+    """How long `invoicer migrate` waits for a table lock before it fails (run it again), rather
+    than queueing every worker's statements behind it."""
     outbox_backlog_limit: int = Field(default=100_000, ge=1)
-    """Consumption pauses while more messages than this wait in the outbox (the broker
-    refuses or is away), and resumes below it."""
+    """Consumption pauses while more messages than this wait in the outbox (the broker refuses or is
+    away), and resumes below it."""
     group_id: str = "invoicer"
+    """The consumer group; a new group starts from the earliest offset."""
     http_port: int = Field(default=8080, ge=0, le=65535)
+    """Port of /metrics, /healthz and /readyz (`invoicer run --processes N`: worker i on this port +
+    i)."""
     timezone: str = "UTC"
+    """The IANA time zone of issue dates, and so of the number series' year."""
     payment_terms_days: int = Field(default=14, ge=0, le=365)
+    """Payment terms when an order does not state them."""
     event_source: str = "/invoicer"
+    """The CloudEvents `source` of every emitted event."""
     invoice_number_prefix: str = Field(default="INV", min_length=1, max_length=20)
+    """Prefix of invoice numbers (INV-2026-000001)."""
     credit_note_number_prefix: str = Field(default="CN", min_length=1, max_length=20)
+    """Prefix of credit note numbers (CN-2026-000001)."""
     batch_max_records: int = Field(default=500, ge=1)
+    """The most records applied in one database transaction."""
     enable_idempotence: bool = False
+    """The Kafka idempotent producer; turn it on with Apache Kafka (Tansu does not support it)."""
     kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
+    """The consumer group's session timeout."""
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=0, le=10_000)
-    """How long the broker may hold a fetch while it waits for records: what a record may
-    wait before its batch starts (aiokafka's 500 ms default would dominate latency)."""
+    """The longest the broker holds a fetch while it waits for records: the most a record waits
+    before its batch starts (aiokafka's 500 ms default would dominate latency)."""
     liveness_stall_seconds: float = Field(default=120.0, gt=0)
-    """/healthz fails when the worker is ready, has records waiting and has applied none
-    for this long."""
+    """/healthz fails when the worker is ready, has records waiting and has applied none for this
+    long."""
     dunning_interval_seconds: float = Field(default=300.0, gt=0)
-    """How often the scan for overdue invoices and reminders runs."""
+    """How often `invoicer run` scans for overdue invoices and reminders due."""
     reminder_days: Annotated[tuple[int, ...], NoDecode] = (7, 14, 30)
-    """Days past due of each payment reminder level, comma-separated: "7,14,30"."""
+    """Days past due of payment reminder levels 1, 2, 3, …, comma-separated and increasing."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """`DEBUG`, `INFO`, `WARNING` or `ERROR`."""
     log_format: Literal["auto", "json", "console"] = "auto"
-    """auto: console rendering on a terminal, JSON lines otherwise."""
+    """`json` (JSON lines), `console` (structlog's console rendering), or `auto`: console on a
+    terminal, JSON otherwise."""
     fault_injection: str = ""
-    """Test-only fault hooks (worker/faults.py); empty, and so off, in production."""
+    """Test only, never in production: kills the worker at a chosen moment; empty, and so off, by
+    default."""
     topics: Topics = Field(default_factory=Topics)
     seller: Seller = Field(default_factory=_configured_seller)
     document_language: DocumentLanguage = "en"
-    """The language of a document whose customer states none (or one not supported)."""
+    """The language of a document whose customer states none (or one not supported): en, de, fr or
+    nl."""
     renderer_processes: int = Field(default=1, ge=1, le=64)
-    """Processes rendering documents (each uses one core while it renders)."""
+    """Processes rendering documents, at a lower CPU priority than the worker (each uses one core
+    while it renders)."""
     render_timeout_seconds: float = Field(default=300.0, gt=0)
-    """How long one invoice's documents may take to render (a 1,000-line invoice takes a few
-    seconds); past it the rendering processes are replaced and the job is tried later."""
+    """The longest one invoice's documents may take to render (a 1,000-line invoice takes a few
+    seconds); past it the rendering process is replaced and the job is tried again a minute later
+    (twice as long after each further failure, at most an hour)."""
     api_port: int = Field(default=8000, ge=0, le=65535)
     """Where `invoicer api` serves the read API."""
     api_tokens: SecretStr = SecretStr("")
-    """The bearer tokens the read API accepts, comma-separated; `invoicer api` refuses to
-    start without one."""
+    """The bearer tokens the read API accepts, comma-separated, each at least 16 of A-Z a-z 0-9 - .
+    _ ~ + /; `invoicer api` refuses to start without one; never shown."""
 
     @field_validator("api_tokens")
     @classmethod

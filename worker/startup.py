@@ -56,7 +56,7 @@ async def check_database(
     """Connects once. A database that refuses the worker (no such database, a wrong
     password), an unknown host or a malformed URL is a StartupError. So is a database that
     is down or does not answer, unless `wait_if_down`: `invoicer run` waits for it, as
-    after a crash or during a redeploy (README, "Reliability"); it checks the migrations
+    after a crash or during a redeploy (docs/reliability.md); it checks the migrations
     when it gets there. With `migrations`, so is a database whose migrations are not this
     version's."""
     try:

@@ -50,11 +50,18 @@ class KafkaClient:
         value: bytes | dict[str, Any] | None,
         key: str | bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
     ) -> RecordMetadata:
         raw = json.dumps(value).encode() if isinstance(value, dict) else value
         raw_key = key.encode() if isinstance(key, str) else key
         sent: RecordMetadata = await self._producer.send_and_wait(
-            topic, value=raw, key=raw_key, headers=headers
+            topic,
+            value=raw,
+            key=raw_key,
+            headers=headers,
+            partition=partition,
+            timestamp_ms=timestamp_ms,
         )
         return sent
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -227,3 +229,28 @@ def environment(settings: Settings) -> dict[str, str]:
     for field, topic in settings.topics.model_dump().items():
         variables[f"INVOICER_TOPIC_{field.upper()}"] = topic
     return variables
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What an `invoicer` command did: its exit status, standard output and error."""
+
+    status: int
+    out: str
+    err: str
+
+
+async def run_invoicer(settings: Settings, *args: str) -> Ran:
+    """Runs the `invoicer` command line as an operator would, configured like `settings`."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "worker.cli",
+        *args,
+        env={**os.environ, **environment(settings)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return Ran(process.returncode, out.decode(), err.decode())

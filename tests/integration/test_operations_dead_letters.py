@@ -4,18 +4,21 @@ and a running worker: see what failed and why, fix the cause, send the records b
 from __future__ import annotations
 
 import asyncio
+import io
 import json
-import os
-import sys
+import tracemalloc
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
 from tests.integration.flows import order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient, Received
-from tests.integration.operations import environment
+from tests.integration.operations import run_invoicer
+from tests.unit.test_dead_letters import parse
 from worker.app import Worker
-from worker.dead_letters import REPLAYED_FROM
+from worker.dead_letters import REPLAYED_FROM, run_command
 from worker.settings import Settings
 
 # A defect the worker cannot get past: the database refuses one order (as a bug, a missing
@@ -37,18 +40,15 @@ FIX_DEFECT = "DROP TRIGGER refuse_order ON orders"
 
 async def invoicer(settings: Settings, *args: str) -> str:
     """Runs the `invoicer` command line as an operator would; its standard output."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "worker.cli",
-        *args,
-        env={**os.environ, **environment(settings)},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
+    out, _ = await invoicer_says(settings, *args)
+    return out
+
+
+async def invoicer_says(settings: Settings, *args: str) -> tuple[str, str]:
+    """Runs the `invoicer` command line; its standard output and standard error."""
+    ran = await run_invoicer(settings, *args)
+    assert ran.status == 0, ran.err
+    return ran.out, ran.err
 
 
 async def read_until(
@@ -159,3 +159,98 @@ async def test_dead_letters_are_listed_with_their_reason_and_replayed_after_the_
     assert refused.splitlines() == [skipped, "0 record(s) sent back"]
     closed = await kafka.read_quiet(topics.invoices_closed, 2)
     assert "dl-forged" not in [m.event["id"] for m in closed]
+
+
+MINUTE = 60_000
+FIRST = 1_796_000_000_000  # 2026-12-01T…Z, in ms: the dead letters' times
+
+
+def dead_letter(settings: Settings, number: int) -> dict[str, Any]:
+    """Dead letter `number`: written at FIRST + `number` minutes, on partition number % 3."""
+    return {
+        "topic": settings.topics.dead_letter,
+        "value": json.dumps({"specversion": "1.0", "id": f"dl-{number}", "type": "x"}).encode(),
+        "key": f"order-{number}".encode(),
+        "partition": number % 3,
+        "timestamp_ms": FIRST + number * MINUTE,
+        "headers": [
+            ("x-dead-letter-reason", b"validation"),
+            ("x-original-topic", settings.topics.orders_completed.encode()),
+        ],
+    }
+
+
+async def test_since_and_limit_choose_the_first_dead_letters_from_a_time_by_partition_and_offset(
+    kafka: KafkaClient, settings: Settings
+) -> None:
+    await asyncio.gather(*(kafka.publish(**dead_letter(settings, n)) for n in range(30)))
+    since = datetime.fromtimestamp((FIRST + 20 * MINUTE) / 1000, UTC).isoformat()
+
+    def ids(out: str) -> list[str]:
+        return [json.loads(line)["eventId"] for line in out.splitlines()]
+
+    everything, more = await invoicer_says(settings, "dead-letters", "list", "--json")
+    assert ids(everything) == [f"dl-{n}" for p in range(3) for n in range(p, 30, 3)]
+    assert more == "", "30 is under the default limit of 100"
+    later, _ = await invoicer_says(settings, "dead-letters", "list", "--json", "--since", since)
+    assert ids(later) == [
+        "dl-21",
+        "dl-24",
+        "dl-27",
+        "dl-22",
+        "dl-25",
+        "dl-28",
+        "dl-20",
+        "dl-23",
+        "dl-26",
+        "dl-29",
+    ]
+    first, more = await invoicer_says(
+        settings, "dead-letters", "list", "--json", "--since", since, "--limit", "4"
+    )
+    assert ids(first) == ["dl-21", "dl-24", "dl-27", "dl-22"]
+    assert more.splitlines() == [
+        "list: the first 4 dead letter(s) chosen; more follow (narrow them with --since, or"
+        " raise --limit)"
+    ]
+    exactly, more = await invoicer_says(
+        settings, "dead-letters", "list", "--since", since, "--limit", "10"
+    )
+    assert exactly.splitlines()[-1] == "10 dead letter(s): validation 10"
+    assert more == "", "no eleventh one"
+    replayed, _ = await invoicer_says(
+        settings, "dead-letters", "replay", "--all", "--since", since, "--limit", "2", "--dry-run"
+    )
+    assert replayed.splitlines() == [
+        f"would send 0:7 (validation, event dl-21) to {settings.topics.orders_completed}",
+        f"would send 0:8 (validation, event dl-24) to {settings.topics.orders_completed}",
+        "dry run: 2 record(s) would be sent back; nothing was sent",
+    ]
+
+
+async def test_a_topic_much_larger_than_the_limit_is_read_in_bounded_memory(
+    kafka: KafkaClient, settings: Settings
+) -> None:
+    """40 MiB of dead letters: listing them holds one fetch (1 MiB) at a time, not the
+    topic. Measured with tracemalloc in this process, as `invoicer` runs the command."""
+    filler = b"x" * (100 * 1024)
+    letters = [{**dead_letter(settings, n), "value": filler} for n in range(400)]
+    await asyncio.gather(*(kafka.publish(**letter) for letter in letters))
+
+    # The default limit, 100: the heading, 100 rows and the count; 100 JSON lines; 100
+    # "would send" lines and the count.
+    for command, lines in (
+        (["list"], 102),
+        (["list", "--json"], 100),
+        (["replay", "--all", "--dry-run"], 101),
+    ):
+        out = io.StringIO()
+        tracemalloc.start()
+        try:
+            await run_command(parse(*command), settings, out)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        print(f"{' '.join(command)}: {peak / 2**20:.1f} MiB at most")
+        assert peak < 10 * 2**20, f"{command}: {peak / 2**20:.1f} MiB held"
+        assert len(out.getvalue().splitlines()) == lines

@@ -1,6 +1,14 @@
 """The documentation holds together: every relative link in README.md and docs/ points at a
-file of the repository (and an anchor of it, where it names one), nothing points outside
-the repository, and every alert's runbook is a section of docs/operations.md."""
+file of the repository (and an anchor of it, where it names one), so does every reference
+in plain text to a section ("see Scale", `README, "Deploy"`, `operations.md#watch`),
+nothing points outside the repository, every alert's runbook is a section of
+docs/operations.md, and the generated tables are current.
+
+After adding or changing a setting (its description is the field's docstring in
+worker/settings.py) or a metric, regenerate docs/operations.md's tables:
+
+    python -m worker.docs_tables
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from worker import docs_tables
 from worker.schemas import CONTRACT_DOCUMENT, with_generated_tables
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +37,63 @@ def anchors(document: Path) -> set[str]:
         slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
         found.add(slug)
     return found
+
+
+def titles(document: Path) -> set[str]:
+    """The headings' text (without code marks), each also without a trailing "(…)"."""
+    found = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", document.read_text("utf-8"), re.MULTILINE):
+        text = heading.replace("`", "").strip()
+        found |= {text, text.split(" (")[0]}
+    return found
+
+
+SECTION_REFERENCES = [
+    # see "Scale", under "What changed": a section of the same document
+    re.compile(r'\b(?:[Ss]ee|under) "(?P<title>[^"]+)"'),
+    # see Scale: a one-word section of the same document
+    re.compile(r"\b[Ss]ee (?P<title>[A-Z][A-Za-z]+)\b"),
+    # README, "Deploy" or contract.md, "Bad input": a section of that document
+    re.compile(r'(?P<file>README|[\w./-]+\.md),? "(?P<title>[^"]+)"'),
+    # operations.md#watch outside a link
+    re.compile(r"(?P<file>[\w./-]+\.md)#(?P<anchor>[\w-]+)"),
+]
+
+
+def section_references(document: Path) -> list[tuple[Path, str | None, str | None]]:
+    """(the document referred to, a heading's title, an anchor) of every reference in plain
+    text or code marks to a section; links are left to their own test."""
+    text = re.sub(r"```.*?```", "", document.read_text("utf-8"), flags=re.DOTALL)
+    text = LINK.sub("", text)
+    found = []
+    for pattern in SECTION_REFERENCES:
+        for reference in pattern.finditer(text):
+            named = reference.groupdict()
+            file = named.get("file")
+            referred = document if file is None else referred_file(document, file)
+            found.append((referred, named.get("title"), named.get("anchor")))
+    return found
+
+
+def referred_file(document: Path, name: str) -> Path:
+    if name == "README":
+        return ROOT / "README.md"
+    candidates = [document.parent / name, ROOT / name, ROOT / "docs" / name]
+    return next((path for path in candidates if path.exists()), candidates[0])
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
+def test_every_reference_to_a_section_in_plain_text_names_one_that_exists(
+    document: Path,
+) -> None:
+    stale = [
+        f"{referred.name}: {title or '#' + str(anchor)}"
+        for referred, title, anchor in section_references(document)
+        if not referred.exists()
+        or (title is not None and title not in titles(referred))
+        or (anchor is not None and anchor not in anchors(referred))
+    ]
+    assert not stale, f"{document.name} refers to sections that do not exist: {stale}"
 
 
 def links(document: Path) -> list[str]:
@@ -69,3 +135,11 @@ def test_the_contracts_generated_table_is_current() -> None:
     document = CONTRACT_DOCUMENT.read_text("utf-8")
 
     assert with_generated_tables(document) == document
+
+
+def test_the_settings_and_metrics_tables_are_current() -> None:
+    """An undocumented setting or metric fails here: regenerate with
+    `python -m worker.docs_tables` (and describe the setting in its docstring)."""
+    document = docs_tables.OPERATIONS_DOCUMENT.read_text("utf-8")
+
+    assert docs_tables.with_generated_tables(document) == document

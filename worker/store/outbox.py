@@ -149,6 +149,68 @@ async def park(
         await enqueue(connection, instead)
 
 
+@dataclass(frozen=True, slots=True)
+class ParkedMessage:
+    """A message in outbox_parked, as an operator sees it: no key or value (a dead letter's
+    may hold personal data), their size instead."""
+
+    id: int
+    topic: str
+    size: int
+    """Bytes of its key and value."""
+    parked_at: datetime
+    error: str
+    """The broker's error: why it was parked."""
+
+
+async def parked(connection: Executor, limit: int) -> tuple[list[ParkedMessage], int]:
+    """The first `limit` parked messages in id order (the order they were written), and how
+    many there are."""
+    records = await connection.fetch(
+        """
+        SELECT id, topic, coalesce(octet_length(key), 0) + coalesce(octet_length(value), 0)
+                   AS size,
+               parked_at, error
+          FROM outbox_parked
+         ORDER BY id
+         LIMIT $1
+        """,
+        limit,
+    )
+    total = await connection.fetchval("SELECT count(*) FROM outbox_parked")
+    return [
+        ParkedMessage(
+            id=record["id"],
+            topic=record["topic"],
+            size=record["size"],
+            parked_at=record["parked_at"],
+            error=record["error"],
+        )
+        for record in records
+    ], total
+
+
+async def unpark(connection: Executor, ids: Sequence[int] | None) -> list[int]:
+    """Moves parked messages back to the outbox, in one statement, in the order they were
+    written; the relay is woken and publishes them as any new message (a message the broker
+    refuses again is parked again). `ids` None: every one. Returns the ids moved; an id that
+    is not parked is left out."""
+    records = await connection.fetch(
+        """
+        WITH moved AS (
+            DELETE FROM outbox_parked
+             WHERE $1::bigint[] IS NULL OR id = ANY($1::bigint[])
+         RETURNING *),
+        queued AS (
+            INSERT INTO outbox (topic, key, value, headers, event_time)
+            SELECT topic, key, value, headers, event_time FROM moved ORDER BY id)
+        SELECT id FROM moved ORDER BY id
+        """,
+        None if ids is None else list(ids),
+    )
+    return [record["id"] for record in records]
+
+
 async def backlog(connection: Executor) -> tuple[int, datetime | None]:
     """How many messages wait (from the first and last ids: at most that many, exact while
     rows are published in order), and since when the oldest. Two index look-ups whatever
