@@ -342,7 +342,7 @@ class Story:
     max_attempts=st.integers(min_value=1, max_value=3),
     send_after=st.integers(min_value=0, max_value=8),
 )
-async def test_whatever_the_renderings_every_notification_goes_out_once_and_none_waits(
+async def test_whatever_the_renderings_every_notification_goes_out_once_before_any_reminder(
     selling: Settings,
     db: asyncpg.Connection,
     pool: asyncpg.Pool,
@@ -357,6 +357,10 @@ async def test_whatever_the_renderings_every_notification_goes_out_once_and_none
     send = command_event("send", invoiceId=invoice_id, channel="sms", recipient="+3161234")
     plan_renderings(plan, outcomes)
     renderer = Renderer(attempting, pool, render_process)
+    due_date: date = await db.fetchval(
+        "SELECT due_date FROM invoices WHERE invoice_id = $1", invoice_id
+    )
+    reminded_on = due_date + timedelta(days=attempting.reminder_days[0])
 
     renderings, sent = 0, False
     while True:
@@ -366,6 +370,7 @@ async def test_whatever_the_renderings_every_notification_goes_out_once_and_none
         await db.execute("UPDATE render_jobs SET not_before = now() WHERE failure IS NULL")
         rendered = await renderer.render_next()
         await renderer.release_notifications()
+        await scan(pool, attempting, reminded_on)  # as if the invoice were long overdue
         if rendered:
             renderings += 1
         elif outcomes_left(plan) and await documents.render_again(pool, invoice_id):
@@ -375,11 +380,27 @@ async def test_whatever_the_renderings_every_notification_goes_out_once_and_none
     if not sent:
         await apply(pool, attempting, send)
         await renderer.release_notifications()
+    await scan(pool, attempting, reminded_on)
 
+    everything = await outbox_events(db)
+    requested, gone, dunned = 1, 0, []  # the automatic notification from the close on
+    for event in everything:
+        if event["data"].get("commandId") == send["id"]:
+            requested += 1
+        elif event["data"].get("invoiceId") != invoice_id:
+            continue
+        elif event["data"].get("template") == "invoice-issued":
+            gone += 1
+        elif event["type"] in ("invoice-overdue", "notification-requested"):
+            assert gone == requested, "a notice came before the invoice's own notification"
+            dunned.append(event["type"])
+    assert dunned == ["invoice-overdue", "notification-requested"]
     events = [
         event
-        for event in await outbox_events(db)
-        if event["data"].get("invoiceId") == invoice_id and event["type"] != "invoice-closed"
+        for event in everything
+        if event["data"].get("invoiceId") == invoice_id
+        and event["type"] not in ("invoice-closed", "invoice-overdue")
+        and event["data"].get("template") != "payment-reminder"
     ]
     story = Story()
     story.outcomes = [
