@@ -292,20 +292,22 @@ class Renderer:
         )
 
     async def release_notifications(self) -> bool:
-        """Sends the notifications whose invoice's documents were stored before they were
-        requested; False when there were none."""
+        """Sends the notifications whose invoice's documents were stored, or failed for good,
+        before they were requested; False when there were none."""
         async with self._pool.acquire() as connection, connection.transaction():
             released = await documents.take_released(connection, RELEASED_PER_TRANSACTION)
             if not released:
                 return False
             by_invoice: dict[str, list[WaitingNotification]] = {}
-            for notification in released:
+            failures: dict[str, str | None] = {}
+            for notification, failure in released:
                 by_invoice.setdefault(notification.invoice_id, []).append(notification)
+                failures[notification.invoice_id] = failure
             now = datetime.now(UTC)
             for invoice_id, waiting in by_invoice.items():
                 invoice, _ = await _invoice_of(connection, invoice_id, holding_its_order=True)
                 stored = await documents.documents_of(connection, invoice_id)
-                failure = await documents.failure_of(connection, invoice_id)
+                failure = failures[invoice_id]
                 await outbox.enqueue(
                     connection, self._notifications(invoice, stored, waiting, now, failure)
                 )

@@ -182,11 +182,14 @@ async def take_waiting(connection: Executor, invoice_id: str) -> list[WaitingNot
     return [_waiting(record) for record in records]
 
 
-async def take_released(connection: Executor, limit: int) -> list[WaitingNotification]:
+async def take_released(
+    connection: Executor, limit: int
+) -> list[tuple[WaitingNotification, str | None]]:
     """Deletes and returns up to `limit` waiting notifications, oldest first, whose invoice's
-    documents are done (no render job left) or failed for good: a `send` that came after
-    the documents, or after the renderer took the invoice's waiting ones. Rows another
-    transaction holds are skipped."""
+    documents are done (no render job left) or failed for good, each with that failure
+    (None: done), as the same statement saw it: a `send` that came after the documents, or
+    after the renderer took the invoice's waiting ones. Rows another transaction holds are
+    skipped."""
     records = await connection.fetch(
         f"""
         WITH taken AS (
@@ -200,11 +203,14 @@ async def take_released(connection: Executor, limit: int) -> list[WaitingNotific
                              FOR UPDATE SKIP LOCKED)
             RETURNING id, {_WAITING_COLUMNS}
         )
-        SELECT {_WAITING_COLUMNS} FROM taken ORDER BY id
+        SELECT {_WAITING_COLUMNS},
+               (SELECT failure FROM render_jobs j
+                 WHERE j.invoice_id = taken.invoice_id::uuid) AS failure
+          FROM taken ORDER BY id
         """,
         limit,
     )
-    return [_waiting(record) for record in records]
+    return [(_waiting(record), record["failure"]) for record in records]
 
 
 async def store_documents(
@@ -291,14 +297,6 @@ async def fail(connection: Executor, invoice_id: str, reason: str) -> None:
         invoice_id,
         reason,
     )
-
-
-async def failure_of(connection: Executor, invoice_id: str) -> str | None:
-    """Why the invoice's documents failed for good; None when they did not (or not yet)."""
-    failure: str | None = await connection.fetchval(
-        "SELECT failure FROM render_jobs WHERE invoice_id = $1::uuid", invoice_id
-    )
-    return failure
 
 
 async def render_again(connection: Executor, invoice_id: str | None) -> list[tuple[str, str]]:
