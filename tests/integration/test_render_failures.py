@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -276,7 +276,8 @@ async def test_no_reminder_goes_out_before_the_invoices_own_notification(
 
 
 @pytest.fixture
-def render_process() -> Any:
+def render_process() -> Iterator[RenderProcess]:
+    """One render process for every generated example (each would spawn its own)."""
     with RenderProcess(300) as process:
         yield process
 
