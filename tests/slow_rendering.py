@@ -1,9 +1,11 @@
-"""A stand-in for worker.documents.render.render_documents that takes as long as it is told,
-importable by the renderer's spawned processes."""
+"""Stand-ins for worker.documents.render.render_documents that take as long as they are told,
+or fail as they are told, importable by the renderer's spawned processes."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from worker.documents.render import render_documents
@@ -22,3 +24,40 @@ def render_slowly(invoice: Invoice, reference_number: str | None, language: str)
     """The real rendering, RENDER_DELAY_SECONDS late: time for something to happen meanwhile."""
     time.sleep(RENDER_DELAY_SECONDS)
     return render_documents(invoice, reference_number, language)
+
+
+RENDER_PLAN = "INVOICER_TEST_RENDER_PLAN"
+"""The variable naming the plan file of render_as_planned (render processes inherit it)."""
+FAILS = "x"
+
+
+def render_as_planned(invoice: Invoice, reference_number: str | None, language: str) -> Any:
+    """Takes the next outcome off the plan file named by RENDER_PLAN: "x" fails as a defect
+    in rendering would, anything else or nothing left renders for real. Notes each
+    rendering's time and outcome in the file's `.log` sibling."""
+    plan = Path(os.environ[RENDER_PLAN])
+    outcomes = plan.read_text()
+    plan.write_text(outcomes[1:])
+    fails = outcomes[:1] == FAILS
+    with plan.with_suffix(".log").open("a") as log:
+        log.write(f"{time.time()} {'failed' if fails else 'rendered'}\n")
+    if fails:
+        raise ValueError(f"no font has a glyph for {invoice.customer['name'][:1]!r}")
+    return render_documents(invoice, reference_number, language)
+
+
+def plan_renderings(plan: Path, outcomes: str) -> None:
+    """The next renderings' outcomes (see render_as_planned); none noted yet."""
+    plan.write_text(outcomes)
+    plan.with_suffix(".log").unlink(missing_ok=True)
+
+
+def outcomes_left(plan: Path) -> bool:
+    return bool(plan.read_text())
+
+
+def planned_renderings(plan: Path) -> list[tuple[float, str]]:
+    """(time, outcome) of each rendering render_as_planned did with this plan, in order."""
+    log = plan.with_suffix(".log")
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [(float(moment), outcome) for moment, outcome in (line.split() for line in lines)]

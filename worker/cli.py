@@ -1,4 +1,5 @@
-"""`invoicer migrate | run | api | dev [--demo] | schemas | dead-letters | outbox | dunning run`."""
+"""`invoicer migrate | run | api | dev [--demo] | schemas | dead-letters | outbox | dunning run |
+documents retry`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import secrets
 import sys
+import uuid
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
@@ -25,6 +27,7 @@ from worker.logs import Lines, configure_logging
 from worker.processes import run_processes
 from worker.settings import Seller, Settings
 from worker.startup import EXIT_CODE, StartupError, check_database, invalid_settings
+from worker.store import documents
 from worker.store.migrate import SchemaMismatch, migrate
 from worker.store.pool import create_pool
 from worker.topics import ensure_topics
@@ -66,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     dead_letters.add_command(commands)
     parked.add_command(commands)
     _add_dunning_command(commands)
+    _add_documents_command(commands)
     args = parser.parse_args(argv)
 
     if args.command == "schemas":
@@ -105,6 +109,8 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "dunning":
         uvloop.run(_dunning_run(settings, args.as_of, dry_run=args.dry_run))
         return 0
+    if args.command == "documents":
+        return uvloop.run(_documents_retry(settings, args.invoice))
     if args.command == "migrate":
         applied = uvloop.run(_migrate(settings))
         print(f"{len(applied)} migration(s) applied" + "".join(f"\n  {name}" for name in applied))
@@ -162,6 +168,53 @@ def _notice_line(notice: Notice) -> str:
         return f"invoice-overdue {invoice.number} {invoice.invoice_id} {fact.days_overdue} days"
     what = "reminder passed over" if fact is None else f"payment-reminder by {fact.channel}"
     return f"{what} level {notice.level} invoice {notice.invoice_id}"
+
+
+def _add_documents_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    actions = commands.add_parser(
+        "documents", help="the documents (PDF, UBL) of closed invoices"
+    ).add_subparsers(dest="documents_command", required=True)
+    retry = actions.add_parser(
+        "retry",
+        help="render documents again: the running workers render them and announce them"
+        " with invoice-documents-ready",
+    )
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--invoice", type=uuid.UUID, metavar="ID", help="the invoice whose documents to render"
+    )
+    which.add_argument(
+        "--failed",
+        action="store_const",
+        const=None,
+        dest="invoice",
+        help="every invoice whose documents failed for good (invoice-documents-failed)",
+    )
+
+
+async def _documents_retry(settings: Settings, invoice: uuid.UUID | None) -> int:
+    """Makes the jobs due now, and one line: which invoices' documents are rendered again.
+    Exit code 1 when the invoice named has none to render (unknown, or its documents are
+    stored)."""
+    await check_database(settings.database_url, wait_if_down=False, migrations=True)
+    pool = await create_pool(settings.database_url, max_size=1)
+    try:
+        again = await documents.render_again(pool, None if invoice is None else str(invoice))
+    finally:
+        await pool.close()
+    if invoice is not None and not again:
+        Lines(sys.stderr, "standard error").write(
+            f"invoicer: invoice {invoice} has no documents to render: it is unknown, or its"
+            " documents are stored\n"
+        )
+        return 1
+    numbers = ", ".join(number for _, number in again)
+    Lines(sys.stdout, "standard output").write(
+        f"documents to render again: {len(again)} invoice(s)"
+        + (f": {numbers}" if numbers else "")
+        + "\n"
+    )
+    return 0
 
 
 async def _migrate(settings: Settings) -> list[str]:

@@ -6,6 +6,8 @@ written in the transaction that writes the notices to the outbox: a scan that di
 before it commits sent nothing, and one after it commits is never repeated. One replica
 scans at a time (a PostgreSQL advisory lock), and even two scans at once could not send a
 notice twice: the second's insert of the same level finds it done and sends nothing.
+An invoice whose own notification still waits for its documents is passed over until that
+has gone out, so no reminder comes before the invoice it reminds of.
 `invoicer run` scans every INVOICER_DUNNING_INTERVAL_SECONDS; `invoicer dunning run`
 scans once, as of any day.
 """
@@ -99,15 +101,16 @@ async def _send_notices(
     connection: Executor, settings: Settings, as_of: date, found: dict[str, str]
 ) -> list[Notice]:
     """Decides the notices of these invoices (id → order id), as they are once their orders
-    are locked (a payment committed meanwhile counts), notes them done and writes what to
-    send to the outbox; returns the notices noted."""
+    are locked (a payment or a `send` committed meanwhile counts), notes them done and
+    writes what to send to the outbox; returns the notices noted."""
     await orders.lock_orders(connection, set(found.values()))
     loaded = await invoices.load_invoices(connection, set(found.values()))
     done = await dunning.done_levels(connection, found)
+    waiting = await dunning.awaiting_their_notification(connection, found)
     notices = [
         notice
         for invoice in loaded
-        if invoice.invoice_id in found
+        if invoice.invoice_id in found and invoice.invoice_id not in waiting
         for notice in due_notices(
             invoice, as_of, settings.reminder_days, done.get(invoice.invoice_id, set())
         )

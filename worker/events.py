@@ -341,7 +341,6 @@ def documents_ready(
 ) -> OutboxMessage:
     """`invoice-documents-ready`: the documents just stored, and those that cannot be made."""
     assert invoice.number is not None
-    cause = Cause(None, None, job.correlation_id, job.event_time, traceparent=job.traceparent)
     event_type = "invoice-documents-ready"
     data = {
         "invoice_id": invoice.invoice_id,
@@ -351,7 +350,30 @@ def documents_ready(
         "unavailable": [{"kind": kind, "reason": reason} for kind, reason in unavailable],
     }
     event_id = stable_event_id(event_type, invoice.invoice_id)
-    return _message(settings, event_type, event_id, data, invoice, cause, now)
+    return _message(settings, event_type, event_id, data, invoice, _job_cause(job), now)
+
+
+def documents_failed(
+    settings: Settings, invoice: Invoice, reason: str, job: RenderJob, now: datetime
+) -> OutboxMessage:
+    """`invoice-documents-failed`: the job's last attempt of its round failed. Once per
+    round: a round after a request to render again that fails too is announced again."""
+    assert invoice.number is not None
+    event_type = "invoice-documents-failed"
+    data = {
+        "invoice_id": invoice.invoice_id,
+        "invoice_number": invoice.number,
+        "order_id": invoice.order_id,
+        "reason": reason,
+        "attempts": job.attempts,
+    }
+    event_id = stable_event_id(event_type, invoice.invoice_id, str(job.retried))
+    return _message(settings, event_type, event_id, data, invoice, _job_cause(job), now)
+
+
+def _job_cause(job: RenderJob) -> Cause:
+    """The documents' events go on in the close's correlation and trace."""
+    return Cause(None, None, job.correlation_id, job.event_time, traceparent=job.traceparent)
 
 
 def notifications_with_documents(
@@ -360,13 +382,19 @@ def notifications_with_documents(
     documents: Sequence[StoredDocument],
     waiting: Sequence[WaitingNotification],
     now: datetime,
+    failure: str | None = None,
 ) -> list[OutboxMessage]:
     """The notifications that waited for the invoice's documents, carrying them, each telling
-    what was due when it was requested. An invoice voided before its documents were ready
-    is not announced as issued."""
+    what was due when it was requested; with a `failure`, the documents failed for good and
+    each carries why instead. An invoice voided before its documents were ready is not
+    announced as issued."""
     if invoice.status is InvoiceStatus.VOID:
         return []
-    stored = _documents_data(invoice, documents)
+    stored = (
+        {"documents_unavailable": failure}
+        if failure is not None
+        else {"documents": _documents_data(invoice, documents)}
+    )
     messages = []
     for notification in waiting:
         fact = NotificationRequested(
@@ -390,7 +418,7 @@ def notifications_with_documents(
                 settings,
                 event_type,
                 data["notification_id"],
-                {**data, "amount_due": amount_due, "documents": stored},
+                {**data, "amount_due": amount_due, **stored},
                 invoice,
                 cause,
                 now,

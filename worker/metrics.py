@@ -66,7 +66,13 @@ RENDER_OLDEST_AGE = Gauge(
 )
 RENDER_FAILURES = Counter(
     "invoicer_render_failures_total",
-    "Renderings that failed and were postponed, by cause: error, timeout, process-lost.",
+    "Renderings that failed, by cause: error, timeout, process-lost.",
+    ["cause"],
+)
+DOCUMENTS_FAILED = Counter(
+    "invoicer_documents_failed_total",
+    "Invoices whose documents failed for good (INVOICER_RENDER_MAX_ATTEMPTS renderings in a"
+    " row failed), by the last rendering's cause: their notifications went out without them.",
     ["cause"],
 )
 PUBLISHED = Counter(

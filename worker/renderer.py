@@ -11,8 +11,11 @@ were done (a later `send`).
 
 A rendering that fails, outlasts `INVOICER_RENDER_TIMEOUT_SECONDS` or loses its process
 postpones its job (the others go on) and is counted; a pool that lost a process or holds a
-runaway one is replaced. The pool's processes run at a lower CPU priority than the worker:
-documents wait, closing does not.
+runaway one is replaced. After INVOICER_RENDER_MAX_ATTEMPTS such failures in a row the
+documents have failed for good: in one transaction the job is marked failed, and
+`invoice-documents-failed` and the notifications waiting for the documents, without them,
+are written to the outbox (a customer always hears of an invoice). The pool's processes run
+at a lower CPU priority than the worker: documents wait, closing does not.
 """
 
 from __future__ import annotations
@@ -47,10 +50,11 @@ log = structlog.get_logger(__name__)
 
 IDLE_POLL_SECONDS = 0.5
 """How long a loop that found nothing to do waits before it looks again."""
-RETRY_AFTER_SECONDS = 60.0
-"""How long a job whose rendering failed waits before it is tried again, doubled after
-each further failure up to MAX_RETRY_AFTER_SECONDS."""
 MAX_RETRY_AFTER_SECONDS = 3600.0
+"""The longest a job whose rendering failed waits (INVOICER_RENDER_RETRY_AFTER_SECONDS
+doubled after each further failure, up to this)."""
+MAX_REASON_CHARACTERS = 500
+"""Of the error that ends a rendering, in the reason its event and notifications give."""
 RELEASE_INTERVAL_SECONDS = 1.0
 LEASE_MARGIN_SECONDS = 60.0
 """A claimed job is due again (a renderer that died with it) this long after its rendering
@@ -197,15 +201,21 @@ class Renderer:
             try:
                 rendered = await self._render(invoice, reference_number)
             except _RenderFailed as failure:
-                log.error(
-                    "rendering failed, tried again later",
-                    action="render",
-                    cause=failure.cause,
-                    error=repr(failure.__cause__),
-                    attempts=job.attempts,
-                )
                 metrics.RENDER_FAILURES.labels(cause=failure.cause).inc()
-                await documents.postpone(self._pool, job, _retry_after(job.attempts))
+                if job.attempts < self._settings.render_max_attempts:
+                    log.error(
+                        "rendering failed, tried again later",
+                        action="render",
+                        cause=failure.cause,
+                        error=repr(failure.__cause__),
+                        attempts=job.attempts,
+                    )
+                    retry_after = _retry_after(
+                        job.attempts, self._settings.render_retry_after_seconds
+                    )
+                    await documents.postpone(self._pool, job, retry_after)
+                else:
+                    await self._give_up(job, failure)
                 return True
             async with self._pool.acquire() as connection, connection.transaction():
                 if await documents.hold(connection, job):
@@ -220,11 +230,36 @@ class Renderer:
                 invoice, reference_number, self._settings.document_language
             )
         except TimeoutError as error:
-            raise _RenderFailed("timeout") from error
+            timeout = self._settings.render_timeout_seconds
+            raise _RenderFailed("timeout", f"rendering took longer than {timeout:g} s") from error
         except BrokenProcessPool as error:
-            raise _RenderFailed("process-lost") from error
+            raise _RenderFailed("process-lost", "the rendering process died") from error
         except Exception as error:  # a bug in rendering: the job waits, others go on
-            raise _RenderFailed("error") from error
+            reason = f"rendering failed: {error!r}"[:MAX_REASON_CHARACTERS]
+            raise _RenderFailed("error", reason) from error
+
+    async def _give_up(self, job: RenderJob, failure: _RenderFailed) -> None:
+        """The documents have failed for good: announced, and the notifications waiting for
+        them sent without them, in the transaction that marks the job failed."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            if not await documents.hold(connection, job):
+                return
+            invoice, _ = await _invoice_of(connection, job.invoice_id, holding_its_order=True)
+            await documents.fail(connection, job.invoice_id, failure.reason)
+            waiting = await documents.take_waiting(connection, job.invoice_id)
+            now = datetime.now(UTC)
+            failed = events.documents_failed(self._settings, invoice, failure.reason, job, now)
+            sent = self._notifications(invoice, [], waiting, now, failure.reason)
+            await outbox.enqueue(connection, [failed, *sent])
+        metrics.DOCUMENTS_FAILED.labels(cause=failure.cause).inc()
+        log.error(
+            "documents failed for good, notifications sent without them",
+            action="render",
+            cause=failure.cause,
+            error=repr(failure.__cause__),
+            attempts=job.attempts,
+            notifications=len(sent),
+        )
 
     async def _store(
         self, connection: Connection, job: RenderJob, rendered: RenderedDocuments
@@ -257,20 +292,25 @@ class Renderer:
         )
 
     async def release_notifications(self) -> bool:
-        """Sends the notifications whose invoice's documents were stored before they were
-        requested; False when there were none."""
+        """Sends the notifications whose invoice's documents were stored, or failed for good,
+        before they were requested; False when there were none."""
         async with self._pool.acquire() as connection, connection.transaction():
             released = await documents.take_released(connection, RELEASED_PER_TRANSACTION)
             if not released:
                 return False
             by_invoice: dict[str, list[WaitingNotification]] = {}
-            for notification in released:
+            failures: dict[str, str | None] = {}
+            for notification, failure in released:
                 by_invoice.setdefault(notification.invoice_id, []).append(notification)
+                failures[notification.invoice_id] = failure
             now = datetime.now(UTC)
             for invoice_id, waiting in by_invoice.items():
                 invoice, _ = await _invoice_of(connection, invoice_id, holding_its_order=True)
                 stored = await documents.documents_of(connection, invoice_id)
-                await outbox.enqueue(connection, self._notifications(invoice, stored, waiting, now))
+                failure = failures[invoice_id]
+                await outbox.enqueue(
+                    connection, self._notifications(invoice, stored, waiting, now, failure)
+                )
         return True
 
     def _notifications(
@@ -279,8 +319,11 @@ class Renderer:
         stored: list[StoredDocument],
         waiting: list[WaitingNotification],
         now: datetime,
+        failure: str | None = None,
     ) -> list[OutboxMessage]:
-        sent = events.notifications_with_documents(self._settings, invoice, stored, waiting, now)
+        sent = events.notifications_with_documents(
+            self._settings, invoice, stored, waiting, now, failure
+        )
         if len(sent) < len(waiting):
             log.warning(
                 "notifications not sent: the invoice was voided before its documents went out",
@@ -291,16 +334,19 @@ class Renderer:
         return sent
 
 
-def _retry_after(attempts: int) -> float:
+def _retry_after(attempts: int, first: float) -> float:
+    """How long a job waits after its `attempts`-th failed rendering."""
     doublings = min(max(attempts - 1, 0), 16)
-    return min(RETRY_AFTER_SECONDS * float(2**doublings), MAX_RETRY_AFTER_SECONDS)
+    return min(first * float(2**doublings), MAX_RETRY_AFTER_SECONDS)
 
 
 class _RenderFailed(Exception):
-    def __init__(self, cause: str) -> None:
+    def __init__(self, cause: str, reason: str) -> None:
         super().__init__(cause)
         self.cause = cause
         """The `cause` label of invoicer_render_failures_total."""
+        self.reason = reason
+        """What the documents' failure event and notifications say."""
 
 
 async def _invoice_of(

@@ -303,8 +303,15 @@ class Settings(BaseSettings):
     while it renders)."""
     render_timeout_seconds: float = Field(default=300.0, gt=0)
     """The longest one invoice's documents may take to render (a 1,000-line invoice takes a few
-    seconds); past it the rendering process is replaced and the job is tried again a minute later
-    (twice as long after each further failure, at most an hour)."""
+    seconds); past it the rendering process is replaced and the job is tried again later (see
+    INVOICER_RENDER_RETRY_AFTER_SECONDS)."""
+    render_max_attempts: int = Field(default=5, ge=1, le=100)
+    """Renderings of one invoice's documents that may fail in a row; after the last the
+    documents have failed for good (`invoice-documents-failed`) and the notifications that
+    waited for them go out without them."""
+    render_retry_after_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """How long a job whose rendering failed waits before it is tried again, doubled after
+    each further failure, at most an hour."""
     api_port: int = Field(default=8000, ge=0, le=65535)
     """Where `invoicer api` serves the read API."""
     api_tokens: SecretStr = SecretStr("")

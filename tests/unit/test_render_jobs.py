@@ -7,6 +7,7 @@ schematron."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from tests.examples import example
@@ -143,3 +144,32 @@ def test_an_invoice_voided_before_its_documents_are_ready_is_not_announced() -> 
     events_written = ready_after(store, command("void", invoice_id, reason="ordered twice"))
 
     assert [event["type"] for event in events_written] == ["invoice-documents-ready"]
+
+
+def test_failed_documents_are_announced_once_a_round_and_the_notification_says_why() -> None:
+    store = closing(Settings(seller=SELLER))
+    [job] = store.render_jobs
+    invoice = store.invoices[job.invoice_id]
+    reason = "rendering took longer than 300 s"
+
+    [notification] = [
+        json.loads(message.value or b"")
+        for message in events.notifications_with_documents(
+            store.settings, invoice, [], store.waiting_notifications, NOW, reason
+        )
+    ]
+    rounds = [
+        json.loads(
+            events.documents_failed(
+                store.settings, invoice, reason, replace(job, attempts=5, retried=retried), NOW
+            ).value
+            or b""
+        )
+        for retried in (0, 0, 1)
+    ]
+
+    assert notification["data"]["documentsUnavailable"] == reason
+    assert "documents" not in notification["data"]
+    assert [event["data"]["attempts"] for event in rounds] == [5, 5, 5]
+    assert rounds[0]["data"]["reason"] == reason
+    assert rounds[0]["id"] == rounds[1]["id"] != rounds[2]["id"]

@@ -34,6 +34,7 @@ from worker.messages.outgoing import (
     DraftCreated,
     InvoiceChanged,
     InvoiceCredited,
+    InvoiceDocumentsFailed,
     InvoiceOverdue,
     PaymentRecorded,
     PaymentRefunded,
@@ -280,6 +281,13 @@ SAMPLE_DATA = {
             ],
             "unavailable": [{"kind": "ubl", "reason": "no billingAddress.country"}],
         }
+    ),
+    "invoice-documents-failed": InvoiceDocumentsFailed(
+        invoice_id="i-1",
+        invoice_number="INV-2026-000001",
+        order_id="NL-10042",
+        reason="rendering took longer than 300 s",
+        attempts=5,
     ),
 }
 

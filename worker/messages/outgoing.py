@@ -105,6 +105,19 @@ class InvoiceDocumentsReady(MessageModel):
     unavailable: list[UnavailableDocument]
 
 
+class InvoiceDocumentsFailed(MessageModel):
+    """An invoice's documents failed to render `attempts` times in a row
+    (`invoice-documents-failed`): the notifications that waited for them go out without
+    them. Rendered again on request, they may still be ready later."""
+
+    invoice_id: str
+    invoice_number: str
+    order_id: str
+    reason: str
+    """Why the last rendering failed."""
+    attempts: Annotated[int, Field(ge=1)]
+
+
 class InvoiceCreated(MessageModel):
     """An invoice as `invoice-created` shows a new draft; also the body of `invoice-closed`
     and of the whole invoice (InvoiceState)."""
@@ -283,6 +296,8 @@ class NotificationRequested(MessageModel):
     """A payment reminder's level: 1, 2, … as INVOICER_REMINDER_DAYS lists them."""
     documents: Omittable[list[Document]] = None
     """With documents on, the automatic notification waits for them and carries them."""
+    documents_unavailable: Omittable[str] = None
+    """Instead of `documents`, when they failed for good: why (`invoice-documents-failed`)."""
 
 
 class InvoiceSnapshot(MessageModel):

@@ -20,6 +20,7 @@ from worker.messages.outgoing import (
     InvoiceClosed,
     InvoiceCommandResult,
     InvoiceCredited,
+    InvoiceDocumentsFailed,
     InvoiceDocumentsReady,
     InvoiceOverdue,
     InvoicePaid,
@@ -81,6 +82,12 @@ OUTGOING: Mapping[str, EventRoute] = {
         "invoice_events",
         InvoiceDocumentsReady,
         "A closed invoice's documents (PDF, UBL) are stored. Once per invoice.",
+    ),
+    "invoice-documents-failed": EventRoute(
+        "invoice_events",
+        InvoiceDocumentsFailed,
+        "A closed invoice's documents failed to render INVOICER_RENDER_MAX_ATTEMPTS times in a"
+        " row: its waiting notifications go out without them.",
     ),
     "invoice-updated": EventRoute("invoice_events", InvoiceChanged, "A draft was changed."),
     "invoice-deleted": EventRoute("invoice_events", InvoiceChanged, "A draft was deleted."),

@@ -2,7 +2,9 @@
 a renderer claims one for a lease, renders it with no transaction open, then stores its
 documents and deletes it in one transaction. A stored document never changes (the table
 refuses updates). A notification that goes out with the documents waits in
-document_notifications until they are stored."""
+document_notifications until they are stored, or until they have failed for good: a job
+whose rendering failed INVOICER_RENDER_MAX_ATTEMPTS times in a row stays, with its
+`failure`, never due again until it is rendered again on request."""
 
 from __future__ import annotations
 
@@ -43,6 +45,10 @@ class RenderJob:
     """When the event that closed the invoice happened: end-to-end latency."""
     traceparent: str | None = None
     attempts: int = 0
+    """Renderings of this round, this one included."""
+    retried: int = 0
+    """Rounds before this one: how often its documents failed for good and were asked for
+    again. A claim is (retried, attempts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +119,7 @@ async def claim(connection: Executor, lease_seconds: float) -> RenderJob | None:
                               ORDER BY not_before, created_at
                               LIMIT 1
                                 FOR UPDATE SKIP LOCKED)
-        RETURNING invoice_id::text, correlation_id, event_time, attempts, traceparent
+        RETURNING invoice_id::text, correlation_id, event_time, attempts, retried, traceparent
         """,
         lease_seconds,
     )
@@ -124,6 +130,7 @@ async def claim(connection: Executor, lease_seconds: float) -> RenderJob | None:
         correlation_id=record["correlation_id"],
         event_time=record["event_time"],
         attempts=record["attempts"],
+        retried=record["retried"],
         traceparent=record["traceparent"],
     )
 
@@ -132,9 +139,11 @@ async def hold(connection: Executor, job: RenderJob) -> bool:
     """Locks the job until the transaction ends, if it is still this claim's: False when a
     renderer finished it, or claimed it again after this claim's lease ran out."""
     held: bool | None = await connection.fetchval(
-        "SELECT true FROM render_jobs WHERE invoice_id = $1::uuid AND attempts = $2 FOR UPDATE",
+        "SELECT true FROM render_jobs"
+        " WHERE invoice_id = $1::uuid AND attempts = $2 AND retried = $3 FOR UPDATE",
         job.invoice_id,
         job.attempts,
+        job.retried,
     )
     return held is not None
 
@@ -173,9 +182,12 @@ async def take_waiting(connection: Executor, invoice_id: str) -> list[WaitingNot
     return [_waiting(record) for record in records]
 
 
-async def take_released(connection: Executor, limit: int) -> list[WaitingNotification]:
+async def take_released(
+    connection: Executor, limit: int
+) -> list[tuple[WaitingNotification, str | None]]:
     """Deletes and returns up to `limit` waiting notifications, oldest first, whose invoice's
-    documents are done (no render job left): a `send` that came after the documents, or
+    documents are done (no render job left) or failed for good, each with that failure
+    (None: done), as the same statement saw it: a `send` that came after the documents, or
     after the renderer took the invoice's waiting ones. Rows another transaction holds are
     skipped."""
     records = await connection.fetch(
@@ -184,17 +196,21 @@ async def take_released(connection: Executor, limit: int) -> list[WaitingNotific
             DELETE FROM document_notifications
              WHERE id IN (SELECT id FROM document_notifications n
                            WHERE NOT EXISTS (SELECT 1 FROM render_jobs j
-                                              WHERE j.invoice_id = n.invoice_id)
+                                              WHERE j.invoice_id = n.invoice_id
+                                                AND j.failure IS NULL)
                            ORDER BY id
                            LIMIT $1
                              FOR UPDATE SKIP LOCKED)
             RETURNING id, {_WAITING_COLUMNS}
         )
-        SELECT {_WAITING_COLUMNS} FROM taken ORDER BY id
+        SELECT {_WAITING_COLUMNS},
+               (SELECT failure FROM render_jobs j
+                 WHERE j.invoice_id = taken.invoice_id::uuid) AS failure
+          FROM taken ORDER BY id
         """,
         limit,
     )
-    return [_waiting(record) for record in records]
+    return [(_waiting(record), record["failure"]) for record in records]
 
 
 async def store_documents(
@@ -265,15 +281,54 @@ async def finish(connection: Executor, invoice_id: str) -> None:
 async def postpone(connection: Executor, job: RenderJob, seconds: float) -> None:
     """A job whose rendering failed is due again in `seconds` (unless claimed anew)."""
     await connection.execute(
-        "UPDATE render_jobs SET not_before = now() + make_interval(secs => $3)"
-        " WHERE invoice_id = $1::uuid AND attempts = $2",
+        "UPDATE render_jobs SET not_before = now() + make_interval(secs => $4)"
+        " WHERE invoice_id = $1::uuid AND attempts = $2 AND retried = $3",
         job.invoice_id,
         job.attempts,
+        job.retried,
         seconds,
     )
 
 
+async def fail(connection: Executor, invoice_id: str, reason: str) -> None:
+    """The job's documents have failed for good: it is due no more, and why is kept."""
+    await connection.execute(
+        "UPDATE render_jobs SET failure = $2, not_before = 'infinity' WHERE invoice_id = $1::uuid",
+        invoice_id,
+        reason,
+    )
+
+
+async def render_again(connection: Executor, invoice_id: str | None) -> list[tuple[str, str]]:
+    """Makes the invoice's job due now (None: the job of every invoice whose documents failed
+    for good); a failed one starts a new round of attempts. Returns (invoice id, invoice
+    number) of each job made due, by number; none when the invoice has no job (its
+    documents are stored, or it has none)."""
+    records = await connection.fetch(
+        """
+        UPDATE render_jobs j
+           SET not_before = now(),
+               failure = NULL,
+               attempts = CASE WHEN j.failure IS NULL THEN j.attempts ELSE 0 END,
+               retried = j.retried + CASE WHEN j.failure IS NULL THEN 0 ELSE 1 END
+          FROM invoices i
+         WHERE i.invoice_id = j.invoice_id
+           AND CASE WHEN $1::uuid IS NULL THEN j.failure IS NOT NULL
+                    ELSE j.invoice_id = $1::uuid END
+        RETURNING j.invoice_id::text, i.invoice_number
+        """,
+        invoice_id,
+    )
+    return sorted(
+        ((record["invoice_id"], record["invoice_number"]) for record in records),
+        key=lambda made_due: made_due[1],
+    )
+
+
 async def oldest_job(connection: Executor) -> datetime | None:
-    """When the oldest waiting job was enqueued (an index look-up: a scrape must not scan)."""
-    oldest: datetime | None = await connection.fetchval("SELECT min(created_at) FROM render_jobs")
+    """When the oldest job still to be rendered was enqueued (an index look-up: a scrape
+    must not scan); one whose documents failed for good is not waiting."""
+    oldest: datetime | None = await connection.fetchval(
+        "SELECT min(created_at) FROM render_jobs WHERE failure IS NULL"
+    )
     return oldest

@@ -64,6 +64,19 @@ async def done_levels(connection: Executor, invoice_ids: Collection[str]) -> dic
     return done
 
 
+async def awaiting_their_notification(
+    connection: Executor, invoice_ids: Collection[str]
+) -> set[str]:
+    """Those of the invoices whose own notification (the automatic one, a `send`'s) still
+    waits for their documents."""
+    records = await connection.fetch(
+        "SELECT DISTINCT invoice_id::text FROM document_notifications"
+        " WHERE invoice_id = ANY($1::uuid[])",
+        list(invoice_ids),
+    )
+    return {record["invoice_id"] for record in records}
+
+
 async def record_notices(
     connection: Executor, notices: Sequence[Notice], as_of: date
 ) -> set[tuple[str, int]]:
