@@ -372,6 +372,7 @@ def test_the_image_is_multi_stage_and_runs_invoicer() -> None:
         "!README.md",
         "!LICENSE",
         "!requirements.lock",
+        "!requirements-build.lock",
         "!worker/",
     ]
     for name in allowed:
