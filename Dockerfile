@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The worker's image: `invoicer run` by default; `invoicer migrate` for the migration job.
-#   docker build -t invoicer:0.1.0 .
+#   docker build -t invoicer:0.3.0 .
 # Reproducible: pin the base image by digest when building a release, e.g.
 #   docker build --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:<digest> .
 # (`docker buildx imagetools inspect python:3.11-slim-bookworm` gives the digest.)
@@ -35,7 +35,7 @@ RUN pip --python /opt/build/bin/python wheel --no-cache-dir --no-deps --no-build
 # Runtime: the slim base, the virtual environment, an unprivileged user.
 FROM ${PYTHON_IMAGE} AS runtime
 ARG PYTHON_IMAGE
-ARG VERSION=0.1.0
+ARG VERSION=0.3.0
 LABEL org.opencontainers.image.title="invoicer" \
       org.opencontainers.image.description="Turns completed orders into numbered invoices: a Kafka worker with PostgreSQL." \
       org.opencontainers.image.version="${VERSION}" \
