@@ -391,7 +391,11 @@ def test_keda_scales_on_the_workers_group_and_topics_within_the_partitions(
     stated = re.search(r"\((\d+) here", (BASE / "scaledobject.yaml").read_text())
     assert stated is not None
     base = yaml.safe_load((BASE / "scaledobject.yaml").read_text())["spec"]
-    assert int(stated.group(1)) == base["maxReplicaCount"]
+    partitions = int(stated.group(1))
+    assert partitions == base["maxReplicaCount"]
+    # Every worker process is a member of the group: none beyond the partitions.
+    members = processes(overlay.container("Deployment", WORKER))
+    assert scaled["maxReplicaCount"] * members <= partitions
 
 
 def test_keda_reads_the_brokers_credentials_from_a_secret(overlay: Manifests) -> None:
