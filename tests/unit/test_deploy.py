@@ -14,6 +14,7 @@ hadolint in scripts/test. The read API's objects: tests/unit/test_deploy_api.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -272,6 +273,38 @@ def test_the_configuration_names_only_settings_the_worker_reads(overlay: Manifes
             assert secret["key"] in example_secrets()[secret["name"]]["stringData"]
     assert "INVOICER_DATABASE_URL" not in config, "a password belongs in the Secret"
     assert "INVOICER_KAFKA_SASL_PASSWORD" not in config, "a password belongs in the Secret"
+
+
+def container_environment(manifests: Manifests, kind: str, name: str) -> dict[str, str]:
+    """The variables a container starts with: its ConfigMaps, then its own `env`, a Secret's
+    value taken from the example Secrets."""
+    container = manifests.container(kind, name)
+    environment: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        environment.update(manifests.get("ConfigMap", source["configMapRef"]["name"])["data"])
+    for variable in container.get("env", []):
+        if "value" in variable:
+            environment[variable["name"]] = variable["value"]
+        else:
+            secret = variable["valueFrom"]["secretKeyRef"]
+            example = example_secrets()[secret["name"]]["stringData"]
+            environment[variable["name"]] = example[secret["key"]]
+    return environment
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"), [("Deployment", WORKER), ("Deployment", "invoicer-api"), ("Job", MIGRATION)]
+)
+def test_every_container_starts_with_settings_the_worker_accepts(
+    overlay: Manifests, kind: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in os.environ:
+        if variable.startswith(("INVOICER_", "OTEL_")):
+            monkeypatch.delenv(variable)
+    for variable, value in container_environment(overlay, kind, name).items():
+        monkeypatch.setenv(variable, value)
+
+    Settings()  # refuses what `invoicer` would refuse at its start
 
 
 def test_the_deployment_probes_the_worker_where_it_answers(overlay: Manifests) -> None:
