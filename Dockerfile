@@ -1,35 +1,41 @@
 # syntax=docker/dockerfile:1
 # The worker's image: `invoicer run` by default; `invoicer migrate` for the migration job.
-#   docker build -t invoicer:0.1.0 .
+#   docker build -t invoicer:0.3.0 .
 # Reproducible: pin the base image by digest when building a release, e.g.
 #   docker build --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:<digest> .
 # (`docker buildx imagetools inspect python:3.11-slim-bookworm` gives the digest.)
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # Build: the project and its runtime dependencies into a virtual environment of their own
-# (no pip, no dev or test packages in it). Every dependency comes from requirements.lock,
-# pinned with its hashes (pip-compile --generate-hashes; docs/operations.md, "Deploy"): pip refuses
-# anything else, so the same lock gives the same image.
+# (no pip, no build tools, no dev or test packages in it). Every dependency comes from
+# requirements.lock, pinned with its hashes (pip-compile --generate-hashes; docs/operations.md,
+# "Deploy"): pip refuses anything else, so the same lock gives the same image.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
-RUN python -m venv --without-pip /opt/invoicer
-COPY requirements.lock ./
+RUN python -m venv --without-pip /opt/invoicer \
+    && python -m venv --without-pip /opt/build
+COPY requirements.lock requirements-build.lock ./
 RUN pip --python /opt/invoicer/bin/python install --no-cache-dir --no-deps --require-hashes \
-        -r requirements.lock
+        -r requirements.lock \
+    && pip --python /opt/build/bin/python install --no-cache-dir --no-deps --require-hashes \
+        -r requirements-build.lock
 COPY pyproject.toml README.md LICENSE ./
 COPY worker ./worker
-# The project itself, built with the locked hatchling: no other package is fetched.
-RUN pip --python /opt/invoicer/bin/python install --no-cache-dir --no-deps --no-build-isolation . \
+# The project's wheel, built by the locked hatchling in /opt/build (which stays in this
+# stage), then installed alone into /opt/invoicer: no other package is fetched.
+RUN pip --python /opt/build/bin/python wheel --no-cache-dir --no-deps --no-build-isolation \
+        --wheel-dir /src/dist . \
+    && pip --python /opt/invoicer/bin/python install --no-cache-dir --no-deps /src/dist/invoicer-*.whl \
     && /opt/invoicer/bin/python -c "import zoneinfo; zoneinfo.ZoneInfo('Europe/Amsterdam')" \
     && /opt/invoicer/bin/invoicer --help > /dev/null
 
 # Runtime: the slim base, the virtual environment, an unprivileged user.
 FROM ${PYTHON_IMAGE} AS runtime
 ARG PYTHON_IMAGE
-ARG VERSION=0.1.0
+ARG VERSION=0.3.0
 LABEL org.opencontainers.image.title="invoicer" \
       org.opencontainers.image.description="Turns completed orders into numbered invoices: a Kafka worker with PostgreSQL." \
       org.opencontainers.image.version="${VERSION}" \

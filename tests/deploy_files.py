@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +18,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
-KUBERNETES = DEPLOY / "kubernetes"
+BASE = DEPLOY / "base"
+OVERLAYS = DEPLOY / "overlays"
+OVERLAY_NAMES = sorted(path.name for path in OVERLAYS.iterdir() if path.is_dir())
 COMPOSE_FILE = DEPLOY / "compose.yaml"
 ALERT_RULES = DEPLOY / "prometheus" / "alerts.yaml"
 DASHBOARD = DEPLOY / "grafana" / "invoicer.json"
@@ -29,6 +36,48 @@ GRAFANA_VARIABLES = {
 
 def load_yaml_documents(path: Path) -> list[dict[str, Any]]:
     return [document for document in yaml.safe_load_all(path.read_text()) if document]
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """The Kubernetes objects one overlay renders, looked up by kind and name (each a copy,
+    for a test to change)."""
+
+    overlay: str
+    documents: tuple[dict[str, Any], ...]
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        [found] = [
+            document
+            for document in self.documents
+            if (document["kind"], document["metadata"]["name"]) == (kind, name)
+        ]
+        return copy.deepcopy(found)
+
+    def all(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(list(self.documents))
+
+    def container(self, kind: str, name: str) -> dict[str, Any]:
+        [only] = self.get(kind, name)["spec"]["template"]["spec"]["containers"]
+        assert isinstance(only, dict)
+        return only
+
+
+@functools.cache
+def rendered(overlay: str) -> Manifests:
+    """What `kubectl kustomize deploy/overlays/<overlay>` gives, as CI and an operator render
+    it (scripts/test installs kubectl where it is missing)."""
+    kubectl = shutil.which("kubectl")
+    assert kubectl is not None, "kubectl renders the overlays: apt-get install kubectl"
+    output = subprocess.run(
+        [kubectl, "kustomize", str(OVERLAYS / overlay)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    documents = tuple(document for document in yaml.safe_load_all(output) if document)
+    return Manifests(overlay, documents)
 
 
 def alert_rules() -> list[dict[str, Any]]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib import metadata
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from worker.messages import INVOICE_COMMAND, ORDER_COMPLETED
 from worker.store.dunning import Overdue
 from worker.store.outbox import PendingMessage
+from worker.version import package_version
 
 # `_created` series double the count of series and no dashboard or rule here uses them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -117,14 +117,7 @@ REMINDERS_SENT = Counter(
 BUILD_INFO = Gauge("invoicer_build_info", "Always 1; the running version as a label.", ["version"])
 
 
-def _version() -> str:
-    try:
-        return metadata.version("invoicer")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-BUILD_INFO.labels(version=_version()).set(1)
+BUILD_INFO.labels(version=package_version()).set(1)
 
 
 def record_published(pending: Sequence[PendingMessage], invoices_closed_topic: str) -> None:

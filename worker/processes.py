@@ -2,7 +2,9 @@
 of its own and a member of the consumer group like any replica (its own partitions, its
 own connections). One Python process is bound by one core; this uses the others.
 
-Worker i serves its probes and metrics on INVOICER_HTTP_PORT + i. A stop signal is passed
+Worker i serves its probes and metrics on INVOICER_HTTP_PORT + i, each its own /metrics:
+a pod declares and Prometheus scrapes every one of these ports, each process an instance
+of its own (deploy/overlays/production). A stop signal is passed
 on to every worker, each finishes and commits the batch in hand; when one exits by itself
 the others are stopped too, so the whole is restarted as one. The exit code is the first
 non-zero one of the workers, else 0.

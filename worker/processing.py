@@ -187,7 +187,7 @@ async def _apply(
             needs=[ROUTES[type(event.data)].needs(event.data) for event in events],
             event_keys=[key for item in items if (key := _event_key(item.event)) is not None],
         )
-        with batch_span(len(items)):
+        with batch_span(len(items), settings.group_id):
             outcomes = [decide(batch, item) for item in items]
             writes = await commit(connection, batch)
     return writes, outcomes
@@ -197,10 +197,15 @@ def decide(batch: Batch, item: Item) -> Outcome:
     """Decides one record on what the records before it left, and applies the decision to
     the batch. Every log line about it is bound to its identifiers."""
     outer = structlog.contextvars.get_contextvars()
-    record = item.record
+    key = _event_key(item.event)
     try:
         with (
-            record_span(_traceparent(item), record.topic, record.offset) as traceparent,
+            record_span(
+                _traceparent(item),
+                item.record,
+                batch.settings.group_id,
+                None if key is None else key[1],
+            ) as traceparent,
             _bound_to(item),
         ):
             decision = _decision(batch, item)

@@ -2,13 +2,19 @@
 
 `schemas/<event-type>.json` is the JSON Schema (2020-12) of each whole CloudEvent, for
 validation of what the worker reads and for serialization of what it writes.
-`schemas/asyncapi.yaml` (AsyncAPI 3.0.0) describes the topics; its message payloads refer
-to those JSON Schema files by relative `$ref`, so each schema is written once.
+Each has the `$id` that emitted events carry as `dataschema` (routing.schema_uri).
+`schemas/asyncapi.yaml` (AsyncAPI 3.0.0, its `info.version` the package's) describes the
+topics; its message payloads refer to those JSON Schema files by relative `$ref`, so each
+schema is written once. `schemas/compat/v<N>/` keeps the event schemas as contract vN was
+released: the baseline later schemas must stay compatible with (a test checks it:
+tests/schema_compatibility.py).
 
-    python -m worker.schemas    # rewrites schemas/; tests/unit/test_schemas.py checks it
+    python -m worker.schemas             # rewrites schemas/; tests/unit/test_schemas.py checks it
+    python -m worker.schemas --baseline  # once, when a new version of the contract is released
 """
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +24,20 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaV
 from pydantic_core import CoreSchema, core_schema
 
 from worker.messages import MAX_HEADER_BYTES, OutgoingEvent, RejectReason, dead_letter
-from worker.messages.routing import DEAD_LETTER_TOPIC, INCOMING, OUTGOING
+from worker.messages.routing import (
+    CONTRACT_VERSION,
+    DEAD_LETTER_TOPIC,
+    INCOMING,
+    OUTGOING,
+    schema_uri,
+)
 from worker.messages.values import is_omitted
 from worker.settings import Settings, Topics
+from worker.version import package_version
 
 SCHEMA_DIRECTORY = Path(__file__).resolve().parent.parent / "schemas"
+BASELINE_DIRECTORY = SCHEMA_DIRECTORY / "compat" / f"v{CONTRACT_VERSION}"
 ASYNCAPI_FILE = "asyncapi.yaml"
-CONTRACT_VERSION = "1.0.0"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 EVENT_CONTENT_TYPE = "application/cloudevents+json"
 DEAD_LETTER = "dead-letter"
@@ -86,9 +99,15 @@ def event_schema(event_type: str) -> dict[str, Any]:
         model, mode = OutgoingEvent[data_model], "serialization"  # type: ignore[valid-type]
     schema = model.model_json_schema(mode=mode, schema_generator=ContractJsonSchema)
     schema["properties"]["type"] = {"const": event_type, "type": "string"}
+    if "dataschema" in schema["properties"]:
+        schema["properties"]["dataschema"] = {
+            "const": schema_uri(event_type),
+            "format": "uri",
+            "type": "string",
+        }
     schema["title"] = event_type
     schema["description"] = summary(event_type)
-    return {"$schema": JSON_SCHEMA_DIALECT, **schema}
+    return {"$schema": JSON_SCHEMA_DIALECT, "$id": schema_uri(event_type), **schema}
 
 
 def asyncapi_document() -> dict[str, Any]:
@@ -112,7 +131,7 @@ def asyncapi_document() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {
             "title": "invoicer",
-            "version": CONTRACT_VERSION,
+            "version": package_version(),
             "description": (
                 "Turns completed orders into numbered invoices. Every record value is a "
                 "CloudEvents 1.0 event in structured JSON mode (UTF-8); topic names are the "
@@ -206,7 +225,8 @@ def _dead_letter_message() -> dict[str, Any]:
 
 
 def render_schemas() -> dict[str, str]:
-    """Every file of schemas/ by name, with its exact content."""
+    """Every generated file of schemas/ by name, with its exact content (the baselines in
+    schemas/compat are not generated: they stay as they were released)."""
     files = {
         f"{event_type}.json": json.dumps(
             event_schema(event_type), indent=2, sort_keys=True, ensure_ascii=False
@@ -256,16 +276,33 @@ def with_generated_tables(document: str) -> str:
 
 def write_schemas(directory: Path) -> list[Path]:
     """Writes the files of render_schemas() into `directory`; returns their paths."""
+    return write_files(directory, render_schemas())
+
+
+def write_files(directory: Path, files: dict[str, str]) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, content in sorted(render_schemas().items()):
+    for name, content in sorted(files.items()):
         path = directory / name
         path.write_text(content, encoding="utf-8")
         written.append(path)
     return written
 
 
-if __name__ == "__main__":
+def write_baseline() -> list[Path]:
+    """Keeps this version's event schemas as the baseline of its compatibility check."""
+    if BASELINE_DIRECTORY.exists():
+        raise SystemExit(f"{BASELINE_DIRECTORY} exists: a released baseline never changes")
+    rendered = render_schemas()
+    return write_files(
+        BASELINE_DIRECTORY, {name: text for name, text in rendered.items() if name != ASYNCAPI_FILE}
+    )
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--baseline"]:
+    for path in write_baseline():
+        print(path)
+elif __name__ == "__main__":
     for path in write_schemas(SCHEMA_DIRECTORY):
         print(path)
     CONTRACT_DOCUMENT.write_text(

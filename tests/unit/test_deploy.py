@@ -1,25 +1,29 @@
 """deploy/ and the Dockerfile, checked as far as a machine without Docker or a cluster
-allows: core Kubernetes manifests against the Kubernetes schemas (kubernetes-validate), the
-custom resources against the small schemas in deploy/schemas, the compose file against the
-Compose Specification (its JSON schema as check-jsonschema ships it), PromQL parsed, and
-everything wired to what the worker really does (ports, paths, settings, shutdown).
+allows: every Kubernetes overlay rendered by `kubectl kustomize` as an operator renders it,
+its core objects against the Kubernetes schemas (kubernetes-validate), its custom resources
+(ServiceMonitor, PrometheusRule, KEDA's ScaledObject and TriggerAuthentication) against the
+small schemas in deploy/schemas, the compose file against the Compose Specification (its
+JSON schema as check-jsonschema ships it), PromQL parsed, and everything wired to what the
+worker really does (ports, paths, settings, processes, shutdown).
 
 The metrics the rules and the dashboard name are checked against a running worker's
 /metrics in tests/integration/test_operations_metrics.py; the Dockerfile is linted by
-hadolint in scripts/test.
+hadolint in scripts/test. The read API's objects: tests/unit/test_deploy_api.py.
 """
 
 from __future__ import annotations
 
-import copy
 import json
+import os
 import re
 import subprocess
 import sys
+import tomllib
 import zipfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate
@@ -28,11 +32,14 @@ import yaml
 
 from tests.deploy_files import (
     ALERT_RULES,
+    BASE,
     COMPOSE_FILE,
     DEPLOY,
     DOCKERFILE,
-    KUBERNETES,
+    OVERLAY_NAMES,
+    OVERLAYS,
     ROOT,
+    Manifests,
     alert_rules,
     dashboard,
     dashboard_panels,
@@ -40,10 +47,12 @@ from tests.deploy_files import (
     healthcheck_command,
     load_yaml_documents,
     metric_names,
+    rendered,
 )
 from worker.app import SHUTDOWN_TIMEOUT_SECONDS
 from worker.http import LIVENESS_PATH, METRICS_PATH, READINESS_PATH
 from worker.settings import Settings, Topics
+from worker.tracing import OTEL_VARIABLES
 
 # The oldest Kubernetes release still widely run, and the newest kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.utils.latest_version())
@@ -51,21 +60,26 @@ CUSTOM_RESOURCE_SCHEMAS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.json",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule.json",
     ("keda.sh/v1alpha1", "ScaledObject"): "scaledobject.json",
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): "triggerauthentication.json",
 }
 # What the worker needs after SHUTDOWN_TIMEOUT_SECONDS for the outbox: the batch in hand,
 # leaving the group, the producer's flush.
 SHUTDOWN_MARGIN_SECONDS = 15
+# The worker's objects are named `invoicer`, the read API's `invoicer-api`.
+WORKER = "invoicer"
+MIGRATION = "invoicer-migrate"
+METRICS_SERVICE = "invoicer-metrics"
+PACKAGE_VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
-def manifests() -> dict[str, dict[str, Any]]:
-    """Every Kubernetes object in deploy/kubernetes, by kind."""
-    found: dict[str, dict[str, Any]] = {}
-    for path in sorted(KUBERNETES.glob("*.yaml")):
-        if path.name == "kustomization.yaml":
-            continue
-        for document in load_yaml_documents(path):
-            found[document["kind"]] = document
-    return found
+@pytest.fixture(params=OVERLAY_NAMES)
+def overlay(request: pytest.FixtureRequest) -> Manifests:
+    manifests: Manifests = rendered(request.param)
+    return manifests
+
+
+def is_custom(document: dict[str, Any]) -> bool:
+    return (document["apiVersion"], document["kind"]) in CUSTOM_RESOURCE_SCHEMAS
 
 
 def custom_resource_validator(document: dict[str, Any]) -> jsonschema.protocols.Validator:
@@ -91,118 +105,235 @@ def compose() -> dict[str, Any]:
 
 
 def configured_variables() -> set[str]:
-    """Every INVOICER_* variable the worker reads."""
+    """Every INVOICER_* variable the worker reads, and the OTEL_* ones docs/operations.md
+    names."""
     names = {f"INVOICER_{field.upper()}" for field in Settings.model_fields if field != "topics"}
-    return names | {f"INVOICER_TOPIC_{field.upper()}" for field in Topics.model_fields}
+    topics = {f"INVOICER_TOPIC_{field.upper()}" for field in Topics.model_fields}
+    return names | topics | set(OTEL_VARIABLES)
 
 
-def container(kind: str) -> dict[str, Any]:
-    spec = manifests()[kind]["spec"]["template"]["spec"]
-    [only] = spec["containers"]
-    assert isinstance(only, dict)
-    return only
+def example_secrets() -> dict[str, dict[str, Any]]:
+    return {
+        document["metadata"]["name"]: document
+        for document in load_yaml_documents(BASE / "secret.example.yaml")
+    }
+
+
+def processes(worker: dict[str, Any]) -> int:
+    """How many worker processes the container's `invoicer run` starts."""
+    args: list[str] = worker["args"]
+    return int(args[args.index("--processes") + 1]) if "--processes" in args else 1
+
+
+def unscraped_processes(manifests: Manifests) -> list[str]:
+    """The worker processes whose /metrics port is not declared in the pod, offered by the
+    metrics Service and scraped by the ServiceMonitor (process i serves on
+    INVOICER_HTTP_PORT + i), and what misses."""
+    worker = manifests.container("Deployment", WORKER)
+    first = int(manifests.get("ConfigMap", WORKER)["data"]["INVOICER_HTTP_PORT"])
+    declared = {port["containerPort"]: port["name"] for port in worker["ports"]}
+    service = manifests.get("Service", METRICS_SERVICE)["spec"]["ports"]
+    offered = {port["targetPort"]: port["name"] for port in service}
+    scraped = {
+        endpoint["port"]
+        for endpoint in manifests.get("ServiceMonitor", WORKER)["spec"]["endpoints"]
+        if endpoint["path"] == METRICS_PATH
+    }
+    allowed = {
+        port["port"]
+        for rule in manifests.get("NetworkPolicy", WORKER)["spec"]["ingress"]
+        for port in rule["ports"]
+    }
+    missing = []
+    for index in range(processes(worker)):
+        name = declared.get(first + index)
+        if name is None:
+            missing.append(f"process {index}: port {first + index} not declared")
+        elif name not in offered:
+            missing.append(f"process {index}: {name} not in the metrics Service")
+        elif offered[name] not in scraped:
+            missing.append(f"process {index}: {name} not scraped")
+        elif name not in allowed:
+            missing.append(f"process {index}: {name} not allowed in")
+    return missing
 
 
 # Kubernetes
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-def test_core_manifests_are_valid_kubernetes_objects(version: str) -> None:
-    core = [
-        document
-        for document in manifests().values()
-        if (document["apiVersion"], document["kind"]) not in CUSTOM_RESOURCE_SCHEMAS
-    ]
+def test_core_manifests_are_valid_kubernetes_objects(overlay: Manifests, version: str) -> None:
+    core = [document for document in overlay.all() if not is_custom(document)]
     assert {document["kind"] for document in core} == {
         "ConfigMap",
-        "Secret",
         "Deployment",
         "Job",
         "Service",
         "NetworkPolicy",
         "PodDisruptionBudget",
     }
-    for document in core:
+    for document in [*core, *example_secrets().values()]:
         kubernetes_validate.validate(document, version, strict=True)
 
 
 def test_a_misspelt_field_is_not_a_valid_kubernetes_object() -> None:
-    deployment = copy.deepcopy(manifests()["Deployment"])
+    deployment = rendered(OVERLAY_NAMES[0]).get("Deployment", WORKER)
     deployment["spec"]["template"]["spec"]["containers"][0]["livenesProbe"] = {}
     with pytest.raises(kubernetes_validate.ValidationError, match="livenesProbe"):
         kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[0], strict=True)
 
 
-def test_custom_resources_match_their_schemas() -> None:
-    custom = [
-        document
-        for document in manifests().values()
-        if (document["apiVersion"], document["kind"]) in CUSTOM_RESOURCE_SCHEMAS
-    ]
-    assert len(custom) == len(CUSTOM_RESOURCE_SCHEMAS)
+def test_custom_resources_match_their_schemas(overlay: Manifests) -> None:
+    custom = [document for document in overlay.all() if is_custom(document)]
+    assert {(d["apiVersion"], d["kind"]) for d in custom} == set(CUSTOM_RESOURCE_SCHEMAS)
     for document in custom:
         custom_resource_validator(document).validate(document)
 
 
 @pytest.mark.parametrize(
-    ("kind", "spoil"),
+    ("kind", "name", "spoil"),
     [
-        ("ScaledObject", lambda spec: spec["triggers"][0]["metadata"].update(lagThreshold=1000)),
-        ("ScaledObject", lambda spec: spec["triggers"][0]["metadata"].pop("consumerGroup")),
-        ("ScaledObject", lambda spec: spec.update(maxReplicas=12)),
-        ("ServiceMonitor", lambda spec: spec["endpoints"][0].update(interval="30 seconds")),
-        ("ServiceMonitor", lambda spec: spec["endpoints"][0].update(targetport=8080)),
-        ("PrometheusRule", lambda spec: spec["groups"][0]["rules"][0].pop("expr")),
+        (
+            "ScaledObject",
+            WORKER,
+            lambda spec: spec["triggers"][0]["metadata"].update(lagThreshold=1000),
+        ),
+        ("ScaledObject", WORKER, lambda spec: spec["triggers"][0]["metadata"].pop("consumerGroup")),
+        ("ScaledObject", WORKER, lambda spec: spec.update(maxReplicas=12)),
+        ("ServiceMonitor", WORKER, lambda spec: spec["endpoints"][0].update(interval="30 seconds")),
+        ("ServiceMonitor", WORKER, lambda spec: spec["endpoints"][0].update(targetport=8080)),
+        ("PrometheusRule", WORKER, lambda spec: spec["groups"][0]["rules"][0].pop("expr")),
+        (
+            "TriggerAuthentication",
+            "invoicer-kafka",
+            lambda spec: spec["secretTargetRef"][0].pop("key"),
+        ),
+        (
+            "TriggerAuthentication",
+            "invoicer-kafka",
+            lambda spec: spec["secretTargetRef"][0].update(parameter="sasl_mechanism"),
+        ),
+        ("TriggerAuthentication", "invoicer-kafka", lambda spec: spec.update(secretTargetRef=[])),
     ],
 )
-def test_the_custom_resource_schemas_refuse_what_the_operators_would(kind: str, spoil: Any) -> None:
-    document = copy.deepcopy(manifests()[kind])
+def test_the_custom_resource_schemas_refuse_what_the_operators_would(
+    kind: str, name: str, spoil: Any
+) -> None:
+    document = rendered(OVERLAY_NAMES[0]).get(kind, name)
     spoil(document["spec"])
     assert not custom_resource_validator(document).is_valid(document)
 
 
-def test_kustomization_applies_every_manifest_but_the_secret_and_the_migration_job() -> None:
-    kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
-    listed = set(kustomization["resources"])
-    files = {path.name for path in KUBERNETES.glob("*.yaml")} - {"kustomization.yaml"}
-    assert listed == files - {"secret.example.yaml", "migration-job.yaml"}
-    [image] = kustomization["images"]
-    for kind in ("Deployment", "Job"):
-        name, _, tag = container(kind)["image"].partition(":")
-        assert (name, tag) == (image["name"], image["newTag"]), f"{kind} runs the same release"
+def test_the_overlays_deploy_the_whole_base_but_the_example_secrets(overlay: Manifests) -> None:
+    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
+    files = {path.name for path in BASE.glob("*.yaml")} - {"kustomization.yaml"}
+    assert set(kustomization["resources"]) == files - {"secret.example.yaml"}
+    in_base = {
+        (document["kind"], document["metadata"]["name"])
+        for name in kustomization["resources"]
+        for document in load_yaml_documents(BASE / name)
+    }
+    assert {(d["kind"], d["metadata"]["name"]) for d in overlay.all()} == in_base
+    assert {d["metadata"]["namespace"] for d in overlay.all()} == {
+        yaml.safe_load((OVERLAYS / overlay.overlay / "kustomization.yaml").read_text())["namespace"]
+    }
 
 
-def test_the_configuration_names_only_settings_the_worker_reads() -> None:
-    config = manifests()["ConfigMap"]["data"]
+def test_every_pod_runs_the_release_of_the_package(overlay: Manifests) -> None:
+    [image] = yaml.safe_load((BASE / "kustomization.yaml").read_text())["images"]
+    for kind, name in (("Deployment", WORKER), ("Deployment", "invoicer-api"), ("Job", MIGRATION)):
+        assert overlay.container(kind, name)["image"] == f"{image['name']}:{PACKAGE_VERSION}"
+    assert f"ARG VERSION={PACKAGE_VERSION}" in DOCKERFILE.read_text()
+
+
+def test_the_migration_is_a_hook_that_runs_before_the_rollout(overlay: Manifests) -> None:
+    job = overlay.get("Job", MIGRATION)
+    annotations = job["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == "PreSync"
+    assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation"
+    assert overlay.container("Job", MIGRATION)["args"] == ["migrate"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_the_configuration_names_only_settings_the_worker_reads(overlay: Manifests) -> None:
+    config = overlay.get("ConfigMap", WORKER)["data"]
     assert set(config) <= configured_variables()
     assert set(compose()["x-invoicer"]["environment"]) <= configured_variables()
-    for kind in ("Deployment", "Job"):
-        variables = {variable["name"] for variable in container(kind).get("env", [])}
-        assert variables == {"INVOICER_DATABASE_URL"}, "from the Secret"
-        [secret] = [v["valueFrom"]["secretKeyRef"] for v in container(kind)["env"]]
-        assert secret == {
-            "name": manifests()["Secret"]["metadata"]["name"],
-            "key": next(iter(manifests()["Secret"]["stringData"])),
+    database = {"name": "invoicer-database", "key": "url"}
+    assert database["key"] in example_secrets()[database["name"]]["stringData"]
+    for kind, name in (("Deployment", WORKER), ("Job", MIGRATION)):
+        secrets = {
+            v["name"]: v["valueFrom"]["secretKeyRef"] for v in overlay.container(kind, name)["env"]
         }
+        assert secrets["INVOICER_DATABASE_URL"] == database, "from the Secret"
+        assert set(secrets) <= configured_variables()
+        for secret in secrets.values():
+            assert secret["key"] in example_secrets()[secret["name"]]["stringData"]
     assert "INVOICER_DATABASE_URL" not in config, "a password belongs in the Secret"
+    assert "INVOICER_KAFKA_SASL_PASSWORD" not in config, "a password belongs in the Secret"
 
 
-def test_the_deployment_probes_the_worker_where_it_answers() -> None:
-    worker = container("Deployment")
-    config = manifests()["ConfigMap"]["data"]
-    [port] = worker["ports"]
-    assert port["containerPort"] == int(config["INVOICER_HTTP_PORT"])
-    assert worker["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": port["name"]}
-    assert worker["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": port["name"]}
-    assert worker["args"] == ["run"]
-    assert container("Job")["args"] == ["migrate"]
-    assert worker["envFrom"] == [
-        {"configMapRef": {"name": manifests()["ConfigMap"]["metadata"]["name"]}}
-    ]
+def container_environment(manifests: Manifests, kind: str, name: str) -> dict[str, str]:
+    """The variables a container starts with: its ConfigMaps, then its own `env`, a Secret's
+    value taken from the example Secrets."""
+    container = manifests.container(kind, name)
+    environment: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        environment.update(manifests.get("ConfigMap", source["configMapRef"]["name"])["data"])
+    for variable in container.get("env", []):
+        if "value" in variable:
+            environment[variable["name"]] = variable["value"]
+        else:
+            secret = variable["valueFrom"]["secretKeyRef"]
+            example = example_secrets()[secret["name"]]["stringData"]
+            environment[variable["name"]] = example[secret["key"]]
+    return environment
 
 
-def test_termination_gives_the_worker_time_to_finish_its_batch_and_flush_the_outbox() -> None:
-    pod = manifests()["Deployment"]["spec"]["template"]["spec"]
+@pytest.mark.parametrize(
+    ("kind", "name"), [("Deployment", WORKER), ("Deployment", "invoicer-api"), ("Job", MIGRATION)]
+)
+def test_every_container_starts_with_settings_the_worker_accepts(
+    overlay: Manifests, kind: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in os.environ:
+        if variable.startswith(("INVOICER_", "OTEL_")):
+            monkeypatch.delenv(variable)
+    for variable, value in container_environment(overlay, kind, name).items():
+        monkeypatch.setenv(variable, value)
+
+    Settings()  # refuses what `invoicer` would refuse at its start
+
+
+def test_the_deployment_probes_the_worker_where_it_answers(overlay: Manifests) -> None:
+    worker = overlay.container("Deployment", WORKER)
+    config = overlay.get("ConfigMap", WORKER)["data"]
+    first = next(port for port in worker["ports"] if port["name"] == "http")
+    assert first["containerPort"] == int(config["INVOICER_HTTP_PORT"])
+    assert worker["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": "http"}
+    assert worker["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": "http"}
+    assert worker["startupProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": "http"}
+    assert worker["args"][0] == "run"
+    assert worker["envFrom"] == [{"configMapRef": {"name": WORKER}}]
+
+
+def test_a_slow_start_is_not_a_restart(overlay: Manifests) -> None:
+    """Until the startup probe has passed, liveness does not count: it allows a start at
+    least as long as a live worker may take to answer before it is restarted."""
+    for name in (WORKER, "invoicer-api"):
+        container = overlay.container("Deployment", name)
+        startup, liveness = container["startupProbe"], container["livenessProbe"]
+        allowed = startup["periodSeconds"] * startup["failureThreshold"]
+        assert allowed >= 120
+        assert allowed >= liveness["periodSeconds"] * liveness["failureThreshold"]
+
+
+def test_termination_gives_the_worker_time_to_finish_its_batch_and_flush_the_outbox(
+    overlay: Manifests,
+) -> None:
+    pod = overlay.get("Deployment", WORKER)["spec"]["template"]["spec"]
     needed = SHUTDOWN_TIMEOUT_SECONDS + SHUTDOWN_MARGIN_SECONDS
     assert pod["terminationGracePeriodSeconds"] >= needed
     grace = compose()["services"]["worker"]["stop_grace_period"]
@@ -210,66 +341,156 @@ def test_termination_gives_the_worker_time_to_finish_its_batch_and_flush_the_out
     assert "STOPSIGNAL SIGTERM" in DOCKERFILE.read_text()
 
 
-def test_the_worker_runs_unprivileged_on_a_read_only_root() -> None:
+def test_the_worker_runs_unprivileged_on_a_read_only_root(overlay: Manifests) -> None:
     uid = re.search(r"^USER (\d+):(\d+)$", DOCKERFILE.read_text(), re.MULTILINE)
     assert uid is not None
-    for kind in ("Deployment", "Job"):
-        pod = manifests()[kind]["spec"]["template"]["spec"]
+    for kind, name in (("Deployment", WORKER), ("Job", MIGRATION)):
+        pod = overlay.get(kind, name)["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] == int(uid.group(1))
         assert pod["automountServiceAccountToken"] is False
-        security = container(kind)["securityContext"]
+        security = overlay.container(kind, name)["securityContext"]
         assert security["readOnlyRootFilesystem"] is True
         assert security["allowPrivilegeEscalation"] is False
         assert security["capabilities"] == {"drop": ["ALL"]}
-        assert container(kind)["resources"]["limits"]["memory"]
+        assert overlay.container(kind, name)["resources"]["limits"]["memory"]
 
 
-def test_metrics_are_scraped_from_every_worker_pod() -> None:
-    objects = manifests()
-    pod_labels = objects["Deployment"]["spec"]["template"]["metadata"]["labels"]
-    service = objects["Service"]
+def test_metrics_are_scraped_from_every_worker_pod(overlay: Manifests) -> None:
+    pod_labels = overlay.get("Deployment", WORKER)["spec"]["template"]["metadata"]["labels"]
+    service = overlay.get("Service", METRICS_SERVICE)
     assert service["spec"]["selector"].items() <= pod_labels.items()
     assert service["spec"]["publishNotReadyAddresses"] is True, "not-ready pods are scraped"
-    [port] = service["spec"]["ports"]
-    assert port["targetPort"] == container("Deployment")["ports"][0]["name"]
-    monitor = objects["ServiceMonitor"]["spec"]
+    monitor = overlay.get("ServiceMonitor", WORKER)["spec"]
     assert monitor["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    [endpoint] = monitor["endpoints"]
-    assert (endpoint["port"], endpoint["path"]) == (port["name"], METRICS_PATH)
-    budget = objects["PodDisruptionBudget"]["spec"]
+    budget = overlay.get("PodDisruptionBudget", WORKER)["spec"]
     assert budget["selector"]["matchLabels"].items() <= pod_labels.items()
-    assert objects["Deployment"]["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    selector = overlay.get("Deployment", WORKER)["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items()
 
 
-def test_keda_scales_on_the_workers_group_and_topics_within_the_partitions() -> None:
-    objects = manifests()
-    config = objects["ConfigMap"]["data"]
-    scaled = objects["ScaledObject"]["spec"]
-    assert scaled["scaleTargetRef"]["name"] == objects["Deployment"]["metadata"]["name"]
-    assert "replicas" not in objects["Deployment"]["spec"], "KEDA owns the replica count"
-    triggers = {trigger["metadata"]["topic"]: trigger["metadata"] for trigger in scaled["triggers"]}
+def test_every_worker_process_is_scraped_on_its_own_port(overlay: Manifests) -> None:
+    assert unscraped_processes(overlay) == []
+
+
+def test_more_processes_than_scraped_ports_are_found() -> None:
+    """A pod whose `--processes` outnumbers its scraped ports: the last process's metrics
+    would be lost."""
+    for name in OVERLAY_NAMES:
+        manifests = rendered(name)
+        worker = manifests.get("Deployment", WORKER)
+        container = worker["spec"]["template"]["spec"]["containers"][0]
+        count = processes(container)
+        container["args"] = ["run", "--processes", str(count + 1)]
+        spoilt = Manifests(
+            name,
+            tuple(
+                worker if (d["kind"], d["metadata"]["name"]) == ("Deployment", WORKER) else d
+                for d in manifests.all()
+            ),
+        )
+        assert unscraped_processes(spoilt) == [f"process {count}: port {8080 + count} not declared"]
+
+
+def test_one_overlay_runs_several_processes_per_pod() -> None:
+    counts = {
+        name: processes(rendered(name).container("Deployment", WORKER)) for name in OVERLAY_NAMES
+    }
+    assert max(counts.values()) > 1, counts
+
+
+def test_keda_scales_on_the_workers_group_and_topics_within_the_partitions(
+    overlay: Manifests,
+) -> None:
+    config = overlay.get("ConfigMap", WORKER)["data"]
+    scaled = overlay.get("ScaledObject", WORKER)["spec"]
+    assert scaled["scaleTargetRef"]["name"] == WORKER
+    assert "replicas" not in overlay.get("Deployment", WORKER)["spec"], "KEDA owns the count"
+    triggers = {trigger["metadata"]["topic"]: trigger for trigger in scaled["triggers"]}
     assert set(triggers) == {
         config["INVOICER_TOPIC_ORDERS_COMPLETED"],
         config["INVOICER_TOPIC_INVOICE_COMMANDS"],
     }
-    for metadata in triggers.values():
+    for trigger in triggers.values():
+        metadata = trigger["metadata"]
         assert metadata["consumerGroup"] == config["INVOICER_GROUP_ID"]
         assert metadata["bootstrapServers"] == config["INVOICER_KAFKA_BOOTSTRAP_SERVERS"]
         assert metadata["allowIdleConsumers"] == "false", "no replica beyond the partitions"
         assert metadata["offsetResetPolicy"] == "earliest", "as the worker's consumer"
-    budget = objects["PodDisruptionBudget"]["spec"]
+        assert not {"sasl", "tls", "username", "password"} & metadata.keys(), "a secret's"
+        assert trigger["authenticationRef"] == {"name": "invoicer-kafka"}
+    budget = overlay.get("PodDisruptionBudget", WORKER)["spec"]
     assert scaled["maxReplicaCount"] >= scaled["minReplicaCount"] > budget["maxUnavailable"]
-    stated = re.search(r"\((\d+) here", (KUBERNETES / "scaledobject.yaml").read_text())
+    stated = re.search(r"\((\d+) here", (BASE / "scaledobject.yaml").read_text())
     assert stated is not None
-    assert int(stated.group(1)) == scaled["maxReplicaCount"]
+    base = yaml.safe_load((BASE / "scaledobject.yaml").read_text())["spec"]
+    partitions = int(stated.group(1))
+    assert partitions == base["maxReplicaCount"]
+    # Every worker process is a member of the group: none beyond the partitions.
+    members = processes(overlay.container("Deployment", WORKER))
+    assert scaled["maxReplicaCount"] * members <= partitions
+
+
+def test_keda_reads_the_brokers_credentials_from_a_secret(overlay: Manifests) -> None:
+    authentication = overlay.get("TriggerAuthentication", "invoicer-kafka")["spec"]
+    references = {ref["parameter"]: ref for ref in authentication["secretTargetRef"]}
+    assert {"sasl", "tls", "username", "password"} <= references.keys()
+    secret = example_secrets()["invoicer-kafka"]["stringData"]
+    for reference in references.values():
+        assert reference["name"] == "invoicer-kafka"
+        assert reference["key"] in secret
+    assert secret["sasl"] in {"none", "plaintext", "scram_sha256", "scram_sha512"}
+    assert secret["tls"] in {"enable", "disable"}
+
+
+def _egress_ports(policy: dict[str, Any]) -> set[int]:
+    return {port["port"] for rule in policy["spec"]["egress"] for port in rule.get("ports", [])}
+
+
+def test_the_pods_may_send_spans_to_the_collector(overlay: Manifests) -> None:
+    config = overlay.get("ConfigMap", WORKER)["data"]
+    endpoint = config.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    for name in (WORKER, "invoicer-api"):
+        policy = overlay.get("NetworkPolicy", name)
+        assert {4317, 4318} <= _egress_ports(policy), name
+        if endpoint is not None:
+            assert urlsplit(endpoint).port in _egress_ports(policy), name
+        [collector] = [
+            rule
+            for rule in policy["spec"]["egress"]
+            if {4317, 4318} & _egress_ports({"spec": {"egress": [rule]}})
+        ]
+        assert collector["to"], "only to the collector"
+
+
+def test_the_runbook_links_are_absolute_and_under_the_overlays_base(overlay: Manifests) -> None:
+    [runbooks] = load_yaml_documents(OVERLAYS / overlay.overlay / "runbooks.yaml")
+    base = runbooks["data"]["url"]
+    rules = overlay.get("PrometheusRule", WORKER)["spec"]["groups"][0]["rules"]
+    for rule in rules:
+        url = urlsplit(rule["annotations"]["runbook_url"])
+        assert url.scheme == "https" and url.netloc, rule["alert"]
+        assert url._replace(fragment="").geturl() == base
+        assert url.fragment == rule["alert"].lower()
+
+
+def test_the_runbook_base_is_set_by_each_overlay() -> None:
+    [rule] = load_yaml_documents(BASE / "prometheusrule.yaml")
+    placeholder = rule["spec"]["groups"][0]["rules"][0]["annotations"]["runbook_url"]
+    bases = {
+        name: load_yaml_documents(OVERLAYS / name / "runbooks.yaml")[0]["data"]["url"]
+        for name in OVERLAY_NAMES
+    }
+    assert placeholder.partition("#")[0] not in bases.values()
+    assert len(set(bases.values())) == len(bases), "each overlay its own release's docs"
 
 
 # Prometheus and Grafana
 
 
 def test_the_prometheus_rule_holds_the_alert_rules_file() -> None:
-    assert manifests()["PrometheusRule"]["spec"] == yaml.safe_load(ALERT_RULES.read_text())
+    [rule] = load_yaml_documents(BASE / "prometheusrule.yaml")
+    assert rule["spec"] == yaml.safe_load(ALERT_RULES.read_text())
 
 
 def test_every_alert_parses_and_says_what_it_means_and_where_to_read_more() -> None:
@@ -372,6 +593,7 @@ def test_the_image_is_multi_stage_and_runs_invoicer() -> None:
         "!README.md",
         "!LICENSE",
         "!requirements.lock",
+        "!requirements-build.lock",
         "!worker/",
     ]
     for name in allowed:

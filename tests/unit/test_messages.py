@@ -782,6 +782,7 @@ def test_event_bytes_is_a_compact_structured_cloudevent() -> None:
         "type": "invoice-command-result",
         "time": "2026-11-23T12:00:00Z",
         "datacontenttype": "application/json",
+        "dataschema": "https://invoicer.example.com/schemas/v3/invoice-command-result.json",
         "correlationid": "req-1",
         "data": json.loads(result.model_dump_json()),
     }

@@ -4,9 +4,11 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -40,7 +42,7 @@ from worker.messages.outgoing import (
     PaymentRefunded,
     Refund,
 )
-from worker.messages.routing import OUTGOING
+from worker.messages.routing import CONTRACT_VERSION, OUTGOING
 from worker.schemas import ASYNCAPI_FILE, SCHEMA_DIRECTORY, render_schemas
 from worker.settings import Topics
 
@@ -64,7 +66,11 @@ def validator(schema: dict[str, Any]) -> Any:
 
 
 def committed_files() -> dict[str, str]:
-    return {path.name: path.read_text(encoding="utf-8") for path in SCHEMA_DIRECTORY.iterdir()}
+    return {
+        path.name: path.read_text(encoding="utf-8")
+        for path in SCHEMA_DIRECTORY.iterdir()
+        if path.is_file()
+    }
 
 
 def test_schema_files_equal_the_generated_ones() -> None:
@@ -308,6 +314,27 @@ def test_every_emitted_event_validates_against_its_schema(event_type: str) -> No
     )
 
     validator(schema_of(event_type)).validate(json.loads(value))
+    assert json.loads(value)["dataschema"] == schema_of(event_type)["$id"]
+
+
+def test_every_json_schema_has_an_absolute_id_of_the_contracts_version() -> None:
+    ids = {
+        name: json.loads(text)["$id"]
+        for name, text in render_schemas().items()
+        if name.endswith(".json")
+    }
+    for name, schema_id in ids.items():
+        url = urlsplit(schema_id)
+        assert (url.scheme, url.fragment) == ("https", ""), name
+        assert url.path.endswith(f"/v{CONTRACT_VERSION}/{name}"), name
+    assert len(set(ids.values())) == len(ids)
+
+
+def test_the_asyncapi_version_is_the_packages() -> None:
+    document = yaml.safe_load(render_schemas()[ASYNCAPI_FILE])
+    project = tomllib.loads((SCHEMA_DIRECTORY.parent / "pyproject.toml").read_text())["project"]
+
+    assert document["info"]["version"] == project["version"]
 
 
 def test_optional_fields_of_emitted_events_are_never_null_in_the_schema() -> None:

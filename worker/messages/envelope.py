@@ -80,6 +80,8 @@ class OutgoingEvent(BaseModel, Generic[_DataT]):
     type: str
     time: AwareDatetime
     datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str
+    """The URI of the event type's JSON Schema (its `$id`; routing.schema_uri)."""
     subject: Omittable[str] = None
     correlation_id: str = Field(alias="correlationid")
     traceparent: Omittable[str] = None

@@ -1,5 +1,6 @@
 """Where each event goes: every incoming and outgoing event type, its topic (the `Topics`
-setting that names it) and its model. events.py, schemas.py and topics.py all read this."""
+setting that names it), its model and its schema's URI. events.py, schemas.py and
+topics.py all read this."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,6 +113,19 @@ OUTGOING: Mapping[str, EventRoute] = {
 }
 
 
+CONTRACT_VERSION = 3
+"""The contract's version (docs/contract.md, "Versions"): the package's 0.3.x releases
+implement v3. Its schemas change only compatibly; an incompatible change is a new version,
+with new schema URIs."""
+SCHEMA_BASE = f"https://invoicer.example.com/schemas/v{CONTRACT_VERSION}/"
+
+
+def schema_uri(event_type: str) -> str:
+    """The `$id` of an event type's JSON Schema, and the `dataschema` of its events: an
+    identifier of the contract's version, whether or not anything is served there."""
+    return f"{SCHEMA_BASE}{event_type}.json"
+
+
 def event_bytes(
     *,
     event_type: str,
@@ -132,6 +146,7 @@ def event_bytes(
         source=source,
         type=event_type,
         time=time,
+        dataschema=schema_uri(event_type),
         subject=subject,
         correlation_id=correlation_id,
         traceparent=traceparent,
