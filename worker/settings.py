@@ -22,6 +22,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.faults import parse as parse_fault_injection
+from worker.messages.text import refusal
 from worker.messages.values import EAS_SCHEMES, CountryCode, has_vat_prefix
 from worker.store.pool import Timeouts
 
@@ -68,6 +69,14 @@ class Topics(BaseSettings):
         return name
 
 
+def text_is_accepted(cls: type, value: Any) -> Any:
+    """A setting's text follows the door's rule (worker/messages/text.py): what a document
+    could not carry is refused at start, not when the first document fails."""
+    if isinstance(value, str) and (problem := refusal(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
 class Seller(BaseSettings):
     """The seller on every document (docs/contract.md, "Sellers, buyers and tax categories").
     Documents are made only when a name is set; then the address and VAT id are required."""
@@ -100,6 +109,8 @@ class Seller(BaseSettings):
     """Optional: the account the documents ask to be paid to."""
     bic: str | None = None
     """Optional: the BIC of that account (8 or 11 letters and digits)."""
+
+    _text_is_accepted = field_validator("*")(text_is_accepted)
 
     @field_validator("electronic_address")
     @classmethod
@@ -214,6 +225,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="INVOICER_", frozen=True, use_attribute_docstrings=True
     )
+
+    _text_is_accepted = field_validator("*")(text_is_accepted)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     """The Kafka brokers, host:port[,host:port...]."""
