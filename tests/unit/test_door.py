@@ -72,7 +72,8 @@ COMMAND = '{"specversion":"1.0","id":"c-1","source":"/b","type":"invoice-command
 ORDER = '{"specversion":"1.0","id":"o-1","source":"/s","type":"order-completed","data":'
 ROW = '{"rowId":"r1","name":"Tea","quantity":"1","unitPrice":"1","taxRate":"0"}'
 MEGABYTE_RECORDS = {
-    "update with empty rowIds": COMMAND + '{"action":"update","invoiceId":"i","rowIds":[<fill>""]}}',
+    "update with empty rowIds": COMMAND
+    + '{"action":"update","invoiceId":"i","rowIds":[<fill>""]}}',
     "keys that are lone surrogates": COMMAND + '{"action":"void","reason":"x",<fill>"i":"1"}}',
     "a name of refused characters": ORDER
     + '{"orderId":"1","currency":"EUR","customer":{"name":"<fill>"},"rows":['

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from worker.messages.text import printable, shorten
+from worker.messages.text import escaped, shorten
 
 MAX_FIELDS = 20
 MAX_SEGMENT_CHARACTERS = 64
@@ -26,7 +26,7 @@ def bounded_report(
 ) -> tuple[dict[str, list[str]], str]:
     """The errors and details as a report shows them; with `max_bytes`, the fields that would
     make `{"errors": …, "details": …}` longer than that are left out too."""
-    summary = shorten(printable(details), MAX_DETAILS_CHARACTERS)
+    summary = shorten(escaped(details), MAX_DETAILS_CHARACTERS)
     room_for_note = len(_left_out_note(len(errors)).encode())
     shown: dict[str, list[str]] = {}
     taken = 0
@@ -35,7 +35,7 @@ def bounded_report(
             break
         field = field_path(path)
         before = shown.get(field)
-        added = [shorten(printable(message), MAX_MESSAGE_CHARACTERS) for message in messages]
+        added = [shorten(escaped(message), MAX_MESSAGE_CHARACTERS) for message in messages]
         shown[field] = [*(before or []), *added][:MAX_MESSAGES_PER_FIELD]
         if max_bytes is not None and len(report_bytes(shown, summary)) + room_for_note > max_bytes:
             if before is None:
@@ -61,7 +61,7 @@ def report_bytes(errors: Mapping[str, Sequence[str]], details: str) -> bytes:
 def field_path(path: str) -> str:
     """A dotted path as a report shows it: each segment printable and at most 64 characters."""
     return ".".join(
-        shorten(printable(segment), MAX_SEGMENT_CHARACTERS) for segment in path.split(".")
+        shorten(escaped(segment), MAX_SEGMENT_CHARACTERS) for segment in path.split(".")
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from worker.messages.text import printable, shorten
+from worker.messages.text import escaped, shorten
 
 Executor: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any] | asyncpg.Pool[Any]"
 """Whatever runs a statement: a connection, a pooled one, or the pool itself."""
@@ -143,7 +143,7 @@ def describe_error(error: BaseException) -> str:
     can hold a customer's personal data."""
     if not isinstance(error, asyncpg.PostgresError):
         # bounded and printable: an error about a record's text may quote all of it
-        return shorten(printable(repr(error)), MAX_ERROR_CHARACTERS)
+        return shorten(escaped(repr(error)), MAX_ERROR_CHARACTERS)
     message = str(error.args[0]) if error.args else ""
     if message.startswith(_ARGUMENT_QUOTE):
         message = message.split(":", 1)[0]
