@@ -215,6 +215,9 @@ class Settings(BaseSettings):
     refuses or is away), and resumes below it."""
     group_id: str = "invoicer"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    http_max_connections: int = Field(default=256, ge=1)
+    """Connections each HTTP port (the ops port, the read API's) holds at once; one more is
+    closed as soon as it is accepted."""
     timezone: str = "UTC"
     payment_terms_days: int = Field(default=14, ge=0, le=365)
     event_source: str = "/invoicer"

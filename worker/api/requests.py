@@ -10,6 +10,7 @@ from multidict import MultiMapping
 from worker.api import cursor
 from worker.api.problems import BadParameter
 from worker.messages.outgoing import InvoiceStatus
+from worker.messages.text import shown
 from worker.store import reads
 
 INVOICES_PATH = "/v1/invoices"
@@ -28,7 +29,9 @@ def list_parameters(
 ) -> tuple[reads.InvoiceFilter, int, reads.Position | None]:
     for name in query:
         if name not in LIST_PARAMETERS:
-            raise BadParameter(name, f"not a parameter of the list: {', '.join(LIST_PARAMETERS)}")
+            raise BadParameter(
+                shown(name), f"not a parameter of the list: {', '.join(LIST_PARAMETERS)}"
+            )
         if len(query.getall(name)) > 1:
             raise BadParameter(name, "given more than once")
     for name in ("orderId", "customerId"):
