@@ -39,6 +39,8 @@ RequestFactory = Callable[
     web.BaseRequest,
 ]
 
+NOT_HTTP = web.RequestKey("not_http", bool)
+"""Set on a request aiohttp could not parse (so never routed)."""
 HEADER_TIMEOUT_SECONDS = 10.0
 IDLE_TIMEOUT_SECONDS = 75.0
 
@@ -197,6 +199,7 @@ class _Connection(web.RequestHandler):
             log.error("request failed", error=type(exc).__name__, server=self._port.server)
             detail = "the request failed; it is logged"
         else:
+            request[NOT_HTTP] = True
             detail = "the request is not well-formed HTTP/1.1"
         response = problem_response(status, detail)
         response.force_close()

@@ -9,10 +9,14 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import Counter, Histogram
 
+from worker.connections import NOT_HTTP
+
 log = structlog.get_logger(__name__)
 
 UNMATCHED = "unmatched"
-"""The route of a request no route matched, or that was not HTTP."""
+"""The route of a request no route matched."""
+NOT_HTTP_ROUTE = "not-http"
+"""The route of a request that was not HTTP."""
 OTHER_METHOD = "_OTHER"
 """OpenTelemetry's name for a method that is not one of HTTP's (which any client can make up)."""
 METHODS = frozenset(
@@ -54,6 +58,7 @@ class AccessLog(AbstractAccessLogger):
 
 def route_of(request: web.BaseRequest) -> str:
     """The template of the route that answered (`/v1/invoices/{invoiceId}`), a bounded set."""
-    match = request.match_info if isinstance(request, web.Request) else None
-    resource = None if match is None else match.route.resource
+    if request.get(NOT_HTTP) or not isinstance(request, web.Request):
+        return NOT_HTTP_ROUTE
+    resource = request.match_info.route.resource
     return UNMATCHED if resource is None else resource.canonical

@@ -1,0 +1,204 @@
+"""The door of both HTTP servers (the ops port and the read API), held by raw sockets: a
+connection that sends nothing, one that sends half a header slowly, one kept alive and idle,
+one kept alive that starts a request and stalls, and one more than the port holds; each is
+closed on time while requests on other connections keep being answered.
+
+The clocks are shortened here (ConnectionLimits below) to keep the test fast; the contract's
+10 s and 75 s are the defaults (tests/unit/test_connections.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from prometheus_client import REGISTRY
+from pydantic import SecretStr
+
+from tests.integration.raw_http import closed, connect, exchange, http_request, read_answer
+from worker.api.server import start_api
+from worker.connections import ConnectionLimits
+from worker.http import create_app, start_http
+from worker.settings import Settings
+from worker.store.pool import create_pool
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "door-token-0123456789abcdef"
+LIMITS = ConnectionLimits(max_connections=16, header_timeout_seconds=1.0, idle_timeout_seconds=2.5)
+LATE = 1.0
+"""How much later than its limit a connection may be closed (two shared, busy cores)."""
+SLOW_BYTE_SECONDS = 0.1
+HALF_A_HEADER = b"GET /v1/invoices HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+
+
+class Server:
+    def __init__(self, name: str, port: int, good_request: bytes) -> None:
+        self.name = name
+        self.port = port
+        self.good_request = good_request
+
+    async def answers(self) -> bool:
+        """A request on a new connection is answered 200."""
+        try:
+            return (await exchange(self.port, self.good_request)).status == 200
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return False
+
+
+@pytest.fixture(params=["ops", "api"])
+async def server(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Server]:
+    if request.param == "ops":
+
+        async def healthy() -> tuple[bool, str]:
+            return True, "serving"
+
+        async def nothing() -> None:
+            return None
+
+        runner, port = await start_http(create_app(healthy, healthy, nothing), 0, LIMITS)
+        try:
+            yield Server("ops", port, http_request(b"/healthz"))
+        finally:
+            await runner.cleanup()
+        return
+    reading = settings.model_copy(update={"api_tokens": SecretStr(TOKEN)})
+    pool = await create_pool(reading.database_url)
+    runner, port = await start_api(reading, pool, 0, LIMITS)
+    try:
+        yield Server(
+            "api",
+            port,
+            http_request(b"/v1/invoices", {b"Authorization": b"Bearer " + TOKEN.encode()}),
+        )
+    finally:
+        await runner.cleanup()
+        await pool.close()
+
+
+async def _seconds_until_closed(reader: asyncio.StreamReader, since: float) -> float:
+    await closed(reader)
+    return asyncio.get_running_loop().time() - since
+
+
+async def _trickle(writer: asyncio.StreamWriter, data: bytes) -> None:
+    """Sends `data` a byte at a time, then a byte of a header value forever: never done."""
+    with contextlib.suppress(ConnectionError):
+        for byte in data:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(SLOW_BYTE_SECONDS)
+        while True:
+            writer.write(b"a")
+            await writer.drain()
+            await asyncio.sleep(SLOW_BYTE_SECONDS)
+
+
+async def _answering_all_along(server: Server, until: asyncio.Event) -> list[bool]:
+    answered = []
+    while not until.is_set():
+        answered.append(await server.answers())
+        await asyncio.sleep(0.1)
+    return answered
+
+
+async def _timed(
+    opening: Callable[[], Awaitable[tuple[asyncio.StreamReader, float]]],
+) -> float:
+    reader, since = await opening()
+    return await _seconds_until_closed(reader, since)
+
+
+async def test_late_headers_and_idle_kept_alive_connections_are_closed_on_time(
+    server: Server,
+) -> None:
+    loop = asyncio.get_running_loop()
+    writers: list[asyncio.StreamWriter] = []
+    trickling: list[asyncio.Task[None]] = []
+
+    async def silent() -> tuple[asyncio.StreamReader, float]:
+        reader, writer = await connect(server.port)
+        writers.append(writer)
+        return reader, loop.time()
+
+    async def slow_header() -> tuple[asyncio.StreamReader, float]:
+        reader, writer = await connect(server.port)
+        writers.append(writer)
+        trickling.append(asyncio.create_task(_trickle(writer, HALF_A_HEADER)))
+        return reader, loop.time()
+
+    async def kept_alive(then: bytes) -> tuple[asyncio.StreamReader, float]:
+        reader, writer = await connect(server.port)
+        writers.append(writer)
+        writer.write(server.good_request.replace(b"Connection: close", b"Connection: keep-alive"))
+        answer = await read_answer(reader)
+        assert answer.status == 200
+        answered_at = loop.time()
+        if then:
+            trickling.append(asyncio.create_task(_trickle(writer, then)))
+        return reader, answered_at
+
+    done = asyncio.Event()
+    answering = asyncio.create_task(_answering_all_along(server, done))
+    try:
+        silent_times, slow_times, idle_times, stalled_times = await asyncio.gather(
+            asyncio.gather(*(_timed(silent) for _ in range(4))),
+            asyncio.gather(*(_timed(slow_header) for _ in range(4))),
+            asyncio.gather(*(_timed(lambda: kept_alive(b"")) for _ in range(2))),
+            asyncio.gather(*(_timed(lambda: kept_alive(HALF_A_HEADER)) for _ in range(2))),
+        )
+    finally:
+        done.set()
+        answered = await answering
+        for task in trickling:
+            task.cancel()
+        for writer in writers:
+            writer.close()
+
+    header_limit, idle_limit = LIMITS.header_timeout_seconds, LIMITS.idle_timeout_seconds
+    for name, times, limit in (
+        ("sends nothing", silent_times, header_limit),
+        ("sends half a header slowly", slow_times, header_limit),
+        ("kept alive, idle after a response", idle_times, idle_limit),
+        ("kept alive, half a header slowly after a response", stalled_times, header_limit),
+    ):
+        assert all(limit - 0.05 <= t <= limit + LATE for t in times), (name, times, limit)
+    assert len(answered) >= 5 and all(answered), answered
+
+
+async def test_a_port_holds_its_limit_of_connections_and_closes_one_more_at_once(
+    server: Server,
+) -> None:
+    loop = asyncio.get_running_loop()
+    held = [await connect(server.port) for _ in range(LIMITS.max_connections)]
+    refused_before = REGISTRY.get_sample_value(
+        "invoicer_http_connections_closed_total", {"server": server.name, "reason": "over-limit"}
+    )
+    try:
+        # every one held is open: a request on the last one is answered
+        last_reader, last_writer = held[-1]
+        last_writer.write(server.good_request.replace(b"close", b"keep-alive"))
+        assert (await read_answer(last_reader)).status == 200
+
+        for _ in range(2):
+            reader, writer = await connect(server.port)
+            since = loop.time()
+            writer.write(server.good_request)
+            await closed(reader)
+            assert loop.time() - since < 0.5, "one over the limit is closed at once"
+            writer.close()
+        refused = REGISTRY.get_sample_value(
+            "invoicer_http_connections_closed_total",
+            {"server": server.name, "reason": "over-limit"},
+        )
+        assert refused == (refused_before or 0) + 2
+
+        for _, writer in held[:3]:  # the client lets go of three: requests are answered again
+            writer.close()
+        async with asyncio.timeout(5):
+            while not await server.answers():
+                await asyncio.sleep(0.05)
+    finally:
+        for _, writer in held:
+            writer.close()
