@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
+from tests.integration.operations import wait_until
 from tests.integration.raw_http import closed, connect, exchange, http_request, read_answer
 from worker.api.server import start_api
 from worker.connections import ConnectionLimits
@@ -196,9 +197,7 @@ async def test_a_port_holds_its_limit_of_connections_and_closes_one_more_at_once
 
         for _, writer in held[:3]:  # the client lets go of three: requests are answered again
             writer.close()
-        async with asyncio.timeout(5):
-            while not await server.answers():
-                await asyncio.sleep(0.05)
+        await wait_until(server.answers, "a request is answered once the client let go", 5)
     finally:
         for _, writer in held:
             writer.close()
