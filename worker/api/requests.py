@@ -9,8 +9,8 @@ from multidict import MultiMapping
 
 from worker.api import cursor
 from worker.api.problems import BadParameter
+from worker.api.well_formed import parameter_name
 from worker.messages.outgoing import InvoiceStatus
-from worker.messages.text import shown
 from worker.store import reads
 
 INVOICES_PATH = "/v1/invoices"
@@ -30,7 +30,7 @@ def list_parameters(
     for name in query:
         if name not in LIST_PARAMETERS:
             raise BadParameter(
-                shown(name), f"not a parameter of the list: {', '.join(LIST_PARAMETERS)}"
+                parameter_name(name), f"not a parameter of the list: {', '.join(LIST_PARAMETERS)}"
             )
         if len(query.getall(name)) > 1:
             raise BadParameter(name, "given more than once")

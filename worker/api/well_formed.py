@@ -10,8 +10,10 @@ import re
 from urllib.parse import unquote_to_bytes
 
 from worker.api.problems import BadParameter
-from worker.messages.text import refused_character, shown
+from worker.messages.text import printable, refusal, shorten
 
+MAX_NAME_CHARACTERS = 64
+"""Of a parameter's name in a problem: the client chose it (as a record its error keys)."""
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
@@ -35,36 +37,37 @@ def check_target(raw_target: str, route: str) -> None:
         try:
             name = _decoded(raw_name, form=True)
         except _NotText as problem:
-            raise BadParameter(shown(_lenient(raw_name)), f"its name {problem}") from None
+            raise BadParameter(parameter_name(_lenient(raw_name)), f"its name {problem}") from None
         try:
             _decoded(raw_value, form=True)
         except _NotText as problem:
-            raise BadParameter(shown(name), str(problem)) from None
+            raise BadParameter(parameter_name(name), str(problem)) from None
 
 
 def check_header(name: str, value: str | None) -> None:
     """BadParameter naming the header when its value is not text (aiohttp hands over bytes
     that are not UTF-8 as lone surrogates, which the rule refuses)."""
-    if value is not None and (character := refused_character(value)) is not None:
-        raise BadParameter(name, _refusal(character))
+    if value is not None and (problem := refusal(value)) is not None:
+        raise BadParameter(name, problem)
+
+
+def parameter_name(text: str) -> str:
+    """A parameter's name as a problem names it: printable, at most 64 characters."""
+    return shorten(printable(text), MAX_NAME_CHARACTERS)
 
 
 def _decoded(raw: str, *, form: bool) -> str:
     """`raw` percent-decoded (`+` a space in the query, as in a form); _NotText when it is
     not text."""
     if _BAD_ESCAPE.search(raw):
-        raise _NotText("has a % that does not start an escape (%XX); send % as %25")
+        raise _NotText("must not hold a % that starts no escape (%XX); send % as %25")
     try:
         text = unquote_to_bytes(raw.replace("+", " ") if form else raw).decode("utf-8")
     except UnicodeDecodeError:
-        raise _NotText("is not UTF-8 once percent-decoded") from None
-    if (character := refused_character(text)) is not None:
-        raise _NotText(_refusal(character))
+        raise _NotText("must be UTF-8 once percent-decoded") from None
+    if (problem := refusal(text)) is not None:
+        raise _NotText(problem)
     return text
-
-
-def _refusal(character: str) -> str:
-    return f"holds {character}, which text may not hold (XML 1.0 cannot carry it)"
 
 
 def _lenient(raw: str) -> str:
