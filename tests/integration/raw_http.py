@@ -65,10 +65,12 @@ async def exchange(port: int, raw: bytes, *, head_only: bool = False) -> Answer:
         writer.close()
 
 
-async def closed(reader: asyncio.StreamReader) -> None:
-    """Returns when the server has closed the connection (whatever it sent before)."""
+async def closed(reader: asyncio.StreamReader) -> bytes:
+    """Returns what the server sent once it has closed the connection."""
+    received = bytearray()
     try:
-        while await reader.read(65536):
-            pass
+        while data := await reader.read(65536):
+            received += data
     except ConnectionResetError:
         pass
+    return bytes(received)
