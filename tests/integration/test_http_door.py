@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from tests.integration.operations import wait_until
+from tests.faults.processes import environment_without_invoicer, invoicer_command
+from tests.integration.operations import environment, wait_until
 from tests.integration.raw_http import closed, connect, exchange, http_request, read_answer
 from worker.api.server import start_api
 from worker.connections import ConnectionLimits
 from worker.http import create_app, start_http
+from worker.local_services import free_port
 from worker.settings import Settings
 from worker.store.pool import create_pool
 
@@ -83,17 +89,19 @@ async def _seconds_until_closed(reader: asyncio.StreamReader, since: float) -> f
     return asyncio.get_running_loop().time() - since
 
 
-async def _trickle(writer: asyncio.StreamWriter, data: bytes) -> None:
+async def _trickle(
+    writer: asyncio.StreamWriter, data: bytes, every: float = SLOW_BYTE_SECONDS
+) -> None:
     """Sends `data` a byte at a time, then a byte of a header value forever: never done."""
     with contextlib.suppress(ConnectionError):
         for byte in data:
             writer.write(bytes([byte]))
             await writer.drain()
-            await asyncio.sleep(SLOW_BYTE_SECONDS)
+            await asyncio.sleep(every)
         while True:
             writer.write(b"a")
             await writer.drain()
-            await asyncio.sleep(SLOW_BYTE_SECONDS)
+            await asyncio.sleep(every)
 
 
 async def _answering_all_along(server: Server, until: asyncio.Event) -> list[bool]:
@@ -211,3 +219,105 @@ async def test_a_port_holds_its_limit_of_connections_and_closes_one_more_at_once
     finally:
         for _, writer in held:
             writer.close()
+
+
+SLOW_CONNECTIONS = 300
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+async def test_invoicer_api_holds_300_slow_connections_at_the_contracts_limits(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`invoicer api` as an operator runs it, with the contract's defaults (headers within
+    10 s, 256 connections a port): of 300 connections that never finish their headers, 44
+    are closed at once and the rest 10 s after they connected; /healthz answers all along,
+    the API as soon as the slow ones are gone; what the attack costs the process is printed
+    (docs/reliability.md)."""
+    api_port, ops_port = free_port(), free_port()
+    env = {
+        **environment(settings),
+        "INVOICER_API_TOKENS": TOKEN,
+        "INVOICER_API_PORT": str(api_port),
+        "INVOICER_HTTP_PORT": str(ops_port),
+        "INVOICER_LOG_FORMAT": "json",
+    }
+    limits = ConnectionLimits(Settings.model_fields["http_max_connections"].default)
+    with (tmp_path / "api.log").open("wb") as output:
+        process = await asyncio.create_subprocess_exec(
+            *invoicer_command(),
+            "api",
+            env={**environment_without_invoicer(), **env},
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    api = Server(
+        "api",
+        api_port,
+        http_request(b"/v1/invoices", {b"Authorization": b"Bearer " + TOKEN.encode()}),
+    )
+    ops = Server("ops", ops_port, http_request(b"/healthz"))
+    loop = asyncio.get_running_loop()
+    writers: list[asyncio.StreamWriter] = []
+    trickling: list[asyncio.Task[None]] = []
+    try:
+        await wait_until(api.answers, "invoicer api answers", 60)
+        rss_before, cpu_before = _rss_mib(process.pid), _cpu_seconds(process.pid)
+
+        async def held(slow: bool) -> tuple[float, bytes]:
+            reader, writer = await connect(api_port)
+            writers.append(writer)
+            since = loop.time()
+            if slow:
+                trickling.append(asyncio.create_task(_trickle(writer, HALF_A_HEADER, 1.0)))
+            try:
+                async with asyncio.timeout(limits.header_timeout_seconds + 5 * LATE):
+                    received = await closed(reader)
+            except TimeoutError:
+                return float("inf"), b""
+            return loop.time() - since, received
+
+        holding = [asyncio.create_task(held(slow=n % 2 == 1)) for n in range(SLOW_CONNECTIONS)]
+        peak_rss, healthy = rss_before, []
+        while not all(task.done() for task in holding):
+            healthy.append(await ops.answers())
+            peak_rss = max(peak_rss, _rss_mib(process.pid))
+            await asyncio.sleep(0.5)
+        cpu = _cpu_seconds(process.pid) - cpu_before
+        results = [task.result() for task in holding]
+        assert await api.answers()
+    finally:
+        for task in trickling:
+            task.cancel()
+        for writer in writers:
+            writer.close()
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+
+    at_once = [t for t, received in results if t < 1.0]
+    on_time = [t for t in sorted(t for t, _ in results) if t >= 1.0]
+    print(
+        f"\n{SLOW_CONNECTIONS} slow connections on invoicer api: {len(at_once)} closed at once,"
+        f" {len(on_time)} after {min(on_time):.2f}-{max(on_time):.2f} s; RSS {rss_before:.1f} MiB"
+        f" before, {peak_rss:.1f} MiB at most (+{peak_rss - rss_before:.1f}); CPU {cpu:.2f} s"
+        f" over {max(on_time):.1f} s; /healthz answered {sum(healthy)} of {len(healthy)}"
+    )
+    assert len(at_once) == SLOW_CONNECTIONS - limits.max_connections
+    assert all(received == b"" for _, received in results)
+    assert len(on_time) == limits.max_connections
+    assert limits.header_timeout_seconds - 0.5 <= min(on_time)  # the client saw them connect late
+    assert max(on_time) <= limits.header_timeout_seconds + 3 * LATE
+    assert healthy and all(healthy)
+    assert peak_rss - rss_before < 64 and cpu < 2.0
