@@ -222,6 +222,17 @@ async def test_a_port_holds_its_limit_of_connections_and_closes_one_more_at_once
 
 
 SLOW_CONNECTIONS = 300
+MALFORMED_REQUESTS = 1000
+PROBLEM = "application/problem+json"
+_AUTHORIZED = {b"Authorization": b"Bearer " + TOKEN.encode()}
+MALFORMED = [
+    http_request(b"/v1/invoices?orderId=%00", _AUTHORIZED),
+    http_request(b"/v1/invoices?customerId=%ED%A0%80&status=open", _AUTHORIZED),
+    http_request(b"/v1/invoices/%zz/pdf", _AUTHORIZED),
+    http_request(b"/v1/invoices/%FF%FE", _AUTHORIZED),
+    b"GET /v1/\x00invoices HTTP/1.1\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(256)),  # TLS, not HTTP
+]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -298,6 +309,18 @@ async def test_invoicer_api_holds_300_slow_connections_at_the_contracts_limits(
         cpu = _cpu_seconds(process.pid) - cpu_before
         results = [task.result() for task in holding]
         assert await api.answers()
+
+        # then malformed requests, one after another: each a 400 problem
+        cpu_before, started = _cpu_seconds(process.pid), loop.time()
+        for n in range(MALFORMED_REQUESTS):
+            answer = await exchange(api_port, MALFORMED[n % len(MALFORMED)])
+            media_type = answer.headers["content-type"].partition(";")[0]
+            assert (answer.status, media_type) == (400, PROBLEM), answer
+        malformed_cpu, malformed_time = (
+            _cpu_seconds(process.pid) - cpu_before,
+            loop.time() - started,
+        )
+        malformed_rss = _rss_mib(process.pid)
     finally:
         for task in trickling:
             task.cancel()
@@ -321,3 +344,9 @@ async def test_invoicer_api_holds_300_slow_connections_at_the_contracts_limits(
     assert max(on_time) <= limits.header_timeout_seconds + 3 * LATE
     assert healthy and all(healthy)
     assert peak_rss - rss_before < 64 and cpu < 2.0
+    print(
+        f"{MALFORMED_REQUESTS} malformed requests: {malformed_time:.1f} s, CPU"
+        f" {malformed_cpu * 1000 / MALFORMED_REQUESTS:.2f} ms a request, RSS after"
+        f" {malformed_rss:.1f} MiB"
+    )
+    assert malformed_rss - rss_before < 64 and malformed_cpu / MALFORMED_REQUESTS < 0.01
