@@ -196,7 +196,9 @@ class _Connection(web.RequestHandler):
         if request.writer.output_size > 0:
             raise ConnectionError("the response has begun; no other can be sent")
         if status >= 500:
-            log.error("request failed", error=type(exc).__name__, server=self._port.server)
+            cause = "the handler took too long" if exc is None else type(exc).__name__
+            log.error("request failed", error=cause, server=self._port.server)
+            log.debug("request failed", exc_info=exc)  # the whole story, not at INFO
             detail = "the request failed; it is logged"
         else:
             request[NOT_HTTP] = True
