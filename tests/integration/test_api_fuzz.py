@@ -86,6 +86,8 @@ class Request:
     if_none_match: bytes | None = None
     extra: bytes | None = None
     not_in_a_target: int | None = None
+    absolute: bool = False
+    """The target in absolute form (`http://host/v1/…`), as a client talking to a proxy."""
 
     def target(self) -> bytes:
         path = {
@@ -100,7 +102,7 @@ class Request:
             path += b"?" + b"&".join(name + b"=" + value for name, value in self.query)
         if self.not_in_a_target is not None:
             path = path[:1] + bytes([self.not_in_a_target]) + path[1:]
-        return path
+        return b"http://127.0.0.1" + path if self.absolute else path
 
     def headers(self) -> dict[bytes, bytes]:
         named = {
@@ -160,6 +162,7 @@ def requests(known: Known) -> st.SearchStrategy[Request]:
         ),
         if_none_match=st.one_of(st.none(), etags),
         extra=st.one_of(st.none(), _header_value),
+        absolute=st.booleans(),
         not_in_a_target=st.one_of(
             st.none(), st.none(), st.none(), st.sampled_from(NOT_IN_A_TARGET)
         ),

@@ -40,9 +40,8 @@ _part = st.lists(
 def test_a_parameter_is_refused_by_name_exactly_when_it_is_not_text(
     segment: str, query: list[tuple[str, str]]
 ) -> None:
-    target = f"/v1/invoices/{segment}/pdf"
-    if query:
-        target += "?" + "&".join(f"{name}={value}" for name, value in query)
+    path = f"/v1/invoices/{segment}/pdf"
+    query_string = "&".join(f"{name}={value}" for name, value in query)
     expected: str | None = None
     if not is_text_parameter(segment.encode(), form=False):
         expected = "invoiceId"
@@ -57,10 +56,10 @@ def test_a_parameter_is_refused_by_name_exactly_when_it_is_not_text(
                 expected = parameter_name(decoded.decode())
                 break
     if expected is None:
-        check_target(target, ROUTE)
+        check_target(path, query_string, ROUTE)
         return
     with pytest.raises(BadParameter) as refused:
-        check_target(target, ROUTE)
+        check_target(path, query_string, ROUTE)
     assert expected in ("*", refused.value.parameter)
     assert len(refused.value.parameter) <= 64
     assert refused.value.parameter.isprintable()

@@ -69,7 +69,8 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
     async def well_formed(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route.resource
         if route is not None:  # else the router answers 404 or 405
-            check_target(request.raw_path, route.canonical)
+            target = request.rel_url  # as sent (also when sent in absolute form)
+            check_target(target.raw_path, target.raw_query_string, route.canonical)
         return await handler(request)
 
     def today() -> date:

@@ -21,10 +21,10 @@ class _NotText(ValueError):
     pass
 
 
-def check_target(raw_target: str, route: str) -> None:
-    """BadParameter naming the first path or query parameter of `raw_target` (a request
-    target, `/v1/invoices/…?…`, matched to `route`, its template) that is not text."""
-    path, _, query = raw_target.partition("#")[0].partition("?")
+def check_target(path: str, query: str, route: str) -> None:
+    """BadParameter naming the first path or query parameter that is not text, of a request
+    target's path and query string as sent (`/v1/invoices/…`, `…&…`), matched to `route`
+    (its template)."""
     for template, raw in zip(route.split("/"), path.split("/"), strict=False):
         if template.startswith("{"):
             name = template[1:-1].partition(":")[0]
