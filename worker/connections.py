@@ -198,7 +198,7 @@ class _Connection(web.RequestHandler):
         if status >= 500:
             cause = "the handler took too long" if exc is None else type(exc).__name__
             log.error("request failed", error=cause, server=self._port.server)
-            log.debug("request failed", exc_info=exc)  # the whole story, not at INFO
+            log.debug("request failed", exc_info=exc)
             detail = "the request failed; it is logged"
         else:
             request[NOT_HTTP] = True
@@ -206,6 +206,18 @@ class _Connection(web.RequestHandler):
         response = problem_response(status, detail)
         response.force_close()
         return response
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """What aiohttp reports going wrong on a connection outside a handler: a request body
+        that cannot be read (bad framing, bad compression) is the client's doing; anything
+        else a defect. Logged with its cause; the traceback only at DEBUG."""
+        error = kw.get("exc_info")
+        cause = type(error).__name__ if isinstance(error, BaseException) else str(args[:1])
+        if isinstance(error, web.RequestPayloadError):
+            log.info("request body unreadable", error=cause, server=self._port.server)
+        else:
+            log.error("connection failed", error=cause, server=self._port.server)
+        log.debug("connection failed", exc_info=error)
 
     def _expect_headers(self) -> None:
         self._headers_due = asyncio.get_running_loop().call_later(
