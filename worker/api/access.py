@@ -25,7 +25,8 @@ METHODS = frozenset(
 
 REQUESTS = Counter(
     "invoicer_api_requests_total",
-    "Requests the read API answered, by route template and status.",
+    "Requests the read API answered, by route template (unmatched: no route matched; not-http:"
+    " the request could not be read) and status.",
     ["route", "status"],
 )
 REQUEST_DURATION = Histogram(
