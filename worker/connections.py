@@ -4,7 +4,8 @@
 A request's headers must arrive within HEADER_TIMEOUT_SECONDS of connecting; on a kept-alive
 connection, of the previous response when the next request had begun by then, else of that
 request's first byte. A kept-alive connection on which no request has begun closes
-IDLE_TIMEOUT_SECONDS after its last response. A port holds at most `max_connections`
+IDLE_TIMEOUT_SECONDS after its last response; one whose client does not read its response
+within RESPONSE_TIMEOUT_SECONDS is cut off. A port holds at most `max_connections`
 connections at once; one over that is closed as soon as it is accepted. What is not HTTP is
 answered with a 400 problem, and nothing about it is logged as a traceback.
 """
@@ -43,14 +44,19 @@ NOT_HTTP = web.RequestKey("not_http", bool)
 """Set on a request aiohttp could not parse (so never routed)."""
 HEADER_TIMEOUT_SECONDS = 10.0
 IDLE_TIMEOUT_SECONDS = 75.0
+RESPONSE_TIMEOUT_SECONDS = 60.0
+"""How long a response may take to be written: a client that does not read it (and would
+hold its connection, and the response's bytes, for ever) is cut off. Not the contract's: at
+least 17 KB/s for a megabyte's document."""
 
 OPEN_CONNECTIONS = Gauge(
     "invoicer_http_connections", "HTTP connections open, by server (ops, api).", ["server"]
 )
 CLOSED_CONNECTIONS = Counter(
     "invoicer_http_connections_closed_total",
-    "HTTP connections closed by the server before a request was answered, by server and"
-    " reason: over-limit (INVOICER_HTTP_MAX_CONNECTIONS), headers-late.",
+    "HTTP connections the server closed before answering, or while its answer went unread, by"
+    " server and reason: over-limit (INVOICER_HTTP_MAX_CONNECTIONS), headers-late,"
+    " response-unread.",
     ["server", "reason"],
 )
 
@@ -60,6 +66,7 @@ class ConnectionLimits:
     max_connections: int
     header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS
     idle_timeout_seconds: float = IDLE_TIMEOUT_SECONDS
+    response_timeout_seconds: float = RESPONSE_TIMEOUT_SECONDS
 
 
 class NoAccessLog(AbstractAccessLogger):
@@ -177,7 +184,14 @@ class _Connection(web.RequestHandler):
         self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
     ) -> tuple[web.StreamResponse, bool]:
         try:
-            return await super().finish_response(request, resp, start_time)
+            async with asyncio.timeout(self._port.limits.response_timeout_seconds):
+                return await super().finish_response(request, resp, start_time)
+        except TimeoutError:  # a client that does not read what it asked for
+            CLOSED_CONNECTIONS.labels(self._port.server, "response-unread").inc()
+            if self.transport is not None:
+                self.transport.abort()  # close() would wait for the unread bytes to go
+            self.force_close()
+            return resp, True  # as when the client is gone
         finally:
             self._in_request = False
             if self._bytes_during_request:

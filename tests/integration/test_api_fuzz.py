@@ -9,7 +9,6 @@ nothing is logged as an error or a traceback, nor the token.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import os
@@ -27,11 +26,11 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from tests.integration.raw_http import Answer, exchange, http_request
+from tests.integration.stored_invoices import store_document, store_drafts
 from tests.text_rule import is_text, is_text_parameter, percent_decoded
 from worker.api.server import start_api
 from worker.settings import Settings
-from worker.store.documents import StoredDocument, store_documents
-from worker.store.pool import connect, create_pool
+from worker.store.pool import create_pool
 
 pytestmark = pytest.mark.integration
 
@@ -316,32 +315,12 @@ def check(answer: Answer, request: Request, want: Expected) -> None:
 
 @pytest.fixture
 async def known(settings: Settings) -> Known:
-    connection = await connect(settings.database_url)
-    try:
-        ids = (str(uuid.uuid4()), str(uuid.uuid4()))
-        await connection.execute(
-            "INSERT INTO orders (order_id, currency, prices_include_tax, customer)"
-            """ VALUES ('O-1', 'EUR', false, '{"name": "Customer"}')"""
-        )
-        for invoice_id in ids:
-            await connection.execute(
-                "INSERT INTO invoices (invoice_id, order_id, type, status, currency,"
-                " prices_include_tax, customer, payment_terms_days, net_amount, tax_amount,"
-                " gross_amount, tax_breakdown) VALUES ($1::uuid, 'O-1', 'invoice', 'draft',"
-                """ 'EUR', false, '{"name": "Customer"}', 14, 0, 0, 0, '[]')""",
-                invoice_id,
-            )
-        documents = [
-            (
-                StoredDocument(kind, media_type, hashlib.sha256(content).hexdigest(), len(content)),
-                content,
-            )
-            for kind, (media_type, content) in DOCUMENTS.items()
-        ]
-        await store_documents(connection, ids[0], documents, [])
-    finally:
-        await connection.close()
-    return Known(ids, "", {document.kind: document.sha256 for document, _ in documents})
+    ids = await store_drafts(settings.database_url, 2)
+    sha256 = {
+        kind: (await store_document(settings.database_url, ids[0], kind, *document)).sha256
+        for kind, document in DOCUMENTS.items()
+    }
+    return Known(tuple(ids), "", sha256)
 
 
 @pytest.fixture

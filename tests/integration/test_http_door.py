@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import SecretStr
 from tests.faults.processes import environment_without_invoicer, invoicer_command
 from tests.integration.operations import environment, wait_until
 from tests.integration.raw_http import closed, connect, exchange, http_request, read_answer
+from tests.integration.stored_invoices import store_document, store_drafts
 from worker.api.server import start_api
 from worker.connections import ConnectionLimits
 from worker.http import create_app, start_http
@@ -352,3 +354,58 @@ async def test_invoicer_api_holds_300_slow_connections_at_the_contracts_limits(
         f" {malformed_rss:.1f} MiB"
     )
     assert malformed_rss - rss_before < 64 and malformed_cpu / MALFORMED_REQUESTS < 0.01
+
+
+UNREAD_LIMITS = ConnectionLimits(
+    max_connections=16,
+    header_timeout_seconds=1.0,
+    idle_timeout_seconds=2.5,
+    response_timeout_seconds=1.5,
+)
+LARGE_DOCUMENT_BYTES = 16 * 1024 * 1024
+"""More than the socket buffers between the server and a client that reads nothing hold."""
+
+
+def _unread(labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value("invoicer_http_connections_closed_total", labels) or 0.0
+
+
+async def test_a_client_that_does_not_read_its_answer_is_cut_off(settings: Settings) -> None:
+    [invoice_id] = await store_drafts(settings.database_url, 1)
+    await store_document(
+        settings.database_url, invoice_id, "pdf", "application/pdf", bytes(LARGE_DOCUMENT_BYTES)
+    )
+    reading = settings.model_copy(update={"api_tokens": SecretStr(TOKEN)})
+    pool = await create_pool(reading.database_url)
+    runner, port = await start_api(reading, pool, 0, UNREAD_LIMITS)
+    api = Server("api", port, http_request(b"/v1/invoices", _AUTHORIZED))
+    loop = asyncio.get_running_loop()
+    labels = {"server": "api", "reason": "response-unread"}
+    cut_off_before = _unread(labels)
+    reader = socket.socket()
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    reader.setblocking(False)
+    try:
+        await loop.sock_connect(reader, ("127.0.0.1", port))
+        document = f"/v1/invoices/{invoice_id}/pdf".encode()
+        await loop.sock_sendall(reader, http_request(document, _AUTHORIZED, keep_alive=True))
+        asked = loop.time()
+
+        async def cut_off() -> bool:
+            return _unread(labels) == cut_off_before + 1
+
+        await wait_until(cut_off, "the connection is cut off", within=10)
+        waited = loop.time() - asked
+        limit = UNREAD_LIMITS.response_timeout_seconds
+        assert limit - EARLY <= waited <= limit + LATE, waited
+        assert await api.answers(), "others are answered meanwhile and after"
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            async with asyncio.timeout(10):
+                while data := await loop.sock_recv(reader, 1 << 20):
+                    received += len(data)
+        assert received < LARGE_DOCUMENT_BYTES, "the connection was cut before the end"
+    finally:
+        reader.close()
+        await runner.cleanup()
+        await pool.close()

@@ -13,6 +13,7 @@ from worker.settings import Settings
 def test_the_contracts_clocks_are_the_defaults() -> None:
     limits = ConnectionLimits(max_connections=1)
     assert (limits.header_timeout_seconds, limits.idle_timeout_seconds) == (10.0, 75.0)
+    assert limits.response_timeout_seconds == 60.0  # not the contract's: ours
 
 
 def test_a_port_holds_256_connections_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
