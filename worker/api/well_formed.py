@@ -10,7 +10,7 @@ import re
 from urllib.parse import unquote_to_bytes
 
 from worker.api.problems import BadParameter
-from worker.messages.text import printable, refusal, shorten
+from worker.messages.text import escaped, refusal, shorten
 
 MAX_NAME_CHARACTERS = 64
 """Of a parameter's name in a problem: the client chose it (as a record its error keys)."""
@@ -53,7 +53,7 @@ def check_header(name: str, value: str | None) -> None:
 
 def parameter_name(text: str) -> str:
     """A parameter's name as a problem names it: printable, at most 64 characters."""
-    return shorten(printable(text), MAX_NAME_CHARACTERS)
+    return shorten(escaped(text), MAX_NAME_CHARACTERS)
 
 
 def _decoded(raw: str, *, form: bool) -> str:

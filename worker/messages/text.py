@@ -39,7 +39,7 @@ def may_hold_refused_text(json_document: bytes) -> bool:
     return _REFUSED_BYTES.search(json_document) is not None
 
 
-def printable(text: str) -> str:
+def escaped(text: str) -> str:
     """The text with every character that is not printable as itself (controls, format
     characters such as bidi overrides, line and paragraph separators, surrogates) written as
     `\\uXXXX`: what a log, an error report or a terminal may show of a record's text."""
