@@ -14,6 +14,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from worker import faults, metrics
+from worker.connections import ConnectionLimits
 from worker.consumer import BatchConsumer
 from worker.dunning import run_scans
 from worker.http import create_app, start_http
@@ -67,7 +68,9 @@ class Worker:
         )
         try:
             app = create_app(self.liveness, self.readiness, self.refresh_metrics)
-            runner, self.http_port = await start_http(app, settings.http_port)
+            runner, self.http_port = await start_http(
+                app, settings.http_port, ConnectionLimits(settings.http_max_connections)
+            )
             try:
                 if await self._schema_is_ours(pool):
                     await self._run_kafka(pool)

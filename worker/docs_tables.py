@@ -75,8 +75,9 @@ def metrics_table() -> str:
     import worker.api.server
     import worker.app  # noqa: F401
 
-    rows = ["| metric | type | labels | what it says |", "|---|---|---|---|"]
-    # The registry has no public list of its collectors; this is its own.
+    rows = []
+    # The registry has no public list of its collectors; this is its own. Sorted by name:
+    # the order of registration depends on the order of imports.
     for collector in list(REGISTRY._collector_to_names):
         labels = collector._labelnames if isinstance(collector, MetricWrapperBase) else ()
         for metric in collector.describe() if hasattr(collector, "describe") else ():
@@ -87,7 +88,8 @@ def metrics_table() -> str:
                 f"| `{name}` | {metric.type} | {', '.join(f'`{label}`' for label in labels)}"
                 f" | {_cell(metric.documentation)} |"
             )
-    return "\n".join(rows) + "\n"
+    header = ["| metric | type | labels | what it says |", "|---|---|---|---|"]
+    return "\n".join([*header, *sorted(rows)]) + "\n"
 
 
 def _cell(text: str) -> str:

@@ -10,9 +10,11 @@ import errno
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
 
+from worker.connections import ConnectionLimits, NoAccessLog, Port
 from worker.startup import StartupError
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, str]]]
@@ -46,14 +48,20 @@ def create_app(liveness: HealthCheck, readiness: HealthCheck, refresh: Refresh) 
 
 
 async def start_http(
-    app: web.Application, port: int, setting: str = "INVOICER_HTTP_PORT"
+    app: web.Application,
+    port: int,
+    limits: ConnectionLimits,
+    *,
+    server: str = "ops",
+    setting: str = "INVOICER_HTTP_PORT",
+    access_log: type[AbstractAccessLogger] = NoAccessLog,
 ) -> tuple[web.AppRunner, int]:
-    """Serves `app` on `port` (0: any free one), which `setting` configures; returns the
-    runner and the bound port."""
-    runner = web.AppRunner(app, access_log=None)
+    """Serves `app` on `port` (0: any free one), which `setting` configures, its connections
+    held to `limits` (worker/connections.py); returns the runner and the bound port."""
+    runner = web.AppRunner(app)
     await runner.setup()
     try:
-        await web.TCPSite(runner, LISTEN_HOST, port).start()
+        await Port(runner, LISTEN_HOST, port, limits, server=server, access_log=access_log).start()
     except OSError as error:
         await runner.cleanup()
         problem = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error})"

@@ -272,6 +272,9 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     """Port of /metrics, /healthz and /readyz (`invoicer run --processes N`: worker i on this port +
     i)."""
+    http_max_connections: int = Field(default=256, ge=1)
+    """Connections each HTTP port (the ops port, the read API's) holds at once; one more is
+    closed as soon as it is accepted."""
     timezone: str = "UTC"
     """The IANA time zone of issue dates, and so of the number series' year."""
     payment_terms_days: int = Field(default=14, ge=0, le=365)

@@ -13,11 +13,13 @@ import structlog
 from aiohttp import web
 
 from worker.api import cursor
+from worker.api.access import route_of
 from worker.api.auth import Tokens, refusal
 from worker.api.openapi import OPENAPI_PATH, openapi_document
 from worker.api.problems import BadParameter, problem_response
 from worker.api.requests import DOCUMENT_ROUTE, INVOICE_PATH, INVOICES_PATH, list_parameters
 from worker.api.resource import invoice_resource
+from worker.api.well_formed import check_header, check_target
 from worker.messages.outgoing import InvoicePage
 from worker.settings import Settings
 from worker.store import reads
@@ -26,6 +28,7 @@ from worker.store.pool import condition, is_unreachable
 
 log = structlog.get_logger(__name__)
 
+IF_NONE_MATCH = "If-None-Match"
 _ENTITY_TAG = re.compile(r'(?:W/)?"([^"]*)"')
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -46,16 +49,14 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
                 raise
             allowed = {name: value for name, value in error.headers.items() if name == "Allow"}
             return problem_response(error.status, error.reason, headers=allowed)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            if not is_unreachable(error):
-                raise
-            log.warning("the database is not available", error=condition(error))
-            return problem_response(
-                503, "the database is not available; try again", headers={"Retry-After": "5"}
-            )
         except Exception as error:
+            if is_unreachable(error):
+                log.warning("the database is not available", error=condition(error))
+                return problem_response(
+                    503, "the database is not available; try again", headers={"Retry-After": "5"}
+                )
             # a defect: logged with its cause, answered as a problem without it
-            log.error("request failed", error=condition(error), path=request.path)
+            log.error("request failed", error=condition(error), route=route_of(request))
             return problem_response(500, "the request failed; it is logged")
 
     @web.middleware
@@ -63,6 +64,14 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
         if request.path == OPENAPI_PATH:
             return await handler(request)
         return refusal(request, tokens) or await handler(request)
+
+    @web.middleware
+    async def well_formed(request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = request.match_info.route.resource
+        if route is not None:  # else the router answers 404 or 405
+            target = request.rel_url  # as sent (also when sent in absolute form)
+            check_target(target.raw_path, target.raw_query_string, route.canonical)
+        return await handler(request)
 
     def today() -> date:
         return datetime.now(timezone).date()
@@ -85,13 +94,15 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
 
     async def get_document(request: web.Request) -> web.Response:
         invoice_id, kind = request.match_info["invoiceId"], request.match_info["kind"]
+        if_none_match = request.headers.get(IF_NONE_MATCH)
+        check_header(IF_NONE_MATCH, if_none_match)
         stored = await reads.stored_document(pool, invoice_id, kind)
         if stored is None:
             return problem_response(
                 404, f"there is no {kind} of invoice {invoice_id} (not yet, or never)"
             )
         headers = {"ETag": f'"{stored.sha256}"'}
-        if _matches(request.headers.get("If-None-Match"), stored.sha256):
+        if _matches(if_none_match, stored.sha256):
             return web.Response(status=304, headers=headers)
         content = await document_content(pool, invoice_id, kind)
         if content is None:  # only stored documents are described
@@ -102,7 +113,7 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
     async def get_openapi(_: web.Request) -> web.Response:
         return web.json_response(document)
 
-    app = web.Application(middlewares=[problems, authenticated])
+    app = web.Application(middlewares=[problems, authenticated, well_formed])
     app.router.add_get(OPENAPI_PATH, get_openapi)
     app.router.add_get(INVOICES_PATH, list_invoices)
     app.router.add_get(INVOICE_PATH, get_invoice)

@@ -29,7 +29,8 @@ class Tokens:
 
 
 def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+    # a header's bytes that are not UTF-8 come as lone surrogates: such a token is refused
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
 def refusal(request: web.Request, tokens: Tokens) -> web.Response | None:

@@ -57,7 +57,7 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [invoice_id],
                     "responses": {
                         "200": _json_response("The invoice", "InvoiceResource"),
-                        **_problems(401, 404),
+                        **_problems(400, 401, 404),
                     },
                 }
             },
@@ -155,7 +155,7 @@ def _document_operation(kind: str, invoice_id: dict[str, Any]) -> dict[str, Any]
                 },
             },
             "304": {"description": "The document the client has", "headers": etag},
-            **_problems(401, 404),
+            **_problems(400, 401, 404),
         },
     }
 
@@ -168,7 +168,8 @@ def _json_response(description: str, model: str) -> dict[str, Any]:
 
 
 _PROBLEM_DESCRIPTIONS = {
-    400: "A parameter that cannot be used (`parameter` names it)",
+    400: "A parameter that cannot be used, or that is not text: not percent-encoded UTF-8,"
+    " or holding a character XML 1.0 cannot carry such as NUL (`parameter` names it)",
     401: "No bearer token, or one not accepted",
     404: "No such invoice or document (yet)",
 }

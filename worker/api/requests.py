@@ -9,6 +9,7 @@ from multidict import MultiMapping
 
 from worker.api import cursor
 from worker.api.problems import BadParameter
+from worker.api.well_formed import parameter_name
 from worker.messages.outgoing import InvoiceStatus
 from worker.store import reads
 
@@ -28,7 +29,9 @@ def list_parameters(
 ) -> tuple[reads.InvoiceFilter, int, reads.Position | None]:
     for name in query:
         if name not in LIST_PARAMETERS:
-            raise BadParameter(name, f"not a parameter of the list: {', '.join(LIST_PARAMETERS)}")
+            raise BadParameter(
+                parameter_name(name), f"not a parameter of the list: {', '.join(LIST_PARAMETERS)}"
+            )
         if len(query.getall(name)) > 1:
             raise BadParameter(name, "given more than once")
     for name in ("orderId", "customerId"):

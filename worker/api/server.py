@@ -10,7 +10,9 @@ import asyncpg
 import structlog
 from aiohttp import web
 
+from worker.api.access import AccessLog
 from worker.api.app import create_api
+from worker.connections import ConnectionLimits
 from worker.http import create_app, start_http
 from worker.settings import Settings
 from worker.startup import StartupError, check_database
@@ -25,9 +27,20 @@ NO_TOKENS = (
 )
 
 
-async def start_api(settings: Settings, pool: asyncpg.Pool, port: int) -> tuple[web.AppRunner, int]:
-    """Serves the read API on `port` (0: any free one); returns the runner and the port."""
-    return await start_http(create_api(settings, pool), port, "INVOICER_API_PORT")
+async def start_api(
+    settings: Settings, pool: asyncpg.Pool, port: int, limits: ConnectionLimits | None = None
+) -> tuple[web.AppRunner, int]:
+    """Serves the read API on `port` (0: any free one), its connections held to `limits`
+    (by default the contract's, INVOICER_HTTP_MAX_CONNECTIONS at once); returns the runner
+    and the port."""
+    return await start_http(
+        create_api(settings, pool),
+        port,
+        limits or ConnectionLimits(settings.http_max_connections),
+        server="api",
+        setting="INVOICER_API_PORT",
+        access_log=AccessLog,
+    )
 
 
 async def serve(settings: Settings) -> None:
@@ -60,7 +73,9 @@ async def serve(settings: Settings) -> None:
         api, port = await start_api(settings, pool, settings.api_port)
         runners.append(api)
         probes, _ = await start_http(
-            create_app(alive, ready, nothing_to_refresh), settings.http_port
+            create_app(alive, ready, nothing_to_refresh),
+            settings.http_port,
+            ConnectionLimits(settings.http_max_connections),
         )
         runners.append(probes)
         log.info("the read API is serving", action="api", port=port)
