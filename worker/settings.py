@@ -22,7 +22,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.faults import parse as parse_fault_injection
-from worker.messages.values import EAS_SCHEMES, CountryCode, has_vat_prefix
+from worker.messages.values import EAS_SCHEMES, CountryCode, PhoneNumber, has_vat_prefix
 from worker.store.pool import Timeouts
 
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")
@@ -71,6 +71,8 @@ class Seller(BaseSettings):
     country: CountryCode | None = None
     registration_id: str | None = Field(default=None, min_length=1, max_length=100)
     email: EmailStr | None = None
+    phone: PhoneNumber | None = None
+    """E.164; Peppol asks a German seller's invoices to a German buyer for it (DE-R-006)."""
     electronic_address: str | None = None
     """`scheme:id`, the scheme an EAS code, e.g. 0088:5790000435975."""
     iban: str | None = None
@@ -149,6 +151,7 @@ class Seller(BaseSettings):
             "country": self.country,
             "registrationId": self.registration_id,
             "email": self.email,
+            "phone": self.phone,
             "iban": self.iban,
             "bic": self.bic,
         }
@@ -183,7 +186,26 @@ def _split(tokens: SecretStr) -> tuple[str, ...]:
     return tuple(token.strip() for token in tokens.get_secret_value().split(",") if token.strip())
 
 
-class Settings(BaseSettings):
+class DocumentFonts(BaseSettings):
+    """The fonts for the scripts the bundled ones lack (docs/operations.md, "Documents"):
+    validated when the worker starts, read again by each render process, which the worker
+    starts with its own environment."""
+
+    model_config = SettingsConfigDict(env_prefix="INVOICER_", frozen=True)
+
+    document_fonts: Annotated[tuple[FilePath, ...], NoDecode] = ()
+    """Font files (TrueType, OpenType, collections), comma-separated, tried in order for a
+    character the bundled fonts lack."""
+
+    @field_validator("document_fonts", mode="before")
+    @classmethod
+    def _document_fonts_are_listed(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
+class Settings(DocumentFonts):
     """Everything the worker can be told. Defaults suit a local broker and database."""
 
     model_config = SettingsConfigDict(env_prefix="INVOICER_", frozen=True)

@@ -134,10 +134,13 @@ def _party(tag: str, party: Party) -> etree._Element:
     children.append(RAM.Name(party.name))
     if party.registration_id:
         children.append(RAM.SpecifiedLegalOrganization(RAM.ID(party.registration_id)))
-    if party.email and tag == "SellerTradeParty":
-        children.append(
-            RAM.DefinedTradeContact(RAM.EmailURIUniversalCommunication(RAM.URIID(party.email)))
-        )
+    if tag == "SellerTradeParty" and (party.email or party.phone):
+        contact = [RAM.PersonName(party.name)]
+        if party.phone:
+            contact.append(RAM.TelephoneUniversalCommunication(RAM.CompleteNumber(party.phone)))
+        if party.email:
+            contact.append(RAM.EmailURIUniversalCommunication(RAM.URIID(party.email)))
+        children.append(RAM.DefinedTradeContact(*contact))
     children.append(_address(party.address))
     if party.electronic_address:
         scheme, identifier = party.electronic_address
