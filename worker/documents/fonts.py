@@ -142,12 +142,12 @@ class Coverage:
         """`value` as it can be drawn: every character has a font, or is U+FFFD."""
         if value.isascii():
             return value
-        missing = {ord(char) for char in value} - bundled_characters()
-        for code in sorted(missing - self._replaced.keys()):
-            self._replaced[code] = self._font_for(code)
-        if not missing:
-            return value
-        return value.translate(self._replaced)
+        bundled = bundled_characters()
+        missing = [ord(c) for c in dict.fromkeys(value) if ord(c) not in bundled]
+        for code in missing:
+            if code not in self._replaced:
+                self._replaced[code] = self._font_for(code)
+        return value.translate(self._replaced) if missing else value
 
     def _font_for(self, code: int) -> str:
         """The character itself where a fallback font has it, else U+FFFD."""
