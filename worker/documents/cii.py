@@ -32,8 +32,10 @@ _NAMESPACES = {
     "qdt": "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
 }
 RSM = ElementMaker(namespace=_NAMESPACES["rsm"], nsmap=_NAMESPACES)
-RAM = ElementMaker(namespace=_NAMESPACES["ram"], nsmap=_NAMESPACES)
-UDT = ElementMaker(namespace=_NAMESPACES["udt"], nsmap=_NAMESPACES)
+# The root declares the prefixes; elements made without a namespace map of their own cost
+# half as much, and are serialised with the root's prefixes all the same.
+RAM = ElementMaker(namespace=_NAMESPACES["ram"])
+UDT = ElementMaker(namespace=_NAMESPACES["udt"])
 EN16931 = "urn:cen.eu:en16931:2017"
 DISCOUNT = "95"  # UNTDID 5189
 
