@@ -1,22 +1,26 @@
 """The PDF's fonts. The bundled ones (Source Sans Pro: Latin, Greek, Cyrillic) are parsed
-once per process and embedded whole, from a font program prepared and compressed once:
-a document then costs no parsing and no subsetting. Other scripts come from the fallback
-fonts (INVOICER_DOCUMENT_FONTS), added to a document only when its text needs one of their
-characters and embedded as subsets. A character no font covers is drawn as U+FFFD."""
+once per process, and prepared once for embedding (outlines apart, glyph ids kept): a
+document's subset is then its glyphs' outlines joined, with no parsing or fontTools
+subsetting. Other scripts come from the fallback fonts (INVOICER_DOCUMENT_FONTS), added to
+a document only when its text needs one of their characters and subset by fpdf2. A
+character no font covers is drawn as U+FFFD."""
 
 from __future__ import annotations
 
+import struct
 import unicodedata
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from copy import copy
 from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 from fontTools import subset, ttLib
+from fontTools.ttLib.sfnt import calcChecksum
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.output import (
@@ -60,27 +64,113 @@ _SHAPED_SCRIPTS = (
 )
 
 
-class _WholeFont(TTFFont):
+class _BundledFont(TTFFont):
     """A bundled font in one document: the parsed font shared, the glyphs it uses its own."""
 
     __slots__ = ("program",)
     program: _Program
 
 
+_CHANGING = ("head", "glyf", "loca")
+"""The tables a document's subset changes (head: its checksum), written last, head first
+so that its place is the same in every subset."""
+_SFNT = 0x00010000  # TrueType outlines
+_CHECKSUM_MAGIC = 0xB1B0AFBA
+
+
 @dataclass(frozen=True, slots=True)
 class _Program:
+    """A bundled font, prepared once per process: every glyph, with the glyph ids of the
+    original (so the parsed font's ids hold), without hinting and layout tables, which a
+    PDF does not use. Kept in pieces, so that a document's subset is its glyphs' outlines
+    joined, and only the tables that change compressed."""
+
     font: TTFFont
     """Parsed once; never subset (a document's copy records the glyphs it uses)."""
-    compressed: bytes
-    """The font file embedded: every glyph, with the glyph ids of the original (so the parsed
-    font's ids hold), without hinting and layout tables, which a PDF does not use."""
-    length: int
+    outlines: tuple[bytes, ...]
+    """Each glyph's outline (its glyf entry, even-sized), by glyph id."""
+    components: dict[int, tuple[int, ...]]
+    """The glyphs a composite glyph is made of."""
+    records: dict[str, tuple[int, int, int]]
+    """(checksum, offset, length) of each table no subset changes."""
+    unchanging: bytes
+    """Those tables, as they follow the table directory in every subset."""
+    unchanging_compressed: bytes
+    """The same, raw deflate ending on a full flush: compressed once."""
+    head: bytes
+    """The head table, its checksum adjustment zero."""
+
+    def subset(self, glyph_ids: Iterable[int]) -> tuple[bytes, int]:
+        """The font file of one document, zlib-compressed, and its length: the outlines of
+        these glyphs (and of their components, and .notdef), every other glyph empty,
+        glyph ids unchanged."""
+        used = {0}
+        waiting = list(glyph_ids)
+        while waiting:
+            glyph = waiting.pop()
+            if glyph not in used:
+                used.add(glyph)
+                waiting.extend(self.components.get(glyph, ()))
+        glyf = b"".join(self.outlines[glyph] for glyph in sorted(used))
+        offsets = accumulate(
+            (len(outline) if glyph in used else 0 for glyph, outline in enumerate(self.outlines)),
+            initial=0,
+        )
+        # short offsets (head.indexToLocFormat 0): halved, the outlines being even-sized
+        loca = struct.pack(f">{len(self.outlines) + 1}H", *(offset // 2 for offset in offsets))
+        head_at = _directory_size(len(self.records) + 3) + len(self.unchanging)
+        glyf_at = head_at + _padded(len(self.head))
+        records = self.records | {
+            "head": (calcChecksum(self.head), head_at, len(self.head)),
+            "glyf": (calcChecksum(glyf), glyf_at, len(glyf)),
+            "loca": (calcChecksum(loca), glyf_at + _padded(len(glyf)), len(loca)),
+        }
+        directory = _directory(records)
+        total = calcChecksum(directory) + sum(checksum for checksum, _, _ in records.values())
+        adjustment = (_CHECKSUM_MAGIC - total) & 0xFFFFFFFF
+        head = self.head[:8] + adjustment.to_bytes(4, "big") + self.head[12:]
+        changing = b"".join((_pad(head), _pad(glyf), loca))
+        checksum = zlib.adler32(changing, zlib.adler32(self.unchanging, zlib.adler32(directory)))
+        first, last = zlib.compressobj(wbits=-15), zlib.compressobj(wbits=-15)
+        compressed = b"".join(
+            (
+                b"\x78\x9c",  # zlib's header, default compression
+                first.compress(directory) + first.flush(zlib.Z_FULL_FLUSH),
+                self.unchanging_compressed,
+                last.compress(changing) + last.flush(),
+                checksum.to_bytes(4, "big"),
+            )
+        )
+        return compressed, len(directory) + len(self.unchanging) + len(changing)
+
+
+def _padded(length: int) -> int:
+    return (length + 3) & ~3
+
+
+def _pad(table: bytes) -> bytes:
+    return table + b"\0" * (_padded(len(table)) - len(table))
+
+
+def _directory_size(tables: int) -> int:
+    return 12 + 16 * tables
+
+
+def _directory(records: dict[str, tuple[int, int, int]]) -> bytes:
+    """The sfnt header and table records (sorted by tag, as the format asks)."""
+    selector = len(records).bit_length() - 1
+    search_range = 16 << selector
+    header = struct.pack(
+        ">LHHHH", _SFNT, len(records), search_range, selector, 16 * len(records) - search_range
+    )
+    return header + b"".join(
+        struct.pack(">4sLLL", tag.encode("latin-1"), *records[tag]) for tag in sorted(records)
+    )
 
 
 @cache
 def _program(style: str) -> _Program:
     path = _STYLES[style]
-    font = TTFFont(FPDF(), path, FAMILY + style, style)
     parsed = ttLib.TTFont(path, recalcTimestamp=False)
     options = subset.Options(
         notdef_outline=True, recommended_glyphs=True, retain_gids=True, hinting=False
@@ -89,9 +179,34 @@ def _program(style: str) -> _Program:
     subsetter = subset.Subsetter(options)
     subsetter.populate(glyphs=parsed.getGlyphOrder())
     subsetter.subset(parsed)
-    program = BytesIO()
-    parsed.save(program)
-    return _Program(font, zlib.compress(program.getvalue(), 9), len(program.getvalue()))
+    prepared = BytesIO()
+    parsed.save(prepared)
+    font = ttLib.TTFont(BytesIO(prepared.getvalue()))
+    assert font["head"].indexToLocFormat == 0, "short glyph offsets"
+    glyf, offsets, glyphs = font.reader["glyf"], font["loca"].locations, font["glyf"]
+    order = font.getGlyphOrder()
+    tags = sorted(tag for tag in list(font.reader.keys()) if tag not in _CHANGING)
+    records, unchanging = {}, bytearray()
+    at = _directory_size(len(tags) + len(_CHANGING))
+    for tag in tags:
+        table = font.reader[tag]
+        records[tag] = (calcChecksum(table), at + len(unchanging), len(table))
+        unchanging += _pad(table)
+    compressor = zlib.compressobj(wbits=-15)
+    head = font.reader["head"]
+    return _Program(
+        TTFFont(FPDF(), path, FAMILY + style, style),
+        tuple(glyf[offsets[i] : offsets[i + 1]] for i in range(len(order))),
+        {
+            font.getGlyphID(name): tuple(font.getGlyphID(c.glyphName) for c in glyph.components)
+            for name in order
+            if (glyph := glyphs[name]).isComposite()
+        },
+        records,
+        bytes(unchanging),
+        compressor.compress(unchanging) + compressor.flush(zlib.Z_FULL_FLUSH),
+        head[:8] + b"\0\0\0\0" + head[12:],
+    )
 
 
 @cache
@@ -110,7 +225,7 @@ def add_bundled_fonts(pdf: FPDF) -> None:
     """The bundled family, regular and bold, into `pdf` without parsing anything."""
     for style in _STYLES:
         template = _program(style).font
-        font = _WholeFont.__new__(_WholeFont)
+        font = _BundledFont.__new__(_BundledFont)
         for name in TTFFont.__slots__:
             if hasattr(template, name):
                 setattr(font, name, getattr(template, name))
@@ -174,34 +289,36 @@ class Coverage:
 
 
 class FontProducer(OutputProducer):
-    """fpdf2's output, with the bundled fonts embedded from their prepared programs."""
+    """fpdf2's output, the bundled fonts subset from their prepared programs."""
 
     def _add_fonts(self, *resources: Any) -> dict[int, Any]:
         fonts = self.fpdf.fonts
         every = dict(fonts)
-        whole = sorted(
-            (font for font in every.values() if isinstance(font, _WholeFont)),
+        bundled = sorted(
+            (font for font in every.values() if isinstance(font, _BundledFont)),
             key=lambda font: font.i,
         )
-        for key in [key for key, font in every.items() if isinstance(font, _WholeFont)]:
+        for key in [key for key, font in every.items() if isinstance(font, _BundledFont)]:
             del fonts[key]
         try:
             objects: dict[int, Any] = super()._add_fonts(*resources)
         finally:
             fonts.clear()
             fonts.update(every)
-        for font in whole:
-            objects[font.i] = self._add_whole_font(font)
+        for font in bundled:
+            objects[font.i] = self._add_bundled_font(font)
         return objects
 
-    def _add_whole_font(self, font: _WholeFont) -> PDFFont:
+    def _add_bundled_font(self, font: _BundledFont) -> PDFFont:
         """The objects fpdf2 writes for a TrueType font (Type0, CIDFontType2, ToUnicode,
-        descriptor, CIDToGIDMap), the font file the one prepared for the process."""
-        composite = PDFFont(subtype="Type0", base_font=font.name, encoding="Identity-H")
+        descriptor, CIDToGIDMap), the font file the document's subset of the program
+        prepared for the process."""
+        name = f"MPDFAA+{font.name}"  # a subset's tag, as fpdf2 names its subsets
+        composite = PDFFont(subtype="Type0", base_font=name, encoding="Identity-H")
         self._add_pdf_obj(composite, "fonts")
         cid_font = PDFFont(
             subtype="CIDFontType2",
-            base_font=font.name,
+            base_font=name,
             d_w=font.desc.missing_width,
             w=_tt_font_widths(font),
         )
@@ -215,7 +332,7 @@ class FontProducer(OutputProducer):
         self._add_pdf_obj(system_info, "fonts")
         cid_font.c_i_d_system_info = system_info
         descriptor = copy(font.desc)
-        descriptor.font_name = Name(font.name)
+        descriptor.font_name = Name(name)
         self._add_pdf_obj(descriptor, "fonts")
         cid_font.font_descriptor = descriptor
         # Codes past the map's end draw glyph 0: the map need only reach the last code used.
@@ -225,7 +342,7 @@ class FontProducer(OutputProducer):
         glyph_map = PDFContentStream(glyph_ids, compress=True)
         self._add_pdf_obj(glyph_map, "fonts")
         cid_font.c_i_d_to_g_i_d_map = glyph_map
-        program = _Compressed(font.program.compressed, font.program.length)
+        program = _Compressed(*font.program.subset(glyph.glyph_id for _, glyph in used))
         self._add_pdf_obj(program, "fonts")
         descriptor.font_file2 = program  # type: ignore[attr-defined]  # as fpdf2 sets it
         font.subset.pick.cache_clear()
@@ -234,7 +351,7 @@ class FontProducer(OutputProducer):
 
 
 class _Compressed(PDFContentStream):
-    """A font file compressed beforehand (FlateDecode), with its length uncompressed."""
+    """A font file compressed already (FlateDecode), with its length uncompressed."""
 
     def __init__(self, compressed: bytes, length: int) -> None:
         super().__init__(compressed)
