@@ -123,7 +123,7 @@ def parse_options(argv: list[str] | None) -> Options:
         "--renderer-processes",
         type=_positive_int,
         default=None,
-        help="INVOICER_RENDERER_PROCESSES for f (as many as --processes)",
+        help="INVOICER_RENDERER_PROCESSES for f: render processes per worker process (1)",
     )
     parser.add_argument(
         "--only",
@@ -168,7 +168,7 @@ def parse_options(argv: list[str] | None) -> Options:
         partitions=args.partitions or int(defaults["partitions"]),
         batch_max_records=args.batch_max_records,
         processes=args.processes,
-        renderer_processes=args.renderer_processes or args.processes,
+        renderer_processes=args.renderer_processes or 1,
         scenarios=tuple(args.only or SCENARIOS),
         seconds_allowed=args.timeout,
         smoke=args.smoke,
@@ -294,7 +294,7 @@ async def run_benchmark(options: Options, services: Services) -> BenchResult:
         if "delivered" in options.scenarios:
             _progress(
                 f"f. delivered: {len(orders):,} pre-loaded orders, documents on,"
-                f" {options.renderer_processes} render processes"
+                f" {options.renderer_processes * options.processes} render processes"
             )
             result.delivered = await measure_delivery(
                 services,

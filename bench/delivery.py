@@ -35,6 +35,7 @@ class DeliveryResult:
     orders: int
     processes: int
     renderer_processes: int
+    """Per worker process: processes × renderer_processes render processes in all."""
     seconds: float
     """First record consumed → last notification with documents handed to the broker."""
     usage: Usage

@@ -416,7 +416,8 @@ def render_table(result: BenchResult) -> str:
     if result.delivered is not None:
         delivery = result.delivered
         row(
-            f"f. delivered with documents ({delivery.renderer_processes} render processes)",
+            f"f. delivered with documents"
+            f" ({delivery.processes * delivery.renderer_processes} render processes)",
             f"{delivery.delivered_per_second:,.0f}",
             f"{delivery.seconds:.2f}",
         )
