@@ -8,14 +8,15 @@ character no font covers is drawn as U+FFFD."""
 from __future__ import annotations
 
 import struct
+import sys
 import unicodedata
 import zlib
+from array import array
 from collections.abc import Iterable, Sequence
 from copy import copy
 from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
-from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -111,13 +112,20 @@ class _Program:
             if glyph not in used:
                 used.add(glyph)
                 waiting.extend(self.components.get(glyph, ()))
-        glyf = b"".join(self.outlines[glyph] for glyph in sorted(used))
-        offsets = accumulate(
-            (len(outline) if glyph in used else 0 for glyph, outline in enumerate(self.outlines)),
-            initial=0,
-        )
-        # short offsets (head.indexToLocFormat 0): halved, the outlines being even-sized
-        loca = struct.pack(f">{len(self.outlines) + 1}H", *(offset // 2 for offset in offsets))
+        kept = sorted(used)
+        glyf = b"".join(self.outlines[glyph] for glyph in kept)
+        # Short offsets (head.indexToLocFormat 0): halved, the outlines being even-sized.
+        # Between two glyphs kept, every offset is the same: filled a run at a time.
+        offsets = array("H", bytes(2 * (len(self.outlines) + 1)))
+        offset, start = 0, 0
+        for glyph in kept:
+            offsets[start : glyph + 1] = array("H", [offset]) * (glyph + 1 - start)
+            offset += len(self.outlines[glyph]) // 2
+            start = glyph + 1
+        offsets[start:] = array("H", [offset]) * (len(offsets) - start)
+        if sys.byteorder == "little":
+            offsets.byteswap()
+        loca = offsets.tobytes()
         head_at = _directory_size(len(self.records) + 3) + len(self.unchanging)
         glyf_at = head_at + _padded(len(self.head))
         records = self.records | {
