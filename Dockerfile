@@ -45,6 +45,14 @@ ENV PATH=/opt/invoicer/bin:${PATH} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     INVOICER_HTTP_PORT=8080
+# Fallback fonts for the scripts the bundled fonts lack (docs/operations.md, "Documents"):
+# Noto for Chinese, Japanese and Korean, Arabic, Hebrew, Thai and Devanagari (Debian
+# bookworm's packages, as the base image).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        fonts-noto-cjk=1:20220127+repack1-1 fonts-noto-core=20201225-1 \
+    && rm -rf /var/lib/apt/lists/*
+ENV INVOICER_DOCUMENT_FONTS=/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc,/usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf,/usr/share/fonts/truetype/noto/NotoSansHebrew-Regular.ttf,/usr/share/fonts/truetype/noto/NotoSansThai-Regular.ttf,/usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf
 RUN groupadd --system --gid 10001 invoicer \
     && useradd --system --uid 10001 --gid invoicer --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin invoicer

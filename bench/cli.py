@@ -6,7 +6,9 @@ b. database limit: the worker's writes per order issued directly with asyncpg, b
 c. the worker end to end (`invoicer run`), first record consumed → last invoice-closed out;
    and the same with documents on (a seller configured: the render pool works beside);
 d. the same with INVOICER_BATCH_MAX_RECORDS=1: one transaction per record;
-e. latency under a steady offered load: event time → invoice-closed delivered.
+e. latency under a steady offered load: event time → invoice-closed delivered;
+f. delivered: the burst of c with documents on, first record consumed → last notification
+   carrying its invoice's documents.
 
 Prints one table and writes the same figures as JSON (--json).
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from bench.broker_limit import measure_broker
 from bench.database_limit import measure_database
+from bench.delivery import measure_delivery
 from bench.orders import make_orders
 from bench.profiling import Profiler, summarize
 from bench.report import BenchResult, Machine, as_json, render_table
@@ -32,7 +35,7 @@ from bench.worker_process import log_directory
 from bench.worker_runs import measure_latency, measure_throughput
 from worker.logs import configure_logging
 
-SCENARIOS = ("broker", "database", "worker", "documents", "baseline", "latency")
+SCENARIOS = ("broker", "database", "worker", "documents", "baseline", "latency", "delivered")
 DEFAULT_PROCESSES = 2
 """One worker process per core of the machine the figures are of."""
 DEFAULT_RATE = 500.0
@@ -49,6 +52,7 @@ class Options:
     partitions: int
     batch_max_records: int
     processes: int
+    renderer_processes: int
     scenarios: tuple[str, ...]
     seconds_allowed: float
     smoke: bool
@@ -67,6 +71,7 @@ class Options:
             "partitions": self.partitions,
             "batch_max_records": self.batch_max_records,
             "processes": self.processes,
+            "renderer_processes": self.renderer_processes,
             "scenarios": list(self.scenarios),
             "smoke": self.smoke,
         }
@@ -112,7 +117,13 @@ def parse_options(argv: list[str] | None) -> Options:
         "--processes",
         type=_positive_int,
         default=DEFAULT_PROCESSES,
-        help=f"`invoicer run --processes N` for c, d and e ({DEFAULT_PROCESSES})",
+        help=f"`invoicer run --processes N` for c, d, e and f ({DEFAULT_PROCESSES})",
+    )
+    parser.add_argument(
+        "--renderer-processes",
+        type=_positive_int,
+        default=None,
+        help="INVOICER_RENDERER_PROCESSES for f: render processes per worker process (1)",
     )
     parser.add_argument(
         "--only",
@@ -157,6 +168,7 @@ def parse_options(argv: list[str] | None) -> Options:
         partitions=args.partitions or int(defaults["partitions"]),
         batch_max_records=args.batch_max_records,
         processes=args.processes,
+        renderer_processes=args.renderer_processes or 1,
         scenarios=tuple(args.only or SCENARIOS),
         seconds_allowed=args.timeout,
         smoke=args.smoke,
@@ -279,6 +291,21 @@ async def run_benchmark(options: Options, services: Services) -> BenchResult:
                 profile_path=profile,
             )
             _write_profile_summary(profile)
+        if "delivered" in options.scenarios:
+            _progress(
+                f"f. delivered: {len(orders):,} pre-loaded orders, documents on,"
+                f" {options.renderer_processes * options.processes} render processes"
+            )
+            result.delivered = await measure_delivery(
+                services,
+                orders,
+                partitions=options.partitions,
+                batch_max_records=options.batch_max_records,
+                processes=options.processes,
+                renderer_processes=options.renderer_processes,
+                seconds_allowed=seconds_allowed,
+                log_dir=log_dir,
+            )
     if options.smoke:
         result.notes.append("smoke run: shows the benchmark works; its figures measure nothing")
     if options.profile_dir is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bench.broker_limit import BrokerResult
 from bench.database_limit import DatabaseResult
+from bench.delivery import DeliveryResult
 from bench.worker_runs import Counts, LatencyResult, Percentiles, ThroughputResult, Usage
 
 # The issue's targets, on two cores with broker and database on the same machine.
@@ -20,6 +21,8 @@ TARGET_P99_MS = 250.0
 TARGET_RSS_MIB = 200.0
 TARGET_DOCUMENTS_SLOWER = 0.10
 """c with documents on at most this much slower than without."""
+TARGET_DELIVERED_SHARE = 0.1
+"""f, invoices delivered with their documents a second, at least this share of c."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,15 @@ class BenchResult:
     """c with documents on."""
     baseline: ThroughputResult | None = None
     latency: LatencyResult | None = None
+    delivered: DeliveryResult | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def delivered_share(self) -> float | None:
+        """f over c."""
+        if self.worker is None or self.delivered is None:
+            return None
+        return self.delivered.delivered_per_second / self.worker.orders_per_second
 
     @property
     def share_of_database(self) -> float | None:
@@ -119,6 +130,7 @@ class BenchResult:
                 None if self.latency is None else self.latency.delivered.p99_ms, TARGET_P99_MS
             ),
             "peak_rss_mib": at_most(self.peak_rss_mib, TARGET_RSS_MIB),
+            "delivered_share": at_least(self.delivered_share, TARGET_DELIVERED_SHARE),
         }
 
 
@@ -203,10 +215,12 @@ def as_json(result: BenchResult) -> dict[str, Any]:
         "documents": None,
         "baseline": None,
         "latency": None,
+        "delivered": None,
         "ratios": {
             "worker_over_database": _rounded(result.share_of_database),
             "worker_over_baseline": _rounded(result.times_baseline),
             "documents_slower": _rounded(result.documents_slower, 3),
+            "delivered_over_worker": _rounded(result.delivered_share, 3),
         },
         "peak_rss_mib": _rounded(result.peak_rss_mib, 1),
         "targets": result.targets(),
@@ -260,6 +274,17 @@ def as_json(result: BenchResult) -> dict[str, Any]:
             "counts": _counts(latency.counts),
             "usage": _usage(latency.usage),
             "exit_code": latency.exit_code,
+        }
+    if result.delivered is not None:
+        delivered = result.delivered
+        document["delivered"] = {
+            "orders": delivered.orders,
+            "processes": delivered.processes,
+            "renderer_processes": delivered.renderer_processes,
+            "seconds": round(delivered.seconds, 3),
+            "delivered_per_second": round(delivered.delivered_per_second, 1),
+            "usage": _usage(delivered.usage),
+            "exit_code": delivered.exit_code,
         }
     return document
 
@@ -388,6 +413,21 @@ def render_table(result: BenchResult) -> str:
             f"<= {TARGET_P99_MS:.0f}  {_status(targets['p99_ms'])}",
         )
         row("     max ms", f"{delivered.max_ms:,.0f}")
+    if result.delivered is not None:
+        delivery = result.delivered
+        row(
+            f"f. delivered with documents"
+            f" ({delivery.processes * delivery.renderer_processes} render processes)",
+            f"{delivery.delivered_per_second:,.0f}",
+            f"{delivery.seconds:.2f}",
+        )
+    if result.delivered_share is not None:
+        row(
+            "f/c",
+            f"{result.delivered_share:.2f}",
+            "",
+            f">= {TARGET_DELIVERED_SHARE}  {_status(targets['delivered_share'])}",
+        )
     if result.peak_rss_mib is not None:
         row(
             "worker peak RSS, MiB, largest process (c, e)",
@@ -416,6 +456,7 @@ def render_table(result: BenchResult) -> str:
             ("c, documents on", result.documents),
             ("d", result.baseline),
             ("e", result.latency),
+            ("f", result.delivered),
         )
         if run is not None
     ]
@@ -423,5 +464,7 @@ def render_table(result: BenchResult) -> str:
         lines += ["", f"CPU used, in cores (of {result.machine.cpus}), over each window:", *cpu]
     if result.latency is not None:
         lines.append("latency: event time → invoice-closed received by a downstream consumer")
+    if result.delivered is not None:
+        lines.append("delivered: first record consumed → last notification with its documents sent")
     lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines)

@@ -52,7 +52,11 @@ SELLER = {
 
 
 def worker_environment(
-    settings: Settings, http_port: int, batch_max_records: int, documents: bool = False
+    settings: Settings,
+    http_port: int,
+    batch_max_records: int,
+    documents: bool = False,
+    renderer_processes: int | None = None,
 ) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("INVOICER_")}
     env.update(
@@ -68,6 +72,8 @@ def worker_environment(
         env[f"INVOICER_TOPIC_{name.upper()}"] = topic
     if documents:
         env.update({f"INVOICER_SELLER_{name}": value for name, value in SELLER.items()})
+    if renderer_processes is not None:
+        env["INVOICER_RENDERER_PROCESSES"] = str(renderer_processes)
     return env
 
 
@@ -152,6 +158,8 @@ class WorkerProcess:
     """`invoicer run --processes N`: worker i serves HTTP on http_port + i."""
     documents: bool = False
     """A seller configured: closed invoices are rendered (PDF, UBL) by the render pool."""
+    renderer_processes: int | None = None
+    """INVOICER_RENDERER_PROCESSES; the worker's default when None."""
     http_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -171,7 +179,11 @@ class WorkerProcess:
             self.process = subprocess.Popen(
                 [*invoicer_command(), "run", "--processes", str(self.processes)],
                 env=worker_environment(
-                    self.settings, self.http_port, self.batch_max_records, self.documents
+                    self.settings,
+                    self.http_port,
+                    self.batch_max_records,
+                    self.documents,
+                    self.renderer_processes,
                 ),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -140,7 +140,7 @@ class ThroughputResult:
 
 
 @dataclass(slots=True)
-class _Meters:
+class Meters:
     worker: CpuMeter
     postgres: CpuMeter
     broker: CpuMeter
@@ -178,8 +178,8 @@ class _Meters:
         )
 
 
-def _meters(services: Services, worker_pid: int) -> _Meters:
-    return _Meters(
+def meters_of(services: Services, worker_pid: int) -> Meters:
+    return Meters(
         CpuMeter(worker_pid), CpuMeter(services.postgres_pid), CpuMeter(services.kafka_pid)
     )
 
@@ -231,7 +231,7 @@ async def _counts(
     return counts, closed
 
 
-async def _wait_until(
+async def wait_until(
     connection: asyncpg.Connection,
     worker: WorkerProcess,
     query: str,
@@ -275,11 +275,11 @@ async def measure_throughput(
         worker = WorkerProcess(settings, batch_max_records, processes, documents=documents)
         worker.start(log_dir)
         profiler = Profiler(profile_path) if profile_path is not None else None
-        meters = _meters(services, worker.pid)
+        meters = meters_of(services, worker.pid)
         connection = await asyncpg.connect(settings.database_url)
         try:
             deadline = time.monotonic() + seconds_allowed
-            await _wait_until(
+            await wait_until(
                 connection,
                 worker,
                 "SELECT EXISTS (SELECT FROM inbox)",
@@ -290,7 +290,7 @@ async def measure_throughput(
             meters.start()
             if profiler is not None:
                 profiler.start(worker.pid)
-            await _wait_until(
+            await wait_until(
                 connection,
                 worker,
                 f"SELECT (SELECT count(*) FROM invoices) >= {len(orders)}"
@@ -439,7 +439,7 @@ async def measure_latency(
         worker = WorkerProcess(settings, batch_max_records, processes)
         worker.start(log_dir)
         profiler = Profiler(profile_path) if profile_path is not None else None
-        meters = _meters(services, worker.pid)
+        meters = meters_of(services, worker.pid)
         reader = None
         try:
             await worker.wait_ready()

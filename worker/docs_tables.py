@@ -58,7 +58,7 @@ def _default(info: FieldInfo) -> str:
     value = info.get_default(call_default_factory=True)
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
-    if value is None or value == "":
+    if value is None or value == "" or value == ():
         return "empty"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"

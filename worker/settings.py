@@ -23,7 +23,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.faults import parse as parse_fault_injection
 from worker.messages.text import refusal
-from worker.messages.values import EAS_SCHEMES, CountryCode, has_vat_prefix
+from worker.messages.values import EAS_SCHEMES, CountryCode, PhoneNumber, has_vat_prefix
 from worker.store.pool import Timeouts
 
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")
@@ -102,6 +102,8 @@ class Seller(BaseSettings):
     """Optional: the seller's legal registration id (e.g. its chamber of commerce number)."""
     email: EmailStr | None = None
     """Optional: the seller's e-mail address on the documents."""
+    phone: PhoneNumber | None = None
+    """E.164; Peppol asks a German seller's invoices to a German buyer for it (DE-R-006)."""
     electronic_address: str | None = None
     """Optional: the seller's electronic address, `scheme:id` with a CEF EAS scheme
     (0088:5790000435975)."""
@@ -185,6 +187,7 @@ class Seller(BaseSettings):
             "country": self.country,
             "registrationId": self.registration_id,
             "email": self.email,
+            "phone": self.phone,
             "iban": self.iban,
             "bic": self.bic,
         }
@@ -219,7 +222,28 @@ def _split(tokens: SecretStr) -> tuple[str, ...]:
     return tuple(token.strip() for token in tokens.get_secret_value().split(",") if token.strip())
 
 
-class Settings(BaseSettings):
+class DocumentFonts(BaseSettings):
+    """The fonts for the scripts the bundled ones lack (docs/operations.md, "Documents"):
+    validated when the worker starts, read again by each render process, which the worker
+    starts with its own environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INVOICER_", frozen=True, use_attribute_docstrings=True
+    )
+
+    document_fonts: Annotated[tuple[FilePath, ...], NoDecode] = ()
+    """Font files (TrueType, OpenType, collections), comma-separated, tried in order for a
+    character the bundled fonts lack."""
+
+    @field_validator("document_fonts", mode="before")
+    @classmethod
+    def _document_fonts_are_listed(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
+class Settings(DocumentFonts):
     """Everything the worker can be told. Defaults suit a local broker and database."""
 
     model_config = SettingsConfigDict(

@@ -96,6 +96,7 @@ def closed_invoice(
     customer: dict[str, Any] | None = None,
     seller: dict[str, Any] | None = None,
     note: str | None = "Thank you for your order.",
+    purchase: dict[str, Any] | None = None,
 ) -> Invoice:
     content = build_invoice_content(rows(categories, lines, currency), currency, prices_include_tax)
     name = f"{'-'.join(categories)}-{currency}-{prices_include_tax}-{lines}"
@@ -111,7 +112,7 @@ def closed_invoice(
         payment_terms_days=14,
         note=note,
         status=InvoiceStatus.OPEN,
-        purchase=PURCHASE,
+        purchase=PURCHASE if purchase is None else purchase,
         seller=SELLER if seller is None else seller,
     )
     return number_invoice(

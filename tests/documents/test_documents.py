@@ -1,6 +1,7 @@
 """The documents of closed invoices (docs/contract.md, "Documents"): over a spread of
 invoices and credit notes, every UBL and CII passes the official EN 16931 schematron with
-no fatal assertion; the PDF embeds exactly that CII and shows what a reader needs."""
+no fatal assertion, and every UBL that claims Peppol BIS Billing 3.0 OpenPEPPOL's rules; the
+PDF embeds exactly that CII and shows what a reader needs."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from facturx import get_facturx_xml_from_pdf
 from pypdf import PdfReader
 
 from tests.documents.spread import BUYER, closed_invoice, credit_notes
+from tests.documents.test_peppol import claims_peppol
+from tests.documents.validation import fatal_assertions, schema_errors
 from worker.documents.cii import cii_xml
 from worker.documents.render import render_documents
 from worker.documents.ubl import ubl_xml
-from worker.documents.validation import fatal_assertions, schema_errors
 from worker.domain.lifecycle import Invoice
 
 CATEGORY_SETS = [["S"], ["Z"], ["E"], ["AE"], ["K"], ["G"], ["O"], ["S", "Z", "E", "AE", "K", "G"]]
@@ -57,6 +59,8 @@ def test_every_ubl_and_cii_passes_the_en16931_schematron(
     assert schema_errors(cii, "cii") is None
     assert fatal_assertions(ubl, "ubl") == []
     assert fatal_assertions(cii, "cii") == []
+    if claims_peppol(ubl):
+        assert fatal_assertions(ubl, "ubl", "peppol") == []
 
 
 def test_the_schematron_catches_a_wrong_total() -> None:

@@ -69,7 +69,7 @@ def _assert_every_order_invoiced_once(counts: dict[str, int], orders: int) -> No
 def test_the_table_has_every_scenario_ratio_and_target(smoke_run: tuple[str, Any]) -> None:
     table, _ = smoke_run
     labels = [line.split()[0] for line in table.splitlines() if line.strip()]
-    for label in ("a.", "b.", "c.", "d.", "e.", "c/b", "c/d", "worker"):
+    for label in ("a.", "b.", "c.", "d.", "e.", "f.", "c/b", "c/d", "f/c", "worker"):
         assert label in labels, label
     for percentile in ("p50", "p95", "p99"):
         assert any(line.strip().startswith(percentile) for line in table.splitlines())
@@ -118,6 +118,14 @@ def test_the_latency_run_delivered_every_order_and_has_percentiles(
         assert 0 < figures["p50"] <= figures["p95"] <= figures["p99"] <= figures["max"]
 
 
+def test_every_order_was_delivered_with_its_documents(smoke_run: tuple[str, Any]) -> None:
+    """The run itself fails unless every order got one notification carrying documents."""
+    delivered = smoke_run[1]["delivered"]
+    assert delivered["orders"] == SMOKE_ORDERS
+    assert delivered["exit_code"] == 0
+    assert delivered["delivered_per_second"] > 0
+
+
 def test_the_ratios_and_targets_are_all_reported(smoke_run: tuple[str, Any]) -> None:
     document = smoke_run[1]
     assert document["ratios"]["worker_over_database"] > 0
@@ -130,7 +138,9 @@ def test_the_ratios_and_targets_are_all_reported(smoke_run: tuple[str, Any]) -> 
         "documents_slower",
         "p99_ms",
         "peak_rss_mib",
+        "delivered_share",
     }
     assert document["ratios"]["documents_slower"] is not None
+    assert document["ratios"]["delivered_over_worker"] > 0
     assert all(isinstance(met, bool) for met in document["targets"].values())
     assert document["options"]["smoke"] is True

@@ -10,12 +10,12 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from tests.documents.validation import fatal_assertions
 from tests.examples import example
 from tests.memory_store import NOW, MemoryStore, records_of
 from tests.sellers import SELLER
 from worker import events
 from worker.documents.render import render_documents
-from worker.documents.validation import fatal_assertions
 from worker.settings import Settings
 from worker.store.documents import StoredDocument
 

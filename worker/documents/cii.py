@@ -32,8 +32,10 @@ _NAMESPACES = {
     "qdt": "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
 }
 RSM = ElementMaker(namespace=_NAMESPACES["rsm"], nsmap=_NAMESPACES)
-RAM = ElementMaker(namespace=_NAMESPACES["ram"], nsmap=_NAMESPACES)
-UDT = ElementMaker(namespace=_NAMESPACES["udt"], nsmap=_NAMESPACES)
+# The root declares the prefixes; elements made without a namespace map of their own cost
+# half as much, and are serialised with the root's prefixes all the same.
+RAM = ElementMaker(namespace=_NAMESPACES["ram"])
+UDT = ElementMaker(namespace=_NAMESPACES["udt"])
 EN16931 = "urn:cen.eu:en16931:2017"
 DISCOUNT = "95"  # UNTDID 5189
 
@@ -134,10 +136,13 @@ def _party(tag: str, party: Party) -> etree._Element:
     children.append(RAM.Name(party.name))
     if party.registration_id:
         children.append(RAM.SpecifiedLegalOrganization(RAM.ID(party.registration_id)))
-    if party.email and tag == "SellerTradeParty":
-        children.append(
-            RAM.DefinedTradeContact(RAM.EmailURIUniversalCommunication(RAM.URIID(party.email)))
-        )
+    if tag == "SellerTradeParty" and (party.email or party.phone):
+        contact = [RAM.PersonName(party.name)]
+        if party.phone:
+            contact.append(RAM.TelephoneUniversalCommunication(RAM.CompleteNumber(party.phone)))
+        if party.email:
+            contact.append(RAM.EmailURIUniversalCommunication(RAM.URIID(party.email)))
+        children.append(RAM.DefinedTradeContact(*contact))
     children.append(_address(party.address))
     if party.electronic_address:
         scheme, identifier = party.electronic_address

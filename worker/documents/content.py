@@ -61,6 +61,7 @@ class Party:
     electronic_address: tuple[str, str] | None
     """(EAS scheme, id)."""
     email: str | None
+    phone: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,7 @@ def seller(invoice: Invoice) -> Party:
         identifier=fields["vatId"] if hide_vat and not fields.get("registrationId") else None,
         electronic_address=None if electronic is None else (electronic["scheme"], electronic["id"]),
         email=fields.get("email"),
+        phone=fields.get("phone"),
     )
 
 
@@ -148,6 +150,7 @@ def buyer(invoice: Invoice) -> Party:
         identifier=customer.get("customerId"),
         electronic_address=None if electronic is None else (electronic["scheme"], electronic["id"]),
         email=customer.get("email"),
+        phone=None,
     )
 
 
@@ -191,12 +194,16 @@ def priced_lines(invoice: Invoice) -> list[PricedLine]:
             )
             continue
         undiscounted = line_amount(line.quantity, line.unit_price, Decimal(0), invoice.currency)
+        # Where quantity × price has more digits than the currency (1.5 × 235 JPY), the
+        # price of the whole quantity, so that price less allowance is exactly the line's
+        # net (Peppol checks it to 0.02, PEPPOL-EN16931-R120).
+        exact = undiscounted == line.quantity * line.unit_price
         priced.append(
             PricedLine(
                 line,
                 unit_code,
-                line.unit_price,
-                None,
+                line.unit_price if exact else undiscounted,
+                None if exact else line.quantity,
                 undiscounted - line.net_amount,
                 line.treatment.category,
             )

@@ -6,26 +6,32 @@ closing time), never from the clock, so the same invoice gives the same bytes.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from copy import copy
+from dataclasses import dataclass
+from datetime import UTC, date
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
-import facturx.facturx as facturx_module
+import structlog
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
-from facturx import generate_from_binary
-from font_source_sans_pro import font_files_ttf
-from fpdf import FPDF, FontFace
+from babel.numbers import NumberPattern, format_decimal
+from facturx.facturx import FACTURX_LEVEL2xmp, generate_xmp_object
+from fpdf import FPDF
+from fpdf.fonts import TTFFont
+from lxml import etree
 
 from worker.documents.content import Address, address_of, buyer, seller
+from worker.documents.fonts import FAMILY, Coverage, FontProducer, add_bundled_fonts
 from worker.documents.labels import LABELS
 from worker.domain.lifecycle import Invoice, InvoiceType
+from worker.domain.money import minor_units
 
-FONT = "SourceSans"
+log = structlog.get_logger(__name__)
+
+FONT = FAMILY
 INK = (33, 37, 41)
 MUTED = (108, 117, 125)
 ACCENT = (31, 58, 95)
@@ -33,32 +39,41 @@ RULE = (206, 212, 218)
 SHADE = (241, 243, 245)
 _LEFT = 18.0
 _WIDTH = 174.0  # A4 less the margins
-# An XMP packet fpdf2 would otherwise date with the clock; factur-x writes the real one.
-_PLACEHOLDER_XMP = (
-    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
-    'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>'
-)
+_FACTUR_X = "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#"
+_CREATOR = "invoicer"
 
 
 class _Writer:
-    """Formats in one language: labels, dates, amounts, quantities, countries."""
+    """Formats in one language: labels, dates, amounts, quantities, countries. Amounts have
+    the currency's ISO 4217 digits, as the XML and the events have them (CLDR's, which
+    Babel uses by default, differ for some: HUF 0 there, 2 in ISO 4217)."""
 
     def __init__(self, language: str, currency: str) -> None:
         self.language = language
         self.labels = LABELS[language]
         self.currency = currency
         self.territories = _territories(language)
+        self._amounts = _currency_pattern(language, minor_units(currency))
+        self._locale = Locale.parse(language)
 
     def __getitem__(self, key: str) -> str:
         return self.labels[key]
 
     def money(self, value: Decimal) -> str:
-        return format_currency(value, self.currency, locale=self.language)
+        return str(
+            self._amounts.apply(value, self._locale, currency=self.currency, currency_digits=False)
+        )
 
     def price(self, value: Decimal) -> str:
         """A unit price, with its own digits where it has more than the currency."""
-        return format_currency(
-            value, self.currency, locale=self.language, decimal_quantization=False
+        return str(
+            self._amounts.apply(
+                value,
+                self._locale,
+                currency=self.currency,
+                currency_digits=False,
+                decimal_quantization=False,
+            )
         )
 
     def number(self, value: Decimal) -> str:
@@ -84,11 +99,33 @@ def _territories(language: str) -> dict[str, str]:
     return dict(Locale.parse(language).territories)
 
 
+@cache
+def _currency_pattern(language: str, digits: int) -> NumberPattern:
+    """The language's currency format with exactly `digits` fraction digits."""
+    pattern: NumberPattern = copy(Locale.parse(language).currency_formats["standard"])
+    pattern.frac_prec = (digits, digits)
+    return pattern
+
+
 class _Document(FPDF):
-    def __init__(self, footer_text: str, page_label: str) -> None:
+    def __init__(self, footer_text: str, page_label: str, fallback_fonts: Sequence[str]) -> None:
         super().__init__(format="A4", enforce_compliance="PDF/A-3B")
         self._footer_text = footer_text
         self._page_label = page_label
+        add_bundled_fonts(self)
+        self.coverage = Coverage(self, fallback_fonts)
+
+    def normalize_text(self, text: str) -> str:
+        return self.coverage.text(super().normalize_text(text))
+
+    def get_string_width(self, s: str, normalized: bool = False, markdown: bool = False) -> float:
+        """fpdf2's width, without its per-character fragments where the bundled font draws
+        all of `s` unshaped (the document sets no character spacing or stretching)."""
+        if markdown or self.text_shaping or not self.coverage.bundled(s):
+            return super().get_string_width(s, normalized, markdown)
+        assert isinstance(self.current_font, TTFFont)
+        _, width = self.current_font.get_text_width(s, self.font_size_pt, None)
+        return width / self.k
 
     def footer(self) -> None:
         self.set_draw_color(*RULE)
@@ -96,60 +133,74 @@ class _Document(FPDF):
         self.set_font(FONT, size=7.5)
         self.set_text_color(*MUTED)
         self.set_xy(_LEFT, -16)
-        self.multi_cell(_WIDTH - 26, 3.6, self._footer_text, align="L")
+        _paragraph(self, _WIDTH - 26, 3.6, self._footer_text, align="L")
         self.set_xy(_LEFT + _WIDTH - 24, -16)
         self.cell(24, 3.6, self._page_label.format(page=self.page_no(), pages="{nb}"), align="R")
 
 
 def invoice_pdf(
-    invoice: Invoice, reference_number: str | None, language: str, cii: bytes | None
+    invoice: Invoice,
+    reference_number: str | None,
+    language: str,
+    cii: bytes | None,
+    fallback_fonts: Sequence[str] = (),
 ) -> bytes:
-    """The PDF; with `cii`, a Factur-X PDF embedding it."""
+    """The PDF; with `cii`, a Factur-X PDF embedding it. Characters of the invoice that the
+    bundled fonts lack come from `fallback_fonts` (font files)."""
     assert invoice.number is not None and invoice.closed_at is not None
     text = _Writer(language, invoice.currency)
-    pdf = _layout(invoice, reference_number, text)
-    plain = bytes(pdf.output())
-    if cii is None:
-        return plain
+    pdf = _layout(invoice, reference_number, text, fallback_fonts)
     title = f"{text[invoice.type.value]} {invoice.number}"
-    with _dated(invoice.closed_at):
-        embedded: bytes = generate_from_binary(
-            plain,
-            cii,
-            flavor="factur-x",
-            level="en16931",
-            check_xsd=False,
-            pdf_metadata={
-                "author": pdf.author,
-                "keywords": "Factur-X",
-                "title": title,
-                "subject": title,
-            },
-            lang=language,
+    pdf.set_subject(title)
+    if cii is not None:
+        pdf.embed_file(
+            bytes=cii,
+            basename="factur-x.xml",
+            modification_date=invoice.closed_at,
+            mime_type="text/xml",
+            associated_file_relationship="Data",
+            desc="Factur-X XML file",
+            compress=True,
+            checksum=True,
         )
-    return embedded
+    pdf.set_xmp_metadata(_xmp(title, invoice, factur_x=cii is not None))
+    if pdf.coverage.not_shown:
+        log.warning(
+            "document_characters_not_shown",
+            invoice_number=invoice.number,
+            characters=[f"U+{ord(char):04X} {char}" for char in pdf.coverage.not_shown],
+        )
+    return bytes(pdf.output(output_producer_class=FontProducer))
 
 
-@contextmanager
-def _dated(moment: datetime) -> Iterator[None]:
-    """factur-x dates what it writes with the clock and offers no parameter for it: its two
-    timestamp functions answer `moment` while the document is made (one process renders
-    one document at a time)."""
-    pdf_timestamp, metadata_timestamp = (
-        facturx_module._get_pdf_timestamp,
-        facturx_module._get_metadata_timestamp,
-    )
-    utc = moment.astimezone(UTC)
-    facturx_module._get_pdf_timestamp = lambda date=None: pdf_timestamp(date or utc)
-    facturx_module._get_metadata_timestamp = lambda: utc.strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    try:
-        yield
-    finally:
-        facturx_module._get_pdf_timestamp = pdf_timestamp
-        facturx_module._get_metadata_timestamp = metadata_timestamp
+def _xmp(title: str, invoice: Invoice, *, factur_x: bool) -> str:
+    """The PDF/A metadata, with Factur-X's extension schema (as the factur-x package writes
+    it) when the CII is embedded; dated with the invoice's closing, as the PDF is."""
+    assert invoice.closed_at is not None
+    metadata: dict[str, str] = {
+        "pdfa3_flavor": "B",
+        "title": title,
+        "author": seller(invoice).name,
+        "subject": title,
+        "producer": _CREATOR,
+        "creator_tool": _CREATOR,
+        "timestamp": invoice.closed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+    }
+    if factur_x:
+        metadata |= {
+            "urn": _FACTUR_X,
+            "documenttype": "INVOICE",
+            "xml_filename": "factur-x.xml",
+            "version": "1.0",
+            "xmp_level": FACTURX_LEVEL2xmp["en16931"],
+        }
+    xmp: str = etree.tostring(generate_xmp_object(metadata), encoding="unicode")
+    return xmp
 
 
-def _layout(invoice: Invoice, reference_number: str | None, text: _Writer) -> FPDF:
+def _layout(
+    invoice: Invoice, reference_number: str | None, text: _Writer, fallback_fonts: Sequence[str]
+) -> _Document:
     assert invoice.closed_at is not None
     issuer = seller(invoice)
     fields = invoice.seller or {}
@@ -165,16 +216,13 @@ def _layout(invoice: Invoice, reference_number: str | None, text: _Writer) -> FP
         )
         if part
     )
-    pdf = _Document(footer, text["page"])
+    pdf = _Document(footer, text["page"], fallback_fonts)
     pdf.set_creation_date(invoice.closed_at)
-    pdf.set_xmp_metadata(_PLACEHOLDER_XMP)
     pdf.set_lang(text.language)
     pdf.set_title(f"{text[invoice.type.value]} {invoice.number}")
     pdf.set_author(issuer.name)
-    pdf.set_creator("invoicer")
-    pdf.set_producer("invoicer")
-    pdf.add_font(FONT, "", font_files_ttf["SourceSansPro"])
-    pdf.add_font(FONT, "B", font_files_ttf["SourceSansProBold"])
+    pdf.set_creator(_CREATOR)
+    pdf.set_producer(_CREATOR)
     pdf.set_margins(_LEFT, 16, _LEFT)
     pdf.set_auto_page_break(True, margin=22)
     pdf.add_page()
@@ -195,7 +243,7 @@ def _header(pdf: FPDF, invoice: Invoice, reference_number: str | None, text: _Wr
     issuer = seller(invoice)
     _style(pdf, 15, bold=True, color=ACCENT)
     pdf.set_xy(_LEFT, 16)
-    pdf.multi_cell(95, 7, issuer.name)
+    _paragraph(pdf, 95, 7, issuer.name)
     _style(pdf, 9, color=MUTED)
     for line in text.address_lines(issuer.address):
         pdf.set_x(_LEFT)
@@ -236,7 +284,7 @@ def _header(pdf: FPDF, invoice: Invoice, reference_number: str | None, text: _Wr
         _style(pdf, 9, color=MUTED)
         pdf.cell(32, 5, label)
         _style(pdf, 9, bold=label == text["number"])
-        pdf.multi_cell(42, 5, value, align="R")
+        _paragraph(pdf, 42, 5, value, align="R")
         y = pdf.get_y()
     pdf.set_y(max(left_bottom, y) + 8)
 
@@ -258,23 +306,37 @@ def _parties(pdf: FPDF, invoice: Invoice, text: _Writer) -> None:
         _style(pdf, 8, color=MUTED)
         pdf.cell(85, 4.5, label.upper(), new_x="LEFT", new_y="NEXT")
         _style(pdf, 10.5, bold=True)
-        pdf.multi_cell(85, 5.2, name, new_x="LEFT", new_y="NEXT")
+        _paragraph(pdf, 85, 5.2, name, new_x="LEFT", new_y="NEXT")
         _style(pdf, 9.5)
         for line in lines:
-            pdf.multi_cell(85, 4.8, line, new_x="LEFT", new_y="NEXT")
+            _paragraph(pdf, 85, 4.8, line, new_x="LEFT", new_y="NEXT")
         bottom = max(bottom, pdf.get_y())
     pdf.set_y(bottom + 8)
 
 
-_COLUMNS = (9.0, 61.0, 20.0, 25.0, 14.0, 17.0, 28.0)
-_ALIGN = ("L", "L", "R", "R", "R", "R", "R")
 _PAD = 1.2
 _LINE = 4.4
 
 
-def _lines(pdf: FPDF, invoice: Invoice, text: _Writer) -> None:
-    """The lines, drawn cell by cell (fpdf2's table() costs ~2 ms a cell: seconds for a
-    thousand lines); the headings repeat on every page."""
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Columns drawn cell by cell (fpdf2's table() costs ~2 ms a cell: seconds for a
+    thousand lines)."""
+
+    columns: tuple[float, ...]
+    aligns: tuple[str, ...]
+
+    @property
+    def width(self) -> float:
+        return sum(self.columns)
+
+
+_LINES = _Table((9.0, 61.0, 20.0, 25.0, 14.0, 17.0, 28.0), ("L", "L", "R", "R", "R", "R", "R"))
+_BREAKDOWN = _Table((46.0, 26.0, 22.0), ("L", "R", "R"))
+
+
+def _lines(pdf: _Document, invoice: Invoice, text: _Writer) -> None:
+    """The lines; the headings repeat on every page."""
     inclusive = invoice.prices_include_tax
     headings = (
         text["position"],
@@ -286,17 +348,18 @@ def _lines(pdf: FPDF, invoice: Invoice, text: _Writer) -> None:
         text["amount_gross"] if inclusive else text["amount_net"],
     )
     pdf.set_draw_color(*RULE)
-    _headings(pdf, headings)
+    _headings(pdf, _LINES, headings)
+    description_width = _LINES.columns[1] - 2 * _PAD
     for line in invoice.content.lines:
         assert line.treatment is not None
         _style(pdf, 8.5)
-        description = _wrapped(pdf, line.name, _COLUMNS[1] - 2 * _PAD)
+        description = _wrapped(pdf, line.name, description_width)
         if line.sku:
             description.append(line.sku)
         height = len(description) * _LINE + 2 * _PAD
         if pdf.will_page_break(height):
             pdf.add_page()
-            _headings(pdf, headings)
+            _headings(pdf, _LINES, headings)
             _style(pdf, 8.5)
         amount = (
             line.gross_amount if inclusive and line.gross_amount is not None else line.net_amount
@@ -316,14 +379,18 @@ def _lines(pdf: FPDF, invoice: Invoice, text: _Writer) -> None:
             text.money(amount),
         )
         top = pdf.get_y()
-        _row(pdf, values, top)
+        _row(pdf, _LINES, values, top)
         for index, part in enumerate(description):
             if index == 1 and line.sku:
                 _style(pdf, 7.5, color=MUTED)
-            pdf.set_xy(_LEFT + _COLUMNS[0] + _PAD, top + _PAD + index * _LINE)
-            pdf.cell(_COLUMNS[1] - 2 * _PAD, _LINE, part)
-        pdf.set_y(top + height)
-        pdf.line(_LEFT, pdf.get_y(), _LEFT + _WIDTH, pdf.get_y())
+            _line_of_text(
+                pdf,
+                _LEFT + _LINES.columns[0] + _PAD,
+                top + _PAD + index * _LINE,
+                description_width,
+                part,
+            )
+        _rule_below(pdf, _LINES, top + height)
     pdf.ln(6)
 
 
@@ -335,26 +402,62 @@ def _wrapped(pdf: FPDF, value: str, width: float) -> list[str]:
     return lines
 
 
-def _headings(pdf: FPDF, headings: tuple[str, ...]) -> None:
+def _paragraph(pdf: FPDF, width: float, height: float, value: str, **position: Any) -> None:
+    """multi_cell(), as one cell where the text fits on a line (a seventh of the time)."""
+    if pdf.get_string_width(value) <= width - 2 * pdf.c_margin and "\n" not in value:
+        pdf.cell(width, height, value, **({"new_x": "RIGHT", "new_y": "NEXT"} | position))
+    else:
+        pdf.multi_cell(width, height, value, **position)
+
+
+def _headings(pdf: _Document, table: _Table, headings: tuple[str, ...]) -> None:
     top = pdf.get_y()
     pdf.set_fill_color(*SHADE)
-    pdf.rect(_LEFT, top, _WIDTH, _LINE + 2 * _PAD, style="F")
     _style(pdf, 8.5, bold=True, color=ACCENT)
-    _row(pdf, headings, top)
-    pdf.set_y(top + _LINE + 2 * _PAD)
-    pdf.line(_LEFT, pdf.get_y(), _LEFT + _WIDTH, pdf.get_y())
+    lines = max(
+        len(_wrapped(pdf, value, width - 2 * _PAD))
+        for value, width in zip(headings, table.columns, strict=True)
+    )
+    pdf.rect(_LEFT, top, table.width, lines * _LINE + 2 * _PAD, style="F")
+    _rule_below(pdf, table, top + _row(pdf, table, headings, top))
 
 
-def _row(pdf: FPDF, values: tuple[str, ...], top: float) -> None:
+def _row(pdf: _Document, table: _Table, values: tuple[str, ...], top: float) -> float:
+    """One row of the table at `top`; its height."""
     x = _LEFT
-    for value, width, align in zip(values, _COLUMNS, _ALIGN, strict=True):
+    height = 1
+    for value, width, align in zip(values, table.columns, table.aligns, strict=True):
         if value:
-            pdf.set_xy(x + _PAD, top + _PAD)
-            pdf.cell(width - 2 * _PAD, _LINE, value, align=align)
+            lines = _wrapped(pdf, value, width - 2 * _PAD)
+            for index, part in enumerate(lines):
+                _line_of_text(
+                    pdf, x + _PAD, top + _PAD + index * _LINE, width - 2 * _PAD, part, align
+                )
+            height = max(height, len(lines))
         x += width
+    return height * _LINE + 2 * _PAD
 
 
-def _breakdown_and_totals(pdf: FPDF, invoice: Invoice, text: _Writer) -> None:
+def _line_of_text(
+    pdf: _Document, x: float, top: float, width: float, value: str, align: str = "L"
+) -> None:
+    """One line of text in a cell at (x, top), placed as cell() places it. Where the bundled
+    fonts draw all of it, text() draws it in a fifth of cell()'s time (no fragments, moves
+    or page break: a table row's page break is decided before the row)."""
+    if not pdf.coverage.bundled(value):
+        pdf.set_xy(x, top)
+        pdf.cell(width, _LINE, value, align=align)
+        return
+    offset = pdf.c_margin if align == "L" else width - pdf.c_margin - pdf.get_string_width(value)
+    pdf.text(x + offset, top + 0.5 * _LINE + 0.3 * pdf.font_size, value)
+
+
+def _rule_below(pdf: FPDF, table: _Table, bottom: float) -> None:
+    pdf.set_y(bottom)
+    pdf.line(_LEFT, bottom, _LEFT + table.width, bottom)
+
+
+def _breakdown_and_totals(pdf: _Document, invoice: Invoice, text: _Writer) -> None:
     amounts = invoice.content.amounts
     rows: list[tuple[str, str, str]] = []
     reasons: list[str] = []
@@ -370,24 +473,17 @@ def _breakdown_and_totals(pdf: FPDF, invoice: Invoice, text: _Writer) -> None:
     if pdf.will_page_break(12 + 6 * (len(rows) + len(reasons))):
         pdf.add_page()
     top = pdf.get_y()
-    _style(pdf, 8.5)
-    with pdf.table(
-        col_widths=(46, 26, 22),
-        text_align=("LEFT", "RIGHT", "RIGHT"),
-        headings_style=FontFace(emphasis="BOLD", color=ACCENT, fill_color=SHADE),
-        borders_layout="HORIZONTAL_LINES",
-        line_height=4.6,
-        padding=(1.2, 1.2, 1.2, 1.2),
-        width=94,
-        align="LEFT",
-    ) as table:
-        table.row((text["vat_breakdown"], text["taxable_amount"], text["tax_amount"]))
-        for row in rows:
-            table.row(row)
+    pdf.set_draw_color(*RULE)
+    _headings(pdf, _BREAKDOWN, (text["vat_breakdown"], text["taxable_amount"], text["tax_amount"]))
+    for row in rows:
+        _style(pdf, 8.5)
+        row_top = pdf.get_y()
+        _rule_below(pdf, _BREAKDOWN, row_top + _row(pdf, _BREAKDOWN, row, row_top))
+    pdf.ln(1)
     _style(pdf, 8, color=MUTED)
     for reason in reasons:
         pdf.set_x(_LEFT)
-        pdf.multi_cell(94, 4, reason, new_x="LMARGIN", new_y="NEXT")
+        _paragraph(pdf, _BREAKDOWN.width, 4, reason, new_x="LMARGIN", new_y="NEXT")
     breakdown_bottom = pdf.get_y()
 
     is_invoice = invoice.type is InvoiceType.INVOICE
@@ -455,7 +551,7 @@ def _payment_and_notes(
         pdf.cell(_WIDTH, 5.5, heading, new_x="LMARGIN", new_y="NEXT")
         _style(pdf, 9)
         for line in lines:
-            pdf.multi_cell(_WIDTH, 4.8, line, new_x="LMARGIN", new_y="NEXT")
+            _paragraph(pdf, _WIDTH, 4.8, line, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
 
 

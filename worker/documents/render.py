@@ -4,7 +4,9 @@ stored invoice, run in a process of its own (worker.renderer)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from worker.documents.cii import cii_xml
 from worker.documents.content import unavailable_reason
@@ -12,6 +14,7 @@ from worker.documents.labels import document_language
 from worker.documents.pdf import invoice_pdf
 from worker.documents.ubl import ubl_xml
 from worker.domain.lifecycle import Invoice
+from worker.settings import DocumentFonts
 
 MEDIA_TYPES = {"pdf": "application/pdf", "ubl": "application/xml"}
 
@@ -47,23 +50,34 @@ class RenderedDocuments:
 
 
 def render_documents(
-    invoice: Invoice, reference_number: str | None, default_language: str
+    invoice: Invoice,
+    reference_number: str | None,
+    default_language: str,
+    fallback_fonts: Sequence[str] | None = None,
 ) -> RenderedDocuments:
     """The PDF (Factur-X when EN 16931 can express the invoice) and the UBL, in the
     customer's language or `default_language`; the same invoice always gives the same
-    bytes. `reference_number` is the number of a credit note's invoice."""
+    bytes. `reference_number` is the number of a credit note's invoice. `fallback_fonts`
+    draw what the bundled fonts cannot (by default INVOICER_DOCUMENT_FONTS)."""
     language = document_language(invoice.customer.get("language"), default_language)
+    fonts = configured_fonts() if fallback_fonts is None else fallback_fonts
     reason = unavailable_reason(invoice)
     if reason is not None:
+        pdf = invoice_pdf(invoice, reference_number, language, None, fonts)
         return RenderedDocuments(
-            (RenderedDocument("pdf", invoice_pdf(invoice, reference_number, language, None)),),
-            (UnavailableDocument("ubl", reason),),
+            (RenderedDocument("pdf", pdf),), (UnavailableDocument("ubl", reason),)
         )
     cii = cii_xml(invoice, reference_number)
     return RenderedDocuments(
         (
-            RenderedDocument("pdf", invoice_pdf(invoice, reference_number, language, cii)),
+            RenderedDocument("pdf", invoice_pdf(invoice, reference_number, language, cii, fonts)),
             RenderedDocument("ubl", ubl_xml(invoice, reference_number)),
         ),
         (),
     )
+
+
+@cache
+def configured_fonts() -> tuple[str, ...]:
+    """INVOICER_DOCUMENT_FONTS, read once per render process."""
+    return tuple(str(path) for path in DocumentFonts().document_fonts)

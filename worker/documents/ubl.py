@@ -1,4 +1,5 @@
-"""The invoice as a UBL 2.1 Invoice (380) or CreditNote (381), Peppol BIS Billing 3.0."""
+"""The invoice as a UBL 2.1 Invoice (380) or CreditNote (381): Peppol BIS Billing 3.0 where
+the invoice has what Peppol asks (peppol.peppol_refusal), else plain EN 16931."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from worker.documents.content import (
     text_of,
     type_code,
 )
+from worker.documents.peppol import CUSTOMIZATION, PROFILE, peppol_refusal, registration_scheme
 from worker.domain.lifecycle import Invoice, InvoiceType
 
 _CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
@@ -30,10 +32,11 @@ _ROOT = {
     InvoiceType.INVOICE: "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
     InvoiceType.CREDIT_NOTE: "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
 }
-CBC = ElementMaker(namespace=_CBC, nsmap={"cbc": _CBC, "cac": _CAC})
-CAC = ElementMaker(namespace=_CAC, nsmap={"cbc": _CBC, "cac": _CAC})
-PEPPOL_CUSTOMIZATION = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
-PEPPOL_PROFILE = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
+# The root declares the prefixes; elements made without a namespace map of their own cost
+# half as much, and are serialised with the root's prefixes all the same.
+CBC = ElementMaker(namespace=_CBC)
+CAC = ElementMaker(namespace=_CAC)
+EN16931 = "urn:cen.eu:en16931:2017"
 DISCOUNT = "95"  # UNTDID 5189
 
 
@@ -46,9 +49,11 @@ def ubl_xml(invoice: Invoice, reference_number: str | None) -> bytes:
         namespace=root_namespace, nsmap={None: root_namespace, "cbc": _CBC, "cac": _CAC}
     )
     purchase = invoice.purchase
-    children = [
-        CBC.CustomizationID(PEPPOL_CUSTOMIZATION),
-        CBC.ProfileID(PEPPOL_PROFILE),
+    if peppol_refusal(invoice, reference_number) is None:
+        children = [CBC.CustomizationID(CUSTOMIZATION), CBC.ProfileID(PROFILE)]
+    else:
+        children = [CBC.CustomizationID(EN16931)]
+    children += [
         CBC.ID(invoice.number),
         CBC.IssueDate(invoice.issue_date.isoformat()),
     ]
@@ -62,8 +67,7 @@ def ubl_xml(invoice: Invoice, reference_number: str | None) -> bytes:
     if invoice.note:
         children.append(CBC.Note(invoice.note))
     children.append(CBC.DocumentCurrencyCode(invoice.currency))
-    if purchase.get("buyerReference"):
-        children.append(CBC.BuyerReference(purchase["buyerReference"]))
+    children.append(CBC.BuyerReference(purchase.get("buyerReference") or invoice.order_id))
     if purchase.get("purchaseOrderReference"):
         children.append(CAC.OrderReference(CBC.ID(purchase["purchaseOrderReference"])))
     if reference_number is not None:
@@ -129,10 +133,18 @@ def _party(party: Party, *, supplier: bool) -> etree._Element:
         )
     legal = [CBC.RegistrationName(party.name)]
     if party.registration_id:
-        legal.append(CBC.CompanyID(party.registration_id))
+        icd = registration_scheme(party.address.country or "", party.registration_id)
+        legal.append(
+            CBC.CompanyID(party.registration_id, **({} if icd is None else {"schemeID": icd}))
+        )
     children.append(CAC.PartyLegalEntity(*legal))
-    if party.email and supplier:
-        children.append(CAC.Contact(CBC.ElectronicMail(party.email)))
+    if supplier and (party.email or party.phone):
+        contact = [CBC.Name(party.name)]
+        if party.phone:
+            contact.append(CBC.Telephone(party.phone))
+        if party.email:
+            contact.append(CBC.ElectronicMail(party.email))
+        children.append(CAC.Contact(*contact))
     return CAC.Party(*children)
 
 

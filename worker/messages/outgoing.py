@@ -67,6 +67,7 @@ class SellerData(MessageModel):
     country: str
     registration_id: Omittable[str] = None
     email: Omittable[str] = None
+    phone: Omittable[str] = None
     electronic_address: Omittable[ElectronicAddress] = None
     iban: Omittable[str] = None
     bic: Omittable[str] = None
