@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tests.examples import example
 from worker.messages import OrderCompletedEvent, Rejection, RejectReason, parse_event, parse_record
 from worker.messages.binding import STRUCTURED_CONTENT_TYPE, structured_value
@@ -77,3 +80,20 @@ def test_another_media_type_is_not_a_cloudevent_of_this_contract() -> None:
 
     assert isinstance(rejected, Rejection)
     assert rejected.reason is RejectReason.NOT_CLOUDEVENT
+
+
+attribute_names = st.sampled_from(["id", "source", "type", "specversion", "subject", "data"])
+injected = st.dictionaries(attribute_names | st.text(max_size=8), st.text(max_size=8), min_size=1)
+
+
+@given(attributes=injected)
+def test_binary_data_that_is_not_one_json_value_is_invalid_json(attributes: dict[str, str]) -> None:
+    """The value is the data, one JSON value: a value that goes on past it (here with
+    attributes of its own, which would override the headers' `id` or `type`) is no event."""
+    value, headers = binary(example("order-completed.json"))
+    spliced = value + b", " + json.dumps(attributes).encode()[1:-1]
+
+    rejected = parse_record(spliced, headers)
+
+    assert isinstance(rejected, Rejection)
+    assert rejected.reason is RejectReason.INVALID_JSON
