@@ -21,6 +21,11 @@ SPECVERSION_HEADER = ATTRIBUTE_PREFIX + "specversion"
 NOT_UTF8 = "a binding header must be UTF-8 text"
 
 
+class DataError(Exception):
+    """A binary-mode record's value that is not one JSON value: spliced into the envelope, it
+    could go on with attributes of its own."""
+
+
 class BindingError(Exception):
     """A binding header that is not text: the record is no CloudEvent in either mode."""
 
@@ -35,7 +40,8 @@ def structured_value(
 ) -> bytes | None:
     """The record's event in structured mode: its value, unless the record is in binary
     mode (it has a `ce_specversion` header). Raises BindingError when a binding header of a
-    binary-mode record is not UTF-8 (its name or its value)."""
+    binary-mode record is not UTF-8 (its name or its value), DataError when its value is not
+    one JSON value."""
     binding = [
         (name, header)
         for name, header in headers
@@ -58,7 +64,21 @@ def structured_value(
     envelope = json.dumps(attributes, ensure_ascii=False).encode()
     if value is None:
         return envelope
+    if not _is_one_json_value(value):
+        raise DataError("the data is not one JSON value")
     return envelope[:-1] + b', "data": ' + value + b"}"
+
+
+# Only whether it is JSON matters here: numbers are not converted (parse_event reads them).
+_SYNTAX = json.JSONDecoder(parse_int=len, parse_float=len, parse_constant=len)
+
+
+def _is_one_json_value(value: bytes) -> bool:
+    try:
+        _SYNTAX.decode(value.decode())
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _text(name: str, header: bytes) -> str:

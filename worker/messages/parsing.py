@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from worker.messages.binding import BindingError, structured_value
+from worker.messages.binding import BindingError, DataError, structured_value
 from worker.messages.envelope import (
     INVOICE_COMMAND,
     ORDER_COMPLETED,
@@ -84,6 +84,8 @@ def parse_record(
         structured = structured_value(value, headers)
     except BindingError as error:
         return _not_cloudevent({error.header: [error.problem]})
+    except DataError as error:
+        return _invalid_json(str(error))
     return parse_event(structured)
 
 
