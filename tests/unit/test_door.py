@@ -72,7 +72,8 @@ COMMAND = '{"specversion":"1.0","id":"c-1","source":"/b","type":"invoice-command
 ORDER = '{"specversion":"1.0","id":"o-1","source":"/s","type":"order-completed","data":'
 ROW = '{"rowId":"r1","name":"Tea","quantity":"1","unitPrice":"1","taxRate":"0"}'
 MEGABYTE_RECORDS = {
-    "update with empty rowIds": COMMAND + '{"action":"update","invoiceId":"i","rowIds":[<fill>""]}}',
+    "update with empty rowIds": COMMAND
+    + '{"action":"update","invoiceId":"i","rowIds":[<fill>""]}}',
     "keys that are lone surrogates": COMMAND + '{"action":"void","reason":"x",<fill>"i":"1"}}',
     "a name of refused characters": ORDER
     + '{"orderId":"1","currency":"EUR","customer":{"name":"<fill>"},"rows":['
@@ -112,7 +113,10 @@ def _decided(record: Record) -> MemoryStore:
 @settings(max_examples=len(MEGABYTE_RECORDS) * 2, deadline=None)
 @given(case=st.sampled_from(sorted(MEGABYTE_RECORDS)), topic=st.sampled_from([ORDERS, COMMANDS]))
 def test_a_megabyte_record_is_decided_within_a_second_and_64_mib(case: str, topic: str) -> None:
-    record = _megabyte_record(case, topic)
+    _assert_decided_within_bounds(_megabyte_record(case, topic), case)
+
+
+def _assert_decided_within_bounds(record: Record, case: str) -> None:
     started = time.process_time()
     store = _decided(record)
     cpu = time.process_time() - started
@@ -128,3 +132,53 @@ def test_a_megabyte_record_is_decided_within_a_second_and_64_mib(case: str, topi
     [outcome] = [m for m in store.outbox if m.topic in (topics.dead_letter, topics.command_results)]
     if outcome.topic == topics.command_results:
         assert outcome.value is not None and len(outcome.value) <= MAX_RESULT_BYTES
+
+
+OPENERS = {"{": ('{"":', "{}", "}"), "[": ("[", "[]", "]")}
+LISTS = {  # a record up to where a list of its data begins
+    COMMANDS: COMMAND + '{"action":"update","invoiceId":"i","rowIds":[',
+    ORDERS: ORDER + '{"orderId":"1","currency":"EUR","customer":{"name":"A"},"rows":[',
+}
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    opener=st.sampled_from(sorted(OPENERS)),
+    depth=st.integers(0, 60),
+    where=st.sampled_from([COMMANDS, ORDERS]),
+)
+def test_a_megabyte_of_small_nested_containers_is_decided_within_64_mib(
+    opener: str, depth: int, where: str
+) -> None:
+    """The densest JSON for memory: each byte of `{"":{"":{}}}` is dozens of bytes of
+    Python objects once parsed, so the parsed document may be held only once at a time."""
+    head, leaf, tail = OPENERS[opener]
+    item = head * depth + leaf + tail * depth
+    prefix = LISTS[where]
+    room = MEGABYTE - len(prefix) - 8
+    value = (prefix + ",".join([item] * (room // (len(item) + 1))) + "]}}").encode()
+    assert len(value) <= MEGABYTE
+    _assert_decided_within_bounds(
+        Record(topic=where, partition=0, offset=0, key=b"k", value=value), f"{opener} {depth}"
+    )
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    segments=st.integers(1, 300_000),
+    segment=st.sampled_from(["a", "\\u000b", "\\u202e" * 70]),
+    action=st.sampled_from(["void", "update", "record-payment"]),
+)
+def test_a_command_result_is_at_most_64_kib_whatever_the_dots_in_a_key(
+    segments: int, segment: str, action: str
+) -> None:
+    """An object key is a path of as many segments as it has dots; refused text in it is
+    reported under that path, each segment cut, but the result stays within 64 KiB."""
+    key = "\\u000b" + ("." + segment) * segments
+    value = (COMMAND + f'{{"action":"{action}","invoiceId":"i","{key}":1}}}}').encode()
+    record = Record(topic=COMMANDS, partition=0, offset=0, key=b"k", value=value[:MEGABYTE])
+    store = _decided(record)
+    for message in store.outbox:
+        check_output(
+            store.settings.topics, message.topic, message.key, message.value, message.headers
+        )
