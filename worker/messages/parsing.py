@@ -101,10 +101,11 @@ def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEven
     try:
         return _INCOMING.validate_json(value, by_name=False)
     except ValidationError:
-        # pydantic reads a JSON number like 12.050 as a float, which loses digits, and a
-        # decimal field refuses floats; so read numbers as Decimals with the json module
-        # and validate again. A record that is really invalid also ends up here.
-        return _parse_exactly(value)
+        pass  # read again below, once this error and the input it holds are let go
+    # pydantic reads a JSON number like 12.050 as a float, which loses digits, and a
+    # decimal field refuses floats; so read numbers as Decimals with the json module
+    # and validate again. A record that is really invalid also ends up here.
+    return _parse_exactly(value)
 
 
 @dataclass(frozen=True, slots=True)
