@@ -147,7 +147,7 @@ LISTS = {  # a record up to where a list of its data begins
     depth=st.integers(0, 60),
     where=st.sampled_from([COMMANDS, ORDERS]),
 )
-def test_a_megabyte_of_small_nested_containers_is_decided_within_64_mib(
+def test_a_megabyte_of_small_nested_containers_is_decided_within_a_second_and_64_mib(
     opener: str, depth: int, where: str
 ) -> None:
     """The densest JSON for memory: each byte of `{"":{"":{}}}` is dozens of bytes of
