@@ -97,3 +97,23 @@ def test_binary_data_that_is_not_one_json_value_is_invalid_json(attributes: dict
 
     assert isinstance(rejected, Rejection)
     assert rejected.reason is RejectReason.INVALID_JSON
+
+
+@given(
+    extra=st.lists(
+        st.tuples(st.sampled_from(["ce_specversion", "ce_id", "CE_TYPE", "ce_data"]), st.binary()),
+        min_size=1,
+    ),
+    content_type=st.sampled_from(
+        [STRUCTURED_CONTENT_TYPE, b"application/cloudevents+json", b"Application/CloudEvents+JSON"]
+    ),
+)
+def test_a_record_with_the_structured_content_type_is_structured_whatever_its_ce_headers(
+    extra: list[tuple[str, bytes]], content_type: bytes
+) -> None:
+    """The binding decides the mode by `content-type` first: `application/cloudevents…` is
+    structured mode, and only then do `ce_*` headers make a record binary."""
+    value = json.dumps(example("order-completed.json")).encode()
+    headers: list[tuple[str, bytes | None]] = [("content-type", content_type), *extra]
+
+    assert parse_record(value, headers) == parse_event(value)
