@@ -18,6 +18,8 @@ EVENT_HEADERS: tuple[tuple[str, bytes | None], ...] = ((CONTENT_TYPE, STRUCTURED
 """The headers of every event the worker emits."""
 ATTRIBUTE_PREFIX = "ce_"
 SPECVERSION_HEADER = ATTRIBUTE_PREFIX + "specversion"
+CLOUDEVENTS_MEDIA_TYPE = b"application/cloudevents"
+"""A `content-type` that starts so is structured mode, whatever `ce_*` headers there are."""
 NOT_UTF8 = "a binding header must be UTF-8 text"
 
 
@@ -39,16 +41,19 @@ def structured_value(
     value: bytes | None, headers: Sequence[tuple[str, bytes | None]]
 ) -> bytes | None:
     """The record's event in structured mode: its value, unless the record is in binary
-    mode (it has a `ce_specversion` header). Raises BindingError when a binding header of a
-    binary-mode record is not UTF-8 (its name or its value), DataError when its value is not
-    one JSON value."""
+    mode (it has a `ce_specversion` header, and its `content-type` is not CloudEvents').
+    Raises BindingError when a binding header of a binary-mode record is not UTF-8 (its name
+    or its value), DataError when its value is not one JSON value."""
     binding = [
         (name, header)
         for name, header in headers
         if header is not None
         and (name.lower().startswith(ATTRIBUTE_PREFIX) or name.lower() == CONTENT_TYPE)
     ]
-    if not any(name.lower() == SPECVERSION_HEADER for name, _ in binding):
+    if not any(name.lower() == SPECVERSION_HEADER for name, _ in binding) or any(
+        name.lower() == CONTENT_TYPE and header.lower().startswith(CLOUDEVENTS_MEDIA_TYPE)
+        for name, header in binding
+    ):
         return value
     attributes: dict[str, str] = {}
     content_type = None
