@@ -30,6 +30,11 @@ from worker.messages.values import (
 
 MAX_HEADER_BYTES = 4096
 MAX_ACTION_LENGTH = 64
+MAX_FAST_READING_BYTES = 64 * 1024
+"""A larger record is read exactly at once. When pydantic's reading fails, its error holds
+the whole input built as Python objects, and the exact reading builds them again: a megabyte
+of small nested lists cost over a second. For a valid record the exact reading costs about
+the same (a 1,000-row order, 180 KB: 16 ms against 14 ms)."""
 
 
 class RejectReason(StrEnum):
@@ -96,7 +101,7 @@ def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEven
     """
     if value is None:
         return _invalid_json("the record has no value")
-    if may_hold_refused_text(value):
+    if may_hold_refused_text(value) or len(value) > MAX_FAST_READING_BYTES:
         return _parse_exactly(value)
     try:
         return _INCOMING.validate_json(value, by_name=False)
