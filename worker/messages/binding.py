@@ -3,14 +3,14 @@
 The worker writes structured mode (the whole event as the value, `content-type:
 application/cloudevents+json`) and reads both modes: a binary-mode record carries the
 attributes in `ce_*` headers, the `datacontenttype` in `content-type`, and the data alone
-as its value. Such a record is turned into the structured event it stands for and parsed
-like any other: the data's bytes are kept as they are, so its numbers are read exactly.
+as its value. Such a record's data is read as one JSON value (worker/messages/parsing.py),
+exactly, and put in the event its headers make.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 CONTENT_TYPE = "content-type"
 STRUCTURED_CONTENT_TYPE = b"application/cloudevents+json; charset=UTF-8"
@@ -23,11 +23,6 @@ CLOUDEVENTS_MEDIA_TYPE = b"application/cloudevents"
 NOT_UTF8 = "a binding header must be UTF-8 text"
 
 
-class DataError(Exception):
-    """A binary-mode record's value that is not one JSON value: spliced into the envelope, it
-    could go on with attributes of its own."""
-
-
 class BindingError(Exception):
     """A binding header that is not text: the record is no CloudEvent in either mode."""
 
@@ -37,13 +32,20 @@ class BindingError(Exception):
         self.problem = problem
 
 
-def structured_value(
+@dataclass(frozen=True, slots=True)
+class BinaryEvent:
+    """A binary-mode record: the attributes its headers carry, and its value, the data."""
+
+    attributes: dict[str, str]
+    data: bytes | None
+
+
+def binary_event(
     value: bytes | None, headers: Sequence[tuple[str, bytes | None]]
-) -> bytes | None:
-    """The record's event in structured mode: its value, unless the record is in binary
-    mode (it has a `ce_specversion` header, and its `content-type` is not CloudEvents').
-    Raises BindingError when a binding header of a binary-mode record is not UTF-8 (its name
-    or its value), DataError when its value is not one JSON value."""
+) -> BinaryEvent | None:
+    """The record as a binary-mode event, or None when it is in structured mode (it has no
+    `ce_specversion` header, or its `content-type` is CloudEvents'). Raises BindingError
+    when a binding header of a binary-mode record is not UTF-8 (its name or its value)."""
     binding = [
         (name, header)
         for name, header in headers
@@ -54,7 +56,7 @@ def structured_value(
         name.lower() == CONTENT_TYPE and header.lower().startswith(CLOUDEVENTS_MEDIA_TYPE)
         for name, header in binding
     ):
-        return value
+        return None
     attributes: dict[str, str] = {}
     content_type = None
     for name, header in binding:
@@ -66,24 +68,7 @@ def structured_value(
             attributes[lowered.removeprefix(ATTRIBUTE_PREFIX)] = text
     if content_type is not None:
         attributes.setdefault("datacontenttype", content_type)
-    envelope = json.dumps(attributes, ensure_ascii=False).encode()
-    if value is None:
-        return envelope
-    if not _is_one_json_value(value):
-        raise DataError("the data is not one JSON value")
-    return envelope[:-1] + b', "data": ' + value + b"}"
-
-
-# Only whether it is JSON matters here: numbers are not converted (parse_event reads them).
-_SYNTAX = json.JSONDecoder(parse_int=len, parse_float=len, parse_constant=len)
-
-
-def _is_one_json_value(value: bytes) -> bool:
-    try:
-        _SYNTAX.decode(value.decode())
-    except (ValueError, RecursionError):
-        return False
-    return True
+    return BinaryEvent(attributes, value)
 
 
 def _text(name: str, header: bytes) -> str:
