@@ -135,32 +135,40 @@ def _assert_decided_within_bounds(record: Record, case: str) -> None:
 
 
 OPENERS = {"{": ('{"":', "{}", "}"), "[": ("[", "[]", "]")}
-LISTS = {  # a record up to where a list of its data begins
-    COMMANDS: COMMAND + '{"action":"update","invoiceId":"i","rowIds":[',
-    ORDERS: ORDER + '{"orderId":"1","currency":"EUR","customer":{"name":"A"},"rows":[',
+DATA_LISTS = {  # an event's data up to where a list in it begins
+    COMMANDS: '{"action":"update","invoiceId":"i","rowIds":[',
+    ORDERS: '{"orderId":"1","currency":"EUR","customer":{"name":"A"},"rows":[',
 }
+ENVELOPES = {COMMANDS: COMMAND, ORDERS: ORDER}
+BINARY_HEADERS = {  # the same envelopes in binary mode
+    COMMANDS: (("ce_specversion", b"1.0"), ("ce_id", b"c-1"), ("ce_source", b"/b")),
+    ORDERS: (("ce_specversion", b"1.0"), ("ce_id", b"o-1"), ("ce_source", b"/s")),
+}
+BINARY_TYPES = {COMMANDS: b"invoice-command", ORDERS: b"order-completed"}
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=16, deadline=None)
 @given(
     opener=st.sampled_from(sorted(OPENERS)),
     depth=st.integers(0, 60),
     where=st.sampled_from([COMMANDS, ORDERS]),
+    binary=st.booleans(),
 )
 def test_a_megabyte_of_small_nested_containers_is_decided_within_a_second_and_64_mib(
-    opener: str, depth: int, where: str
+    opener: str, depth: int, where: str, binary: bool
 ) -> None:
     """The densest JSON for memory: each byte of `{"":{"":{}}}` is dozens of bytes of
-    Python objects once parsed, so the parsed document may be held only once at a time."""
+    Python objects once read, so a record may be read only once, and held read once."""
     head, leaf, tail = OPENERS[opener]
     item = head * depth + leaf + tail * depth
-    prefix = LISTS[where]
-    room = MEGABYTE - len(prefix) - 8
-    value = (prefix + ",".join([item] * (room // (len(item) + 1))) + "]}}").encode()
+    prefix = DATA_LISTS[where] if binary else ENVELOPES[where] + DATA_LISTS[where]
+    end = "]}" if binary else "]}}"
+    room = MEGABYTE - len(prefix) - len(end)
+    value = (prefix + ",".join([item] * (room // (len(item) + 1))) + end).encode()
     assert len(value) <= MEGABYTE
-    _assert_decided_within_bounds(
-        Record(topic=where, partition=0, offset=0, key=b"k", value=value), f"{opener} {depth}"
-    )
+    headers = (*BINARY_HEADERS[where], ("ce_type", BINARY_TYPES[where])) if binary else ()
+    record = Record(topic=where, partition=0, offset=0, key=b"k", value=value, headers=headers)
+    _assert_decided_within_bounds(record, f"{opener} {depth} {'binary' if binary else ''}")
 
 
 @settings(max_examples=20, deadline=None)
