@@ -48,7 +48,7 @@ from worker.messages.dead_letter import (
     ORIGINAL_TOPIC,
     REASON,
 )
-from worker.messages.error_report import bounded_report
+from worker.messages.error_report import MAX_RESULT_REPORT_BYTES, bounded_report
 from worker.messages.outgoing import document_path
 from worker.messages.routing import OUTGOING, topic_for
 from worker.settings import Settings
@@ -497,7 +497,7 @@ def _bounded_errors(result: CommandResult) -> dict[str, Any]:
     """A failed command's errors and details as every report bounds them."""
     if result.errors is None:
         return {"errors": None, "details": result.details}
-    errors, details = bounded_report(result.errors, result.details or "")
+    errors, details = bounded_report(result.errors, result.details or "", MAX_RESULT_REPORT_BYTES)
     return {"errors": errors, "details": details}
 
 

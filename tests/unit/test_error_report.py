@@ -9,7 +9,7 @@ import json
 import re
 from datetime import UTC, datetime
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worker.decisions import Cause, CommandResult
@@ -28,7 +28,13 @@ MAX_RESULT_BYTES = 64 * 1024
 any_text = st.text(st.characters(exclude_categories=()), max_size=300) | st.sampled_from(
     ["\U0001f600" * 5000, '"' * 5000, "\x00" * 5000, "\udc80" * 5000]
 )
-paths = st.lists(any_text, min_size=1, max_size=4).map(".".join)
+# a path has as many segments as a key has dots
+many_segments = st.builds(
+    lambda segment, n: ".".join([segment] * n),
+    st.sampled_from(["a", "\x0b", "é"]),
+    st.integers(1, 5_000),
+)
+paths = st.lists(any_text, min_size=1, max_size=4).map(".".join) | many_segments
 errors = st.dictionaries(paths, st.lists(any_text, min_size=1, max_size=5), max_size=60)
 NOTE = re.compile(r"\((\d+) more fields with errors not shown\)$")
 
@@ -38,6 +44,7 @@ def _left_out(details: str) -> int:
     return int(found.group(1)) if found else 0
 
 
+@settings(deadline=None)  # the texts are long: up to 5,000 segments or characters
 @given(reported=errors, details=any_text)
 def test_a_report_names_at_most_20_fields_and_says_how_many_more(
     reported: dict[str, list[str]], details: str
@@ -54,6 +61,7 @@ def test_a_report_names_at_most_20_fields_and_says_how_many_more(
     json.dumps({"errors": shown, "details": summary}).encode()  # no lone surrogate left
 
 
+@settings(deadline=None)
 @given(reported=errors, details=any_text, action=st.none() | st.sampled_from(["update"]))
 def test_a_command_result_is_at_most_64_kib(
     reported: dict[str, list[str]], details: str, action: str | None
@@ -64,6 +72,7 @@ def test_a_command_result_is_at_most_64_kib(
     assert message.value is not None and len(message.value) <= MAX_RESULT_BYTES
 
 
+@settings(deadline=None)
 @given(reported=errors, details=any_text)
 def test_a_dead_letter_error_header_is_at_most_4_kib(
     reported: dict[str, list[str]], details: str

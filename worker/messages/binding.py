@@ -3,14 +3,14 @@
 The worker writes structured mode (the whole event as the value, `content-type:
 application/cloudevents+json`) and reads both modes: a binary-mode record carries the
 attributes in `ce_*` headers, the `datacontenttype` in `content-type`, and the data alone
-as its value. Such a record is turned into the structured event it stands for and parsed
-like any other: the data's bytes are kept as they are, so its numbers are read exactly.
+as its value. Such a record's data is read as one JSON value (worker/messages/parsing.py),
+exactly, and put in the event its headers make.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 CONTENT_TYPE = "content-type"
 STRUCTURED_CONTENT_TYPE = b"application/cloudevents+json; charset=UTF-8"
@@ -18,6 +18,8 @@ EVENT_HEADERS: tuple[tuple[str, bytes | None], ...] = ((CONTENT_TYPE, STRUCTURED
 """The headers of every event the worker emits."""
 ATTRIBUTE_PREFIX = "ce_"
 SPECVERSION_HEADER = ATTRIBUTE_PREFIX + "specversion"
+CLOUDEVENTS_MEDIA_TYPE = b"application/cloudevents"
+"""A `content-type` that starts so is structured mode, whatever `ce_*` headers there are."""
 NOT_UTF8 = "a binding header must be UTF-8 text"
 
 
@@ -30,20 +32,31 @@ class BindingError(Exception):
         self.problem = problem
 
 
-def structured_value(
+@dataclass(frozen=True, slots=True)
+class BinaryEvent:
+    """A binary-mode record: the attributes its headers carry, and its value, the data."""
+
+    attributes: dict[str, str]
+    data: bytes | None
+
+
+def binary_event(
     value: bytes | None, headers: Sequence[tuple[str, bytes | None]]
-) -> bytes | None:
-    """The record's event in structured mode: its value, unless the record is in binary
-    mode (it has a `ce_specversion` header). Raises BindingError when a binding header of a
-    binary-mode record is not UTF-8 (its name or its value)."""
+) -> BinaryEvent | None:
+    """The record as a binary-mode event, or None when it is in structured mode (it has no
+    `ce_specversion` header, or its `content-type` is CloudEvents'). Raises BindingError
+    when a binding header of a binary-mode record is not UTF-8 (its name or its value)."""
     binding = [
         (name, header)
         for name, header in headers
         if header is not None
         and (name.lower().startswith(ATTRIBUTE_PREFIX) or name.lower() == CONTENT_TYPE)
     ]
-    if not any(name.lower() == SPECVERSION_HEADER for name, _ in binding):
-        return value
+    if not any(name.lower() == SPECVERSION_HEADER for name, _ in binding) or any(
+        name.lower() == CONTENT_TYPE and header.lower().startswith(CLOUDEVENTS_MEDIA_TYPE)
+        for name, header in binding
+    ):
+        return None
     attributes: dict[str, str] = {}
     content_type = None
     for name, header in binding:
@@ -55,10 +68,7 @@ def structured_value(
             attributes[lowered.removeprefix(ATTRIBUTE_PREFIX)] = text
     if content_type is not None:
         attributes.setdefault("datacontenttype", content_type)
-    envelope = json.dumps(attributes, ensure_ascii=False).encode()
-    if value is None:
-        return envelope
-    return envelope[:-1] + b', "data": ' + value + b"}"
+    return BinaryEvent(attributes, value)
 
 
 def _text(name: str, header: bytes) -> str:

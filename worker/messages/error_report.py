@@ -19,6 +19,10 @@ MAX_SEGMENT_CHARACTERS = 64
 MAX_MESSAGE_CHARACTERS = 200
 MAX_MESSAGES_PER_FIELD = 3
 MAX_DETAILS_CHARACTERS = 500
+MAX_RESULT_REPORT_BYTES = 48 * 1024
+"""What a command result's errors and details take at most: a path has as many segments as
+the record put dots in a key, so the segments' bound alone does not bound the report. The
+rest of the result's 64 KiB is for the envelope and the invoice's snapshot."""
 
 
 def bounded_report(

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from worker.messages.binding import BindingError, structured_value
+from worker.messages.binding import BinaryEvent, BindingError, binary_event
 from worker.messages.envelope import (
     INVOICE_COMMAND,
     ORDER_COMPLETED,
@@ -30,6 +30,11 @@ from worker.messages.values import (
 
 MAX_HEADER_BYTES = 4096
 MAX_ACTION_LENGTH = 64
+MAX_FAST_READING_BYTES = 64 * 1024
+"""A larger record is read exactly at once. When pydantic's reading fails, its error holds
+the whole input built as Python objects, and the exact reading builds them again: a megabyte
+of small nested lists cost over a second. For a valid record the exact reading costs about
+the same (a 1,000-row order, 180 KB: 16 ms against 14 ms)."""
 
 
 class RejectReason(StrEnum):
@@ -81,10 +86,25 @@ def parse_record(
 ) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
     """The event a record carries, in either content mode, or why it is rejected."""
     try:
-        structured = structured_value(value, headers)
+        binary = binary_event(value, headers)
     except BindingError as error:
         return _not_cloudevent({error.header: [error.problem]})
-    return parse_event(structured)
+    return parse_event(value) if binary is None else _parse_binary(binary)
+
+
+def _parse_binary(event: BinaryEvent) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
+    """A binary-mode event: its data read on its own, one JSON value (never spliced into an
+    envelope, where it could go on with attributes of its own), exactly, and only once."""
+    document: dict[str, Any] = dict(event.attributes)
+    if event.data is not None:
+        data = _read_exactly(event.data)
+        if isinstance(data, Rejection):
+            return data
+        document["data"] = data
+    refused = (event.data is not None and may_hold_refused_text(event.data)) or any(
+        refusal(name) or refusal(text) for name, text in event.attributes.items()
+    )
+    return _validated(document, refused)
 
 
 def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
@@ -94,15 +114,16 @@ def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEven
     """
     if value is None:
         return _invalid_json("the record has no value")
-    if may_hold_refused_text(value):
+    if may_hold_refused_text(value) or len(value) > MAX_FAST_READING_BYTES:
         return _parse_exactly(value)
     try:
         return _INCOMING.validate_json(value, by_name=False)
     except ValidationError:
-        # pydantic reads a JSON number like 12.050 as a float, which loses digits, and a
-        # decimal field refuses floats; so read numbers as Decimals with the json module
-        # and validate again. A record that is really invalid also ends up here.
-        return _parse_exactly(value)
+        pass  # read again below, once this error and the input it holds are let go
+    # pydantic reads a JSON number like 12.050 as a float, which loses digits, and a
+    # decimal field refuses floats; so read numbers as Decimals with the json module
+    # and validate again. A record that is really invalid also ends up here.
+    return _parse_exactly(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +153,16 @@ def _json_integer(text: str) -> int | Decimal | _OutOfRange:
 
 
 def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
+    document = _read_exactly(value)
+    if isinstance(document, Rejection):
+        return document
+    return _validated(document, may_hold_refused_text(value))
+
+
+def _read_exactly(value: bytes) -> Any:
+    """The JSON value, its numbers as Decimals; or, when it is not one, why (a Rejection)."""
     try:
-        document = json.loads(
+        return json.loads(
             value.decode(),
             parse_float=_json_number,
             parse_int=_json_integer,
@@ -141,7 +170,14 @@ def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | 
         )
     except (ValueError, RecursionError) as error:
         return _invalid_json(str(error))
-    unstorable = list(_refused_texts(document)) if may_hold_refused_text(value) else []
+
+
+def _validated(
+    document: Any, may_hold_refused: bool
+) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
+    """The event a read document is, or why it is rejected; `may_hold_refused` is False only
+    when the document is known to hold no text the door refuses."""
+    unstorable = list(_refused_texts(document)) if may_hold_refused else []
     data_error: ValidationError | None = None
     try:
         event = _INCOMING.validate_python(document, by_name=False)
