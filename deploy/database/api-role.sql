@@ -1,7 +1,7 @@
 -- The database role of `invoicer api`: it reads, and can write nothing. Run it as the
 -- owner of the worker's tables, in the worker's database, after `invoicer migrate`; then
 -- give it a password (ALTER ROLE invoicer_api PASSWORD '...') and put its URL in the
--- Secret invoicer-api (deploy/kubernetes/api.yaml). Run it again after a migration that
+-- Secret invoicer-api (deploy/base/api.yaml). Run it again after a migration that
 -- adds a table the read API reads.
 DO $$
 BEGIN
