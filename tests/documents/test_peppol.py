@@ -1,6 +1,6 @@
 """The UBL claims Peppol BIS Billing 3.0 only where it keeps OpenPEPPOL's rules (release
 3.0.19, run from tests/documents/rules), and every business buyer with an electronic address
-gets the claim (docs/contract.md, "Documents reach the customer")."""
+gets the claim (docs/contract.md, "Documents")."""
 
 from __future__ import annotations
 

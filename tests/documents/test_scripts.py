@@ -1,5 +1,5 @@
-"""Every character of an invoice's text is shown (docs/contract.md, "Documents reach the
-customer"): Latin, Greek and Cyrillic with the bundled fonts; other scripts with the fallback
+"""Every character of an invoice's text is shown (docs/contract.md,
+"Documents"): Latin, Greek and Cyrillic with the bundled fonts; other scripts with the fallback
 fonts, shaped where the script needs it; a character no font has as U+FFFD from the bundled
 fonts, never a missing-glyph box, and logged once per invoice.
 

@@ -1,5 +1,5 @@
 """A rendering that keeps failing, through the real worker, broker and database
-(docs/contract.md, "Documents reach the customer"): it is tried again with back-off, after
+(docs/contract.md, "Documents"): it is tried again with back-off, after
 INVOICER_RENDER_MAX_ATTEMPTS failures the invoice gets invoice-documents-failed and its
 waiting notifications go out without documents, `invoicer documents retry` has it rendered
 again, and no payment reminder goes out before the invoice's own notification."""

@@ -28,7 +28,7 @@ Location = tuple[str, tuple[str, ...], str]
 
 
 def test_the_package_version_names_the_contract_version() -> None:
-    """0.N.x releases implement vN of the contract (docs/contract.md, "Versions")."""
+    """0.N.x releases implement vN of the contract (docs/contract.md, "Versions and compatibility")."""
     major, minor, _ = package_version().split(".", 2)
     assert (int(major), int(minor)) == (0, CONTRACT_VERSION)
     assert BASELINE_DIRECTORY.name == f"v{CONTRACT_VERSION}"

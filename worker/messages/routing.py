@@ -114,9 +114,9 @@ OUTGOING: Mapping[str, EventRoute] = {
 
 
 CONTRACT_VERSION = 3
-"""The contract's version (docs/contract.md, "Versions"): the package's 0.3.x releases
-implement v3. Its schemas change only compatibly; an incompatible change is a new version,
-with new schema URIs."""
+"""The contract's version (docs/contract.md, "Versions and compatibility"): the
+package's 0.3.x releases implement v3. Its schemas change only compatibly; an incompatible
+change is a new version, with new schema URIs."""
 SCHEMA_BASE = f"https://invoicer.example.com/schemas/v{CONTRACT_VERSION}/"
 
 
