@@ -233,7 +233,7 @@ class DocumentFonts(BaseSettings):
 
     document_fonts: Annotated[tuple[FilePath, ...], NoDecode] = ()
     """Font files (TrueType, OpenType, collections), comma-separated, tried in order for a
-    character the bundled fonts lack."""
+    character the bundled fonts lack; the image sets it to the Noto fonts it installs."""
 
     @field_validator("document_fonts", mode="before")
     @classmethod
