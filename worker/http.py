@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from worker.connections import ConnectionLimits, NoAccessLog, Port
@@ -26,12 +26,17 @@ LIVENESS_PATH = "/healthz"
 READINESS_PATH = "/readyz"
 
 
-def create_app(liveness: HealthCheck, readiness: HealthCheck, refresh: Refresh) -> web.Application:
+def create_app(
+    liveness: HealthCheck,
+    readiness: HealthCheck,
+    refresh: Refresh,
+    registry: CollectorRegistry = REGISTRY,
+) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         await refresh()
         # The text format Prometheus asks for (OpenMetrics, or the classic text format).
         encode, content_type = choose_encoder(request.headers.get("Accept", ""))
-        return web.Response(body=encode(REGISTRY), headers={"Content-Type": content_type})
+        return web.Response(body=encode(registry), headers={"Content-Type": content_type})
 
     def probe(check: HealthCheck) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(_: web.Request) -> web.Response:

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from tests.integration.raw_http import exchange, http_request
-from worker.api.server import start_api
+from worker.api.server import probes_app, start_api
 from worker.settings import Settings
 from worker.store.pool import create_pool
 
@@ -82,3 +83,26 @@ async def test_each_request_is_counted_timed_and_logged_without_the_token(api_po
         assert 0 <= line["duration_seconds"] < 5
         assert line["http.response.size"] > 0
     assert TOKEN not in repr(events) and "O-secret" not in repr(events)
+
+
+async def test_the_api_exports_its_own_metrics_and_none_of_the_workers(
+    settings: Settings, api_port: int
+) -> None:
+    """The worker's metrics are registered in the API's process too; exported, an API pod
+    would be a worker never ready (`invoicer_ready 0`: InvoicerNotReady on every API pod)."""
+    await exchange(api_port, http_request(b"/v1/invoices", AUTHORIZED))
+    pool = await create_pool(settings.database_url)
+    client = TestClient(TestServer(probes_app(pool)))
+    await client.start_server()
+    try:
+        scraped = await (await client.get("/metrics")).text()
+    finally:
+        await client.close()
+        await pool.close()
+    names = {line.split("{")[0].split(" ")[0] for line in scraped.splitlines() if line[:1] != "#"}
+    assert "invoicer_api_requests_total" in names
+    assert "invoicer_build_info" in names
+    assert not any(
+        name.startswith(("invoicer_ready", "invoicer_outbox", "invoicer_consumer"))
+        for name in names
+    )

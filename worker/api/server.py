@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Iterator
 
 import asyncpg
 import structlog
 from aiohttp import web
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.metrics_core import Metric
 
 from worker.api.access import AccessLog
 from worker.api.app import create_api
@@ -21,6 +24,13 @@ from worker.store.pool import condition, create_pool
 log = structlog.get_logger(__name__)
 
 POOL_SIZE = 10
+API_METRIC_PREFIXES = (
+    "invoicer_api_",
+    "invoicer_http_",
+    "invoicer_build_info",
+    "process_",
+    "python_",
+)
 NO_TOKENS = (
     "INVOICER_API_TOKENS is not set: the read API would refuse every request; set it to one"
     " or more comma-separated bearer tokens"
@@ -43,17 +53,26 @@ async def start_api(
     )
 
 
-async def serve(settings: Settings) -> None:
-    if not settings.api_bearer_tokens:
-        raise StartupError(NO_TOKENS)
-    await check_database(settings.database_url, wait_if_down=True, migrations=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    pool = await create_pool(
-        settings.database_url, max_size=POOL_SIZE, timeouts=settings.database_timeouts
-    )
+class _ApiMetrics:
+    """The metrics of the process's registry that are the read API's: what it serves, its
+    connections, the process and the build. The worker's (`invoicer_ready`, the outbox,
+    the lag, …) are registered on import too, but say nothing of this process: exported, an
+    API pod would be a worker never ready."""
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in REGISTRY.collect():
+            if metric.name.startswith(API_METRIC_PREFIXES):
+                yield metric
+
+
+def api_registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ApiMetrics())
+    return registry
+
+
+def probes_app(pool: asyncpg.Pool) -> web.Application:
+    """The API's probes (ready while its database answers) and its own metrics."""
 
     async def alive() -> tuple[bool, str]:
         return True, "serving"
@@ -68,12 +87,27 @@ async def serve(settings: Settings) -> None:
     async def nothing_to_refresh() -> None:
         return None
 
+    return create_app(alive, ready, nothing_to_refresh, api_registry())
+
+
+async def serve(settings: Settings) -> None:
+    if not settings.api_bearer_tokens:
+        raise StartupError(NO_TOKENS)
+    await check_database(settings.database_url, wait_if_down=True, migrations=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    pool = await create_pool(
+        settings.database_url, max_size=POOL_SIZE, timeouts=settings.database_timeouts
+    )
+
     runners: list[web.AppRunner] = []
     try:
         api, port = await start_api(settings, pool, settings.api_port)
         runners.append(api)
         probes, _ = await start_http(
-            create_app(alive, ready, nothing_to_refresh),
+            probes_app(pool),
             settings.http_port,
             ConnectionLimits(settings.http_max_connections),
         )
