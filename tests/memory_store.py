@@ -17,10 +17,8 @@ from worker.domain.order import Order
 from worker.handlers import ROUTES
 from worker.messages import Rejection
 from worker.processing import decide, parse_items
+from worker.rows import EventKey, InboxEntry, OutboxMessage, RenderJob, WaitingNotification
 from worker.settings import Settings
-from worker.store.documents import RenderJob, WaitingNotification
-from worker.store.inbox import EventKey, InboxEntry
-from worker.store.outbox import OutboxMessage
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TAKEN_AT = NOW + timedelta(milliseconds=5)

@@ -35,10 +35,15 @@ from worker.domain.lifecycle import (
 from worker.domain.numbering import invoice_number
 from worker.domain.order import Order
 from worker.messages.binding import EVENT_HEADERS
+from worker.rows import (
+    EventKey,
+    InboxEntry,
+    InboxOutcome,
+    OutboxMessage,
+    RenderJob,
+    WaitingNotification,
+)
 from worker.settings import Settings
-from worker.store.documents import RenderJob, WaitingNotification
-from worker.store.inbox import EventKey, InboxEntry, InboxOutcome
-from worker.store.outbox import OutboxMessage
 
 
 @dataclass(frozen=True, slots=True)

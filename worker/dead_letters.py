@@ -46,9 +46,9 @@ from worker.messages.dead_letter import (
 )
 from worker.printable import printable, printable_bytes, printable_json
 from worker.relay import create_producer
+from worker.rows import Headers
 from worker.settings import Settings
 from worker.startup import StartupError
-from worker.store.outbox import Headers
 
 REPLAYED_FROM = "x-replayed-from"
 _ADDED_HEADERS = frozenset(HEADERS)

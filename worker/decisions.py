@@ -17,9 +17,8 @@ from worker.domain.invoice import OrderRow
 from worker.domain.lifecycle import Invoice, InvoiceFact
 from worker.domain.order import Order
 from worker.messages import CloudEvent, Rejection
+from worker.rows import EventKey, Headers
 from worker.settings import Settings
-from worker.store.inbox import EventKey
-from worker.store.outbox import Headers
 
 
 @dataclass(frozen=True, slots=True)

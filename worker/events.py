@@ -51,9 +51,8 @@ from worker.messages.dead_letter import (
 from worker.messages.error_report import bounded_report
 from worker.messages.outgoing import document_path
 from worker.messages.routing import OUTGOING, topic_for
+from worker.rows import Headers, OutboxMessage, RenderJob, StoredDocument, WaitingNotification
 from worker.settings import Settings
-from worker.store.documents import RenderJob, StoredDocument, WaitingNotification
-from worker.store.outbox import Headers, OutboxMessage
 from worker.tracing import TRACEPARENT
 
 

@@ -41,8 +41,9 @@ from worker.messages import (
     parse_record,
 )
 from worker.retry import Backoff, Waiting
+from worker.rows import EventKey
 from worker.settings import Settings
-from worker.store.inbox import ConcurrentDuplicate, EventKey
+from worker.store.inbox import ConcurrentDuplicate
 from worker.store.pool import Fault, condition, describe_error, fault_of
 from worker.tracing import TRACEPARENT, batch_span, record_span
 from worker.unit_of_work import begin, commit

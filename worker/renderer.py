@@ -40,10 +40,9 @@ from worker.documents.render import RenderedDocuments, render_documents
 from worker.domain.lifecycle import Invoice
 from worker.logs import CORRELATION_ID
 from worker.retry import Backoff, Waiting
+from worker.rows import OutboxMessage, RenderJob, StoredDocument, WaitingNotification
 from worker.settings import Settings
 from worker.store import documents, invoices, orders, outbox
-from worker.store.documents import RenderJob, StoredDocument, WaitingNotification
-from worker.store.outbox import OutboxMessage
 from worker.store.pool import Executor as Connection
 
 log = structlog.get_logger(__name__)

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from worker.batch import Batch, Numbers, Writes
 from worker.handlers import Needs
+from worker.rows import EventKey
 from worker.settings import Settings
 from worker.store import documents, inbox, invoices, numbers, orders, outbox
-from worker.store.inbox import EventKey
 from worker.store.pool import Executor
 
 

@@ -16,8 +16,8 @@ from tests.sellers import SELLER
 from worker import events
 from worker.documents.render import render_documents
 from worker.documents.validation import fatal_assertions
+from worker.rows import StoredDocument
 from worker.settings import Settings
-from worker.store.documents import StoredDocument
 
 
 def closing(settings: Settings) -> MemoryStore:
