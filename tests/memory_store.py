@@ -17,6 +17,7 @@ from worker.domain.order import Order
 from worker.handlers import ROUTES
 from worker.messages import Rejection
 from worker.processing import decide, parse_items
+from worker.publishing.batch import batch_writes
 from worker.rows import EventKey, InboxEntry, OutboxMessage, RenderJob, WaitingNotification
 from worker.settings import Settings
 
@@ -80,8 +81,8 @@ class MemoryStore:
             for prefix, count in counts.items():
                 self.series[(prefix, year)] = self.series.get((prefix, year), 0) + count
             numbers = Numbers(first, TAKEN_AT, TAKEN_AT.date())
-        writes = batch.finish(numbers)
-        for invoice in [*writes.changed_invoices, *writes.new_invoices]:
+        writes = batch_writes(batch.finish(numbers), batch.settings, batch.now)
+        for invoice in [*writes.numbered.changed_invoices, *writes.numbered.new_invoices]:
             self.invoices[invoice.invoice_id] = invoice
         self.outbox.extend(writes.messages)
         self.render_jobs.extend(writes.render_jobs)

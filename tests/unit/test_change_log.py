@@ -26,7 +26,7 @@ from worker.domain.lifecycle import (
     send_invoice,
     update_draft,
 )
-from worker.events import invoice_event
+from worker.publishing.invoice_events import invoice_event
 from worker.settings import Settings
 
 CAUSE = Cause("/tests", "c-1", "c-1", None)

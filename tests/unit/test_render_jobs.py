@@ -13,9 +13,9 @@ from typing import Any
 from tests.examples import example
 from tests.memory_store import NOW, MemoryStore, records_of
 from tests.sellers import SELLER
-from worker import events
 from worker.documents.render import render_documents
 from worker.documents.validation import fatal_assertions
+from worker.publishing import documents as published
 from worker.rows import StoredDocument
 from worker.settings import Settings
 
@@ -108,8 +108,8 @@ def ready_after(store: MemoryStore, *commands: dict[str, object]) -> list[dict[s
     invoice = store.invoices[job.invoice_id]
     pdf = StoredDocument("pdf", "application/pdf", "0" * 64, 1)
     messages = [
-        events.documents_ready(store.settings, invoice, [pdf], [], job, NOW),
-        *events.notifications_with_documents(
+        published.documents_ready(store.settings, invoice, [pdf], [], job, NOW),
+        *published.notifications_with_documents(
             store.settings, invoice, [pdf], store.waiting_notifications, NOW
         ),
     ]
@@ -154,13 +154,13 @@ def test_failed_documents_are_announced_once_a_round_and_the_notification_says_w
 
     [notification] = [
         json.loads(message.value or b"")
-        for message in events.notifications_with_documents(
+        for message in published.notifications_with_documents(
             store.settings, invoice, [], store.waiting_notifications, NOW, reason
         )
     ]
     rounds = [
         json.loads(
-            events.documents_failed(
+            published.documents_failed(
                 store.settings, invoice, reason, replace(job, attempts=5, retried=retried), NOW
             ).value
             or b""

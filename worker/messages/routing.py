@@ -1,5 +1,5 @@
 """Where each event goes: every incoming and outgoing event type, its topic (the `Topics`
-setting that names it), its model and its schema's URI. events.py, schemas.py and
+setting that names it), its model and its schema's URI. worker.publishing, schemas.py and
 topics.py all read this."""
 
 from collections.abc import Mapping
