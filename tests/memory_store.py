@@ -17,7 +17,7 @@ from worker.domain.order import Order
 from worker.handlers import ROUTES
 from worker.messages import Rejection
 from worker.processing import decide, parse_items
-from worker.publishing.batch import batch_writes
+from worker.publishing.batch_writes import batch_writes
 from worker.rows import EventKey, InboxEntry, OutboxMessage, RenderJob, WaitingNotification
 from worker.settings import Settings
 

@@ -1,6 +1,6 @@
 """One batch of records, as values: what it read, the decisions applied in order, and the
 numbers of the invoices it closes. Pure code: loading and saving are worker.store's, around
-it (worker.unit_of_work); the rows it publishes are made by worker.publishing.batch.
+it (worker.unit_of_work); the rows it publishes are made by worker.publishing.batch_writes.
 
 Handlers see the batch through its read-only View: the orders and invoices as the records
 before them left them. When the batch commits, the database assigns the closing invoices'
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from worker.decisions import Cause, DeadLetter, Decision, Fact, Outcome, Republished
+from worker.decisions import Cause, DeadLettered, Decision, Fact, Outcome, Republished
 from worker.domain.invoice import OrderRow
 from worker.domain.lifecycle import Invoice, InvoiceType, number_invoice
 from worker.domain.numbering import invoice_number
@@ -44,7 +44,7 @@ class ClosedInvoice:
 @dataclass(frozen=True, slots=True)
 class Numbered:
     """The batch's values once its numbers are taken: every snapshot of a closing invoice
-    carries its number (worker.publishing.batch makes the rows to write from them)."""
+    carries its number (worker.publishing.batch_writes makes the rows to write from them)."""
 
     changed_invoices: list[Invoice]
     new_invoices: list[Invoice]
@@ -168,7 +168,7 @@ class Batch:
             return done
 
         def filled_fact(fact: Fact) -> Fact:
-            if isinstance(fact, DeadLetter | Republished):
+            if isinstance(fact, DeadLettered | Republished):
                 return fact
             if fact.invoice is None:
                 return fact

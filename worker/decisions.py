@@ -74,7 +74,9 @@ class CommandResult:
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
+class DeadLettered:
+    """The record goes to the dead-letter topic, unchanged, with why."""
+
     record: Record
     rejection: Rejection
 
@@ -86,7 +88,7 @@ class Republished:
     command: EventKey
 
 
-Fact = InvoiceFact | CommandResult | DeadLetter | Republished
+Fact = InvoiceFact | CommandResult | DeadLettered | Republished
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,10 +70,10 @@ def _default(info: FieldInfo) -> str:
 
 
 def metrics_table() -> str:
-    # What each process exports: the worker (worker.app) and the read API register theirs
+    # What each process exports: the worker (worker.running) and the read API register theirs
     # on import.
     import worker.api.server
-    import worker.app  # noqa: F401
+    import worker.running  # noqa: F401
 
     rows = ["| metric | type | labels | what it says |", "|---|---|---|---|"]
     # The registry has no public list of its collectors; this is its own.

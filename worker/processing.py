@@ -40,7 +40,7 @@ from worker.messages import (
     RejectReason,
     parse_record,
 )
-from worker.publishing.batch import Writes
+from worker.publishing.batch_writes import Writes
 from worker.retry import Backoff, Waiting
 from worker.rows import EventKey
 from worker.settings import Settings

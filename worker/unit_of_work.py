@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from worker.batch import Batch, Numbers
 from worker.handlers import Needs
-from worker.publishing.batch import Writes, batch_writes
+from worker.publishing.batch_writes import Writes, batch_writes
 from worker.rows import EventKey
 from worker.settings import Settings
 from worker.store import documents, inbox, invoices, numbers, orders, outbox

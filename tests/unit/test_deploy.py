@@ -49,8 +49,8 @@ from tests.deploy_files import (
     metric_names,
     rendered,
 )
-from worker.app import SHUTDOWN_TIMEOUT_SECONDS
 from worker.http import LIVENESS_PATH, METRICS_PATH, READINESS_PATH
+from worker.running import SHUTDOWN_TIMEOUT_SECONDS
 from worker.settings import Settings, Topics
 from worker.tracing import OTEL_VARIABLES
 

@@ -20,7 +20,7 @@ from worker.messages.error_report import (
     bounded_report,
     field_path,
 )
-from worker.publishing.batch import command_result
+from worker.publishing.batch_writes import command_result
 from worker.settings import Settings
 
 MAX_RESULT_BYTES = 64 * 1024

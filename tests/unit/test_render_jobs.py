@@ -15,7 +15,7 @@ from tests.memory_store import NOW, MemoryStore, records_of
 from tests.sellers import SELLER
 from worker.documents.render import render_documents
 from worker.documents.validation import fatal_assertions
-from worker.publishing import documents as published
+from worker.publishing import document_events as published
 from worker.rows import StoredDocument
 from worker.settings import Settings
 

@@ -9,7 +9,7 @@ from multidict import MultiMapping
 
 from worker.api import cursor
 from worker.api.problems import BadParameter
-from worker.messages.outgoing import InvoiceStatus
+from worker.messages.outgoing import InvoiceStatusName
 from worker.store import reads
 
 INVOICES_PATH = "/v1/invoices"
@@ -19,7 +19,7 @@ DOCUMENT_ROUTE = "/v1/invoices/{invoiceId}/{kind:pdf|ubl}"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 LIST_PARAMETERS = ("orderId", "customerId", "status", "limit", cursor.PARAMETER)
-STATUSES: tuple[str, ...] = get_args(InvoiceStatus)
+STATUSES: tuple[str, ...] = get_args(InvoiceStatusName)
 _LIMIT = re.compile(r"\d{1,3}")
 
 

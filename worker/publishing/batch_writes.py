@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, TypeGuard
 
 from worker.batch import Numbered
-from worker.decisions import Cause, CommandResult, DeadLetter, Fact, Record, Republished
+from worker.decisions import Cause, CommandResult, DeadLettered, Fact, Record, Republished
 from worker.domain.lifecycle import InvoiceClosed, NotificationRequested
 from worker.messages import Rejection, event_bytes, stable_event_id
 from worker.messages.binding import EVENT_HEADERS
@@ -76,7 +76,7 @@ def batch_writes(numbered: Numbered, settings: Settings, now: datetime) -> Write
         messages.append(message)
         if isinstance(fact, CommandResult) and cause.source and cause.event_id:
             results[(cause.source, cause.event_id)] = message
-        elif isinstance(fact, DeadLetter):
+        elif isinstance(fact, DeadLettered):
             dead_letter_reasons.append(fact.rejection.reason.value)
     return Writes(
         numbered=numbered,
@@ -117,8 +117,8 @@ def _message(
         if value is None:
             return None
         return OutboxMessage(settings.topics.command_results, key, value, EVENT_HEADERS)
-    if isinstance(fact, DeadLetter):
-        return dead_letter(settings, fact.record, fact.rejection)
+    if isinstance(fact, DeadLettered):
+        return dead_letter_message(settings, fact.record, fact.rejection)
     if isinstance(fact, CommandResult):
         return command_result(settings, fact, cause, now)
     return invoice_event(settings, fact, cause, now)
@@ -188,7 +188,7 @@ def _bounded_errors(result: CommandResult) -> dict[str, Any]:
     return {"errors": errors, "details": details}
 
 
-def dead_letter(settings: Settings, record: Record, rejection: Rejection) -> OutboxMessage:
+def dead_letter_message(settings: Settings, record: Record, rejection: Rejection) -> OutboxMessage:
     """The record unchanged, with why it was rejected and where it came from. A header name
     that was not UTF-8 on the broker (Kafka's names are strings) cannot be sent as it was:
     its bytes that are not UTF-8 become U+FFFD, as Kafka's own Java client reads them."""

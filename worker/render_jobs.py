@@ -39,7 +39,7 @@ from worker import metrics
 from worker.documents.render import RenderedDocuments, render_documents
 from worker.domain.lifecycle import Invoice
 from worker.logs import CORRELATION_ID
-from worker.publishing.documents import (
+from worker.publishing.document_events import (
     documents_failed,
     documents_ready,
     notifications_with_documents,
