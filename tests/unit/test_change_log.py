@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from tests.builders import closed_invoice
 from tests.memory_store import NOW
-from tests.unit.test_credit_notes import closed_invoice
 from tests.unit.test_lifecycle import draft, open_invoice, pay
 from worker.decisions import Cause
 from worker.domain.credit_notes import credit_note_content, creditable_lines
