@@ -9,7 +9,7 @@ schema is written once. `schemas/compat/v<N>/` keeps the event schemas as contra
 released: the baseline later schemas must stay compatible with (a test checks it:
 tests/schema_compatibility.py).
 
-    python -m worker.schemas             # rewrites schemas/; tests/repository/test_schemas.py checks it
+    python -m worker.schemas             # rewrites schemas/ (tests/repository/test_schemas.py)
     python -m worker.schemas --baseline  # once, when a new version of the contract is released
 """
 
