@@ -1,7 +1,7 @@
 """f. Delivered: a burst with documents on, from the first record consumed to the last
 notification-requested that carries its invoice's documents, handed to the broker.
 
-Closing goes first in a burst (the renderer yields while records wait, worker/renderer.py);
+Closing goes first in a burst (the renderer yields while records wait, worker/render_jobs.py);
 the documents follow, and each invoice's notification waits for them. Every order must get
 exactly one notification, and every notification must carry documents.
 """

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from worker.domain.lifecycle import Invoice
-from worker.events import invoice_state
+from worker.publishing.snapshots import invoice_state
 
 NOT_A_CHANGE = frozenset({"invoice-overdue"})
 """Events that carry the invoice without changing it."""

@@ -17,10 +17,9 @@ from worker.domain.order import Order
 from worker.handlers import ROUTES
 from worker.messages import Rejection
 from worker.processing import decide, parse_items
+from worker.publishing.batch_writes import batch_writes
+from worker.rows import EventKey, InboxEntry, OutboxMessage, RenderJob, WaitingNotification
 from worker.settings import Settings
-from worker.store.documents import RenderJob, WaitingNotification
-from worker.store.inbox import EventKey, InboxEntry
-from worker.store.outbox import OutboxMessage
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TAKEN_AT = NOW + timedelta(milliseconds=5)
@@ -82,8 +81,8 @@ class MemoryStore:
             for prefix, count in counts.items():
                 self.series[(prefix, year)] = self.series.get((prefix, year), 0) + count
             numbers = Numbers(first, TAKEN_AT, TAKEN_AT.date())
-        writes = batch.finish(numbers)
-        for invoice in [*writes.changed_invoices, *writes.new_invoices]:
+        writes = batch_writes(batch.finish(numbers), batch.settings, batch.now)
+        for invoice in [*writes.numbered.changed_invoices, *writes.numbered.new_invoices]:
             self.invoices[invoice.invoice_id] = invoice
         self.outbox.extend(writes.messages)
         self.render_jobs.extend(writes.render_jobs)

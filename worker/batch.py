@@ -1,5 +1,6 @@
-"""One batch of records, as values: what it read, the decisions applied in order, and what
-it will write. Pure code: loading and saving are worker.store's, around it (worker.processing).
+"""One batch of records, as values: what it read, the decisions applied in order, and the
+numbers of the invoices it closes. Pure code: loading and saving are worker.store's, around
+it (worker.unit_of_work); the rows it publishes are made by worker.publishing.batch_writes.
 
 Handlers see the batch through its read-only View: the orders and invoices as the records
 before them left them. When the batch commits, the database assigns the closing invoices'
@@ -9,36 +10,18 @@ messages rendered, each from the snapshot its decision took, numbered where it n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, TypeGuard
+from typing import Any
 
-from worker import events
-from worker.decisions import (
-    Cause,
-    CommandResult,
-    DeadLetter,
-    Decision,
-    Fact,
-    Outcome,
-    Republished,
-)
+from worker.decisions import Cause, DeadLettered, Decision, Fact, Outcome, Republished
 from worker.domain.invoice import OrderRow
-from worker.domain.lifecycle import (
-    Invoice,
-    InvoiceClosed,
-    InvoiceType,
-    NotificationRequested,
-    number_invoice,
-)
+from worker.domain.lifecycle import Invoice, InvoiceType, number_invoice
 from worker.domain.numbering import invoice_number
 from worker.domain.order import Order
-from worker.messages.binding import EVENT_HEADERS
+from worker.rows import EventKey, InboxEntry
 from worker.settings import Settings
-from worker.store.documents import RenderJob, WaitingNotification
-from worker.store.inbox import EventKey, InboxEntry, InboxOutcome
-from worker.store.outbox import OutboxMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,19 +42,19 @@ class ClosedInvoice:
 
 
 @dataclass(frozen=True, slots=True)
-class Writes:
-    """What the batch stores once its numbers are taken, in the order it must be stored."""
+class Numbered:
+    """The batch's values once its numbers are taken: every snapshot of a closing invoice
+    carries its number (worker.publishing.batch_writes makes the rows to write from them)."""
 
     changed_invoices: list[Invoice]
     new_invoices: list[Invoice]
-    messages: list[OutboxMessage]
-    inbox: list[InboxOutcome]
     closed: list[ClosedInvoice]
-    dead_letter_reasons: list[str]
-    render_jobs: list[RenderJob] = field(default_factory=list)
-    """Closed invoices with a seller: their documents are rendered after the commit."""
-    waiting_notifications: list[WaitingNotification] = field(default_factory=list)
-    """Notifications of invoices with a seller: sent with the documents, once stored."""
+    facts: list[tuple[Fact, Cause]]
+    """What to publish, in order, each with the event that caused it."""
+    outcomes: Mapping[EventKey, tuple[str, Outcome]]
+    """The event type and outcome of each event the batch applied or answered."""
+    inbox: Mapping[EventKey, InboxEntry]
+    """The events seen before and in this batch: a command seen before has its result."""
 
 
 @dataclass(slots=True)
@@ -165,8 +148,8 @@ class Batch:
             return self.settings.credit_note_number_prefix
         return self.settings.invoice_number_prefix
 
-    def finish(self, numbers: Numbers | None) -> Writes:
-        """What to store, once `numbers` (None when nothing closes) are taken."""
+    def finish(self, numbers: Numbers | None) -> Numbered:
+        """The batch's values once `numbers` (None when nothing closes) are taken."""
         numbered = self._numbered(numbers)
         # An invoice's facts, the invoice stored and its log line share one snapshot: it is
         # numbered once (by identity; each snapshot lives as long as the batch).
@@ -184,55 +167,24 @@ class Batch:
                 )
             return done
 
-        messages: list[OutboxMessage] = []
-        results: dict[EventKey, OutboxMessage] = {}
-        dead_letter_reasons: list[str] = []
-        render_jobs: list[RenderJob] = []
-        waiting: list[WaitingNotification] = []
-        for fact, cause in self._facts:
-            if _waits_for_documents(fact):
-                waiting.append(_waiting_notification(fact, cause))
-                continue
-            if isinstance(fact, InvoiceClosed) and fact.invoice.seller is not None:
-                render_jobs.append(
-                    RenderJob(
-                        fact.invoice.invoice_id,
-                        cause.correlation_id,
-                        cause.time,
-                        traceparent=cause.traceparent,
-                    )
-                )
-            message = self._render(fact, cause, filled, results)
-            if message is None:
-                continue
-            messages.append(message)
-            if isinstance(fact, CommandResult) and cause.source and cause.event_id:
-                results[(cause.source, cause.event_id)] = message
-            elif isinstance(fact, DeadLetter):
-                dead_letter_reasons.append(fact.rejection.reason.value)
+        def filled_fact(fact: Fact) -> Fact:
+            if isinstance(fact, DeadLettered | Republished):
+                return fact
+            if fact.invoice is None:
+                return fact
+            return replace(fact, invoice=filled(fact.invoice))
 
         touched = [filled(self.invoices[invoice_id]) for invoice_id in self._touched]
-        return Writes(
+        return Numbered(
             changed_invoices=[i for i in touched if i.invoice_id in self._stored],
             new_invoices=[i for i in touched if i.invoice_id not in self._stored],
-            messages=messages,
-            inbox=[
-                InboxOutcome(
-                    key,
-                    event_type,
-                    outcome.value,
-                    None if key not in results else results[key].key,
-                    None if key not in results else results[key].value,
-                )
-                for key, (event_type, outcome) in self._outcomes.items()
-            ],
             closed=[
                 ClosedInvoice(filled(self.invoices[invoice_id]), context)
                 for invoice_id, context in self._closing.items()
             ],
-            dead_letter_reasons=dead_letter_reasons,
-            render_jobs=render_jobs,
-            waiting_notifications=waiting,
+            facts=[(filled_fact(fact), cause) for fact, cause in self._facts],
+            outcomes=self._outcomes,
+            inbox=self.inbox,
         )
 
     def _numbered(self, numbers: Numbers | None) -> dict[str, tuple[str, datetime, date]]:
@@ -249,58 +201,3 @@ class Batch:
             number = invoice_number(prefix, numbers.issue_date.year, sequence)
             numbered[invoice_id] = (number, numbers.taken_at, numbers.issue_date)
         return numbered
-
-    def _render(
-        self,
-        fact: Fact,
-        cause: Cause,
-        filled: Callable[[Invoice], Invoice],
-        results: Mapping[EventKey, OutboxMessage],
-    ) -> OutboxMessage | None:
-        settings, now = self.settings, self.now
-        if isinstance(fact, Republished):
-            # the stored result, or the one this batch just made (the same command twice)
-            earlier = results.get(fact.command)
-            entry = self.inbox[fact.command]
-            key, value = (
-                (entry.result_key, entry.result_value)
-                if earlier is None
-                else (
-                    earlier.key,
-                    earlier.value,
-                )
-            )
-            if value is None:
-                return None
-            return OutboxMessage(settings.topics.command_results, key, value, EVENT_HEADERS)
-        if isinstance(fact, DeadLetter):
-            return events.dead_letter(settings, fact.record, fact.rejection)
-        if isinstance(fact, CommandResult):
-            invoice = None if fact.invoice is None else filled(fact.invoice)
-            return events.command_result(settings, replace(fact, invoice=invoice), cause, now)
-        numbered = replace(fact, invoice=filled(fact.invoice))
-        return events.invoice_event(settings, numbered, cause, now)
-
-
-def _waits_for_documents(fact: Fact) -> TypeGuard[NotificationRequested]:
-    """An invoice with a seller is sent with its documents (docs/contract.md, "Documents"):
-    its notification waits until the renderer has stored them. Reminders go at once."""
-    return (
-        isinstance(fact, NotificationRequested)
-        and fact.reminder_level is None
-        and fact.invoice.seller is not None
-    )
-
-
-def _waiting_notification(fact: NotificationRequested, cause: Cause) -> WaitingNotification:
-    return WaitingNotification(
-        invoice_id=fact.invoice.invoice_id,
-        channel=fact.channel,
-        recipient=fact.recipient,
-        reason=fact.reason,
-        request=fact.request,
-        amount_due=fact.invoice.totals.amount_due,
-        correlation_id=cause.correlation_id,
-        event_time=cause.time,
-        traceparent=cause.traceparent,
-    )

@@ -17,14 +17,14 @@ import structlog
 import uvloop
 from pydantic import SecretStr, ValidationError
 
-from worker import dead_letters, dunning, parked
-from worker.app import Worker, install_signal_handlers, tune_garbage_collection
+from worker import dead_letters, dunning_scan, parked
 from worker.arguments import at_least_one
 from worker.demo.story import Story
 from worker.domain.dunning import Notice
 from worker.domain.lifecycle import InvoiceOverdue
 from worker.logs import Lines, configure_logging
 from worker.processes import run_processes
+from worker.running import Worker, install_signal_handlers, tune_garbage_collection
 from worker.settings import Seller, Settings
 from worker.startup import EXIT_CODE, StartupError, check_database, invalid_settings
 from worker.store import documents
@@ -149,8 +149,8 @@ async def _dunning_run(settings: Settings, as_of: date | None, *, dry_run: bool)
     await check_database(settings.database_url, wait_if_down=False)
     pool = await create_pool(settings.database_url, max_size=1)
     try:
-        report = await dunning.scan(
-            pool, settings, as_of or dunning.today(settings), dry_run=dry_run, wait=True
+        report = await dunning_scan.scan(
+            pool, settings, as_of or dunning_scan.today(settings), dry_run=dry_run, wait=True
         )
     finally:
         await pool.close()

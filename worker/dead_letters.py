@@ -46,9 +46,9 @@ from worker.messages.dead_letter import (
 )
 from worker.printable import printable, printable_bytes, printable_json
 from worker.relay import create_producer
+from worker.rows import Headers
 from worker.settings import Settings
 from worker.startup import StartupError
-from worker.store.outbox import Headers
 
 REPLAYED_FROM = "x-replayed-from"
 _ADDED_HEADERS = frozenset(HEADERS)
@@ -264,7 +264,7 @@ async def _at_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
     return highwater is not None and await consumer.position(tp) >= highwater
 
 
-class Page:
+class DeadLetterPage:
     """The first `limit` dead letters a selection matches, as they are read; `more` tells,
     once they are, whether another one matched after them."""
 
@@ -437,7 +437,7 @@ async def run_command(
             contextlib.aclosing(read_dead_letters(settings, args.since)) as letters,
             _client_lines_only_at_debug(settings),
         ):
-            page = Page(letters, selection, args.limit)
+            page = DeadLetterPage(letters, selection, args.limit)
             if command == "list":
                 await print_list(page, out, as_json=args.json)
             else:

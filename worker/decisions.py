@@ -17,9 +17,8 @@ from worker.domain.invoice import OrderRow
 from worker.domain.lifecycle import Invoice, InvoiceFact
 from worker.domain.order import Order
 from worker.messages import CloudEvent, Rejection
+from worker.rows import EventKey, Headers
 from worker.settings import Settings
-from worker.store.inbox import EventKey
-from worker.store.outbox import Headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +74,9 @@ class CommandResult:
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
+class DeadLettered:
+    """The record goes to the dead-letter topic, unchanged, with why."""
+
     record: Record
     rejection: Rejection
 
@@ -87,7 +88,7 @@ class Republished:
     command: EventKey
 
 
-Fact = InvoiceFact | CommandResult | DeadLetter | Republished
+Fact = InvoiceFact | CommandResult | DeadLettered | Republished
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """docs/operations.md's tables of every setting and every metric, generated from the code:
 `python -m worker.docs_tables` rewrites them between their markers, and a test fails while
-the document differs from what the code gives (tests/unit/test_docs.py).
+the document differs from what the code gives (tests/repository/test_docs.py).
 
 A setting's row is its environment variable, its field, its default and its description
 (the field's docstring in worker/settings.py); a metric's row is its name, type, labels and
@@ -70,10 +70,10 @@ def _default(info: FieldInfo) -> str:
 
 
 def metrics_table() -> str:
-    # What each process exports: the worker (worker.app) and the read API register theirs
+    # What each process exports: the worker (worker.running) and the read API register theirs
     # on import.
     import worker.api.server
-    import worker.app  # noqa: F401
+    import worker.running  # noqa: F401
 
     rows = []
     # The registry has no public list of its collectors; this is its own. Sorted by name:

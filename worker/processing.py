@@ -26,7 +26,7 @@ import asyncpg
 import structlog
 
 from worker import metrics
-from worker.batch import Batch, Writes
+from worker.batch import Batch
 from worker.decisions import Cause, Decision, Outcome, Record, Republished, cause_of
 from worker.domain.money import plain
 from worker.handlers import ROUTES
@@ -40,9 +40,11 @@ from worker.messages import (
     RejectReason,
     parse_record,
 )
+from worker.publishing.batch_writes import Writes
 from worker.retry import Backoff, Waiting
+from worker.rows import EventKey
 from worker.settings import Settings
-from worker.store.inbox import ConcurrentDuplicate, EventKey
+from worker.store.inbox import ConcurrentDuplicate
 from worker.store.pool import Fault, condition, describe_error, fault_of
 from worker.tracing import TRACEPARENT, batch_span, record_span
 from worker.unit_of_work import begin, commit
@@ -289,7 +291,7 @@ def _report(items: Sequence[Item], outcomes: Sequence[Outcome], writes: Writes) 
         metrics.record_consumed(item.record.topic, _event_type(item.event), outcome.value)
     for reason in writes.dead_letter_reasons:
         metrics.DEAD_LETTERS.labels(reason=reason).inc()
-    for closed in writes.closed:
+    for closed in writes.numbered.closed:
         invoice = closed.invoice
         metrics.INVOICES_CLOSED.labels(type=invoice.type.value, currency=invoice.currency).inc()
         metrics.AMOUNT_INVOICED.labels(currency=invoice.currency).inc(

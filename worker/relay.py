@@ -38,15 +38,9 @@ from worker import metrics
 from worker.kafka_client import client_options
 from worker.messages.dead_letter import HEADERS
 from worker.retry import Backoff, Waiting
+from worker.rows import OutboxMessage
 from worker.settings import Settings
-from worker.store.outbox import (
-    OUTBOX_CHANNEL,
-    OutboxMessage,
-    PendingMessage,
-    delete_sent,
-    fetch_pending,
-    park,
-)
+from worker.store.outbox import OUTBOX_CHANNEL, PendingMessage, delete_sent, fetch_pending, park
 from worker.store.pool import connect
 
 log = structlog.get_logger(__name__)

@@ -9,7 +9,7 @@ schema is written once. `schemas/compat/v<N>/` keeps the event schemas as contra
 released: the baseline later schemas must stay compatible with (a test checks it:
 tests/schema_compatibility.py).
 
-    python -m worker.schemas             # rewrites schemas/; tests/unit/test_schemas.py checks it
+    python -m worker.schemas             # rewrites schemas/ (tests/repository/test_schemas.py)
     python -m worker.schemas --baseline  # once, when a new version of the contract is released
 """
 
@@ -73,10 +73,22 @@ class ContractJsonSchema(GenerateJsonSchema):
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False
 
+    def normalize_name(self, name: str) -> str:
+        """A data model named apart from the domain's fact (InvoiceClosedData) is defined
+        under its contract name, its title (InvoiceClosed)."""
+        return super().normalize_name(_CONTRACT_NAMES.get(name, name))
+
     def model_field_schema(self, schema: core_schema.ModelField) -> JsonSchemaValue:
         if self.mode == "serialization" and schema.get("serialization_exclude_if") is is_omitted:
             return self.generate_inner(_without_null(schema["schema"]))
         return super().model_field_schema(schema)
+
+
+_CONTRACT_NAMES = {
+    route.model.__name__: title
+    for route in OUTGOING.values()
+    if (title := route.model.model_config.get("title")) is not None
+}
 
 
 def _without_null(schema: CoreSchema) -> CoreSchema:

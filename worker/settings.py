@@ -21,9 +21,10 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from worker.domain.tax_categories import has_vat_prefix
 from worker.faults import parse as parse_fault_injection
 from worker.messages.text import refusal
-from worker.messages.values import EAS_SCHEMES, CountryCode, PhoneNumber, has_vat_prefix
+from worker.messages.values import EAS_SCHEMES, CountryCode, PhoneNumber
 from worker.store.pool import Timeouts
 
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")

@@ -7,11 +7,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from worker.batch import Batch, Numbers, Writes
+from worker.batch import Batch, Numbers
 from worker.handlers import Needs
+from worker.publishing.batch_writes import Writes, batch_writes
+from worker.rows import EventKey
 from worker.settings import Settings
 from worker.store import documents, inbox, invoices, numbers, orders, outbox
-from worker.store.inbox import EventKey
 from worker.store.pool import Executor
 
 
@@ -56,10 +57,10 @@ async def commit(connection: Executor, batch: Batch) -> Writes:
             connection, counts, lambda moment: moment.astimezone(timezone).year
         )
         taken = Numbers(first, taken_at, taken_at.astimezone(timezone).date())
-    writes = batch.finish(taken)
+    writes = batch_writes(batch.finish(taken), batch.settings, batch.now)
     # Changed invoices first: a voided invoice releases rows a new one may take.
-    await invoices.update_invoices(connection, writes.changed_invoices)
-    await invoices.insert_invoices(connection, writes.new_invoices)
+    await invoices.update_invoices(connection, writes.numbered.changed_invoices)
+    await invoices.insert_invoices(connection, writes.numbered.new_invoices)
     await documents.enqueue(connection, writes.render_jobs, writes.waiting_notifications)
     await outbox.enqueue(connection, writes.messages)
     await inbox.record_outcomes(connection, writes.inbox)

@@ -17,8 +17,8 @@ import pytest
 
 from tests.integration.kafka_client import KafkaClient
 from tests.integration.operations import running_worker
-from worker.app import Worker
 from worker.local_services import LocalKafka, LocalPostgres
+from worker.running import Worker
 from worker.settings import Settings, Topics
 from worker.store.migrate import migrate
 from worker.store.pool import connect

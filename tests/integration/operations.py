@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from worker.app import Worker
+from worker.running import Worker
 from worker.settings import Settings
 
 WAIT_SECONDS = 60.0

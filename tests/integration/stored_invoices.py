@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from worker.store.documents import StoredDocument, store_documents
+from worker.rows import StoredDocument
+from worker.store.documents import store_documents
 from worker.store.pool import connect
 
 ORDER_ID = "O-1"

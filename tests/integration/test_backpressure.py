@@ -11,10 +11,11 @@ import asyncpg
 from tests.integration.flows import order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient
 from tests.integration.operations import running_worker, wait_until
-from worker.app import Worker
 from worker.relay import RELAY_LOCK_ID
+from worker.rows import OutboxMessage
+from worker.running import Worker
 from worker.settings import Settings
-from worker.store.outbox import OutboxMessage, enqueue
+from worker.store.outbox import enqueue
 
 LIMIT = 5
 PAUSED_FOR_SECONDS = 3.0

@@ -20,7 +20,7 @@ from cloudevents.core.v1.event import CloudEvent
 from tests.examples import example
 from tests.integration.flows import await_event
 from tests.integration.kafka_client import KafkaClient
-from worker.app import Worker
+from worker.running import Worker
 from worker.settings import Settings
 
 OUTPUTS = ("invoices_closed", "notifications_requested", "invoice_events", "command_results")

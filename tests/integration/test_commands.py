@@ -16,7 +16,7 @@ from tests.integration.flows import (
 )
 from tests.integration.kafka_client import KafkaClient
 from tests.lifecycle_table import LIFECYCLE
-from worker.app import Worker
+from worker.running import Worker
 from worker.settings import Settings
 
 # A command of each action, valid in its fields, for an invoice of every status.

@@ -24,9 +24,9 @@ from tests.memory_store import records_of
 from tests.sellers import SELLER
 from tests.slow_rendering import RENDER_DELAY_SECONDS, render_slowly
 from worker import metrics
-from worker import renderer as renderer_module
+from worker import render_jobs as renderer_module
 from worker.processing import Outage, process_records
-from worker.renderer import Renderer, RenderProcess
+from worker.render_jobs import Renderer, RenderProcess
 from worker.settings import Settings
 from worker.store import documents
 from worker.store.pool import create_pool

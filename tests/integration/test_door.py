@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.hostile_records import ORDERS, check_output, records
 from tests.integration.kafka_client import KafkaClient
-from worker.app import Worker
 from worker.decisions import Record
 from worker.messages import Rejection
 from worker.messages.dead_letter import ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC
 from worker.processing import parse_items
+from worker.running import Worker
 from worker.settings import Settings
 
 EXAMPLES = max(3, int(os.environ.get("INVOICER_FUZZ_EXAMPLES", "120")) // 20)

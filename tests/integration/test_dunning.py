@@ -25,8 +25,8 @@ from tests.integration.flows import (
 )
 from tests.integration.kafka_client import KafkaClient
 from worker import metrics
-from worker.app import Worker
-from worker.dunning import scan
+from worker.dunning_scan import scan
+from worker.running import Worker
 from worker.settings import Settings
 from worker.store.dunning import DUNNING_LOCK_ID, overdue_by_currency
 from worker.store.pool import create_pool

@@ -18,7 +18,7 @@ from tests.integration.flows import order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient
 from tests.integration.operations import environment, running_worker, wait_until
 from tests.integration.test_operations_start_and_stop import fails_to_start
-from worker.app import Worker
+from worker.running import Worker
 from worker.settings import Settings
 
 FAIL_WITHIN_SECONDS = 60.0

@@ -12,7 +12,7 @@ import asyncpg
 
 from tests.integration.flows import command_event, order_event, row
 from tests.integration.kafka_client import KafkaClient
-from worker.app import Worker
+from worker.running import Worker
 from worker.settings import Settings
 
 ORDERS = 150

@@ -17,8 +17,8 @@ from tests.integration.flows import order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient, Received
 from tests.integration.operations import run_invoicer
 from tests.unit.test_dead_letters import parse
-from worker.app import Worker
 from worker.dead_letters import REPLAYED_FROM, run_command
+from worker.running import Worker
 from worker.settings import Settings
 
 # A defect the worker cannot get past: the database refuses one order (as a bug, a missing

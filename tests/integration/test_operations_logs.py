@@ -14,8 +14,8 @@ import structlog
 
 from tests.integration.flows import order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient
-from worker.app import Worker
 from worker.logs import configure_logging
+from worker.running import Worker
 from worker.settings import Settings
 
 EMAIL = "jane.roe.4711@example.org"

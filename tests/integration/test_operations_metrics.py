@@ -18,8 +18,8 @@ from tests.integration.operations import (
     scrape,
     wait_for_scrape,
 )
-from worker.app import Worker
 from worker.relay import RELAY_LOCK_ID
+from worker.running import Worker
 from worker.settings import Settings
 
 ORDER = "order-completed"

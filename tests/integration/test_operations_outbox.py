@@ -8,8 +8,9 @@ import asyncpg
 
 from tests.integration.kafka_client import KafkaClient
 from tests.integration.operations import run_invoicer, running_worker
+from worker.rows import OutboxMessage
 from worker.settings import Settings
-from worker.store.outbox import OutboxMessage, enqueue, fetch_pending, park
+from worker.store.outbox import enqueue, fetch_pending, park
 
 REFUSED = "MessageSizeTooLargeError: [Error 10] MessageSizeTooLargeError"
 

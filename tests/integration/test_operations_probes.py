@@ -24,7 +24,7 @@ from tests.integration.operations import (
     wait_for_status,
     wait_until,
 )
-from worker.app import Worker
+from worker.running import Worker
 from worker.settings import Settings
 
 STALL_SECONDS = 1.0

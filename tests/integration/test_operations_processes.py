@@ -19,7 +19,7 @@ from tests.faults.processes import environment_without_invoicer, invoicer_comman
 from tests.integration.flows import order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient
 from tests.integration.operations import Scrape, environment, scrape
-from tests.unit.test_deploy import WORKER, processes
+from tests.repository.test_deploy import WORKER, processes
 from worker.settings import Settings
 
 ORDERS = 40

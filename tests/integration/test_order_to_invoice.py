@@ -10,7 +10,7 @@ import asyncpg
 from tests.examples import example
 from tests.integration.flows import order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient
-from worker.app import Worker
+from worker.running import Worker
 from worker.settings import Settings
 
 sample = example

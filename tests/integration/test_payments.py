@@ -10,8 +10,8 @@ import asyncpg
 
 from tests.integration.flows import await_event, closed_invoice, command_event, send_command
 from tests.integration.kafka_client import KafkaClient
-from worker.app import Worker
 from worker.handlers.commands import ALREADY_RECORDED
+from worker.running import Worker
 from worker.settings import Settings
 from worker.store.invoices import load_invoices
 

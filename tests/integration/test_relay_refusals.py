@@ -13,8 +13,9 @@ from tests.integration.kafka_client import KafkaClient
 from worker import metrics
 from worker.messages.dead_letter import ORIGINAL_TOPIC, REASON
 from worker.relay import STORED, OutboxRelay, create_producer
+from worker.rows import OutboxMessage
 from worker.settings import Settings
-from worker.store.outbox import OutboxMessage, enqueue, fetch_pending
+from worker.store.outbox import enqueue, fetch_pending
 
 LIMIT = 64 * 1024
 

@@ -36,10 +36,10 @@ from tests.slow_rendering import (
     render_as_planned,
 )
 from worker import metrics
-from worker import renderer as renderer_module
-from worker.dunning import scan
+from worker import render_jobs as renderer_module
+from worker.dunning_scan import scan
 from worker.processing import Outage, process_records
-from worker.renderer import Renderer, RenderProcess
+from worker.render_jobs import Renderer, RenderProcess
 from worker.settings import Settings
 from worker.store import documents
 from worker.store.pool import create_pool

@@ -10,11 +10,12 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
+from worker.rows import OutboxMessage
 from worker.settings import Settings
 from worker.store import documents
 from worker.store.migrate import Migration, migrate, migrations
 from worker.store.numbers import take_numbers
-from worker.store.outbox import OutboxMessage, enqueue, fetch_pending
+from worker.store.outbox import enqueue, fetch_pending
 
 
 async def test_migrate_twice_applies_nothing_the_second_time(

@@ -13,7 +13,7 @@ from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from tests.integration.flows import await_event, order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient
 from tests.spans import recorded_spans
-from worker.app import Worker
+from worker.running import Worker
 from worker.settings import Settings
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"

@@ -4,7 +4,6 @@ command result is what it would be with one record per batch."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from opentelemetry import trace
 
 from tests import change_log
+from tests.builders import BACK_OFFICE, SOURCE, command, order
 from tests.memory_store import MemoryStore, records_of, results
 from tests.sellers import SELLER
 from worker import tracing
@@ -22,50 +22,9 @@ from worker.decisions import Record
 from worker.messages import stable_event_id
 from worker.settings import Settings
 
-SOURCE = "/shop"
-BACK_OFFICE = "/backoffice"
 ORDER_IDS = ("o-1", "o-2")
 ROW_IDS = ("r1", "r2", "r3")
 PAYMENT_IDS = ("bank-1", "bank-2")
-
-
-def order(
-    event_id: str, order_id: str, rows: Sequence[tuple[str, str, str]], **invoicing: Any
-) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": SOURCE,
-        "type": "order-completed",
-        "time": "2026-11-23T10:00:00Z",
-        "data": {
-            "orderId": order_id,
-            "currency": "EUR",
-            "customer": {"name": "Ada", "email": "ada@example.com"},
-            "rows": [
-                {
-                    "rowId": row_id,
-                    "name": f"Item {row_id}",
-                    "quantity": quantity,
-                    "unitPrice": price,
-                    "taxRate": "5",
-                }
-                for row_id, quantity, price in rows
-            ],
-            "invoicing": invoicing,
-        },
-    }
-
-
-def command(event_id: str, action: str, source: str = BACK_OFFICE, **data: Any) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": source,
-        "type": "invoice-command",
-        "time": "2026-11-23T11:00:00Z",
-        "data": {"action": action, **data},
-    }
 
 
 def invoice_of(event_id: str, source: str = SOURCE) -> str:

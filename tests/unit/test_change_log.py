@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from tests.builders import closed_invoice
 from tests.memory_store import NOW
-from tests.unit.test_credit_notes import closed_invoice
 from tests.unit.test_lifecycle import draft, open_invoice, pay
 from worker.decisions import Cause
 from worker.domain.credit_notes import credit_note_content, creditable_lines
@@ -26,7 +26,7 @@ from worker.domain.lifecycle import (
     send_invoice,
     update_draft,
 )
-from worker.events import invoice_event
+from worker.publishing.invoice_events import invoice_event
 from worker.settings import Settings
 
 CAUSE = Cause("/tests", "c-1", "c-1", None)

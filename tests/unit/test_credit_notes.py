@@ -3,7 +3,6 @@ notes, credits exactly its gross."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import pairwise
 from random import Random
@@ -12,46 +11,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.builders import closed_invoice
 from worker.domain.credit_notes import (
     credit_note_content,
     credit_reference,
     creditable_lines,
     live_credit_notes,
 )
-from worker.domain.invoice import OrderRow, build_invoice_content
 from worker.domain.lifecycle import (
     Invoice,
     InvoiceStatus,
     InvoiceType,
     close_draft,
-    number_invoice,
 )
 from worker.domain.rules import RuleViolation
-
-TAKEN_AT = datetime(2026, 11, 23, tzinfo=UTC)
-
-
-def closed_invoice(
-    rows: list[tuple[str, str, str]], currency: str = "EUR", prices_include_tax: bool = False
-) -> Invoice:
-    """An open invoice of (quantity, unit price, tax rate) rows."""
-    order_rows = [
-        OrderRow(f"r{n}", n, None, "Item", Decimal(q), None, Decimal(p), Decimal(0), Decimal(t))
-        for n, (q, p, t) in enumerate(rows)
-    ]
-    draft = Invoice(
-        invoice_id="inv",
-        order_id="o-1",
-        type=InvoiceType.INVOICE,
-        order_code=None,
-        currency=currency,
-        prices_include_tax=prices_include_tax,
-        customer={"name": "A"},
-        content=build_invoice_content(order_rows, currency, prices_include_tax),
-        payment_terms_days=14,
-    )
-    closed = close_draft(draft, reference=None).invoice
-    return number_invoice(closed, "INV-2026-000001", TAKEN_AT, date(2026, 11, 23))
 
 
 def credit_in_notes(

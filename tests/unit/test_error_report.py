@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worker.decisions import Cause, CommandResult
-from worker.events import command_result
 from worker.messages import MAX_HEADER_BYTES, Rejection, RejectReason
 from worker.messages.error_report import (
     MAX_FIELDS,
@@ -21,6 +20,7 @@ from worker.messages.error_report import (
     bounded_report,
     field_path,
 )
+from worker.publishing.batch_writes import command_result
 from worker.settings import Settings
 
 MAX_RESULT_BYTES = 64 * 1024

@@ -1,27 +1,11 @@
-import dataclasses
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from worker.domain.invoice import OrderRow, build_invoice_content
+from tests.builders import order_row
+from worker.domain.invoice import build_invoice_content
 from worker.domain.numbering import due_date, invoice_number
-
-
-def order_row(row_id: str, position: int, **changes: Any) -> OrderRow:
-    row = OrderRow(
-        row_id=row_id,
-        position=position,
-        sku=f"SKU-{row_id}",
-        name=f"Item {row_id}",
-        quantity=Decimal("1.50"),
-        unit="kg",
-        unit_price=Decimal("10.00"),
-        discount_percent=Decimal("0"),
-        tax_rate=Decimal("21"),
-    )
-    return dataclasses.replace(row, **changes)
 
 
 def test_lines_are_numbered_in_the_order_the_rows_first_appeared() -> None:

@@ -19,7 +19,7 @@ from worker.messages import (
     InvoiceCommandEvent,
     InvoiceCommandResult,
     InvoiceLineData,
-    InvoicePaid,
+    InvoicePaidData,
     InvoiceSnapshot,
     InvoiceState,
     OrderCompletedEvent,
@@ -715,7 +715,7 @@ def test_outgoing_models_omit_absent_optional_fields_but_keep_null_invoice() -> 
         payments=[],
         payment_status="paid",
     )
-    paid = InvoicePaid(
+    paid = InvoicePaidData(
         invoice_id="i-1",
         invoice_number="INV-2026-000001",
         order_id="SO-1",

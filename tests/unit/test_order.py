@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
+from tests.builders import order_row
 from worker.domain.invoice import OrderRow
 from worker.domain.order import Order, OrderConflict, OrderDetails, apply_order_message
 
 DETAILS = OrderDetails(
     order_code=None, currency="EUR", prices_include_tax=False, customer={"name": "A"}
 )
-
-
-def order_row(row_id: str, position: int = 0, **changes: Any) -> OrderRow:
-    row = OrderRow(
-        row_id=row_id,
-        position=position,
-        sku=f"SKU-{row_id}",
-        name=f"Item {row_id}",
-        quantity=Decimal("1.50"),
-        unit="kg",
-        unit_price=Decimal("10.00"),
-        discount_percent=Decimal("0"),
-        tax_rate=Decimal("21"),
-    )
-    return dataclasses.replace(row, **changes)
 
 
 def invoiced_order(*rows: OrderRow) -> Order:

@@ -10,14 +10,15 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from tests.builders import command
 from tests.documents.validation import fatal_assertions
 from tests.examples import example
 from tests.memory_store import NOW, MemoryStore, records_of
 from tests.sellers import SELLER
-from worker import events
 from worker.documents.render import render_documents
+from worker.publishing import document_events as published
+from worker.rows import StoredDocument
 from worker.settings import Settings
-from worker.store.documents import StoredDocument
 
 
 def closing(settings: Settings) -> MemoryStore:
@@ -49,7 +50,15 @@ def test_a_send_command_waits_for_the_documents_too() -> None:
     store = closing(Settings(seller=SELLER))
     [invoice_id] = store.invoices
 
-    store.run(records_of([command("send", invoice_id, channel="sms", recipient="+4915112345")]))
+    store.run(
+        records_of(
+            [
+                command(
+                    "send-1", "send", invoiceId=invoice_id, channel="sms", recipient="+4915112345"
+                )
+            ]
+        )
+    )
 
     assert types_of(store) == ["invoice-closed", "invoice-command-result"]
     auto, sent = store.waiting_notifications
@@ -65,7 +74,7 @@ def test_a_close_with_send_waits_for_the_documents_of_the_invoice_it_closes() ->
     store.run(records_of([order]))
     [invoice_id] = store.invoices
 
-    store.run(records_of([command("close", invoice_id, send=True)]))
+    store.run(records_of([command("close-1", "close", invoiceId=invoice_id, send=True)]))
 
     assert types_of(store) == ["invoice-created", "invoice-closed", "invoice-command-result"]
     [job] = store.render_jobs
@@ -108,29 +117,21 @@ def ready_after(store: MemoryStore, *commands: dict[str, object]) -> list[dict[s
     invoice = store.invoices[job.invoice_id]
     pdf = StoredDocument("pdf", "application/pdf", "0" * 64, 1)
     messages = [
-        events.documents_ready(store.settings, invoice, [pdf], [], job, NOW),
-        *events.notifications_with_documents(
+        published.documents_ready(store.settings, invoice, [pdf], [], job, NOW),
+        *published.notifications_with_documents(
             store.settings, invoice, [pdf], store.waiting_notifications, NOW
         ),
     ]
     return [json.loads(message.value or b"") for message in messages]
 
 
-def command(action: str, invoice_id: str, **data: object) -> dict[str, object]:
-    return {
-        "specversion": "1.0",
-        "id": f"{action}-1",
-        "source": "/backoffice",
-        "type": "invoice-command",
-        "data": {"action": action, "invoiceId": invoice_id, **data},
-    }
-
-
 def test_the_waiting_notification_tells_what_was_due_when_the_invoice_closed() -> None:
     store = closing(Settings(seller=SELLER))
     [invoice_id] = store.invoices
 
-    ready, notification = ready_after(store, command("record-payment", invoice_id, amount="10.00"))
+    ready, notification = ready_after(
+        store, command("record-payment-1", "record-payment", invoiceId=invoice_id, amount="10.00")
+    )
 
     assert ready["type"] == "invoice-documents-ready"
     assert notification["data"]["amountDue"] == "784.60"
@@ -141,7 +142,9 @@ def test_an_invoice_voided_before_its_documents_are_ready_is_not_announced() -> 
     store = closing(Settings(seller=SELLER))
     [invoice_id] = store.invoices
 
-    events_written = ready_after(store, command("void", invoice_id, reason="ordered twice"))
+    events_written = ready_after(
+        store, command("void-1", "void", invoiceId=invoice_id, reason="ordered twice")
+    )
 
     assert [event["type"] for event in events_written] == ["invoice-documents-ready"]
 
@@ -154,13 +157,13 @@ def test_failed_documents_are_announced_once_a_round_and_the_notification_says_w
 
     [notification] = [
         json.loads(message.value or b"")
-        for message in events.notifications_with_documents(
+        for message in published.notifications_with_documents(
             store.settings, invoice, [], store.waiting_notifications, NOW, reason
         )
     ]
     rounds = [
         json.loads(
-            events.documents_failed(
+            published.documents_failed(
                 store.settings, invoice, reason, replace(job, attempts=5, retried=retried), NOW
             ).value
             or b""

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from tests.slow_rendering import sleep_then_echo
-from worker import renderer
-from worker.renderer import RenderProcess
+from worker import render_jobs as renderer
+from worker.render_jobs import RenderProcess
 
 
 @pytest.fixture(autouse=True)

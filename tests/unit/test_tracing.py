@@ -17,9 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry import trace
 
+from tests.builders import order
 from tests.memory_store import MemoryStore, records_of
 from tests.spans import recorded_spans
-from tests.unit.test_batching import order
 from worker import tracing
 from worker.decisions import Record
 from worker.logs import configure_logging

@@ -10,7 +10,7 @@ from multidict import MultiMapping
 from worker.api import cursor
 from worker.api.problems import BadParameter
 from worker.api.well_formed import parameter_name
-from worker.messages.outgoing import InvoiceStatus
+from worker.messages.outgoing import InvoiceStatusName
 from worker.store import reads
 
 INVOICES_PATH = "/v1/invoices"
@@ -20,7 +20,7 @@ DOCUMENT_ROUTE = "/v1/invoices/{invoiceId}/{kind:pdf|ubl}"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 LIST_PARAMETERS = ("orderId", "customerId", "status", "limit", cursor.PARAMETER)
-STATUSES: tuple[str, ...] = get_args(InvoiceStatus)
+STATUSES: tuple[str, ...] = get_args(InvoiceStatusName)
 _LIMIT = re.compile(r"\d{1,3}")
 
 

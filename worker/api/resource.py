@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from worker.events import invoice_state
 from worker.messages.outgoing import Document, InvoiceResource, document_path
+from worker.publishing.snapshots import invoice_state
 from worker.store.reads import StoredInvoice
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from worker.dunning import scan
+from worker.dunning_scan import scan
 from worker.logs import Lines
 from worker.messages import stable_event_id
 from worker.settings import Settings

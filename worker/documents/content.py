@@ -13,7 +13,7 @@ from worker.domain.amounts import line_amount
 from worker.domain.invoice import InvoiceLine
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.money import format_amount, minor_units
-from worker.messages.values import has_vat_prefix
+from worker.domain.tax_categories import has_vat_prefix
 
 EN16931_MINOR_UNITS = (0, 2)
 """EN 16931 amounts have at most 2 decimals (BR-DEC-*); 3-digit currencies cannot be told."""

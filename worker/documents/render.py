@@ -1,5 +1,5 @@
 """Every document of a closed invoice, or why one cannot be made: a pure function of the
-stored invoice, run in a process of its own (worker.renderer)."""
+stored invoice, run in a process of its own (worker.render_jobs)."""
 
 from __future__ import annotations
 

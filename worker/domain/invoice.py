@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from operator import attrgetter
+from typing import Any
 
 from worker.domain.amounts import (
     InvoiceAmounts,
@@ -14,6 +15,22 @@ from worker.domain.amounts import (
     compute_amounts,
     default_tax_category,
 )
+
+ROW_FIELDS = ("sku", "name", "quantity", "unit", "unit_price", "discount_percent", "tax_rate")
+"""What an order row states about its item, and its invoice line copies as it is: one list for
+the message's row, the stored row, the invoice line and the stored line."""
+
+_row_fields = attrgetter(*ROW_FIELDS)
+
+
+def row_fields(row: Any) -> dict[str, Any]:
+    """The ROW_FIELDS of anything that has them as attributes."""
+    return dict(zip(ROW_FIELDS, _row_fields(row), strict=True))
+
+
+def row_fields_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The ROW_FIELDS of a stored row or line."""
+    return {name: record[name] for name in ROW_FIELDS}
 
 
 def _with_treatment(line: OrderRow | InvoiceLine) -> None:
@@ -86,13 +103,7 @@ def build_invoice_content(
         InvoiceLine(
             line_no=line_no,
             order_row_id=row.row_id,
-            sku=row.sku,
-            name=row.name,
-            quantity=row.quantity,
-            unit=row.unit,
-            unit_price=row.unit_price,
-            discount_percent=row.discount_percent,
-            tax_rate=row.tax_rate,
+            **row_fields(row),
             net_amount=amount.net_amount,
             gross_amount=amount.gross_amount,
             treatment=row.treatment,

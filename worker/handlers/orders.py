@@ -7,7 +7,7 @@ import structlog
 from worker.decisions import Decision, Outcome, Record, View, cause_of
 from worker.domain.amounts import TaxTreatment, line_amount
 from worker.domain.customer import address_for
-from worker.domain.invoice import OrderRow, build_invoice_content
+from worker.domain.invoice import OrderRow, build_invoice_content, row_fields
 from worker.domain.lifecycle import (
     Change,
     Invoice,
@@ -91,13 +91,7 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
         OrderRow(
             row_id=row.row_id,
             position=index,
-            sku=row.sku,
-            name=row.name,
-            quantity=row.quantity,
-            unit=row.unit,
-            unit_price=row.unit_price,
-            discount_percent=row.discount_percent,
-            tax_rate=row.tax_rate,
+            **row_fields(row),
             treatment=TaxTreatment(
                 row.category, row.tax_exemption_reason, row.tax_exemption_reason_code
             ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import structlog
 
-from worker.decisions import Cause, CommandResult, DeadLetter, Decision, Outcome, Record
+from worker.decisions import Cause, CommandResult, DeadLettered, Decision, Outcome, Record
 from worker.logs import OFFSET, PARTITION, TOPIC
 from worker.messages import INVOICE_COMMAND, Rejection
 from worker.messages.error_report import bounded_report
@@ -35,7 +35,7 @@ def dead_letter(record: Record, rejection: Rejection) -> Decision:
         Outcome.DEAD_LETTERED,
         rejection_cause(rejection, record),
         rejection.event_type,
-        facts=(DeadLetter(record, rejection),),
+        facts=(DeadLettered(record, rejection),),
     )
 
 

@@ -30,7 +30,7 @@ from worker.messages.values import (
     check_phone,
 )
 
-InvoiceType = Literal["invoice", "credit-note"]
+InvoiceTypeName = Literal["invoice", "credit-note"]
 Channel = Literal["email", "sms"]
 
 
@@ -75,7 +75,7 @@ class InvoiceActionData(InvoiceCommandData):
 class CreateInvoice(InvoiceCommandData):
     action: Literal["create"]
     order_id: Identifier
-    type: InvoiceType = "invoice"
+    type: InvoiceTypeName = "invoice"
     reference_invoice_id: Omittable[Identifier] = None
     """The invoice a credit note credits: required for, and only for, a credit note."""
     row_ids: Omittable[RowIds] = None

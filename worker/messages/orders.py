@@ -15,7 +15,14 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from worker.domain.amounts import default_tax_category
 from worker.domain.money import minor_units
+from worker.domain.tax_categories import (
+    Subject,
+    TaxBreach,
+    TaxedRow,
+    tax_category_breaches,
+)
 from worker.messages.values import (
     NOT_ROUNDED,
     CountryCode,
@@ -33,7 +40,6 @@ from worker.messages.values import (
     Text,
     UnitPrice,
     fraction_digits,
-    has_vat_prefix,
 )
 
 MAX_ROWS = 1000
@@ -41,9 +47,6 @@ MAX_ROWS = 1000
 Delivery = Literal["email", "sms", "none"]
 TaxCategory = Literal["S", "Z", "E", "AE", "K", "G", "O"]
 """UNCL5305, the VAT categories of EN 16931 an order may state."""
-EXEMPT_CATEGORIES = frozenset({"E", "AE", "K", "G", "O"})
-"""Categories that need an exemption reason or code (BR-E-10, BR-AE-10, BR-IC-10, ...)."""
-BUYER_VAT_CATEGORIES = frozenset({"AE", "K"})
 LanguageTag = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length=35)
 ]
@@ -105,11 +108,7 @@ class OrderRowData(MessageModel):
         """The stated tax category, else the default for its rate."""
         if self.tax_category is not None:
             return self.tax_category
-        return "S" if self.tax_rate > 0 else "Z"
-
-    @property
-    def exempt(self) -> bool:
-        return self.tax_exemption_reason is not None or self.tax_exemption_reason_code is not None
+        return default_tax_category(self.tax_rate)
 
 
 class Invoicing(MessageModel):
@@ -167,68 +166,37 @@ class OrderCompleted(MessageModel):
         return None if address is None else address.country
 
     def _tax_category_breaches(self) -> Iterator[InitErrorDetails]:
-        """EN 16931's rules for each row's VAT category: the rate it allows, the exemption
-        reason it needs (one per category in an order), what it needs of the buyer."""
-        exemptions: dict[str, tuple[int, str | None, str | None]] = {}
-        for index, row in enumerate(self.rows):
-            category = row.category
-            if category == "S" and row.tax_rate == 0:
-                yield _breach(index, "taxRate", "must be above 0 for tax category S")
-            elif category != "S" and row.tax_rate != 0:
-                yield _breach(index, "taxRate", f"must be 0 for tax category {category}")
-            if category in EXEMPT_CATEGORIES and not row.exempt:
-                yield _breach(
-                    index,
-                    "taxExemptionReason",
-                    f"a reason or a taxExemptionReasonCode is required for tax category {category}",
-                )
-            elif category not in EXEMPT_CATEGORIES and row.exempt:
-                yield _breach(
-                    index, "taxExemptionReason", f"not allowed for tax category {category}"
-                )
-            stated = (index, row.tax_exemption_reason, row.tax_exemption_reason_code)
-            first = exemptions.setdefault(category, stated)
-            if first[1:] != stated[1:]:
-                yield _breach(
-                    index,
-                    "taxExemptionReason",
-                    f"differs from row {first[0]}'s: one exemption per tax category",
-                )
-        categories = {row.category for row in self.rows}
-        if "O" in categories and len(categories) > 1:
-            index = next(i for i, row in enumerate(self.rows) if row.category != "O")
-            yield _breach(
-                index, "taxCategory", "an order with tax category O can have no other category"
+        """The domain's EN 16931 rules for the rows' VAT categories, each breach at its field."""
+        rows = [
+            TaxedRow(
+                row.category, row.tax_rate, row.tax_exemption_reason, row.tax_exemption_reason_code
             )
-        needing_vat_id = sorted(categories & BUYER_VAT_CATEGORIES)
-        if needing_vat_id and self.customer.vat_id is None:
-            yield _error(
-                ("customer", "vatId"), f"required for tax category {needing_vat_id[0]}", None
+            for row in self.rows
+        ]
+        for breach in tax_category_breaches(
+            rows, self.customer.vat_id, self.delivery_date, self.delivery_country
+        ):
+            loc, value = self._place(breach)
+            yield InitErrorDetails(
+                type=PydanticCustomError("tax_category", breach.message), loc=loc, input=value
             )
-        elif needing_vat_id and not has_vat_prefix(self.customer.vat_id or ""):
-            yield _error(
-                ("customer", "vatId"),
-                f"must start with its country prefix (DE123456789) for tax category "
-                f"{needing_vat_id[0]}",
-                self.customer.vat_id,
-            )
-        if "K" in categories:
-            if self.delivery_date is None:
-                yield _error(("deliveryDate",), "required for tax category K", None)
-            if self.delivery_country is None:
-                yield _error(
-                    ("deliveryAddress", "country"),
-                    "required for tax category K (or billingAddress.country)",
-                    None,
-                )
+
+    def _place(self, breach: TaxBreach) -> tuple[tuple[str | int, ...], object]:
+        """Where a breach is in the message, and the value it reports."""
+        if breach.row is not None:
+            return ("rows", breach.row, _ROW_FIELDS[breach.subject]), None
+        if breach.subject is Subject.BUYER_VAT_ID:
+            return ("customer", "vatId"), self.customer.vat_id
+        if breach.subject is Subject.DELIVERY_DATE:
+            return ("deliveryDate",), None
+        return ("deliveryAddress", "country"), None
 
 
-def _error(loc: tuple[str | int, ...], message: str, value: object) -> InitErrorDetails:
-    return InitErrorDetails(type=PydanticCustomError("tax_category", message), loc=loc, input=value)
-
-
-def _breach(index: int, field: str, message: str) -> InitErrorDetails:
-    return _error(("rows", index, field), message, None)
+_ROW_FIELDS = {
+    Subject.RATE: "taxRate",
+    Subject.EXEMPTION: "taxExemptionReason",
+    Subject.CATEGORY: "taxCategory",
+}
 
 
 def duplicate_row_ids(

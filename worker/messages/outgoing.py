@@ -8,15 +8,15 @@ value; `invoice` of a result and `invoiceNumber` of a snapshot are always there,
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
-from worker.messages.commands import Channel, InvoiceType
+from worker.messages.commands import Channel, InvoiceTypeName
 from worker.messages.orders import BillingAddress, Customer, ElectronicAddress
 from worker.messages.values import MessageModel, Omittable
 
 DecimalString = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]
-InvoiceStatus = Literal["draft", "open", "paid", "void", "deleted"]
-PaymentStatus = Literal["unpaid", "partially-paid", "paid"]
+InvoiceStatusName = Literal["draft", "open", "paid", "void", "deleted"]
+PaymentStatusName = Literal["unpaid", "partially-paid", "paid"]
 Version = Annotated[int, Field(ge=1)]
 
 
@@ -119,16 +119,16 @@ class InvoiceDocumentsFailed(MessageModel):
     attempts: Annotated[int, Field(ge=1)]
 
 
-class InvoiceCreated(MessageModel):
+class InvoiceBody(MessageModel):
     """An invoice as `invoice-created` shows a new draft; also the body of `invoice-closed`
     and of the whole invoice (InvoiceState)."""
 
     invoice_id: str
-    type: InvoiceType
+    type: InvoiceTypeName
     reference_invoice_id: Omittable[str] = None
     order_id: str
     order_code: Omittable[str] = None
-    status: InvoiceStatus
+    status: InvoiceStatusName
     currency: str
     prices_include_tax: bool
     customer: Customer
@@ -156,7 +156,7 @@ class RecordedPayment(MessageModel):
     refunded_amount: DecimalString
 
 
-class InvoiceState(InvoiceCreated):
+class InvoiceState(InvoiceBody):
     """The whole invoice as it is after a change, in every status: the `invoice-closed`
     shape, with number and dates null until it closes, plus its payments. Every change-log
     event carries it as `invoice`; folding them by `invoiceId`, keeping the highest
@@ -168,17 +168,19 @@ class InvoiceState(InvoiceCreated):
     due_date: date | None
     closed_at: AwareDatetime | None
     payments: list[RecordedPayment]
-    payment_status: PaymentStatus
+    payment_status: PaymentStatusName
 
 
-class DraftCreated(InvoiceCreated):
+class DraftCreated(InvoiceBody):
     """A draft now exists (`invoice-created`): the draft, and the whole invoice."""
 
     invoice: InvoiceState
 
 
-class InvoiceClosed(InvoiceCreated):
+class InvoiceClosedData(InvoiceBody):
     """An invoice was closed: numbered and dated (`invoice-closed`)."""
+
+    model_config = ConfigDict(title="InvoiceClosed")
 
     invoice_number: str
     issue_date: date
@@ -187,11 +189,13 @@ class InvoiceClosed(InvoiceCreated):
     invoice: InvoiceState
 
 
-class InvoiceVoided(MessageModel):
+class InvoiceVoidedData(MessageModel):
+    model_config = ConfigDict(title="InvoiceVoided")
+
     invoice_id: str
     invoice_number: str
     order_id: str
-    status: InvoiceStatus
+    status: InvoiceStatusName
     totals: TotalsData
     reason: str
     invoice: InvoiceState
@@ -204,11 +208,13 @@ class PaymentData(MessageModel):
     reference: Omittable[str] = None
 
 
-class InvoicePaid(MessageModel):
+class InvoicePaidData(MessageModel):
+    model_config = ConfigDict(title="InvoicePaid")
+
     invoice_id: str
     invoice_number: str
     order_id: str
-    status: InvoiceStatus
+    status: InvoiceStatusName
     totals: TotalsData
     payment: Omittable[PaymentData] = None
     """The payment that settled it; absent when credit notes did."""
@@ -221,13 +227,15 @@ class InvoiceChanged(MessageModel):
 
     invoice_id: str
     order_id: str
-    status: InvoiceStatus
+    status: InvoiceStatusName
     version: Version
     invoice: InvoiceState
 
 
-class PaymentRecorded(InvoiceChanged):
+class PaymentRecordedData(InvoiceChanged):
     """A payment that leaves something due (`invoice-payment-recorded`)."""
+
+    model_config = ConfigDict(title="PaymentRecorded")
 
     payment: RecordedPayment
 
@@ -238,20 +246,26 @@ class Refund(MessageModel):
     reason: Omittable[str] = None
 
 
-class PaymentRefunded(InvoiceChanged):
+class PaymentRefundedData(InvoiceChanged):
     """Part or all of a payment given back (`invoice-payment-refunded`)."""
+
+    model_config = ConfigDict(title="PaymentRefunded")
 
     refund: Refund
 
 
-class InvoiceCredited(InvoiceChanged):
+class InvoiceCreditedData(InvoiceChanged):
     """A credit note closed against the invoice, leaving something due (`invoice-credited`)."""
+
+    model_config = ConfigDict(title="InvoiceCredited")
 
     credit_note_id: str
 
 
-class InvoiceOverdue(MessageModel):
+class InvoiceOverdueData(MessageModel):
     """Open, something due, past its due date (`invoice-overdue`): once per invoice."""
+
+    model_config = ConfigDict(title="InvoiceOverdue")
 
     invoice_id: str
     invoice_number: str
@@ -280,7 +294,9 @@ class InvoicePage(MessageModel):
     """The cursor of the next page (`after`); null on the last."""
 
 
-class NotificationRequested(MessageModel):
+class NotificationRequestedData(MessageModel):
+    model_config = ConfigDict(title="NotificationRequested")
+
     notification_id: str
     channel: Channel
     recipient: str
@@ -303,7 +319,7 @@ class NotificationRequested(MessageModel):
 
 class InvoiceSnapshot(MessageModel):
     invoice_id: str
-    status: InvoiceStatus
+    status: InvoiceStatusName
     version: Version
     invoice_number: str | None
     """None for a draft."""

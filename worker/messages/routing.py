@@ -1,5 +1,5 @@
 """Where each event goes: every incoming and outgoing event type, its topic (the `Topics`
-setting that names it), its model and its schema's URI. events.py, schemas.py and
+setting that names it), its model and its schema's URI. worker.publishing, schemas.py and
 topics.py all read this."""
 
 from collections.abc import Mapping
@@ -18,17 +18,17 @@ from worker.messages.envelope import (
 from worker.messages.outgoing import (
     DraftCreated,
     InvoiceChanged,
-    InvoiceClosed,
+    InvoiceClosedData,
     InvoiceCommandResult,
-    InvoiceCredited,
+    InvoiceCreditedData,
     InvoiceDocumentsFailed,
     InvoiceDocumentsReady,
-    InvoiceOverdue,
-    InvoicePaid,
-    InvoiceVoided,
-    NotificationRequested,
-    PaymentRecorded,
-    PaymentRefunded,
+    InvoiceOverdueData,
+    InvoicePaidData,
+    InvoiceVoidedData,
+    NotificationRequestedData,
+    PaymentRecordedData,
+    PaymentRefundedData,
 )
 
 DEAD_LETTER_TOPIC = "dead_letter"
@@ -59,12 +59,12 @@ INCOMING: Mapping[str, EventRoute] = {
 OUTGOING: Mapping[str, EventRoute] = {
     "invoice-closed": EventRoute(
         "invoices_closed",
-        InvoiceClosed,
+        InvoiceClosedData,
         "An invoice was closed: numbered and dated. Once per invoice.",
     ),
     "notification-requested": EventRoute(
         "notifications_requested",
-        NotificationRequested,
+        NotificationRequestedData,
         "Send an issued invoice, or a payment reminder, to its customer.",
     ),
     "invoice-command-result": EventRoute(
@@ -73,10 +73,12 @@ OUTGOING: Mapping[str, EventRoute] = {
         "The outcome of a command: exactly one per processing.",
     ),
     "invoice-created": EventRoute("invoice_events", DraftCreated, "A draft invoice now exists."),
-    "invoice-voided": EventRoute("invoice_events", InvoiceVoided, "An open invoice was voided."),
+    "invoice-voided": EventRoute(
+        "invoice_events", InvoiceVoidedData, "An open invoice was voided."
+    ),
     "invoice-paid": EventRoute(
         "invoice_events",
-        InvoicePaid,
+        InvoicePaidData,
         "An invoice is paid in full (by payments or credit notes).",
     ),
     "invoice-documents-ready": EventRoute(
@@ -93,21 +95,21 @@ OUTGOING: Mapping[str, EventRoute] = {
     "invoice-updated": EventRoute("invoice_events", InvoiceChanged, "A draft was changed."),
     "invoice-deleted": EventRoute("invoice_events", InvoiceChanged, "A draft was deleted."),
     "invoice-payment-recorded": EventRoute(
-        "invoice_events", PaymentRecorded, "A payment was recorded; something is still due."
+        "invoice_events", PaymentRecordedData, "A payment was recorded; something is still due."
     ),
     "invoice-payment-refunded": EventRoute(
         "invoice_events",
-        PaymentRefunded,
+        PaymentRefundedData,
         "Part or all of a payment was refunded; a paid invoice may be open again.",
     ),
     "invoice-credited": EventRoute(
         "invoice_events",
-        InvoiceCredited,
+        InvoiceCreditedData,
         "A credit note was closed against the invoice; something is still due.",
     ),
     "invoice-overdue": EventRoute(
         "invoice_events",
-        InvoiceOverdue,
+        InvoiceOverdueData,
         "An open invoice is past its due date with something due. Once per invoice.",
     ),
 }

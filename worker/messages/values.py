@@ -357,16 +357,6 @@ def check_eas_scheme(scheme: str) -> str:
     return scheme
 
 
-_VAT_PREFIXES_BEYOND_ISO = frozenset({"EL", "XI"})  # Greece, Northern Ireland
-
-
-def has_vat_prefix(vat_id: str) -> bool:
-    """Whether a VAT identifier starts with its country's prefix, as EN 16931 needs it
-    (BR-CO-9): DE123456789, EL123456789."""
-    prefix = vat_id[:2]
-    return len(vat_id) > 2 and (prefix in countries_by_alpha2 or prefix in _VAT_PREFIXES_BEYOND_ISO)
-
-
 EasScheme = Annotated[
     str,
     AfterValidator(check_eas_scheme),

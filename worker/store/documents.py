@@ -10,53 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 import asyncpg
 
+from worker.rows import RenderJob, StoredDocument, WaitingNotification
 from worker.store.pool import Executor
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingNotification:
-    """A notification-requested that goes out with its invoice's documents: the automatic one
-    of a close, and the one of a `send` command (docs/contract.md, "Documents")."""
-
-    invoice_id: str
-    channel: str
-    recipient: str
-    reason: str
-    request: tuple[str, ...]
-    amount_due: Decimal
-    """What was due when it was requested: the notification tells that, whenever the
-    documents are ready."""
-    correlation_id: str
-    event_time: datetime | None
-    traceparent: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RenderJob:
-    invoice_id: str
-    correlation_id: str
-    event_time: datetime | None
-    """When the event that closed the invoice happened: end-to-end latency."""
-    traceparent: str | None = None
-    attempts: int = 0
-    """Renderings of this round, this one included."""
-    retried: int = 0
-    """Rounds before this one: how often its documents failed for good and were asked for
-    again. A claim is (retried, attempts)."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDocument:
-    kind: str
-    media_type: str
-    sha256: str
-    size: int
 
 
 async def enqueue(

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
+from worker.rows import EventKey, InboxEntry, InboxOutcome
 from worker.store.pool import Executor
-
-EventKey = tuple[str, str]
-"""(source, id) of a CloudEvent."""
 
 
 class ConcurrentDuplicate(Exception):
     """Another transaction recorded one of this batch's events first. Retrying the batch
     sees it as a duplicate."""
-
-
-@dataclass(frozen=True, slots=True)
-class InboxEntry:
-    outcome: str
-    result_key: bytes | None
-    result_value: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class InboxOutcome:
-    key: EventKey
-    event_type: str
-    outcome: str
-    result_key: bytes | None = None
-    result_value: bytes | None = None
 
 
 async def load_inbox(

@@ -16,7 +16,7 @@ from worker.domain.amounts import (
     TaxTreatment,
     default_tax_category,
 )
-from worker.domain.invoice import InvoiceContent, InvoiceLine
+from worker.domain.invoice import InvoiceContent, InvoiceLine, row_fields_of
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType, Payment
 from worker.domain.money import plain
 from worker.store.payments import load_payments, save_payments
@@ -258,13 +258,7 @@ def invoice_from_rows(
         InvoiceLine(
             line_no=line["line_no"],
             order_row_id=line["order_row_id"],
-            sku=line["sku"],
-            name=line["name"],
-            quantity=line["quantity"],
-            unit=line["unit"],
-            unit_price=line["unit_price"],
-            discount_percent=line["discount_percent"],
-            tax_rate=line["tax_rate"],
+            **row_fields_of(line),
             net_amount=line["net_amount"],
             gross_amount=line["gross_amount"],
             treatment=treatment_of(line),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable
 
-from worker.domain.invoice import OrderRow
+from worker.domain.invoice import OrderRow, row_fields_of
 from worker.domain.order import Order, OrderDetails
 from worker.store.invoices import treatment_arrays, treatment_of
 from worker.store.pool import Executor, numeric_text
@@ -63,13 +63,7 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
             rows[record["order_id"]][record["row_id"]] = OrderRow(
                 row_id=record["row_id"],
                 position=record["position"],
-                sku=record["sku"],
-                name=record["name"],
-                quantity=record["quantity"],
-                unit=record["unit"],
-                unit_price=record["unit_price"],
-                discount_percent=record["discount_percent"],
-                tax_rate=record["tax_rate"],
+                **row_fields_of(record),
                 treatment=treatment_of(record),
             )
         for record in await connection.fetch(

@@ -5,27 +5,15 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+from worker.rows import Headers, OutboxMessage
 from worker.store.pool import Executor
 
 OUTBOX_CHANNEL = "invoicer_outbox"
-
-Headers = tuple[tuple[str, bytes | None], ...]
-"""Kafka record headers: a value may be null."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = field(default=())
-    event_time: datetime | None = None
-    """When the event that caused this message happened: for end-to-end latency."""
 
 
 @dataclass(frozen=True, slots=True)

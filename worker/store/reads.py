@@ -19,7 +19,8 @@ from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
 from worker.domain.lifecycle import Invoice
-from worker.store.documents import StoredDocument, stored_document_of
+from worker.rows import StoredDocument
+from worker.store.documents import stored_document_of
 from worker.store.invoices import HEADER_COLUMNS, LINE_COLUMNS, assemble_invoices
 from worker.store.pool import Executor
 

@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 
 from tests.deploy_files import OVERLAY_NAMES, Manifests, rendered
-from tests.unit.test_deploy import KUBERNETES_VERSIONS, METRICS_SERVICE, WORKER
+from tests.repository.test_deploy import KUBERNETES_VERSIONS, METRICS_SERVICE, WORKER
 from worker.http import LIVENESS_PATH, METRICS_PATH, READINESS_PATH
 from worker.settings import Settings
 

@@ -16,11 +16,11 @@ from aiokafka import AIOKafkaProducer
 from worker import faults, metrics
 from worker.connections import ConnectionLimits
 from worker.consumer import BatchConsumer
-from worker.dunning import run_scans
+from worker.dunning_scan import run_scans
 from worker.http import create_app, start_http
 from worker.logs import CONSUMER_GROUP
 from worker.relay import OutboxRelay, create_producer
-from worker.renderer import Renderer, RenderProcess
+from worker.render_jobs import Renderer, RenderProcess
 from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.startup import StartupError

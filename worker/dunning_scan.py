@@ -24,11 +24,12 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import structlog
 
-from worker import events, metrics
+from worker import metrics
 from worker.decisions import Cause
 from worker.domain.dunning import Notice, due_notices
 from worker.domain.lifecycle import NotificationRequested
 from worker.messages import stable_event_id
+from worker.publishing.invoice_events import invoice_event
 from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.store import dunning, invoices, orders, outbox
@@ -121,7 +122,7 @@ async def _send_notices(
     await outbox.enqueue(
         connection,
         [
-            events.invoice_event(settings, notice.fact, _cause(notice), now)
+            invoice_event(settings, notice.fact, _cause(notice), now)
             for notice in notices
             if notice.fact is not None
         ],

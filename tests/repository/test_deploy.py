@@ -8,7 +8,7 @@ worker really does (ports, paths, settings, processes, shutdown).
 
 The metrics the rules and the dashboard name are checked against a running worker's
 /metrics in tests/integration/test_operations_metrics.py; the Dockerfile is linted by
-hadolint in scripts/test. The read API's objects: tests/unit/test_deploy_api.py.
+hadolint in scripts/test. The read API's objects: tests/repository/test_deploy_api.py.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from tests.deploy_files import (
     metric_names,
     rendered,
 )
-from worker.app import SHUTDOWN_TIMEOUT_SECONDS
 from worker.http import LIVENESS_PATH, METRICS_PATH, READINESS_PATH
+from worker.running import SHUTDOWN_TIMEOUT_SECONDS
 from worker.settings import Settings, Topics
 from worker.tracing import OTEL_VARIABLES
 

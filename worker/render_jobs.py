@@ -35,15 +35,19 @@ from types import TracebackType
 import asyncpg
 import structlog
 
-from worker import events, metrics
+from worker import metrics
 from worker.documents.render import RenderedDocuments, render_documents
 from worker.domain.lifecycle import Invoice
 from worker.logs import CORRELATION_ID
+from worker.publishing.document_events import (
+    documents_failed,
+    documents_ready,
+    notifications_with_documents,
+)
 from worker.retry import Backoff, Waiting
+from worker.rows import OutboxMessage, RenderJob, StoredDocument, WaitingNotification
 from worker.settings import Settings
 from worker.store import documents, invoices, orders, outbox
-from worker.store.documents import RenderJob, StoredDocument, WaitingNotification
-from worker.store.outbox import OutboxMessage
 from worker.store.pool import Executor as Connection
 
 log = structlog.get_logger(__name__)
@@ -248,7 +252,7 @@ class Renderer:
             await documents.fail(connection, job.invoice_id, failure.reason)
             waiting = await documents.take_waiting(connection, job.invoice_id)
             now = datetime.now(UTC)
-            failed = events.documents_failed(self._settings, invoice, failure.reason, job, now)
+            failed = documents_failed(self._settings, invoice, failure.reason, job, now)
             sent = self._notifications(invoice, [], waiting, now, failure.reason)
             await outbox.enqueue(connection, [failed, *sent])
         metrics.DOCUMENTS_FAILED.labels(cause=failure.cause).inc()
@@ -278,7 +282,7 @@ class Renderer:
         )
         waiting = await documents.take_waiting(connection, job.invoice_id)
         now = datetime.now(UTC)
-        ready = events.documents_ready(self._settings, invoice, stored, unavailable, job, now)
+        ready = documents_ready(self._settings, invoice, stored, unavailable, job, now)
         sent = self._notifications(invoice, stored, waiting, now)
         await outbox.enqueue(connection, [ready, *sent])
         await documents.finish(connection, job.invoice_id)
@@ -321,9 +325,7 @@ class Renderer:
         now: datetime,
         failure: str | None = None,
     ) -> list[OutboxMessage]:
-        sent = events.notifications_with_documents(
-            self._settings, invoice, stored, waiting, now, failure
-        )
+        sent = notifications_with_documents(self._settings, invoice, stored, waiting, now, failure)
         if len(sent) < len(waiting):
             log.warning(
                 "notifications not sent: the invoice was voided before its documents went out",

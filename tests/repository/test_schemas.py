@@ -16,16 +16,16 @@ import yaml
 from tests.examples import EXAMPLES_DIR
 from worker.messages import (
     Customer,
-    InvoiceClosed,
+    InvoiceBody,
+    InvoiceClosedData,
     InvoiceCommandResult,
-    InvoiceCreated,
     InvoiceDocumentsReady,
     InvoiceLineData,
-    InvoicePaid,
+    InvoicePaidData,
     InvoiceSnapshot,
     InvoiceState,
-    InvoiceVoided,
-    NotificationRequested,
+    InvoiceVoidedData,
+    NotificationRequestedData,
     PaymentData,
     RecordedPayment,
     TaxGroupData,
@@ -35,11 +35,11 @@ from worker.messages import (
 from worker.messages.outgoing import (
     DraftCreated,
     InvoiceChanged,
-    InvoiceCredited,
+    InvoiceCreditedData,
     InvoiceDocumentsFailed,
-    InvoiceOverdue,
-    PaymentRecorded,
-    PaymentRefunded,
+    InvoiceOverdueData,
+    PaymentRecordedData,
+    PaymentRefundedData,
     Refund,
 )
 from worker.messages.routing import CONTRACT_VERSION, OUTGOING
@@ -131,8 +131,8 @@ def _totals() -> TotalsData:
     )
 
 
-def _draft() -> InvoiceCreated:
-    return InvoiceCreated(
+def _draft() -> InvoiceBody:
+    return InvoiceBody(
         invoice_id="4f163819-178d-470c-a246-d6768476a6ec",
         type="invoice",
         order_id="NL-10042",
@@ -204,7 +204,7 @@ SAMPLE_DATA = {
             payment_status="unpaid",
         ),
     ),
-    "invoice-closed": InvoiceClosed(
+    "invoice-closed": InvoiceClosedData(
         **dict(_draft()),
         invoice_number="INV-2026-000001",
         issue_date=date(2026, 11, 23),
@@ -214,12 +214,12 @@ SAMPLE_DATA = {
     ),
     "invoice-updated": InvoiceChanged(**_change("draft")),
     "invoice-deleted": InvoiceChanged(**_change("deleted")),
-    "invoice-payment-recorded": PaymentRecorded(**_change(), payment=_PAYMENT),
-    "invoice-payment-refunded": PaymentRefunded(
+    "invoice-payment-recorded": PaymentRecordedData(**_change(), payment=_PAYMENT),
+    "invoice-payment-refunded": PaymentRefundedData(
         **_change(), refund=Refund(payment_id="bank-2026-118", amount="10.00", reason="returned")
     ),
-    "invoice-credited": InvoiceCredited(**_change(), credit_note_id="cn-1"),
-    "invoice-overdue": InvoiceOverdue(
+    "invoice-credited": InvoiceCreditedData(**_change(), credit_note_id="cn-1"),
+    "invoice-overdue": InvoiceOverdueData(
         invoice_id="i-1",
         invoice_number="INV-2026-000001",
         order_id="NL-10042",
@@ -227,7 +227,7 @@ SAMPLE_DATA = {
         days_overdue=3,
         invoice=_invoice(),
     ),
-    "invoice-voided": InvoiceVoided(
+    "invoice-voided": InvoiceVoidedData(
         invoice_id="i-1",
         invoice_number="INV-2026-000001",
         order_id="NL-10042",
@@ -236,7 +236,7 @@ SAMPLE_DATA = {
         reason="wrong customer",
         invoice=_invoice("void"),
     ),
-    "invoice-paid": InvoicePaid(
+    "invoice-paid": InvoicePaidData(
         invoice_id="i-1",
         invoice_number="INV-2026-000001",
         order_id="NL-10042",
@@ -245,7 +245,7 @@ SAMPLE_DATA = {
         payment=PaymentData(amount="186.21", paid_at=datetime(2026, 11, 30, tzinfo=UTC)),
         invoice=_invoice("paid"),
     ),
-    "notification-requested": NotificationRequested(
+    "notification-requested": NotificationRequestedData(
         notification_id="n-1",
         channel="email",
         recipient="administratie@devries.example",

@@ -1,0 +1,94 @@
+"""Builders the tests share: order and command events as the worker reads them, an order row
+and a closed invoice as the domain holds them."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from worker.domain.invoice import OrderRow, build_invoice_content
+from worker.domain.lifecycle import Invoice, InvoiceType, close_draft, number_invoice
+
+SOURCE = "/shop"
+BACK_OFFICE = "/backoffice"
+TAKEN_AT = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def order(
+    event_id: str, order_id: str, rows: Sequence[tuple[str, str, str]], **invoicing: Any
+) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": SOURCE,
+        "type": "order-completed",
+        "time": "2026-11-23T10:00:00Z",
+        "data": {
+            "orderId": order_id,
+            "currency": "EUR",
+            "customer": {"name": "Ada", "email": "ada@example.com"},
+            "rows": [
+                {
+                    "rowId": row_id,
+                    "name": f"Item {row_id}",
+                    "quantity": quantity,
+                    "unitPrice": price,
+                    "taxRate": "5",
+                }
+                for row_id, quantity, price in rows
+            ],
+            "invoicing": invoicing,
+        },
+    }
+
+
+def command(event_id: str, action: str, source: str = BACK_OFFICE, **data: Any) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": "invoice-command",
+        "time": "2026-11-23T11:00:00Z",
+        "data": {"action": action, **data},
+    }
+
+
+def order_row(row_id: str, position: int = 0, **changes: Any) -> OrderRow:
+    row = OrderRow(
+        row_id=row_id,
+        position=position,
+        sku=f"SKU-{row_id}",
+        name=f"Item {row_id}",
+        quantity=Decimal("1.50"),
+        unit="kg",
+        unit_price=Decimal("10.00"),
+        discount_percent=Decimal("0"),
+        tax_rate=Decimal("21"),
+    )
+    return dataclasses.replace(row, **changes)
+
+
+def closed_invoice(
+    rows: list[tuple[str, str, str]], currency: str = "EUR", prices_include_tax: bool = False
+) -> Invoice:
+    """An open invoice of (quantity, unit price, tax rate) rows."""
+    order_rows = [
+        OrderRow(f"r{n}", n, None, "Item", Decimal(q), None, Decimal(p), Decimal(0), Decimal(t))
+        for n, (q, p, t) in enumerate(rows)
+    ]
+    draft = Invoice(
+        invoice_id="inv",
+        order_id="o-1",
+        type=InvoiceType.INVOICE,
+        order_code=None,
+        currency=currency,
+        prices_include_tax=prices_include_tax,
+        customer={"name": "A"},
+        content=build_invoice_content(order_rows, currency, prices_include_tax),
+        payment_terms_days=14,
+    )
+    closed = close_draft(draft, reference=None).invoice
+    return number_invoice(closed, "INV-2026-000001", TAKEN_AT, date(2026, 11, 23))

@@ -1,0 +1,1 @@
+"""Checks of the repository's files: deploy/, docs/, the image lock, schemas/."""
