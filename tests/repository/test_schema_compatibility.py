@@ -192,3 +192,65 @@ def test_a_compatible_change_passes(location: Location, change: str) -> None:
     baseline, changed = _mutated(location, COMPATIBLE[change])
 
     assert incompatibilities(baseline, changed) == [], (change, location)
+
+
+JSON_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.floats(-3, 3, allow_nan=False), st.text()
+)
+
+
+def _same_json(first: Any, second: Any) -> bool:
+    """Equal as JSON values: true is not 1, 1 is 1.0."""
+    return json.loads(json.dumps(first)) == json.loads(json.dumps(second)) and (
+        isinstance(first, bool) == isinstance(second, bool)
+    )
+
+
+@given(JSON_SCALARS, JSON_SCALARS, st.sampled_from(["enum", "const"]))
+def test_a_value_replaced_by_another_json_value_is_found(
+    before: Any, after: Any, word: str
+) -> None:
+    """Python's 1 == True == 1.0 must not hide that `true` is no longer accepted where `1`
+    was."""
+    if _same_json(before, after):
+        return
+    baseline = {word: [before] if word == "enum" else before}
+    current = {word: [after] if word == "enum" else after}
+
+    assert incompatibilities(baseline, current), (before, after)
+
+
+JSON_TYPES = ["string", "number", "integer", "boolean", "null", "object", "array"]
+
+
+@given(st.lists(st.sampled_from(JSON_TYPES), min_size=2, max_size=4, unique=True), st.booleans())
+def test_a_list_of_types_and_the_alternatives_of_each_are_the_same_schema(
+    types: list[str], list_first: bool
+) -> None:
+    as_list: Schema = {"type": types}
+    as_alternatives: Schema = {"anyOf": [{"type": name} for name in types]}
+    baseline, current = (as_list, as_alternatives) if list_first else (as_alternatives, as_list)
+
+    assert incompatibilities(baseline, current) == []
+
+
+@given(
+    st.sampled_from(LOCATIONS),
+    st.sampled_from(sorted(INCOMPATIBLE)),
+    st.sampled_from(["allOf", "not"]),
+)
+def test_a_change_of_a_definition_reached_through_any_other_word_is_found(
+    location: Location, change: str, word: str
+) -> None:
+    """A definition referenced only under a word the comparison does not read (allOf, not):
+    the word's text is the same, the definition it names is not."""
+    name, path, field = location
+    baseline = copy.deepcopy(BASELINES[name])
+    parent = _at(baseline, path)
+    inner = {"type": "object", "properties": {field: parent["properties"][field]}}
+    baseline.setdefault("$defs", {})["Wrapped"] = inner
+    baseline[word] = {"$ref": "#/$defs/Wrapped"} if word == "not" else [{"$ref": "#/$defs/Wrapped"}]
+    changed = copy.deepcopy(baseline)
+    INCOMPATIBLE[change](changed, changed["$defs"]["Wrapped"], field)
+
+    assert incompatibilities(baseline, changed), (change, location, word)
