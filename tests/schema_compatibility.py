@@ -5,7 +5,9 @@ the same meaning. Adding an optional field, loosening a constraint and rewording
 description are compatible; removing or retyping a field, tightening a constraint and
 making a field required (or adding a required one) are not.
 
-Conservative where it cannot tell: a changed pattern or format counts as a tightening.
+Conservative where it cannot tell: a changed pattern or format counts as a tightening, and
+a word it does not read (allOf, not, ...) must stay as it was, the definitions it names
+included. Values are compared as JSON values (true is not 1).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class _Comparison:
         seen = seen | {references}
         baseline = _resolved(self.roots[0], baseline)
         current = _resolved(self.roots[1], current)
-        if {"anyOf", "oneOf"} & (baseline.keys() | current.keys()):
+        if _has_alternatives(baseline) or _has_alternatives(current):
             return self._compare_branches(baseline, current, path, seen)
         problems: list[str] = []
         problems += _compare_types(baseline, current, path)
@@ -74,7 +76,10 @@ class _Comparison:
                 baseline.get("items", {}), current.get("items", {}), f"{path}[]", seen
             )
         for word in sorted((baseline.keys() | current.keys()) - HANDLED):
-            if baseline.get(word) != current.get(word):
+            # Unread, so compared as written, with the definitions it names written out.
+            if _expanded(self.roots[0], baseline.get(word)) != _expanded(
+                self.roots[1], current.get(word)
+            ):
                 problems.append(f"{path or '/'}: {word} changed")
         return problems
 
@@ -129,11 +134,36 @@ def _resolved(root: Schema, schema: Schema) -> Schema:
     return schema
 
 
+def _expanded(root: Schema, value: Any, expanding: frozenset[str] = frozenset()) -> Any:
+    """`value` with every local `$ref` replaced by its definition (a recursive one is left
+    as a reference where it recurs)."""
+    if isinstance(value, list):
+        return [_expanded(root, item, expanding) for item in value]
+    if not isinstance(value, dict):
+        return value
+    reference = value.get("$ref")
+    if isinstance(reference, str) and reference not in expanding:
+        definition = root.get("$defs", {}).get(reference.removeprefix("#/$defs/"), value)
+        beside = {word: inner for word, inner in value.items() if word != "$ref"}
+        return _expanded(root, {**definition, **beside}, expanding | {reference})
+    return {word: _expanded(root, inner, expanding) for word, inner in value.items()}
+
+
+def _has_alternatives(schema: Schema) -> bool:
+    """Whether it accepts one of several alternatives: anyOf, oneOf, or a list of types."""
+    declared = schema.get("type")
+    several_types = isinstance(declared, list) and len(declared) > 1
+    return several_types or bool({"anyOf", "oneOf"} & schema.keys())
+
+
 def _branches(schema: Schema) -> list[Schema]:
     for word in ("anyOf", "oneOf"):
         if word in schema:
             beside = {key: value for key, value in schema.items() if key != word}
             return [{**beside, **branch} for branch in schema[word]]
+    declared = schema.get("type")
+    if isinstance(declared, list) and len(declared) > 1:
+        return [{**schema, "type": name} for name in declared]
     return [schema]
 
 
@@ -167,8 +197,21 @@ def _compare_values(baseline: Schema, current: Schema, path: str) -> list[str]:
         return []
     if before is None:
         return [f"{path or '/'}: now limited to {after}"]
-    lost = [value for value in before if value not in after]
+    lost = [value for value in before if not any(_same_json(value, other) for other in after)]
     return [f"{path or '/'}: no longer accepts {lost}"] if lost else []
+
+
+def _same_json(first: Any, second: Any) -> bool:
+    """Equal as JSON values, which Python's == is not: true is not 1 (but 1 is 1.0)."""
+    if isinstance(first, bool) or isinstance(second, bool):
+        return type(first) is type(second) and first == second
+    if isinstance(first, list) and isinstance(second, list):
+        return len(first) == len(second) and all(map(_same_json, first, second))
+    if isinstance(first, dict) and isinstance(second, dict):
+        return first.keys() == second.keys() and all(
+            _same_json(first[key], second[key]) for key in first
+        )
+    return bool(first == second)
 
 
 def _compare_bounds(baseline: Schema, current: Schema, path: str) -> list[str]:
