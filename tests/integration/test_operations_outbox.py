@@ -5,7 +5,9 @@ where the relay publishes them."""
 from __future__ import annotations
 
 import asyncpg
+import pytest
 
+from tests.integration.conftest import Services
 from tests.integration.kafka_client import KafkaClient
 from tests.integration.operations import run_invoicer, running_worker
 from worker.rows import OutboxMessage
@@ -90,3 +92,24 @@ async def test_unpark_wants_a_choice_and_a_database_that_answers(settings: Setti
     assert unreachable.status == 2
     [line] = unreachable.err.splitlines()
     assert line.startswith("invoicer: cannot connect to the database at 127.0.0.1:9/x")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("outbox", "parked"), ("outbox", "unpark", "--all"), ("documents", "retry", "--failed")],
+    ids=" ".join,
+)
+async def test_an_operators_command_on_an_unmigrated_database_says_so_in_one_line(
+    services: Services, fresh_database: str, command: tuple[str, ...]
+) -> None:
+    """A database this release has not migrated (a new one, or one an older release
+    migrated): one line that says to run `invoicer migrate`, exit code 2, no traceback."""
+    unmigrated = Settings(
+        database_url=fresh_database, kafka_bootstrap_servers=services.bootstrap_servers
+    )
+
+    ran = await run_invoicer(unmigrated, *command)
+
+    assert ran.status == 2, ran.err
+    [line] = ran.err.splitlines()
+    assert line.startswith("invoicer: ") and "invoicer migrate" in line, line
