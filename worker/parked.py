@@ -53,11 +53,12 @@ async def run_command(
     args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout
 ) -> int:
     """Runs `invoicer outbox parked | unpark`; the exit status: 1 when an id asked for was
-    not parked. A database that cannot be reached is a StartupError (one line, exit 2)."""
+    not parked. A database that cannot be reached, or that this release has not migrated, is
+    a StartupError (one line, exit 2)."""
     if args.outbox_command == "unpark" and not (args.ids or args.all):
         print("unpark: choose messages with --id, or pass --all", file=sys.stderr)
         return 2
-    await check_database(settings.database_url, wait_if_down=False)
+    await check_database(settings.database_url, wait_if_down=False, migrations=True)
     connection = await connect(settings.database_url, settings.database_timeouts)
     try:
         if args.outbox_command == "parked":
