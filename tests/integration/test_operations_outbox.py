@@ -96,7 +96,12 @@ async def test_unpark_wants_a_choice_and_a_database_that_answers(settings: Setti
 
 @pytest.mark.parametrize(
     "command",
-    [("outbox", "parked"), ("outbox", "unpark", "--all"), ("documents", "retry", "--failed")],
+    [
+        ("outbox", "parked"),
+        ("outbox", "unpark", "--all"),
+        ("documents", "retry", "--failed"),
+        ("dunning", "run", "--dry-run"),
+    ],
     ids=" ".join,
 )
 async def test_an_operators_command_on_an_unmigrated_database_says_so_in_one_line(
