@@ -146,7 +146,7 @@ def _add_dunning_command(commands: argparse._SubParsersAction[argparse.ArgumentP
 
 async def _dunning_run(settings: Settings, as_of: date | None, *, dry_run: bool) -> None:
     """One scan (waiting for a running one to finish), and a line per notice."""
-    await check_database(settings.database_url, wait_if_down=False)
+    await check_database(settings.database_url, wait_if_down=False, migrations=True)
     pool = await create_pool(settings.database_url, max_size=1)
     try:
         report = await dunning_scan.scan(
