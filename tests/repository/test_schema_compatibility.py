@@ -254,3 +254,49 @@ def test_a_change_of_a_definition_reached_through_any_other_word_is_found(
     INCOMPATIBLE[change](changed, changed["$defs"]["Wrapped"], field)
 
     assert incompatibilities(baseline, changed), (change, location, word)
+
+
+def _enums(schema: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Where an enum of more than one value is, anywhere inside `schema`."""
+    if isinstance(schema, dict):
+        if len(schema.get("enum", [])) > 1:
+            yield path
+        for word, value in schema.items():
+            yield from _enums(value, (*path, word))
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            yield from _enums(value, (*path, str(index)))
+
+
+ENUMS = [(name, path) for name, schema in sorted(BASELINES.items()) for path in _enums(schema)]
+OBJECTS = [
+    (name, path)
+    for name, schema in sorted(BASELINES.items())
+    for path, found in _objects(schema)
+    if found.get("additionalProperties", True) is not False
+]
+
+
+@given(st.sampled_from(ENUMS), st.data())
+def test_removing_a_value_of_any_enum_is_found(
+    location: tuple[str, tuple[str, ...]], data: st.DataObject
+) -> None:
+    name, path = location
+    changed = copy.deepcopy(BASELINES[name])
+    values = _at(changed, path)["enum"]
+    values.remove(data.draw(st.sampled_from(values)))
+
+    assert any(
+        "no longer accepts" in problem for problem in incompatibilities(BASELINES[name], changed)
+    )
+
+
+@given(st.sampled_from(OBJECTS), st.sampled_from([False, {"type": "string"}]))
+def test_refusing_other_fields_in_any_object_is_found(
+    location: tuple[str, tuple[str, ...]], refused: Any
+) -> None:
+    name, path = location
+    changed = copy.deepcopy(BASELINES[name])
+    _at(changed, path)["additionalProperties"] = refused
+
+    assert incompatibilities(BASELINES[name], changed), location
