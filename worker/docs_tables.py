@@ -29,9 +29,9 @@ class Undescribed(Exception):
     """A setting without a description: the table would not say what it does."""
 
 
-def settings_table() -> str:
+def settings_table(model: type[BaseSettings] = Settings) -> str:
     rows = ["| variable | field | default | meaning |", "|---|---|---|---|"]
-    for variable, field, info in _settings(Settings, Settings.model_config.get("env_prefix", "")):
+    for variable, field, info in _settings(model, model.model_config.get("env_prefix", "")):
         if not info.description:
             raise Undescribed(
                 f"{variable} ({field}) has no description: write one as the field's docstring"
