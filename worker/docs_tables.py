@@ -14,7 +14,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
-from pydantic import BaseModel, SecretStr
+from pydantic import AliasChoices, BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
@@ -51,7 +51,16 @@ def _settings(
         if isinstance(group, type) and issubclass(group, BaseSettings):
             yield from _settings(group, group.model_config.get("env_prefix", ""), f"{name}.")
         else:
-            yield f"{prefix}{name.upper()}", f"{path}{name}", info
+            yield _variable(prefix, name, info), f"{path}{name}", info
+
+
+def _variable(prefix: str, name: str, info: FieldInfo) -> str:
+    """The environment variable pydantic-settings reads: the field's alias as it is (the
+    first, of several), else the prefix and the field's name."""
+    alias = info.validation_alias if info.validation_alias is not None else info.alias
+    if isinstance(alias, AliasChoices):
+        alias = next((choice for choice in alias.choices if isinstance(choice, str)), None)
+    return alias.upper() if isinstance(alias, str) else f"{prefix}{name.upper()}"
 
 
 def _default(info: FieldInfo) -> str:

@@ -10,7 +10,7 @@ from unittest import mock
 
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import Field, create_model
+from pydantic import AliasChoices, Field, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker.docs_tables import settings_table
@@ -18,6 +18,13 @@ from worker.docs_tables import settings_table
 PREFIXES = st.sampled_from(["APP_", "", "APP_GROUP_"])
 NAMES = ["city", "port", "level", "mode"]
 ALIASES = st.one_of(st.none(), st.sampled_from(["PLAIN", "OTHER_NAME", "APP_SPELT_OUT"]))
+
+
+def _spelt(alias: str | None, name: str) -> st.SearchStrategy[str | AliasChoices | None]:
+    """No alias, an alias, or that alias first of several."""
+    if alias is None:
+        return st.none()
+    return st.sampled_from([f"{alias}_{name}", AliasChoices(f"{alias}_{name}", f"ALSO_{name}")])
 
 
 @st.composite
@@ -30,7 +37,7 @@ def settings_models(draw: st.DrawFn, depth: int = 0) -> type[BaseSettings]:
             Field(
                 default="unset",
                 description=f"The {name}.",
-                validation_alias=draw(ALIASES.map(lambda alias, n=name: alias and f"{alias}_{n}")),
+                validation_alias=draw(ALIASES.flatmap(lambda alias, n=name: _spelt(alias, n))),
             ),
         )
         for name in names
