@@ -1,9 +1,12 @@
 """The settings table names, for every setting, the environment variable pydantic-settings
-reads it from: whatever the groups, their prefixes (none too) and the fields' aliases."""
+reads it from: whatever the groups, their prefixes (none too) and the fields' aliases; the
+metrics table every metric of the package."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import re
 from typing import Any
 from unittest import mock
@@ -13,7 +16,8 @@ from hypothesis import strategies as st
 from pydantic import AliasChoices, Field, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from worker.docs_tables import settings_table
+import worker
+from worker.docs_tables import metrics_table, settings_table
 
 PREFIXES = st.sampled_from(["APP_", "", "APP_GROUP_"])
 NAMES = ["city", "port", "level", "mode"]
@@ -68,3 +72,14 @@ def test_every_variable_the_table_names_sets_its_field(model: type[BaseSettings]
                 value = getattr(value, step)
 
         assert value == "read", (variable, field)
+
+
+def test_the_metrics_table_names_the_metrics_of_every_module() -> None:
+    """A metric registered in a module neither the worker nor the read API imports at start
+    would be missing from the table: none is."""
+    listed = metrics_table()
+    for module in pkgutil.walk_packages(worker.__path__, "worker."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+
+    assert metrics_table() == listed
