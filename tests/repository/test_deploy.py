@@ -13,11 +13,13 @@ hadolint in scripts/test. The read API's objects: tests/repository/test_deploy_a
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import tomllib
 import zipfile
 from importlib import resources
@@ -312,7 +314,11 @@ def test_the_deployment_probes_the_worker_where_it_answers(overlay: Manifests) -
     config = overlay.get("ConfigMap", WORKER)["data"]
     first = next(port for port in worker["ports"] if port["name"] == "http")
     assert first["containerPort"] == int(config["INVOICER_HTTP_PORT"])
-    assert worker["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": "http"}
+    liveness = worker["livenessProbe"]
+    if "httpGet" in liveness:
+        assert liveness["httpGet"] == {"path": LIVENESS_PATH, "port": "http"}
+    else:  # every process asked (test_every_worker_process_is_probed_for_liveness)
+        assert LIVENESS_PATH in " ".join(liveness["exec"]["command"])
     assert worker["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": "http"}
     assert worker["startupProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": "http"}
     assert worker["args"][0] == "run"
@@ -632,25 +638,60 @@ def _probed_ports(probe: dict[str, Any], container: dict[str, Any]) -> set[int]:
     return named & set(by_name.values())
 
 
-STALL_UNSEEN = pytest.mark.xfail(
-    strict=True,
-    reason="open: a pod has one liveness probe, which asks the first worker process only;"
-    " a stalled second process answers 503 on its own port and is never restarted",
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=[STALL_UNSEEN] if processes(container) > 1 else [])
-        for name in OVERLAY_NAMES
-        for container in [rendered(name).container("Deployment", WORKER)]
-    ],
-)
-def test_every_worker_process_is_probed_for_liveness(name: str) -> None:
-    overlay = rendered(name)
+def test_every_worker_process_is_probed_for_liveness(overlay: Manifests) -> None:
+    """A container has one liveness probe: with several processes it must ask each, or a
+    stalled one answers 503 on its own port and is never restarted."""
     worker = overlay.container("Deployment", WORKER)
     first = int(overlay.get("ConfigMap", WORKER)["data"]["INVOICER_HTTP_PORT"])
     ports = {first + index for index in range(processes(worker))}
 
     assert ports <= _probed_ports(worker["livenessProbe"], worker)
+
+
+class _Process(http.server.HTTPServer):
+    """A worker process's /healthz: alive, or stalled (503)."""
+
+    def __init__(self, alive: bool) -> None:
+        super().__init__(("127.0.0.1", 0), _Health)
+        self.alive = alive
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    server: _Process
+
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == LIVENESS_PATH and self.server.alive else 503)
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("stalled", [None, 0, 1])
+def test_a_liveness_command_fails_when_any_process_is_stalled(stalled: int | None) -> None:
+    """The command an overlay's liveness probe runs, against two processes' /healthz (on
+    free ports here): it succeeds only when every one answers."""
+    commands = [
+        container["livenessProbe"]["exec"]["command"]
+        for name in OVERLAY_NAMES
+        for container in [rendered(name).container("Deployment", WORKER)]
+        if "exec" in container["livenessProbe"]
+    ]
+    assert commands
+    servers = [_Process(alive=index != stalled) for index in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    ports = str(tuple(server.server_port for server in servers))
+    try:
+        for program, flag, code in commands:
+            assert (program, flag) == ("python", "-c")
+            assert "(8080, 8081)" in code
+            ran = subprocess.run(
+                [sys.executable, flag, code.replace("(8080, 8081)", ports)],
+                capture_output=True,
+                timeout=30,
+            )
+            assert (ran.returncode == 0) == (stalled is None), ran.stderr
+    finally:
+        for server in servers:
+            server.shutdown()
