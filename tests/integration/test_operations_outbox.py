@@ -1,6 +1,7 @@
 """`invoicer outbox parked | unpark` against the real database: the messages the broker
 refused for good are listed, and moved back to the outbox once the cause is fixed, from
-where the relay publishes them."""
+where the relay publishes them. And every operator's command on the database (these,
+`documents retry`, `dunning run`) on one this release has not migrated: one line, exit 2."""
 
 from __future__ import annotations
 
