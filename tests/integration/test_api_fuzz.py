@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from tests.integration.raw_http import Answer, exchange, http_request
+from tests.integration.raw_http import Answer, connect, exchange, http_request, read_answer
 from tests.integration.stored_invoices import store_document, store_drafts
 from tests.text_rule import is_text, is_text_parameter, percent_decoded
 from worker.api.server import start_api
@@ -399,3 +399,62 @@ async def test_whatever_a_request_holds_the_answer_is_one_the_contract_gives(
     assert TOKEN not in everything
     access = [e for e in events if e.get("action") == "access"]
     assert len(access) >= EXAMPLES, "a line per request answered"
+
+
+_expectations = st.one_of(
+    st.sampled_from([b"100-continue", b"100-Continue", b"100-continue "]),
+    st.sampled_from([b"200-ok", b"foo", b"100-continue, foo"]),
+    _header_value,
+)
+
+
+async def _final_answer(port: int, raw: bytes) -> Answer:
+    """The answer after any interim `100 Continue`."""
+    reader, writer = await connect(port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        while (answer := await read_answer(reader)).status == 100:
+            pass
+        return answer
+    finally:
+        writer.close()
+
+
+async def test_whatever_a_request_expects_the_answer_is_one_the_contract_gives(
+    api_port: int, known: Known, logged: tuple[list[dict[str, Any]], _Records]
+) -> None:
+    """aiohttp answers an Expect header itself, before any middleware: other than
+    `100-continue`, with its own 417 in plain text, or a 500 when the value is not UTF-8."""
+    loop = asyncio.get_running_loop()
+    targets = [b"/v1/invoices", b"/v1/invoices/" + known.invoice_ids[0].encode(), b"/nowhere"]
+
+    @hypothesis_settings(max_examples=40, deadline=None)
+    @given(
+        expect=_expectations,
+        target=st.sampled_from(targets),
+        authorized=st.booleans(),
+        body=st.binary(max_size=8),
+    )
+    def answers_as_the_contract_says(
+        expect: bytes, target: bytes, authorized: bool, body: bytes
+    ) -> None:
+        headers = {b"Expect": expect, b"Content-Length": str(len(body)).encode()}
+        if authorized:
+            headers[b"Authorization"] = b"Bearer " + TOKEN.encode()
+        raw = http_request(target, headers) + body
+        answer = asyncio.run_coroutine_threadsafe(_final_answer(api_port, raw), loop).result()
+        media_type = answer.headers.get("content-type", "").partition(";")[0]
+        if expect.strip() and expect.strip().lower() != b"100-continue":
+            assert answer.status == 417, (answer.status, answer.body[:300])
+        if answer.status >= 400:
+            assert media_type == "application/problem+json", (answer.status, answer.body[:300])
+            assert json.loads(answer.body)["status"] == answer.status
+        else:
+            assert media_type == "application/json"
+
+    await asyncio.to_thread(answers_as_the_contract_says)
+
+    events, records = logged[0], logged[1].records
+    assert not [e for e in events if e["log_level"] in ("error", "critical", "exception")]
+    assert not [r for r in records if r.exc_info or r.levelno >= logging.ERROR]
