@@ -7,19 +7,20 @@ request's first byte. A kept-alive connection on which no request has begun clos
 IDLE_TIMEOUT_SECONDS after its last response; one whose client does not read its response
 within RESPONSE_TIMEOUT_SECONDS is cut off. A port holds at most `max_connections`
 connections at once; one over that is closed as soon as it is accepted. What is not HTTP is
-answered with a 400 problem, and nothing about it is logged as a traceback.
+answered with a 400 problem, and nothing about it is logged as a traceback. An expectation
+(`Expect`) other than `100-continue` is refused with a 417 problem.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.abc import AbstractAccessLogger, AbstractStreamWriter
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
@@ -40,8 +41,13 @@ RequestFactory = Callable[
     web.BaseRequest,
 ]
 
+RequestHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
 NOT_HTTP = web.RequestKey("not_http", bool)
 """Set on a request aiohttp could not parse (so never routed)."""
+NOT_ROUTED = web.RequestKey("not_routed", bool)
+"""Set on a request refused before it was routed (an expectation not met)."""
+CONTINUE = "100-continue"
 HEADER_TIMEOUT_SECONDS = 10.0
 IDLE_TIMEOUT_SECONDS = 75.0
 RESPONSE_TIMEOUT_SECONDS = 60.0
@@ -111,6 +117,7 @@ class Port(web.BaseSite):
         manager = self._runner.server
         assert manager is not None  # the runner is set up before a site is made
         manager.request_factory = _noting_requests(manager.request_factory)
+        manager.request_handler = _refusing_expectations(manager.request_handler)
         loop = asyncio.get_running_loop()
 
         def connection() -> _Connection:
@@ -248,6 +255,21 @@ class _Connection(web.RequestHandler):
         if not self._in_request:
             CLOSED_CONNECTIONS.labels(self._port.server, "headers-late").inc()
             self.force_close()
+
+
+def _refusing_expectations(handler: RequestHandler) -> RequestHandler:
+    """The server's request handler, an expectation other than `100-continue` refused before
+    it: aiohttp meets one itself, ahead of the app's middlewares, with a plain-text 417 that
+    quotes it (a 500 when it is not UTF-8)."""
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        expect = request.headers.get(hdrs.EXPECT, "")
+        if expect and expect.lower() != CONTINUE:
+            request[NOT_ROUTED] = True
+            return problem_response(417, f"the only expectation met is {CONTINUE}")
+        return await handler(request)
+
+    return handle
 
 
 def _noting_requests(factory: RequestFactory) -> RequestFactory:
