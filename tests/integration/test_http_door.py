@@ -409,3 +409,36 @@ async def test_a_client_that_does_not_read_its_answer_is_cut_off(settings: Setti
         reader.close()
         await runner.cleanup()
         await pool.close()
+
+
+STOP_SECONDS = 10.0
+"""How long a stop may wait on the requests in hand: well inside the read API's
+terminationGracePeriodSeconds (30, deploy/base/api.yaml)."""
+
+
+async def test_a_stop_does_not_wait_on_a_client_that_does_not_read(settings: Settings) -> None:
+    """The contract's clocks (a response may take 60 s to be written), and a stop meanwhile."""
+    [invoice_id] = await store_drafts(settings.database_url, 1)
+    await store_document(
+        settings.database_url, invoice_id, "pdf", "application/pdf", bytes(LARGE_DOCUMENT_BYTES)
+    )
+    reading = settings.model_copy(update={"api_tokens": SecretStr(TOKEN)})
+    pool = await create_pool(reading.database_url)
+    runner, port = await start_api(reading, pool, 0)
+    loop = asyncio.get_running_loop()
+    reader = socket.socket()
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    reader.setblocking(False)
+    try:
+        await loop.sock_connect(reader, ("127.0.0.1", port))
+        document = f"/v1/invoices/{invoice_id}/pdf".encode()
+        await loop.sock_sendall(reader, http_request(document, _AUTHORIZED, keep_alive=True))
+        await asyncio.sleep(1.0)  # the answer is being written, and not read
+        stopping = loop.time()
+        async with asyncio.timeout(2 * STOP_SECONDS):
+            await runner.cleanup()
+        assert loop.time() - stopping <= STOP_SECONDS + LATE
+    finally:
+        reader.close()
+        await runner.cleanup()
+        await pool.close()
