@@ -5,10 +5,11 @@ A request's headers must arrive within HEADER_TIMEOUT_SECONDS of connecting; on 
 connection, of the previous response when the next request had begun by then, else of that
 request's first byte. A kept-alive connection on which no request has begun closes
 IDLE_TIMEOUT_SECONDS after its last response; one whose client does not read its response
-within RESPONSE_TIMEOUT_SECONDS is cut off. A port holds at most `max_connections`
-connections at once; one over that is closed as soon as it is accepted. What is not HTTP is
-answered with a 400 problem, and nothing about it is logged as a traceback. An expectation
-(`Expect`) other than `100-continue` is refused with a 417 problem.
+within RESPONSE_TIMEOUT_SECONDS is cut off; a stop cancels the requests still in hand after
+STOP_GRACE_SECONDS. A port holds at most `max_connections` connections at once; one over that
+is closed as soon as it is accepted. What is not HTTP is answered with a 400 problem, and
+nothing about it is logged as a traceback. An expectation (`Expect`) other than
+`100-continue` is refused with a 417 problem.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ RESPONSE_TIMEOUT_SECONDS = 60.0
 """How long a response may take to be written: a client that does not read it (and would
 hold its connection, and the response's bytes, for ever) is cut off. Not the contract's: at
 least 17 KB/s for a megabyte's document."""
+STOP_GRACE_SECONDS = 5.0
+"""How long a stop waits for the requests in hand before it cancels them: a client that reads
+slowly (or not at all) must not hold the process past its pod's grace period (30 s for the
+read API)."""
 
 OPEN_CONNECTIONS = Gauge(
     "invoicer_http_connections", "HTTP connections open, by server (ops, api).", ["server"]
@@ -73,6 +78,7 @@ class ConnectionLimits:
     header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS
     idle_timeout_seconds: float = IDLE_TIMEOUT_SECONDS
     response_timeout_seconds: float = RESPONSE_TIMEOUT_SECONDS
+    stop_grace_seconds: float = STOP_GRACE_SECONDS
 
 
 class NoAccessLog(AbstractAccessLogger):
