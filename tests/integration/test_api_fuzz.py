@@ -26,7 +26,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from tests.integration.raw_http import Answer, connect, exchange, http_request, read_answer
-from tests.integration.stored_invoices import store_document, store_drafts
+from tests.integration.stored_invoices import store_document, store_drafts, store_drafts_of
 from tests.text_rule import is_text, is_text_parameter, percent_decoded
 from worker.api.server import start_api
 from worker.settings import Settings
@@ -456,6 +456,50 @@ async def test_whatever_a_request_expects_the_answer_is_one_the_contract_gives(
             assert media_type == "application/json"
 
     await asyncio.to_thread(answers_as_the_contract_says)
+
+    events, records = logged[0], logged[1].records
+    assert not [e for e in events if e["log_level"] in ("error", "critical", "exception")]
+    assert not [r for r in records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+LEADING_ZEROS_ID = "00" + str(uuid.uuid4())[2:]
+"""An invoice whose id begins with zeros: Python's uuid reads them from other characters."""
+_for_a_zero = st.sampled_from([b"0", b"%20", b"%09", b"%0D", b"%0A", b"+"])
+
+
+@st.composite
+def _spellings(draw: st.DrawFn, invoice_id: str) -> bytes:
+    """`invoice_id` as uuid.UUID also reads it: a prefix, braces, no hyphens, capitals, and
+    its leading zeros as whitespace or a sign."""
+    text = invoice_id.replace("-", "") if draw(st.booleans()) else invoice_id
+    text = text.upper() if draw(st.booleans()) else text
+    text = "{" + text + "}" if draw(st.booleans()) else text
+    prefix = draw(st.sampled_from(["", "urn:uuid:", "uuid:"]))
+    zeros = b"".join(draw(st.lists(_for_a_zero, min_size=2, max_size=2)))
+    return prefix.encode() + (zeros + text[2:].encode() if text[:2] == "00" else text.encode())
+
+
+async def test_an_invoice_id_spelt_otherwise_is_found_or_not_never_a_failure(
+    api_port: int, settings: Settings, logged: tuple[list[dict[str, Any]], _Records]
+) -> None:
+    await store_drafts_of(settings.database_url, [LEADING_ZEROS_ID])
+    await store_document(settings.database_url, LEADING_ZEROS_ID, "pdf", *DOCUMENTS["pdf"])
+    loop = asyncio.get_running_loop()
+
+    @hypothesis_settings(max_examples=60, deadline=None)
+    @given(spelling=_spellings(LEADING_ZEROS_ID), kind=st.sampled_from([b"", b"/pdf"]))
+    def found_or_not(spelling: bytes, kind: bytes) -> None:
+        target = b"/v1/invoices/" + spelling + kind
+        authorized = {b"Authorization": b"Bearer " + TOKEN.encode()}
+        answer = asyncio.run_coroutine_threadsafe(
+            exchange(api_port, http_request(target, authorized)), loop
+        ).result()
+        assert answer.status in (200, 400, 404), (answer.status, answer.body[:300])
+        if answer.status == 200 and kind:
+            disposition = answer.headers["content-disposition"]
+            assert disposition == f'inline; filename="{LEADING_ZEROS_ID}.pdf"', disposition
+
+    await asyncio.to_thread(found_or_not)
 
     events, records = logged[0], logged[1].records
     assert not [e for e in events if e["log_level"] in ("error", "critical", "exception")]
