@@ -7,7 +7,8 @@ request's first byte. A kept-alive connection on which no request has begun clos
 IDLE_TIMEOUT_SECONDS after its last response; one whose client does not read its response
 within RESPONSE_TIMEOUT_SECONDS is cut off; a stop cancels the requests still in hand after
 STOP_GRACE_SECONDS. A port holds at most `max_connections` connections at once; one over that
-is closed as soon as it is accepted. What is not HTTP is answered with a 400 problem, and
+is closed as soon as it is accepted, and one whose request head runs past MAX_HEAD_BYTES as
+soon as it does. What is not HTTP is answered with a 400 problem, and
 nothing about it is logged as a traceback. An expectation (`Expect`) other than
 `100-continue` is refused with a 417 problem.
 """
@@ -55,6 +56,10 @@ RESPONSE_TIMEOUT_SECONDS = 60.0
 """How long a response may take to be written: a client that does not read it (and would
 hold its connection, and the response's bytes, for ever) is cut off. Not the contract's: at
 least 17 KB/s for a megabyte's document."""
+MAX_HEAD_BYTES = 64 * 1024
+"""Of a request's head (with whatever comes along before it is read): aiohttp reads up to
+128 header lines of 8 KiB, a megabyte and twice that in memory a connection, which 256
+connections make more than the read API's memory limit."""
 STOP_GRACE_SECONDS = 5.0
 """How long a stop waits for the requests in hand before it cancels them: a client that reads
 slowly (or not at all) must not hold the process past its pod's grace period (30 s for the
@@ -67,7 +72,7 @@ CLOSED_CONNECTIONS = Counter(
     "invoicer_http_connections_closed_total",
     "HTTP connections the server closed before answering, or while its answer went unread, by"
     " server and reason: over-limit (INVOICER_HTTP_MAX_CONNECTIONS), headers-late,"
-    " response-unread.",
+    " head-too-large, response-unread.",
     ["server", "reason"],
 )
 
@@ -79,6 +84,7 @@ class ConnectionLimits:
     idle_timeout_seconds: float = IDLE_TIMEOUT_SECONDS
     response_timeout_seconds: float = RESPONSE_TIMEOUT_SECONDS
     stop_grace_seconds: float = STOP_GRACE_SECONDS
+    max_head_bytes: int = MAX_HEAD_BYTES
 
 
 class NoAccessLog(AbstractAccessLogger):
@@ -162,6 +168,7 @@ class _Connection(web.RequestHandler):
         self._admitted = False
         self._in_request = False
         self._bytes_during_request = False
+        self._head_bytes = 0
         self._headers_due: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -180,6 +187,14 @@ class _Connection(web.RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if not self._in_request:
+            self._head_bytes += len(data)
+            if self._head_bytes > self._port.limits.max_head_bytes:
+                CLOSED_CONNECTIONS.labels(self._port.server, "head-too-large").inc()
+                self._stop_clock()
+                if self.transport is not None:
+                    self.transport.abort()
+                return
         if data and self._headers_due is None:
             if self._in_request:  # the next request's (or this one's body)
                 self._bytes_during_request = True
@@ -191,6 +206,7 @@ class _Connection(web.RequestHandler):
         """Its headers have arrived."""
         self._in_request = True
         self._bytes_during_request = False
+        self._head_bytes = 0
         self._stop_clock()
 
     async def finish_response(
