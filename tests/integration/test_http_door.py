@@ -504,3 +504,34 @@ async def _closed_within(port: int, data: bytes, seconds: float) -> bytes | None
     finally:
         writer.close()
     return None if received.startswith(b"HTTP/1.1 200") else received
+
+
+@pytest.mark.parametrize("complete", [True, False])
+async def test_a_head_larger_than_the_cap_sent_during_a_request_is_not_held(
+    complete: bool,
+) -> None:
+    """aiohttp reads the next request's head while one is answered (pipelining)."""
+
+    async def slow() -> tuple[bool, str]:
+        await asyncio.sleep(5.0)
+        return True, "serving"
+
+    async def nothing() -> None:
+        return None
+
+    runner, port = await start_http(
+        create_app(slow, slow, nothing), 0, ConnectionLimits(max_connections=16)
+    )
+    head = http_request(b"/healthz", {b"X-%d" % n: b"a" * 8000 for n in range(120)})
+    reader, writer = await connect(port)
+    try:
+        writer.write(http_request(b"/healthz", keep_alive=True))
+        await asyncio.sleep(1.0)  # the request is taken up, and answered in 5 s
+        writer.write(head if complete else head[:-2])
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        async with asyncio.timeout(2.0):
+            assert await closed(reader) == b"", "closed unanswered, while the request was"
+    finally:
+        writer.close()
+        await runner.cleanup()
