@@ -57,7 +57,8 @@ RESPONSE_TIMEOUT_SECONDS = 60.0
 hold its connection, and the response's bytes, for ever) is cut off. Not the contract's: at
 least 17 KB/s for a megabyte's document."""
 MAX_HEAD_BYTES = 64 * 1024
-"""Of a request's head (with whatever comes along before it is read): aiohttp reads up to
+"""Of what a client sends from one request taken up to the next (a head, with any body, and
+the next request's head when pipelined): aiohttp reads up to
 128 header lines of 8 KiB, a megabyte and twice that in memory a connection, which 256
 connections make more than the read API's memory limit."""
 STOP_GRACE_SECONDS = 5.0
@@ -187,14 +188,13 @@ class _Connection(web.RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if not self._in_request:
-            self._head_bytes += len(data)
-            if self._head_bytes > self._port.limits.max_head_bytes:
-                CLOSED_CONNECTIONS.labels(self._port.server, "head-too-large").inc()
-                self._stop_clock()
-                if self.transport is not None:
-                    self.transport.abort()
-                return
+        self._head_bytes += len(data)  # also while a request is answered: aiohttp reads on
+        if self._head_bytes > self._port.limits.max_head_bytes:
+            CLOSED_CONNECTIONS.labels(self._port.server, "head-too-large").inc()
+            self._stop_clock()
+            if self.transport is not None:
+                self.transport.abort()
+            return
         if data and self._headers_due is None:
             if self._in_request:  # the next request's (or this one's body)
                 self._bytes_during_request = True
