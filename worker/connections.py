@@ -5,21 +5,24 @@ A request's headers must arrive within HEADER_TIMEOUT_SECONDS of connecting; on 
 connection, of the previous response when the next request had begun by then, else of that
 request's first byte. A kept-alive connection on which no request has begun closes
 IDLE_TIMEOUT_SECONDS after its last response; one whose client does not read its response
-within RESPONSE_TIMEOUT_SECONDS is cut off. A port holds at most `max_connections`
-connections at once; one over that is closed as soon as it is accepted. What is not HTTP is
-answered with a 400 problem, and nothing about it is logged as a traceback.
+within RESPONSE_TIMEOUT_SECONDS is cut off; a stop cancels the requests still in hand after
+STOP_GRACE_SECONDS. A port holds at most `max_connections` connections at once; one over that
+is closed as soon as it is accepted, and one whose request head runs past MAX_HEAD_BYTES as
+soon as it does. What is not HTTP is answered with a 400 problem, and
+nothing about it is logged as a traceback. An expectation (`Expect`) other than
+`100-continue` is refused with a 417 problem.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.abc import AbstractAccessLogger, AbstractStreamWriter
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
@@ -40,14 +43,28 @@ RequestFactory = Callable[
     web.BaseRequest,
 ]
 
+RequestHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
 NOT_HTTP = web.RequestKey("not_http", bool)
 """Set on a request aiohttp could not parse (so never routed)."""
+NOT_ROUTED = web.RequestKey("not_routed", bool)
+"""Set on a request refused before it was routed (an expectation not met)."""
+CONTINUE = "100-continue"
 HEADER_TIMEOUT_SECONDS = 10.0
 IDLE_TIMEOUT_SECONDS = 75.0
 RESPONSE_TIMEOUT_SECONDS = 60.0
 """How long a response may take to be written: a client that does not read it (and would
 hold its connection, and the response's bytes, for ever) is cut off. Not the contract's: at
 least 17 KB/s for a megabyte's document."""
+MAX_HEAD_BYTES = 64 * 1024
+"""Of what a client sends from one request taken up to the next (a head, with any body, and
+the next request's head when pipelined): aiohttp reads up to
+128 header lines of 8 KiB, a megabyte and twice that in memory a connection, which 256
+connections make more than the read API's memory limit."""
+STOP_GRACE_SECONDS = 5.0
+"""How long a stop waits for the requests in hand before it cancels them: a client that reads
+slowly (or not at all) must not hold the process past its pod's grace period (30 s for the
+read API)."""
 
 OPEN_CONNECTIONS = Gauge(
     "invoicer_http_connections", "HTTP connections open, by server (ops, api).", ["server"]
@@ -56,7 +73,7 @@ CLOSED_CONNECTIONS = Counter(
     "invoicer_http_connections_closed_total",
     "HTTP connections the server closed before answering, or while its answer went unread, by"
     " server and reason: over-limit (INVOICER_HTTP_MAX_CONNECTIONS), headers-late,"
-    " response-unread.",
+    " head-too-large, response-unread.",
     ["server", "reason"],
 )
 
@@ -67,6 +84,8 @@ class ConnectionLimits:
     header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS
     idle_timeout_seconds: float = IDLE_TIMEOUT_SECONDS
     response_timeout_seconds: float = RESPONSE_TIMEOUT_SECONDS
+    stop_grace_seconds: float = STOP_GRACE_SECONDS
+    max_head_bytes: int = MAX_HEAD_BYTES
 
 
 class NoAccessLog(AbstractAccessLogger):
@@ -111,6 +130,7 @@ class Port(web.BaseSite):
         manager = self._runner.server
         assert manager is not None  # the runner is set up before a site is made
         manager.request_factory = _noting_requests(manager.request_factory)
+        manager.request_handler = _refusing_expectations(manager.request_handler)
         loop = asyncio.get_running_loop()
 
         def connection() -> _Connection:
@@ -149,6 +169,7 @@ class _Connection(web.RequestHandler):
         self._admitted = False
         self._in_request = False
         self._bytes_during_request = False
+        self._head_bytes = 0
         self._headers_due: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -167,6 +188,13 @@ class _Connection(web.RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._head_bytes += len(data)  # also while a request is answered: aiohttp reads on
+        if self._head_bytes > self._port.limits.max_head_bytes:
+            CLOSED_CONNECTIONS.labels(self._port.server, "head-too-large").inc()
+            self._stop_clock()
+            if self.transport is not None:
+                self.transport.abort()
+            return
         if data and self._headers_due is None:
             if self._in_request:  # the next request's (or this one's body)
                 self._bytes_during_request = True
@@ -178,6 +206,7 @@ class _Connection(web.RequestHandler):
         """Its headers have arrived."""
         self._in_request = True
         self._bytes_during_request = False
+        self._head_bytes = 0
         self._stop_clock()
 
     async def finish_response(
@@ -248,6 +277,21 @@ class _Connection(web.RequestHandler):
         if not self._in_request:
             CLOSED_CONNECTIONS.labels(self._port.server, "headers-late").inc()
             self.force_close()
+
+
+def _refusing_expectations(handler: RequestHandler) -> RequestHandler:
+    """The server's request handler, an expectation other than `100-continue` refused before
+    it: aiohttp meets one itself, ahead of the app's middlewares, with a plain-text 417 that
+    quotes it (a 500 when it is not UTF-8)."""
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        expect = request.headers.get(hdrs.EXPECT, "")
+        if expect and expect.lower() != CONTINUE:
+            request[NOT_ROUTED] = True
+            return problem_response(417, f"the only expectation met is {CONTINUE}")
+        return await handler(request)
+
+    return handle
 
 
 def _noting_requests(factory: RequestFactory) -> RequestFactory:

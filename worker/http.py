@@ -63,7 +63,7 @@ async def start_http(
 ) -> tuple[web.AppRunner, int]:
     """Serves `app` on `port` (0: any free one), which `setting` configures, its connections
     held to `limits` (worker/connections.py); returns the runner and the bound port."""
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, shutdown_timeout=limits.stop_grace_seconds)
     await runner.setup()
     try:
         await Port(runner, LISTEN_HOST, port, limits, server=server, access_log=access_log).start()

@@ -16,6 +16,12 @@ ORDER_ID = "O-1"
 async def store_drafts(database_url: str, count: int) -> list[str]:
     """`count` drafts of one order; their ids."""
     ids = [str(uuid.uuid4()) for _ in range(count)]
+    await store_drafts_of(database_url, ids)
+    return ids
+
+
+async def store_drafts_of(database_url: str, ids: list[str]) -> None:
+    """A draft of one order for each of `ids`."""
     connection = await connect(database_url)
     try:
         await connection.execute(
@@ -34,7 +40,6 @@ async def store_drafts(database_url: str, count: int) -> list[str]:
             )
     finally:
         await connection.close()
-    return ids
 
 
 async def store_document(

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from tests.integration.raw_http import Answer, exchange, http_request
-from tests.integration.stored_invoices import store_document, store_drafts
+from tests.integration.raw_http import Answer, connect, exchange, http_request, read_answer
+from tests.integration.stored_invoices import store_document, store_drafts, store_drafts_of
 from tests.text_rule import is_text, is_text_parameter, percent_decoded
 from worker.api.server import start_api
 from worker.settings import Settings
@@ -399,3 +399,108 @@ async def test_whatever_a_request_holds_the_answer_is_one_the_contract_gives(
     assert TOKEN not in everything
     access = [e for e in events if e.get("action") == "access"]
     assert len(access) >= EXAMPLES, "a line per request answered"
+
+
+_expectations = st.one_of(
+    st.sampled_from([b"100-continue", b"100-Continue", b"100-continue "]),
+    st.sampled_from([b"200-ok", b"foo", b"100-continue, foo"]),
+    _header_value,
+)
+
+
+async def _final_answer(port: int, raw: bytes) -> Answer:
+    """The answer after any interim `100 Continue`."""
+    reader, writer = await connect(port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        while (answer := await read_answer(reader)).status == 100:
+            pass
+        return answer
+    finally:
+        writer.close()
+
+
+async def test_whatever_a_request_expects_the_answer_is_one_the_contract_gives(
+    api_port: int, known: Known, logged: tuple[list[dict[str, Any]], _Records]
+) -> None:
+    """aiohttp answers an Expect header itself, before any middleware: other than
+    `100-continue`, with its own 417 in plain text, or a 500 when the value is not UTF-8."""
+    loop = asyncio.get_running_loop()
+    targets = [b"/v1/invoices", b"/v1/invoices/" + known.invoice_ids[0].encode(), b"/nowhere"]
+
+    @hypothesis_settings(max_examples=40, deadline=None)
+    @given(
+        expect=_expectations,
+        target=st.sampled_from(targets),
+        authorized=st.booleans(),
+        body=st.binary(max_size=8),
+    )
+    def answers_as_the_contract_says(
+        expect: bytes, target: bytes, authorized: bool, body: bytes
+    ) -> None:
+        headers = {b"Expect": expect, b"Content-Length": str(len(body)).encode()}
+        if authorized:
+            headers[b"Authorization"] = b"Bearer " + TOKEN.encode()
+        raw = http_request(target, headers) + body
+        answer = asyncio.run_coroutine_threadsafe(_final_answer(api_port, raw), loop).result()
+        media_type = answer.headers.get("content-type", "").partition(";")[0]
+        if len(b"Expect: " + expect) > MAX_LINE:
+            assert answer.status == 400, (answer.status, answer.body[:300])
+        elif expect.strip() and expect.strip().lower() != b"100-continue":
+            assert answer.status == 417, (answer.status, answer.body[:300])
+        if answer.status >= 400:
+            assert media_type == "application/problem+json", (answer.status, answer.body[:300])
+            assert json.loads(answer.body)["status"] == answer.status
+        else:
+            assert media_type == "application/json"
+
+    await asyncio.to_thread(answers_as_the_contract_says)
+
+    events, records = logged[0], logged[1].records
+    assert not [e for e in events if e["log_level"] in ("error", "critical", "exception")]
+    assert not [r for r in records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+LEADING_ZEROS_ID = "00" + str(uuid.uuid4())[2:]
+"""An invoice whose id begins with zeros: Python's uuid reads them from other characters."""
+_for_a_zero = st.sampled_from([b"0", b"%20", b"%09", b"%0D", b"%0A", b"+"])
+
+
+@st.composite
+def _spellings(draw: st.DrawFn, invoice_id: str) -> bytes:
+    """`invoice_id` as uuid.UUID also reads it: a prefix, braces, no hyphens, capitals, and
+    its leading zeros as whitespace or a sign."""
+    text = invoice_id.replace("-", "") if draw(st.booleans()) else invoice_id
+    text = text.upper() if draw(st.booleans()) else text
+    text = "{" + text + "}" if draw(st.booleans()) else text
+    prefix = draw(st.sampled_from(["", "urn:uuid:", "uuid:"]))
+    zeros = b"".join(draw(st.lists(_for_a_zero, min_size=2, max_size=2)))
+    return prefix.encode() + (zeros + text[2:].encode() if text[:2] == "00" else text.encode())
+
+
+async def test_an_invoice_id_spelt_otherwise_is_found_or_not_never_a_failure(
+    api_port: int, settings: Settings, logged: tuple[list[dict[str, Any]], _Records]
+) -> None:
+    await store_drafts_of(settings.database_url, [LEADING_ZEROS_ID])
+    await store_document(settings.database_url, LEADING_ZEROS_ID, "pdf", *DOCUMENTS["pdf"])
+    loop = asyncio.get_running_loop()
+
+    @hypothesis_settings(max_examples=60, deadline=None)
+    @given(spelling=_spellings(LEADING_ZEROS_ID), kind=st.sampled_from([b"", b"/pdf"]))
+    def found_or_not(spelling: bytes, kind: bytes) -> None:
+        target = b"/v1/invoices/" + spelling + kind
+        authorized = {b"Authorization": b"Bearer " + TOKEN.encode()}
+        answer = asyncio.run_coroutine_threadsafe(
+            exchange(api_port, http_request(target, authorized)), loop
+        ).result()
+        assert answer.status in (200, 400, 404), (answer.status, answer.body[:300])
+        if answer.status == 200 and kind:
+            disposition = answer.headers["content-disposition"]
+            assert disposition == f'inline; filename="{LEADING_ZEROS_ID}.pdf"', disposition
+
+    await asyncio.to_thread(found_or_not)
+
+    events, records = logged[0], logged[1].records
+    assert not [e for e in events if e["log_level"] in ("error", "critical", "exception")]
+    assert not [r for r in records if r.exc_info or r.levelno >= logging.ERROR]

@@ -18,6 +18,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
@@ -409,3 +412,126 @@ async def test_a_client_that_does_not_read_its_answer_is_cut_off(settings: Setti
         reader.close()
         await runner.cleanup()
         await pool.close()
+
+
+STOP_SECONDS = 10.0
+"""How long a stop may wait on the requests in hand: well inside the read API's
+terminationGracePeriodSeconds (30, deploy/base/api.yaml)."""
+
+
+async def test_a_stop_does_not_wait_on_a_client_that_does_not_read(settings: Settings) -> None:
+    """The contract's clocks (a response may take 60 s to be written), and a stop meanwhile."""
+    [invoice_id] = await store_drafts(settings.database_url, 1)
+    await store_document(
+        settings.database_url, invoice_id, "pdf", "application/pdf", bytes(LARGE_DOCUMENT_BYTES)
+    )
+    reading = settings.model_copy(update={"api_tokens": SecretStr(TOKEN)})
+    pool = await create_pool(reading.database_url)
+    runner, port = await start_api(reading, pool, 0)
+    loop = asyncio.get_running_loop()
+    reader = socket.socket()
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    reader.setblocking(False)
+    try:
+        await loop.sock_connect(reader, ("127.0.0.1", port))
+        document = f"/v1/invoices/{invoice_id}/pdf".encode()
+        await loop.sock_sendall(reader, http_request(document, _AUTHORIZED, keep_alive=True))
+        await asyncio.sleep(1.0)  # the answer is being written, and not read
+        stopping = loop.time()
+        async with asyncio.timeout(2 * STOP_SECONDS):
+            await runner.cleanup()
+        assert loop.time() - stopping <= STOP_SECONDS + LATE
+    finally:
+        reader.close()
+        await runner.cleanup()
+        await pool.close()
+
+
+HEAD_CAP = 64 * 1024
+"""The most of a request's head a port reads (docs/operations.md, "The HTTP door")."""
+
+
+async def test_a_head_larger_than_the_cap_is_not_held() -> None:
+    """aiohttp reads up to 128 header lines of 8 KiB each, a megabyte a connection (2 MiB of
+    memory), for as long as the header clock lets the client take: 256 connections were
+    half a gigabyte, twice the read API's memory limit."""
+
+    async def healthy() -> tuple[bool, str]:
+        return True, "serving"
+
+    async def nothing() -> None:
+        return None
+
+    runner, port = await start_http(
+        create_app(healthy, healthy, nothing), 0, ConnectionLimits(max_connections=16)
+    )
+    loop = asyncio.get_running_loop()
+
+    @hypothesis_settings(max_examples=25, deadline=None)
+    @given(
+        count=st.integers(min_value=1, max_value=120),
+        size=st.integers(min_value=1, max_value=8000),
+        complete=st.booleans(),
+    )
+    def held_or_not(count: int, size: int, complete: bool) -> None:
+        head = http_request(b"/healthz", {b"X-%d" % n: b"a" * size for n in range(count)})
+        if len(head) <= HEAD_CAP:
+            answer = asyncio.run_coroutine_threadsafe(exchange(port, head), loop).result()
+            assert answer.status == 200
+            return
+        sent = head if complete else head[:-2]
+        received = asyncio.run_coroutine_threadsafe(_closed_within(port, sent, 2.0), loop)
+        assert received.result() is not None, f"a {len(sent)}-byte head held"
+
+    try:
+        await asyncio.to_thread(held_or_not)
+    finally:
+        await runner.cleanup()
+
+
+async def _closed_within(port: int, data: bytes, seconds: float) -> bytes | None:
+    """What the server sent before it closed the connection; None when it was still open
+    `seconds` after `data` was sent, or answered 200."""
+    reader, writer = await connect(port)
+    try:
+        writer.write(data)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        async with asyncio.timeout(seconds):
+            received = await closed(reader)
+    except TimeoutError:
+        return None
+    finally:
+        writer.close()
+    return None if received.startswith(b"HTTP/1.1 200") else received
+
+
+@pytest.mark.parametrize("complete", [True, False])
+async def test_a_head_larger_than_the_cap_sent_during_a_request_is_not_held(
+    complete: bool,
+) -> None:
+    """aiohttp reads the next request's head while one is answered (pipelining)."""
+
+    async def slow() -> tuple[bool, str]:
+        await asyncio.sleep(5.0)
+        return True, "serving"
+
+    async def nothing() -> None:
+        return None
+
+    runner, port = await start_http(
+        create_app(slow, slow, nothing), 0, ConnectionLimits(max_connections=16)
+    )
+    head = http_request(b"/healthz", {b"X-%d" % n: b"a" * 8000 for n in range(120)})
+    reader, writer = await connect(port)
+    try:
+        writer.write(http_request(b"/healthz", keep_alive=True))
+        await asyncio.sleep(1.0)  # the request is taken up, and answered in 5 s
+        writer.write(head if complete else head[:-2])
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        async with asyncio.timeout(2.0):
+            assert await closed(reader) == b"", "closed unanswered, while the request was"
+    finally:
+        writer.close()
+        await runner.cleanup()

@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from worker.api import cursor
 from worker.api.problems import BadParameter
@@ -40,3 +42,24 @@ def test_a_snapshot_postgresql_would_refuse_is_a_bad_cursor(snapshot: str) -> No
 def test_a_moment_beyond_the_calendar_is_a_bad_cursor() -> None:
     with pytest.raises(BadParameter):
         cursor.decode(forged(created_at="0001-01-01T00:00:00+14:00"), EVERYTHING)
+
+
+_DIGITS = st.one_of(
+    st.text(alphabet="0123456789", min_size=1, max_size=20),
+    st.integers(min_value=20, max_value=6000).map(lambda length: "1" * length),
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(xmin=_DIGITS, xmax=_DIGITS, in_progress=st.lists(_DIGITS, max_size=3))
+def test_a_snapshot_of_any_digits_is_a_cursor_or_a_bad_one(
+    xmin: str, xmax: str, in_progress: list[str]
+) -> None:
+    """Numbers longer than Python reads from text (4300 digits) fit in a URL's 8 KB."""
+    snapshot = f"{xmin}:{xmax}:{','.join(in_progress)}"
+    try:
+        position = cursor.decode(forged(snapshot=snapshot), EVERYTHING)
+    except BadParameter as refused:
+        assert refused.parameter == "after"
+    else:
+        assert position.snapshot == snapshot

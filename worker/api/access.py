@@ -9,12 +9,12 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import Counter, Histogram
 
-from worker.connections import NOT_HTTP
+from worker.connections import NOT_HTTP, NOT_ROUTED
 
 log = structlog.get_logger(__name__)
 
 UNMATCHED = "unmatched"
-"""The route of a request no route matched."""
+"""The route of a request no route matched (or refused before routing)."""
 NOT_HTTP_ROUTE = "not-http"
 """The route of a request that was not HTTP."""
 OTHER_METHOD = "_OTHER"
@@ -61,5 +61,7 @@ def route_of(request: web.BaseRequest) -> str:
     """The template of the route that answered (`/v1/invoices/{invoiceId}`), a bounded set."""
     if request.get(NOT_HTTP) or not isinstance(request, web.Request):
         return NOT_HTTP_ROUTE
+    if request.get(NOT_ROUTED):
+        return UNMATCHED
     resource = request.match_info.route.resource
     return UNMATCHED if resource is None else resource.canonical

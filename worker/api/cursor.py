@@ -15,7 +15,8 @@ from worker.store.reads import InvoiceFilter, Position
 
 PARAMETER = "after"
 MAX_XID = 2**63
-_SNAPSHOT = r"^\d+:\d+:(\d+(,\d+)*)?$"  # pg_snapshot's text: xmin:xmax:xip,...
+_XID = r"\d{1,19}"  # below MAX_XID; a longer number is more than int() reads from text
+_SNAPSHOT = rf"^{_XID}:{_XID}:({_XID}(,{_XID})*)?$"  # pg_snapshot's text: xmin:xmax:xip,...
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 

@@ -37,7 +37,8 @@ def openapi_document() -> dict[str, Any]:
         "in": "path",
         "required": True,
         "schema": {"type": "string"},
-        "description": "The invoice's id (a uuid); any other text is an unknown invoice.",
+        "description": "The invoice's id: a uuid, lowercase and hyphenated as the API gives it; any"
+        " other text is an unknown invoice.",
     }
     return {
         "openapi": "3.1.0",

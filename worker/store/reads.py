@@ -60,11 +60,20 @@ def _read_only(connection: PoolConnectionProxy[Any]) -> Transaction:
     return connection.transaction(isolation="repeatable_read", readonly=True)
 
 
-async def stored_invoice(pool: asyncpg.Pool, invoice_id: str) -> StoredInvoice | None:
-    """The invoice with its documents; None when there is none (or the id is no uuid)."""
+def invoice_key(invoice_id: str) -> uuid.UUID | None:
+    """The uuid an invoice id names, in the one spelling the API gives (lowercase,
+    hyphenated); None for any other: uuid.UUID also reads braces, `urn:uuid:`, no hyphens, and
+    whitespace or a sign for leading zeros, which PostgreSQL's cast and a header do not."""
     try:
         key = uuid.UUID(invoice_id)
     except ValueError:
+        return None
+    return key if str(key) == invoice_id else None
+
+
+async def stored_invoice(pool: asyncpg.Pool, invoice_id: str) -> StoredInvoice | None:
+    """The invoice with its documents; None when there is none (or the id is no uuid)."""
+    if (key := invoice_key(invoice_id)) is None:
         return None
     async with pool.acquire() as connection, _read_only(connection):
         headers = await connection.fetch(
@@ -146,9 +155,7 @@ async def _with_lines_and_documents(
 async def stored_document(pool: asyncpg.Pool, invoice_id: str, kind: str) -> StoredDocument | None:
     """A document's description, without its bytes (documents.document_content); None when
     the invoice has none of this kind (yet), or the id is no uuid."""
-    try:
-        key = uuid.UUID(invoice_id)
-    except ValueError:
+    if (key := invoice_key(invoice_id)) is None:
         return None
     record = await pool.fetchrow(
         "SELECT kind, media_type, sha256, size FROM invoice_documents"
