@@ -16,9 +16,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
+from worker.api.server import start_api
+from worker.connections import ConnectionLimits
 from worker.running import Worker
 from worker.settings import Settings
+from worker.store.pool import create_pool
 
 WAIT_SECONDS = 60.0
 POLL_SECONDS = 0.1
@@ -157,6 +161,23 @@ async def running_worker(settings: Settings) -> AsyncIterator[Worker]:
     finally:
         worker.request_stop()
         await asyncio.wait_for(task, 60)
+
+
+@contextlib.asynccontextmanager
+async def serving_api(
+    settings: Settings, token: str | None = None, limits: ConnectionLimits | None = None
+) -> AsyncIterator[int]:
+    """The read API in this event loop on a free port (yielded), accepting `token` when one is
+    given, else the settings' tokens; stopped, and its pool closed, afterwards."""
+    if token is not None:
+        settings = settings.model_copy(update={"api_tokens": SecretStr(token)})
+    pool = await create_pool(settings.database_url)
+    runner, port = await start_api(settings, pool, 0, limits)
+    try:
+        yield port
+    finally:
+        await runner.cleanup()
+        await pool.close()
 
 
 def seconds_since(moment: float) -> float:

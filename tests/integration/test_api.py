@@ -25,7 +25,7 @@ from tests.deploy_files import ROOT
 from tests.examples import example
 from tests.integration.flows import await_event, order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient
-from tests.integration.operations import running_worker
+from tests.integration.operations import running_worker, serving_api
 from tests.sellers import SELLER
 from worker.api.server import start_api
 from worker.domain.lifecycle import InvoiceStatus
@@ -72,14 +72,8 @@ class Api:
 
 @pytest.fixture
 async def api(selling: Settings) -> AsyncIterator[Api]:
-    pool = await create_pool(selling.database_url)
-    runner, port = await start_api(selling, pool, 0)
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield Api(session, f"http://127.0.0.1:{port}")
-    finally:
-        await runner.cleanup()
-        await pool.close()
+    async with serving_api(selling) as port, aiohttp.ClientSession() as session:
+        yield Api(session, f"http://127.0.0.1:{port}")
 
 
 async def _closed(kafka: KafkaClient, settings: Settings, order_id: str) -> dict[str, Any]:

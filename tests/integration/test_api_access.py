@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import REGISTRY
-from pydantic import SecretStr
 from structlog.testing import capture_logs
 
+from tests.integration.operations import serving_api
 from tests.integration.raw_http import exchange, http_request
-from worker.api.server import probes_app, start_api
+from worker.api.server import probes_app
 from worker.settings import Settings
 from worker.store.pool import create_pool
 
@@ -25,14 +25,8 @@ AUTHORIZED = {b"Authorization": b"Bearer " + TOKEN.encode()}
 
 @pytest.fixture
 async def api_port(settings: Settings) -> AsyncIterator[int]:
-    reading = settings.model_copy(update={"api_tokens": SecretStr(TOKEN)})
-    pool = await create_pool(reading.database_url)
-    runner, port = await start_api(reading, pool, 0)
-    try:
+    async with serving_api(settings, TOKEN) as port:
         yield port
-    finally:
-        await runner.cleanup()
-        await pool.close()
 
 
 def _count(route: str, status: int) -> float:

@@ -22,15 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 from structlog.testing import capture_logs
 
+from tests.integration.operations import serving_api
 from tests.integration.raw_http import Answer, connect, exchange, http_request, read_answer
 from tests.integration.stored_invoices import store_document, store_drafts, store_drafts_of
 from tests.text_rule import is_text, is_text_parameter, percent_decoded
-from worker.api.server import start_api
 from worker.settings import Settings
-from worker.store.pool import create_pool
 
 pytestmark = pytest.mark.integration
 
@@ -325,14 +323,8 @@ async def known(settings: Settings) -> Known:
 
 @pytest.fixture
 async def api_port(settings: Settings, known: Known) -> AsyncIterator[int]:
-    reading = settings.model_copy(update={"api_tokens": SecretStr(TOKEN)})
-    pool = await create_pool(reading.database_url)
-    runner, port = await start_api(reading, pool, 0)
-    try:
+    async with serving_api(settings, TOKEN) as port:
         yield port
-    finally:
-        await runner.cleanup()
-        await pool.close()
 
 
 class _Records(logging.Handler):

@@ -25,7 +25,7 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from tests.faults.processes import environment_without_invoicer, invoicer_command
-from tests.integration.operations import environment, wait_until
+from tests.integration.operations import environment, serving_api, wait_until
 from tests.integration.raw_http import closed, connect, exchange, http_request, read_answer
 from tests.integration.stored_invoices import store_document, store_drafts
 from worker.api.server import start_api
@@ -77,18 +77,12 @@ async def server(request: pytest.FixtureRequest, settings: Settings) -> AsyncIte
         finally:
             await runner.cleanup()
         return
-    reading = settings.model_copy(update={"api_tokens": SecretStr(TOKEN)})
-    pool = await create_pool(reading.database_url)
-    runner, port = await start_api(reading, pool, 0, LIMITS)
-    try:
+    async with serving_api(settings, TOKEN, LIMITS) as port:
         yield Server(
             "api",
             port,
             http_request(b"/v1/invoices", {b"Authorization": b"Bearer " + TOKEN.encode()}),
         )
-    finally:
-        await runner.cleanup()
-        await pool.close()
 
 
 async def _seconds_until_closed(reader: asyncio.StreamReader, since: float) -> float:
