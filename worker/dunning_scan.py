@@ -34,6 +34,7 @@ from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.store import dunning, invoices, orders, outbox
 from worker.store.pool import Executor
+from worker.store.transactions import unit_of_work
 
 log = structlog.get_logger(__name__)
 
@@ -67,35 +68,23 @@ async def scan(
     nothing and notes nothing. `before_commit` is a test hook, off by default."""
     report = ScanReport(as_of)
     after: str | None = None
-    async with pool.acquire() as connection:
-        while True:
-            transaction = connection.transaction()
-            await transaction.start()
-            try:
-                if not await dunning.lock_scan(connection, wait=wait):
-                    report.skipped = True
-                    await transaction.rollback()
-                    return report
-                found = await dunning.overdue_invoices(
-                    connection, as_of, settings.reminder_days, after, INVOICES_PER_TRANSACTION
-                )
-                if not found:
-                    await transaction.rollback()
-                    return report
-                after = found[-1][0]
-                sent = await _send_notices(connection, settings, as_of, dict(found))
-                if before_commit is not None:
-                    await before_commit()
-                if dry_run:
-                    await transaction.rollback()
-                else:
-                    await transaction.commit()
-                    _count(sent)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await transaction.rollback()
-                raise
-            report.notices.extend(sent)
+    while True:
+        async with unit_of_work(pool, keep=not dry_run) as connection:
+            if not await dunning.lock_scan(connection, wait=wait):
+                report.skipped = True
+                return report
+            found = await dunning.overdue_invoices(
+                connection, as_of, settings.reminder_days, after, INVOICES_PER_TRANSACTION
+            )
+            if not found:
+                return report
+            after = found[-1][0]
+            sent = await _send_notices(connection, settings, as_of, dict(found))
+            if before_commit is not None:
+                await before_commit()
+        if not dry_run:
+            _count(sent)
+        report.notices.extend(sent)
 
 
 async def _send_notices(

@@ -46,6 +46,7 @@ from worker.rows import EventKey
 from worker.settings import Settings
 from worker.store.inbox import ConcurrentDuplicate
 from worker.store.pool import Fault, condition, describe_error, fault_of
+from worker.store.transactions import unit_of_work
 from worker.tracing import TRACEPARENT, batch_span, record_span
 from worker.unit_of_work import begin, commit
 
@@ -181,7 +182,7 @@ async def _apply(
     pool: asyncpg.Pool, items: Sequence[Item], settings: Settings
 ) -> tuple[Writes, list[Outcome]]:
     events = [item.event for item in items if not isinstance(item.event, Rejection)]
-    async with pool.acquire() as connection, connection.transaction():
+    async with unit_of_work(pool) as connection:
         batch = await begin(
             connection,
             settings,

@@ -49,6 +49,7 @@ from worker.rows import OutboxMessage, RenderJob, StoredDocument, WaitingNotific
 from worker.settings import Settings
 from worker.store import documents, invoices, orders, outbox
 from worker.store.pool import Executor as Connection
+from worker.store.transactions import unit_of_work
 
 log = structlog.get_logger(__name__)
 
@@ -221,7 +222,7 @@ class Renderer:
                 else:
                     await self._give_up(job, failure)
                 return True
-            async with self._pool.acquire() as connection, connection.transaction():
+            async with unit_of_work(self._pool) as connection:
                 if await documents.hold(connection, job):
                     await self._store(connection, job, rendered)
         finally:
@@ -245,7 +246,7 @@ class Renderer:
     async def _give_up(self, job: RenderJob, failure: _RenderFailed) -> None:
         """The documents have failed for good: announced, and the notifications waiting for
         them sent without them, in the transaction that marks the job failed."""
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with unit_of_work(self._pool) as connection:
             if not await documents.hold(connection, job):
                 return
             invoice, _ = await _invoice_of(connection, job.invoice_id, holding_its_order=True)
@@ -298,7 +299,7 @@ class Renderer:
     async def release_notifications(self) -> bool:
         """Sends the notifications whose invoice's documents were stored, or failed for good,
         before they were requested; False when there were none."""
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with unit_of_work(self._pool) as connection:
             released = await documents.take_released(connection, RELEASED_PER_TRANSACTION)
             if not released:
                 return False

@@ -57,3 +57,23 @@ def test_a_file_or_a_name_that_is_not_there_is_found(tmp_path: Path) -> None:
     step = "`worker/routing.py` (`OUTGOING`, `INCOMING`) and `worker/gone.py` (`X`)."
     gaps = [gap for path, names in named_files(step) for gap in missing(tmp_path, path, names)]
     assert gaps == ["worker/routing.py: INCOMING", "worker/gone.py"]
+
+
+def transaction_openers(root: Path) -> list[str]:
+    """The modules below `root` that begin a transaction themselves."""
+    return sorted(
+        str(path.relative_to(root))
+        for path in root.glob("**/*.py")
+        if re.search(r"\.transaction\(", path.read_text())
+    )
+
+
+def test_one_module_begins_transactions() -> None:
+    assert transaction_openers(ROOT / "worker") == ["store/transactions.py"]
+
+
+def test_a_transaction_begun_elsewhere_is_found(tmp_path: Path) -> None:
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "transactions.py").write_text("c.transaction()\n")
+    (tmp_path / "scan.py").write_text("async with connection.transaction():\n    pass\n")
+    assert transaction_openers(tmp_path) == ["scan.py", "store/transactions.py"]

@@ -17,6 +17,7 @@ import asyncpg
 import structlog
 
 from worker.store.pool import Executor
+from worker.store.transactions import on_connection
 
 log = structlog.get_logger(__name__)
 
@@ -89,7 +90,7 @@ async def migrate(
                 if done[migration.version].checksum is None:
                     await _record_checksum(connection, migration)
                 continue
-            async with connection.transaction():
+            async with on_connection(connection):
                 await connection.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
                 await connection.execute(migration.sql)
                 await connection.execute(

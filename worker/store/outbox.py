@@ -12,6 +12,7 @@ import asyncpg
 
 from worker.rows import Headers, OutboxMessage
 from worker.store.pool import Executor
+from worker.store.transactions import on_connection
 
 OUTBOX_CHANNEL = "invoicer_outbox"
 
@@ -118,7 +119,7 @@ async def park(
     """Moves the messages (id, the broker's error) the broker refused for good from the
     outbox to outbox_parked, and enqueues what is to be published instead, in one
     transaction."""
-    async with connection.transaction():
+    async with on_connection(connection):
         await connection.execute(
             """
             WITH moved AS (

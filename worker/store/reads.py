@@ -15,14 +15,13 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
-from asyncpg.transaction import Transaction
 
 from worker.domain.lifecycle import Invoice
 from worker.rows import StoredDocument
 from worker.store.documents import stored_document_of
 from worker.store.invoices import HEADER_COLUMNS, LINE_COLUMNS, assemble_invoices
 from worker.store.pool import Executor
+from worker.store.transactions import read_only
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +55,6 @@ class Page:
     """Where the next page starts; None on the last page."""
 
 
-def _read_only(connection: PoolConnectionProxy[Any]) -> Transaction:
-    return connection.transaction(isolation="repeatable_read", readonly=True)
-
-
 def invoice_key(invoice_id: str) -> uuid.UUID | None:
     """The uuid an invoice id names, in the one spelling the API gives (lowercase,
     hyphenated); None for any other: uuid.UUID also reads braces, `urn:uuid:`, no hyphens, and
@@ -75,7 +70,7 @@ async def stored_invoice(pool: asyncpg.Pool, invoice_id: str) -> StoredInvoice |
     """The invoice with its documents; None when there is none (or the id is no uuid)."""
     if (key := invoice_key(invoice_id)) is None:
         return None
-    async with pool.acquire() as connection, _read_only(connection):
+    async with read_only(pool) as connection:
         headers = await connection.fetch(
             f"SELECT {HEADER_COLUMNS} FROM invoices WHERE invoice_id = $1", key
         )
@@ -87,7 +82,7 @@ async def page_of_invoices(
     pool: asyncpg.Pool, only: InvoiceFilter, limit: int, after: Position | None
 ) -> Page:
     """At most `limit` invoices, newest first (by creation, then id), after `after`."""
-    async with pool.acquire() as connection, _read_only(connection):
+    async with read_only(pool) as connection:
         snapshot: str = (
             after.snapshot
             if after is not None
