@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from worker.documents.labels import DocumentLanguage
 from worker.domain.tax_categories import has_vat_prefix
 from worker.faults import parse as parse_fault_injection
 from worker.messages.text import refusal
@@ -30,8 +31,6 @@ from worker.store.pool import Timeouts
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")
 """RFC 6750's b64token, at least 16 characters long."""
 _TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
-DOCUMENT_LANGUAGES = ("en", "de", "fr", "nl")
-DocumentLanguage = Literal["en", "de", "fr", "nl"]
 
 _ELECTRONIC_ADDRESS = re.compile(r"(?P<scheme>[0-9A-Z]{2,4}):(?P<id>\S{1,100})")
 _BIC = re.compile(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?")

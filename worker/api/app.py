@@ -107,7 +107,9 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
         content = await document_content(pool, invoice_id, kind)
         if content is None:  # only stored documents are described
             raise AssertionError(f"the {kind} of {invoice_id} has no content")
-        headers["Content-Disposition"] = f'inline; filename="{invoice_id}.{_suffix(kind)}"'
+        headers["Content-Disposition"] = (
+            f'inline; filename="{invoice_id}.{_suffix(stored.media_type)}"'
+        )
         return web.Response(body=content, content_type=stored.media_type, headers=headers)
 
     async def get_openapi(_: web.Request) -> web.Response:
@@ -133,5 +135,6 @@ def _matches(if_none_match: str | None, sha256: str) -> bool:
     return if_none_match.strip() == "*" or sha256 in _ENTITY_TAG.findall(if_none_match)
 
 
-def _suffix(kind: str) -> str:
-    return "xml" if kind == "ubl" else kind
+def _suffix(media_type: str) -> str:
+    """A document's file name suffix: its media type's subtype (pdf, xml)."""
+    return media_type.partition("/")[2]

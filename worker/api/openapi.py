@@ -11,14 +11,13 @@ from worker.api.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
 from worker.api.problems import Problem
 from worker.api.requests import (
     DEFAULT_LIMIT,
-    DOCUMENT_KINDS,
     INVOICE_PATH,
     INVOICES_PATH,
     MAX_LIMIT,
     STATUSES,
 )
 from worker.documents.render import MEDIA_TYPES
-from worker.messages.outgoing import InvoicePage, InvoiceResource
+from worker.messages.outgoing import DOCUMENT_KINDS, DocumentKind, InvoicePage, InvoiceResource
 from worker.schemas import ContractJsonSchema
 
 OPENAPI_PATH = "/openapi.json"
@@ -127,7 +126,7 @@ def _list_operation() -> dict[str, Any]:
     }
 
 
-def _document_operation(kind: str, invoice_id: dict[str, Any]) -> dict[str, Any]:
+def _document_operation(kind: DocumentKind, invoice_id: dict[str, Any]) -> dict[str, Any]:
     media_type = MEDIA_TYPES[kind]
     etag = {
         "ETag": {

@@ -10,13 +10,12 @@ from multidict import MultiMapping
 from worker.api import cursor
 from worker.api.problems import BadParameter
 from worker.api.well_formed import parameter_name
-from worker.messages.outgoing import InvoiceStatusName
+from worker.messages.outgoing import DOCUMENT_KINDS, InvoiceStatusName
 from worker.store import reads
 
 INVOICES_PATH = "/v1/invoices"
 INVOICE_PATH = "/v1/invoices/{invoiceId}"
-DOCUMENT_KINDS = ("pdf", "ubl")
-DOCUMENT_ROUTE = "/v1/invoices/{invoiceId}/{kind:pdf|ubl}"
+DOCUMENT_ROUTE = INVOICE_PATH + "/{kind:" + "|".join(DOCUMENT_KINDS) + "}"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 LIST_PARAMETERS = ("orderId", "customerId", "status", "limit", cursor.PARAMETER)

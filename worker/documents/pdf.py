@@ -25,7 +25,7 @@ from lxml import etree
 
 from worker.documents.content import Address, address_of, buyer, seller
 from worker.documents.fonts import FAMILY, Coverage, FontProducer, add_bundled_fonts
-from worker.documents.labels import LABELS
+from worker.documents.labels import LABELS, DocumentLanguage
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.money import minor_units
 from worker.domain.tax_categories import stated_rate
@@ -49,7 +49,7 @@ class _Writer:
     the currency's ISO 4217 digits, as the XML and the events have them (CLDR's, which
     Babel uses by default, differ for some: HUF 0 there, 2 in ISO 4217)."""
 
-    def __init__(self, language: str, currency: str) -> None:
+    def __init__(self, language: DocumentLanguage, currency: str) -> None:
         self.language = language
         self.labels = LABELS[language]
         self.currency = currency
@@ -142,7 +142,7 @@ class _Document(FPDF):
 def invoice_pdf(
     invoice: Invoice,
     reference_number: str | None,
-    language: str,
+    language: DocumentLanguage,
     cii: bytes | None,
     fallback_fonts: Sequence[str] = (),
 ) -> bytes:

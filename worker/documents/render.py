@@ -10,18 +10,19 @@ from functools import cache
 
 from worker.documents.cii import cii_xml
 from worker.documents.content import unavailable_reason
-from worker.documents.labels import document_language
+from worker.documents.labels import DocumentLanguage, document_language
 from worker.documents.pdf import invoice_pdf
 from worker.documents.ubl import ubl_xml
 from worker.domain.lifecycle import Invoice
+from worker.messages.outgoing import DocumentKind
 from worker.settings import DocumentFonts
 
-MEDIA_TYPES = {"pdf": "application/pdf", "ubl": "application/xml"}
+MEDIA_TYPES: dict[DocumentKind, str] = {"pdf": "application/pdf", "ubl": "application/xml"}
 
 
 @dataclass(frozen=True, slots=True)
 class RenderedDocument:
-    kind: str
+    kind: DocumentKind
     content: bytes
 
     @property
@@ -39,7 +40,7 @@ class RenderedDocument:
 
 @dataclass(frozen=True, slots=True)
 class UnavailableDocument:
-    kind: str
+    kind: DocumentKind
     reason: str
 
 
@@ -52,7 +53,7 @@ class RenderedDocuments:
 def render_documents(
     invoice: Invoice,
     reference_number: str | None,
-    default_language: str,
+    default_language: DocumentLanguage,
     fallback_fonts: Sequence[str] | None = None,
 ) -> RenderedDocuments:
     """The PDF (Factur-X when EN 16931 can express the invoice) and the UBL, in the
