@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from worker.documents.labels import DocumentLanguage
 from worker.domain.tax_categories import has_vat_prefix
 from worker.faults import parse as parse_fault_injection
-from worker.messages.text import refusal
+from worker.messages.text import text_refusal
 from worker.messages.values import EAS_SCHEMES, CountryCode, PhoneNumber
 from worker.store.pool import Timeouts
 
@@ -72,7 +72,7 @@ class Topics(BaseSettings):
 def text_is_accepted(cls: type, value: Any) -> Any:
     """A setting's text follows the door's rule (worker/messages/text.py): what a document
     could not carry is refused at start, not when the first document fails."""
-    if isinstance(value, str) and (problem := refusal(value)) is not None:
+    if isinstance(value, str) and (problem := text_refusal(value)) is not None:
         raise ValueError(problem)
     return value
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from worker.api import cursor
 from worker.api.access import route_of
-from worker.api.auth import Tokens, refusal
+from worker.api.auth import Tokens, unauthorized
 from worker.api.openapi import OPENAPI_PATH, openapi_document
 from worker.api.problems import BadParameter, problem_response
 from worker.api.requests import DOCUMENT_ROUTE, INVOICE_PATH, INVOICES_PATH, list_parameters
@@ -63,7 +63,7 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
     async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path == OPENAPI_PATH:
             return await handler(request)
-        return refusal(request, tokens) or await handler(request)
+        return unauthorized(request, tokens) or await handler(request)
 
     @web.middleware
     async def well_formed(request: web.Request, handler: Handler) -> web.StreamResponse:

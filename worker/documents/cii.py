@@ -14,10 +14,10 @@ from worker.documents.content import (
     Party,
     buyer,
     delivery_address,
+    document_lines,
     money,
     payable,
     payment_terms,
-    priced_lines,
     seller,
     text_of,
     type_code,
@@ -70,7 +70,7 @@ def _date(day: date) -> etree._Element:
 
 def _lines(invoice: Invoice) -> list[etree._Element]:
     items = []
-    for priced in priced_lines(invoice):
+    for priced in document_lines(invoice):
         line = priced.line
         price = [RAM.ChargeAmount(text_of(priced.net_price))]
         if priced.base_quantity is not None:

@@ -69,9 +69,10 @@ class Party:
 
 
 @dataclass(frozen=True, slots=True)
-class PricedLine:
-    """A line as EN 16931 prices it: net price per base quantity, and a line allowance for a
-    discount, so that quantity × price / base quantity − allowance is the line's net."""
+class DocumentLine:
+    """A line as the documents state it, priced as EN 16931 prices it: net price per base
+    quantity, and a line allowance for a discount, so that quantity × price / base quantity
+    − allowance is the line's net."""
 
     line: InvoiceLine
     unit_code: str
@@ -183,7 +184,7 @@ def delivery_address(invoice: Invoice) -> Address | None:
     return None
 
 
-def priced_lines(invoice: Invoice) -> list[PricedLine]:
+def document_lines(invoice: Invoice) -> list[DocumentLine]:
     priced = []
     for line in invoice.content.lines:
         assert line.treatment is not None
@@ -191,7 +192,7 @@ def priced_lines(invoice: Invoice) -> list[PricedLine]:
         if invoice.prices_include_tax:
             # The net price of the whole quantity: exact, where a net unit price would not be.
             priced.append(
-                PricedLine(
+                DocumentLine(
                     line,
                     unit_code,
                     line.net_amount,
@@ -207,7 +208,7 @@ def priced_lines(invoice: Invoice) -> list[PricedLine]:
         # net (Peppol checks it to 0.02, PEPPOL-EN16931-R120).
         exact = undiscounted == line.quantity * line.unit_price
         priced.append(
-            PricedLine(
+            DocumentLine(
                 line,
                 unit_code,
                 line.unit_price if exact else undiscounted,

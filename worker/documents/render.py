@@ -39,7 +39,9 @@ class RenderedDocument:
 
 
 @dataclass(frozen=True, slots=True)
-class UnavailableDocument:
+class UnrenderableDocument:
+    """A document the invoice cannot have, and why: the contract's `unavailable`."""
+
     kind: DocumentKind
     reason: str
 
@@ -47,7 +49,7 @@ class UnavailableDocument:
 @dataclass(frozen=True, slots=True)
 class RenderedDocuments:
     documents: tuple[RenderedDocument, ...]
-    unavailable: tuple[UnavailableDocument, ...]
+    unavailable: tuple[UnrenderableDocument, ...]
 
 
 def render_documents(
@@ -66,7 +68,7 @@ def render_documents(
     if reason is not None:
         pdf = invoice_pdf(invoice, reference_number, language, None, fonts)
         return RenderedDocuments(
-            (RenderedDocument("pdf", pdf),), (UnavailableDocument("ubl", reason),)
+            (RenderedDocument("pdf", pdf),), (UnrenderableDocument("ubl", reason),)
         )
     cii = cii_xml(invoice, reference_number)
     return RenderedDocuments(

@@ -14,10 +14,10 @@ from worker.documents.content import (
     Party,
     buyer,
     delivery_address,
+    document_lines,
     money,
     payable,
     payment_terms,
-    priced_lines,
     seller,
     text_of,
     type_code,
@@ -205,7 +205,7 @@ def _monetary_total(invoice: Invoice) -> etree._Element:
 def _lines(invoice: Invoice) -> list[etree._Element]:
     is_invoice = invoice.type is InvoiceType.INVOICE
     lines = []
-    for priced in priced_lines(invoice):
+    for priced in document_lines(invoice):
         line = priced.line
         children = [
             CBC.ID(str(line.line_no)),
