@@ -1,6 +1,7 @@
 """Document kinds and languages are defined once (worker/messages/outgoing.py's
 `DocumentKind`, worker/documents/labels.py's `DocumentLanguage`): the database, the media
-types and the labels follow that one definition."""
+types and the labels follow that one definition; the domain's rules and the labels know
+every tax category an order may state."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import get_args
 
 from worker.documents.labels import LABELS, DocumentLanguage
 from worker.documents.render import MEDIA_TYPES
+from worker.domain.tax_categories import BUYER_VAT_CATEGORIES, EXEMPT_CATEGORIES
+from worker.messages.orders import TaxCategory
 from worker.messages.outgoing import DOCUMENT_KINDS
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "worker" / "store" / "migrations"
@@ -41,3 +44,9 @@ def test_every_document_kind_has_its_media_type() -> None:
 def test_every_document_language_has_its_labels() -> None:
     assert tuple(LABELS) == get_args(DocumentLanguage)
     assert all(labels.keys() == LABELS["en"].keys() for labels in LABELS.values())
+
+
+def test_every_tax_category_has_its_rules_and_its_name_in_every_language() -> None:
+    categories = set(get_args(TaxCategory))
+    assert categories >= EXEMPT_CATEGORIES | BUYER_VAT_CATEGORIES
+    assert all(categories <= labels.keys() for labels in LABELS.values())
