@@ -14,7 +14,7 @@ from worker.consumer import record_of
 from worker.decisions import Record
 from worker.messages.dead_letter import ERROR
 from worker.messages.error_report import MAX_FIELDS, MAX_SEGMENT_CHARACTERS
-from worker.messages.text import refusal
+from worker.messages.text import text_refusal
 from worker.settings import Topics
 
 MEGABYTE = 2**20
@@ -216,7 +216,7 @@ def check_output(
     elif value is not None:
         # what was accepted carries no text the door refuses (documents could not hold it)
         for text in _texts_of(json.loads(value)):
-            assert refusal(text) is None, text
+            assert text_refusal(text) is None, text
 
 
 def _assert_bounded(errors: dict[str, list[str]]) -> None:

@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
+DEFAULT_RECORD_LIMIT = 100
+"""How many records an operations command (`dead-letters`, `outbox parked`) takes when no
+`--limit` is given."""
+
 
 def at_least_one(text: str) -> int:
     """A whole number of 1 or more."""

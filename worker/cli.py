@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("schemas"),
         help="the directory to write them to (default: ./schemas)",
     )
-    dead_letters.add_command(commands)
-    parked.add_command(commands)
+    dead_letters.add_dead_letters_command(commands)
+    parked.add_outbox_command(commands)
     _add_dunning_command(commands)
     _add_documents_command(commands)
     args = parser.parse_args(argv)
@@ -103,9 +103,9 @@ def _command(args: argparse.Namespace) -> int:
     if args.command in ("run", "api", "dev"):
         configure_tracing()
     if args.command == "dead-letters":
-        return uvloop.run(dead_letters.run_command(args, settings))
+        return uvloop.run(dead_letters.run_dead_letters_command(args, settings))
     if args.command == "outbox":
-        return uvloop.run(parked.run_command(args, settings))
+        return uvloop.run(parked.run_outbox_command(args, settings))
     if args.command == "dunning":
         uvloop.run(_dunning_run(settings, args.as_of, dry_run=args.dry_run))
         return 0

@@ -34,7 +34,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from worker.arguments import at_least_one, moment
+from worker.arguments import DEFAULT_RECORD_LIMIT, at_least_one, moment
 from worker.kafka_client import client_options
 from worker.messages.dead_letter import (
     ERROR,
@@ -59,7 +59,6 @@ READ_TIMEOUT_SECONDS = 120.0
 """The longest the broker may give nothing while a command reads."""
 FETCH_TIMEOUT_MS = 500
 FETCH_BYTES = 1024 * 1024
-DEFAULT_LIMIT = 100
 DETAILS_WIDTH = 80
 
 
@@ -349,7 +348,7 @@ async def replay(
         print(f"{len(sent)} record(s) sent back", file=out)
 
 
-def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_dead_letters_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`invoicer dead-letters …` on the main parser."""
     parser = commands.add_parser(
         "dead-letters", help="list the dead-letter topic, or send records back after a fix"
@@ -395,9 +394,10 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit",
         type=at_least_one,
-        default=DEFAULT_LIMIT,
+        default=DEFAULT_RECORD_LIMIT,
         metavar="N",
-        help=f"at most the first N chosen, by partition and offset (default: {DEFAULT_LIMIT})",
+        help="at most the first N chosen, by partition and offset"
+        f" (default: {DEFAULT_RECORD_LIMIT})",
     )
 
 
@@ -419,7 +419,7 @@ def selection_from(args: argparse.Namespace) -> Selection:
     )
 
 
-async def run_command(
+async def run_dead_letters_command(
     args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout
 ) -> int:
     """Runs `invoicer dead-letters list | replay`; the exit status. A broker that cannot be

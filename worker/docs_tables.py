@@ -113,13 +113,18 @@ def markers(table: str) -> tuple[str, str]:
     return f"<!-- generated: {table} ({COMMAND}) -->", f"<!-- end: {table} -->"
 
 
+def with_table(document: str, markers: tuple[str, str], table: str) -> str:
+    """The document with `table` in place of what is between the markers."""
+    start, end = markers
+    before, rest = document.split(start, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{start}\n{table}{end}{after}"
+
+
 def with_generated_tables(document: str) -> str:
-    """The document with each of its generated tables brought up to date."""
+    """docs/operations.md with each of its generated tables brought up to date."""
     for table, generate in TABLES.items():
-        start, end = markers(table)
-        before, rest = document.split(start, 1)
-        _, after = rest.split(end, 1)
-        document = f"{before}{start}\n{generate()}{end}{after}"
+        document = with_table(document, markers(table), generate())
     return document
 
 

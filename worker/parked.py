@@ -11,17 +11,15 @@ import argparse
 import sys
 from typing import TextIO
 
-from worker.arguments import at_least_one
+from worker.arguments import DEFAULT_RECORD_LIMIT, at_least_one
 from worker.printable import printable
 from worker.settings import Settings
 from worker.startup import check_database
 from worker.store.outbox import parked, unpark
 from worker.store.pool import connect
 
-DEFAULT_LIMIT = 100
 
-
-def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_outbox_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`invoicer outbox …` on the main parser."""
     actions = commands.add_parser(
         "outbox", help="messages the broker refused for good, and moving them back"
@@ -30,9 +28,9 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     listing.add_argument(
         "--limit",
         type=at_least_one,
-        default=DEFAULT_LIMIT,
+        default=DEFAULT_RECORD_LIMIT,
         metavar="N",
-        help=f"the first N, oldest first (default: {DEFAULT_LIMIT})",
+        help=f"the first N, oldest first (default: {DEFAULT_RECORD_LIMIT})",
     )
     moving = actions.add_parser(
         "unpark", help="move parked messages back to the outbox: the relay publishes them"
@@ -49,7 +47,7 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     moving.add_argument("--all", action="store_true", help="every parked message")
 
 
-async def run_command(
+async def run_outbox_command(
     args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout
 ) -> int:
     """Runs `invoicer outbox parked | unpark`; the exit status: 1 when an id asked for was

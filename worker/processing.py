@@ -239,7 +239,7 @@ def _decision(batch: Batch, item: Item) -> Decision:
     if key is not None and batch.seen(key):
         # applied or answered before: whatever this copy says, it changes nothing
         republished = (Republished(key),) if _event_type(event) == INVOICE_COMMAND else ()
-        return Decision(Outcome.DUPLICATE, _cause(item), facts=republished)
+        return Decision(Outcome.DUPLICATE, _item_cause(item), facts=republished)
     if isinstance(event, Rejection):
         if (
             event.event_type == INVOICE_COMMAND
@@ -263,7 +263,7 @@ def _traceparent(item: Item) -> str | None:
     return None
 
 
-def _cause(item: Item) -> Cause:
+def _item_cause(item: Item) -> Cause:
     if isinstance(item.event, Rejection):
         return rejection_cause(item.event, item.record)
     return cause_of(item.event, item.record)

@@ -36,6 +36,7 @@ import asyncpg
 import structlog
 
 from worker import metrics
+from worker.documents.labels import DocumentLanguage
 from worker.documents.render import RenderedDocuments, render_documents
 from worker.domain.lifecycle import Invoice
 from worker.logs import CORRELATION_ID
@@ -97,7 +98,7 @@ class RenderProcess:
         )
 
     async def render(
-        self, invoice: Invoice, reference_number: str | None, language: str
+        self, invoice: Invoice, reference_number: str | None, language: DocumentLanguage
     ) -> RenderedDocuments:
         def submit() -> asyncio.Future[RenderedDocuments]:
             return asyncio.get_running_loop().run_in_executor(

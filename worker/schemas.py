@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
+from worker.docs_tables import with_table
 from worker.messages import MAX_HEADER_BYTES, OutgoingEvent, RejectReason, dead_letter
 from worker.messages.routing import (
     CONTRACT_VERSION,
@@ -278,12 +279,9 @@ def events_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def with_generated_tables(document: str) -> str:
-    """The contract document with its generated table brought up to date."""
-    start, end = GENERATED_EVENTS
-    before, rest = document.split(start, 1)
-    _, after = rest.split(end, 1)
-    return f"{before}{start}\n{events_table()}{end}{after}"
+def with_events_table(document: str) -> str:
+    """The contract document with its generated table of events brought up to date."""
+    return with_table(document, GENERATED_EVENTS, events_table())
 
 
 def write_schemas(directory: Path) -> list[Path]:
@@ -318,6 +316,6 @@ elif __name__ == "__main__":
     for path in write_schemas(SCHEMA_DIRECTORY):
         print(path)
     CONTRACT_DOCUMENT.write_text(
-        with_generated_tables(CONTRACT_DOCUMENT.read_text("utf-8")), encoding="utf-8"
+        with_events_table(CONTRACT_DOCUMENT.read_text("utf-8")), encoding="utf-8"
     )
     print(CONTRACT_DOCUMENT)

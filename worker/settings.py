@@ -21,17 +21,16 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from worker.documents.labels import DocumentLanguage
 from worker.domain.tax_categories import has_vat_prefix
 from worker.faults import parse as parse_fault_injection
-from worker.messages.text import refusal
+from worker.messages.text import text_refusal
 from worker.messages.values import EAS_SCHEMES, CountryCode, PhoneNumber
 from worker.store.pool import Timeouts
 
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")
 """RFC 6750's b64token, at least 16 characters long."""
 _TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
-DOCUMENT_LANGUAGES = ("en", "de", "fr", "nl")
-DocumentLanguage = Literal["en", "de", "fr", "nl"]
 
 _ELECTRONIC_ADDRESS = re.compile(r"(?P<scheme>[0-9A-Z]{2,4}):(?P<id>\S{1,100})")
 _BIC = re.compile(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?")
@@ -73,7 +72,7 @@ class Topics(BaseSettings):
 def text_is_accepted(cls: type, value: Any) -> Any:
     """A setting's text follows the door's rule (worker/messages/text.py): what a document
     could not carry is refused at start, not when the first document fails."""
-    if isinstance(value, str) and (problem := refusal(value)) is not None:
+    if isinstance(value, str) and (problem := text_refusal(value)) is not None:
         raise ValueError(problem)
     return value
 

@@ -61,7 +61,8 @@ async def commit(connection: Executor, batch: Batch) -> Writes:
     # Changed invoices first: a voided invoice releases rows a new one may take.
     await invoices.update_invoices(connection, writes.numbered.changed_invoices)
     await invoices.insert_invoices(connection, writes.numbered.new_invoices)
-    await documents.enqueue(connection, writes.render_jobs, writes.waiting_notifications)
+    await documents.enqueue_render_jobs(connection, writes.render_jobs)
+    await documents.add_waiting(connection, writes.waiting_notifications)
     await outbox.enqueue(connection, writes.messages)
     await inbox.record_outcomes(connection, writes.inbox)
     return writes

@@ -5,7 +5,7 @@ gets the claim (docs/contract.md, "Documents")."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +14,7 @@ from lxml import etree
 
 from tests.documents.spread import BUYER, PURCHASE, SELLER, closed_invoice, credit_notes
 from tests.documents.validation import RULES, fatal_assertions
+from worker.documents.labels import DocumentLanguage
 from worker.documents.peppol import (
     CUSTOMIZATION,
     PEPPOL_SCHEMES,
@@ -123,7 +124,7 @@ BUSINESS_BUYERS = st.builds(
     st.sampled_from(COUNTRIES),
     _digits(9),
     ELECTRONIC_ADDRESSES,
-    st.sampled_from(["en", "de", "fr", "nl"]),
+    st.sampled_from(get_args(DocumentLanguage)),
 )
 PURCHASES = st.fixed_dictionaries(
     {"deliveryDate": st.just("2026-11-28")},

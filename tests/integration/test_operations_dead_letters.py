@@ -17,7 +17,7 @@ from tests.integration.flows import order_event, publish_order, row
 from tests.integration.kafka_client import KafkaClient, Received
 from tests.integration.operations import run_invoicer
 from tests.unit.test_dead_letters import parse
-from worker.dead_letters import REPLAYED_FROM, run_command
+from worker.dead_letters import REPLAYED_FROM, run_dead_letters_command
 from worker.running import Worker
 from worker.settings import Settings
 
@@ -247,7 +247,7 @@ async def test_a_topic_much_larger_than_the_limit_is_read_in_bounded_memory(
         out = io.StringIO()
         tracemalloc.start()
         try:
-            await run_command(parse(*command), settings, out)
+            await run_dead_letters_command(parse(*command), settings, out)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from worker import docs_tables
-from worker.schemas import CONTRACT_DOCUMENT, with_generated_tables
+from worker.schemas import CONTRACT_DOCUMENT, with_events_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -196,7 +196,7 @@ def test_every_alert_links_its_runbook_in_the_operations_guide(rules: Path) -> N
 def test_the_contracts_generated_table_is_current() -> None:
     document = CONTRACT_DOCUMENT.read_text("utf-8")
 
-    assert with_generated_tables(document) == document
+    assert with_events_table(document) == document
 
 
 def test_the_settings_and_metrics_tables_are_current() -> None:

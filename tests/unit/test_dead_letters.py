@@ -20,10 +20,10 @@ from worker.dead_letters import (
     REPLAYED_FROM,
     DeadLetter,
     Selection,
-    add_command,
+    add_dead_letters_command,
     print_list,
     replay,
-    run_command,
+    run_dead_letters_command,
     selection_from,
 )
 from worker.local_services import free_port
@@ -73,7 +73,7 @@ async def stream(*letters: DeadLetter) -> AsyncIterator[DeadLetter]:
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    add_command(parser.add_subparsers(dest="command"))
+    add_dead_letters_command(parser.add_subparsers(dest="command"))
     return parser.parse_args(["dead-letters", *argv])
 
 
@@ -148,7 +148,7 @@ async def test_replay_wants_a_choice_or_all_before_it_touches_the_broker(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     unreachable = Settings(kafka_bootstrap_servers="127.0.0.1:9")
-    assert await run_command(parse("replay"), unreachable) == 2
+    assert await run_dead_letters_command(parse("replay"), unreachable) == 2
     assert "--all" in capsys.readouterr().err
 
 

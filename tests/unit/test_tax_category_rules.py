@@ -13,6 +13,9 @@ from worker.domain.tax_categories import (
     EXEMPT_CATEGORIES,
     Subject,
     TaxedRow,
+    names_delivery_country,
+    names_vat_identifiers,
+    stated_rate,
     tax_category_breaches,
 )
 
@@ -58,3 +61,20 @@ def test_a_row_breach_names_its_row_and_an_order_breach_none(taxed: list[TaxedRo
         row_subjects = {Subject.RATE, Subject.EXEMPTION, Subject.CATEGORY}
         assert (breach.row is not None) == (breach.subject in row_subjects)
         assert breach.row is None or 0 <= breach.row < len(taxed)
+
+
+@given(st.sampled_from(CATEGORIES), st.sampled_from([Decimal(0), Decimal(19)]))
+def test_an_invoice_states_every_rate_but_one_not_subject_to_vat(
+    category: str, rate: Decimal
+) -> None:
+    assert stated_rate(category, rate) == (None if category == "O" else rate)
+
+
+@given(st.sets(st.sampled_from(CATEGORIES), min_size=1))
+def test_vat_identifiers_are_named_unless_not_subject_to_vat(categories: set[str]) -> None:
+    assert names_vat_identifiers(categories) == ("O" not in categories)
+
+
+@given(st.sets(st.sampled_from(CATEGORIES), min_size=1))
+def test_an_intra_community_supply_names_its_delivery_country(categories: set[str]) -> None:
+    assert names_delivery_country(categories) == ("K" in categories)

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from worker.api import cursor
 from worker.api.access import route_of
-from worker.api.auth import Tokens, refusal
+from worker.api.auth import Tokens, unauthorized
 from worker.api.openapi import OPENAPI_PATH, openapi_document
 from worker.api.problems import BadParameter, problem_response
 from worker.api.requests import DOCUMENT_ROUTE, INVOICE_PATH, INVOICES_PATH, list_parameters
@@ -63,7 +63,7 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
     async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path == OPENAPI_PATH:
             return await handler(request)
-        return refusal(request, tokens) or await handler(request)
+        return unauthorized(request, tokens) or await handler(request)
 
     @web.middleware
     async def well_formed(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -107,7 +107,9 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
         content = await document_content(pool, invoice_id, kind)
         if content is None:  # only stored documents are described
             raise AssertionError(f"the {kind} of {invoice_id} has no content")
-        headers["Content-Disposition"] = f'inline; filename="{invoice_id}.{_suffix(kind)}"'
+        headers["Content-Disposition"] = (
+            f'inline; filename="{invoice_id}.{_suffix(stored.media_type)}"'
+        )
         return web.Response(body=content, content_type=stored.media_type, headers=headers)
 
     async def get_openapi(_: web.Request) -> web.Response:
@@ -133,5 +135,6 @@ def _matches(if_none_match: str | None, sha256: str) -> bool:
     return if_none_match.strip() == "*" or sha256 in _ENTITY_TAG.findall(if_none_match)
 
 
-def _suffix(kind: str) -> str:
-    return "xml" if kind == "ubl" else kind
+def _suffix(media_type: str) -> str:
+    """A document's file name suffix: its media type's subtype (pdf, xml)."""
+    return media_type.partition("/")[2]

@@ -33,7 +33,7 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
-def refusal(request: web.Request, tokens: Tokens) -> web.Response | None:
+def unauthorized(request: web.Request, tokens: Tokens) -> web.Response | None:
     """The 401 for a request without an accepted token; None when it has one."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -10,15 +10,14 @@ from pydantic.json_schema import models_json_schema
 from worker.api.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
 from worker.api.problems import Problem
 from worker.api.requests import (
-    DEFAULT_LIMIT,
-    DOCUMENT_KINDS,
+    DEFAULT_PAGE_LIMIT,
     INVOICE_PATH,
     INVOICES_PATH,
-    MAX_LIMIT,
+    MAX_PAGE_LIMIT,
     STATUSES,
 )
 from worker.documents.render import MEDIA_TYPES
-from worker.messages.outgoing import InvoicePage, InvoiceResource
+from worker.messages.outgoing import DOCUMENT_KINDS, DocumentKind, InvoicePage, InvoiceResource
 from worker.schemas import ContractJsonSchema
 
 OPENAPI_PATH = "/openapi.json"
@@ -111,7 +110,12 @@ def _list_operation() -> dict[str, Any]:
             query("status", {"enum": list(STATUSES)}, "Only the invoices in this status."),
             query(
                 "limit",
-                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PAGE_LIMIT,
+                    "default": DEFAULT_PAGE_LIMIT,
+                },
                 "The most invoices on the page.",
             ),
             query(
@@ -127,7 +131,7 @@ def _list_operation() -> dict[str, Any]:
     }
 
 
-def _document_operation(kind: str, invoice_id: dict[str, Any]) -> dict[str, Any]:
+def _document_operation(kind: DocumentKind, invoice_id: dict[str, Any]) -> dict[str, Any]:
     media_type = MEDIA_TYPES[kind]
     etag = {
         "ETag": {

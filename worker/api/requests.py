@@ -10,15 +10,14 @@ from multidict import MultiMapping
 from worker.api import cursor
 from worker.api.problems import BadParameter
 from worker.api.well_formed import parameter_name
-from worker.messages.outgoing import InvoiceStatusName
+from worker.messages.outgoing import DOCUMENT_KINDS, InvoiceStatusName
 from worker.store import reads
 
 INVOICES_PATH = "/v1/invoices"
 INVOICE_PATH = "/v1/invoices/{invoiceId}"
-DOCUMENT_KINDS = ("pdf", "ubl")
-DOCUMENT_ROUTE = "/v1/invoices/{invoiceId}/{kind:pdf|ubl}"
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
+DOCUMENT_ROUTE = INVOICE_PATH + "/{kind:" + "|".join(DOCUMENT_KINDS) + "}"
+DEFAULT_PAGE_LIMIT = 50
+MAX_PAGE_LIMIT = 200
 LIST_PARAMETERS = ("orderId", "customerId", "status", "limit", cursor.PARAMETER)
 STATUSES: tuple[str, ...] = get_args(InvoiceStatusName)
 _LIMIT = re.compile(r"\d{1,3}")
@@ -40,9 +39,9 @@ def list_parameters(
     status = query.get("status")
     if status is not None and status not in STATUSES:
         raise BadParameter("status", f"one of {', '.join(STATUSES)}")
-    limit_text = query.get("limit", str(DEFAULT_LIMIT))
-    if not _LIMIT.fullmatch(limit_text) or not 1 <= int(limit_text) <= MAX_LIMIT:
-        raise BadParameter("limit", f"a whole number from 1 to {MAX_LIMIT}")
+    limit_text = query.get("limit", str(DEFAULT_PAGE_LIMIT))
+    if not _LIMIT.fullmatch(limit_text) or not 1 <= int(limit_text) <= MAX_PAGE_LIMIT:
+        raise BadParameter("limit", f"a whole number from 1 to {MAX_PAGE_LIMIT}")
     only = reads.InvoiceFilter(query.get("orderId"), query.get("customerId"), status)
     after = query.get(cursor.PARAMETER)
     return only, int(limit_text), None if after is None else cursor.decode(after, only)

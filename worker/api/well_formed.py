@@ -10,7 +10,7 @@ import re
 from urllib.parse import unquote_to_bytes
 
 from worker.api.problems import BadParameter
-from worker.messages.text import escaped, refusal, shorten
+from worker.messages.text import escaped, shorten, text_refusal
 
 MAX_NAME_CHARACTERS = 64
 """Of a parameter's name in a problem: the client chose it (as a record its error keys)."""
@@ -47,7 +47,7 @@ def check_target(path: str, query: str, route: str) -> None:
 def check_header(name: str, value: str | None) -> None:
     """BadParameter naming the header when its value is not text (aiohttp hands over bytes
     that are not UTF-8 as lone surrogates, which the rule refuses)."""
-    if value is not None and (problem := refusal(value)) is not None:
+    if value is not None and (problem := text_refusal(value)) is not None:
         raise BadParameter(name, problem)
 
 
@@ -65,7 +65,7 @@ def _decoded(raw: str, *, form: bool) -> str:
         text = unquote_to_bytes(raw.replace("+", " ") if form else raw).decode("utf-8")
     except UnicodeDecodeError:
         raise _NotText("must be UTF-8 once percent-decoded") from None
-    if (problem := refusal(text)) is not None:
+    if (problem := text_refusal(text)) is not None:
         raise _NotText(problem)
     return text
 

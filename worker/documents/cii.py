@@ -14,16 +14,16 @@ from worker.documents.content import (
     Party,
     buyer,
     delivery_address,
+    document_lines,
     money,
     payable,
     payment_terms,
-    priced_lines,
-    rate_of,
     seller,
     text_of,
     type_code,
 )
 from worker.domain.lifecycle import Invoice, InvoiceType
+from worker.domain.tax_categories import stated_rate
 
 _NAMESPACES = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -70,7 +70,7 @@ def _date(day: date) -> etree._Element:
 
 def _lines(invoice: Invoice) -> list[etree._Element]:
     items = []
-    for priced in priced_lines(invoice):
+    for priced in document_lines(invoice):
         line = priced.line
         price = [RAM.ChargeAmount(text_of(priced.net_price))]
         if priced.base_quantity is not None:
@@ -109,7 +109,7 @@ def _lines(invoice: Invoice) -> list[etree._Element]:
 
 
 def _line_tax(category: str, rate: Decimal) -> etree._Element:
-    stated = rate_of(category, rate)
+    stated = stated_rate(category, rate)
     return RAM.ApplicableTradeTax(
         RAM.TypeCode("VAT"),
         RAM.CategoryCode(category),
@@ -213,7 +213,7 @@ def _settlement(invoice: Invoice, reference_number: str | None) -> etree._Elemen
         ]
         if treatment.exemption_reason_code:
             tax.append(RAM.ExemptionReasonCode(treatment.exemption_reason_code))
-        stated = rate_of(treatment.category, group.tax_rate)
+        stated = stated_rate(treatment.category, group.tax_rate)
         if stated is not None:
             tax.append(RAM.RateApplicablePercent(text_of(stated)))
         children.append(RAM.ApplicableTradeTax(*tax))

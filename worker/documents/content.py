@@ -13,7 +13,11 @@ from worker.domain.amounts import line_amount
 from worker.domain.invoice import InvoiceLine
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.money import format_amount, minor_units
-from worker.domain.tax_categories import has_vat_prefix
+from worker.domain.tax_categories import (
+    has_vat_prefix,
+    names_delivery_country,
+    names_vat_identifiers,
+)
 
 EN16931_MINOR_UNITS = (0, 2)
 """EN 16931 amounts have at most 2 decimals (BR-DEC-*); 3-digit currencies cannot be told."""
@@ -65,9 +69,10 @@ class Party:
 
 
 @dataclass(frozen=True, slots=True)
-class PricedLine:
-    """A line as EN 16931 prices it: net price per base quantity, and a line allowance for a
-    discount, so that quantity × price / base quantity − allowance is the line's net."""
+class DocumentLine:
+    """A line as the documents state it, priced as EN 16931 prices it: net price per base
+    quantity, and a line allowance for a discount, so that quantity × price / base quantity
+    − allowance is the line's net."""
 
     line: InvoiceLine
     unit_code: str
@@ -108,15 +113,15 @@ def buyer_address(invoice: Invoice) -> Address | None:
     return address_of(invoice.customer.get("billingAddress"))
 
 
-def not_subject_to_vat(invoice: Invoice) -> bool:
-    """Category O: the invoice may name no VAT identifier (BR-O-02)."""
-    return any(group.treatment.category == "O" for group in invoice.content.amounts.tax_breakdown)
+def categories_of(invoice: Invoice) -> frozenset[str]:
+    """The VAT categories of the invoice's tax groups."""
+    return frozenset(group.treatment.category for group in invoice.content.amounts.tax_breakdown)
 
 
 def seller(invoice: Invoice) -> Party:
     fields = invoice.seller
     assert fields is not None, "documents are made for invoices with a seller"
-    hide_vat = not_subject_to_vat(invoice)
+    hide_vat = not names_vat_identifiers(categories_of(invoice))
     electronic = fields.get("electronicAddress")
     return Party(
         name=fields["name"],
@@ -157,25 +162,29 @@ def buyer(invoice: Invoice) -> Party:
 def _stated_vat_id(invoice: Invoice) -> str | None:
     """The buyer's VAT identifier as EN 16931 can state it: with its country prefix
     (BR-CO-9; a v1 customer's may lack it, the PDF still shows it), and none for an
-    invoice not subject to VAT (BR-O-02)."""
+    invoice that may name none (BR-O-02)."""
     vat_id = invoice.customer.get("vatId")
-    if vat_id is None or not_subject_to_vat(invoice) or not has_vat_prefix(vat_id):
+    if (
+        vat_id is None
+        or not names_vat_identifiers(categories_of(invoice))
+        or not has_vat_prefix(vat_id)
+    ):
         return None
     return str(vat_id)
 
 
 def delivery_address(invoice: Invoice) -> Address | None:
-    """Where the goods went (BG-15): the stated delivery address, else, for an
-    intra-community supply (which must name the country, BR-IC-12), the billing address."""
+    """Where the goods went (BG-15): the stated delivery address, else the billing address
+    where the categories must name the country (BR-IC-12)."""
     stated = address_of(invoice.purchase.get("deliveryAddress"))
     if stated is not None and stated.country is not None:
         return stated
-    if any(group.treatment.category == "K" for group in invoice.content.amounts.tax_breakdown):
+    if names_delivery_country(categories_of(invoice)):
         return buyer_address(invoice)
     return None
 
 
-def priced_lines(invoice: Invoice) -> list[PricedLine]:
+def document_lines(invoice: Invoice) -> list[DocumentLine]:
     priced = []
     for line in invoice.content.lines:
         assert line.treatment is not None
@@ -183,7 +192,7 @@ def priced_lines(invoice: Invoice) -> list[PricedLine]:
         if invoice.prices_include_tax:
             # The net price of the whole quantity: exact, where a net unit price would not be.
             priced.append(
-                PricedLine(
+                DocumentLine(
                     line,
                     unit_code,
                     line.net_amount,
@@ -199,7 +208,7 @@ def priced_lines(invoice: Invoice) -> list[PricedLine]:
         # net (Peppol checks it to 0.02, PEPPOL-EN16931-R120).
         exact = undiscounted == line.quantity * line.unit_price
         priced.append(
-            PricedLine(
+            DocumentLine(
                 line,
                 unit_code,
                 line.unit_price if exact else undiscounted,
@@ -228,11 +237,6 @@ def money(value: Decimal, invoice: Invoice) -> str:
 def text_of(value: Decimal) -> str:
     """A quantity, price or rate with the digits it was given."""
     return format(value, "f")
-
-
-def rate_of(category: str, rate: Decimal) -> Decimal | None:
-    """The rate a document states: none for "not subject to VAT" (BR-O-05, BR-O-09)."""
-    return None if category == "O" else rate
 
 
 def payment_terms(invoice: Invoice, reference_number: str | None) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
-LANGUAGES = ("en", "de", "fr", "nl")
+DocumentLanguage = Literal["en", "de", "fr", "nl"]
+"""The languages documents are made in: one table of labels each (LABELS)."""
 
 _EN = {
     "invoice": "Invoice",
@@ -200,14 +202,13 @@ _NL = {
     "O": "Niet onderworpen aan btw",
 }
 
-LABELS: Mapping[str, Mapping[str, str]] = {"en": _EN, "de": _DE, "fr": _FR, "nl": _NL}
+LABELS: Mapping[DocumentLanguage, Mapping[str, str]] = {"en": _EN, "de": _DE, "fr": _FR, "nl": _NL}
 
 
-def document_language(stated: str | None, default: str) -> str:
+def document_language(stated: str | None, default: DocumentLanguage) -> DocumentLanguage:
     """The customer's language (its primary subtag: de-AT is de) when documents are made in
     it, else `default`."""
-    if stated:
-        primary = stated.split("-")[0].lower()
-        if primary in LABELS:
-            return primary
-    return default
+    if not stated:
+        return default
+    primary = stated.split("-")[0].lower()
+    return next((language for language in LABELS if language == primary), default)

@@ -25,9 +25,10 @@ from lxml import etree
 
 from worker.documents.content import Address, address_of, buyer, seller
 from worker.documents.fonts import FAMILY, Coverage, FontProducer, add_bundled_fonts
-from worker.documents.labels import LABELS
+from worker.documents.labels import LABELS, DocumentLanguage
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.money import minor_units
+from worker.domain.tax_categories import stated_rate
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +49,7 @@ class _Writer:
     the currency's ISO 4217 digits, as the XML and the events have them (CLDR's, which
     Babel uses by default, differ for some: HUF 0 there, 2 in ISO 4217)."""
 
-    def __init__(self, language: str, currency: str) -> None:
+    def __init__(self, language: DocumentLanguage, currency: str) -> None:
         self.language = language
         self.labels = LABELS[language]
         self.currency = currency
@@ -141,7 +142,7 @@ class _Document(FPDF):
 def invoice_pdf(
     invoice: Invoice,
     reference_number: str | None,
-    language: str,
+    language: DocumentLanguage,
     cii: bytes | None,
     fallback_fonts: Sequence[str] = (),
 ) -> bytes:
@@ -364,11 +365,8 @@ def _lines(pdf: _Document, invoice: Invoice, text: _Writer) -> None:
         amount = (
             line.gross_amount if inclusive and line.gross_amount is not None else line.net_amount
         )
-        rate = (
-            text[line.treatment.category]
-            if line.treatment.category == "O"
-            else text.percent(line.tax_rate)
-        )
+        stated = stated_rate(line.treatment.category, line.tax_rate)
+        rate = text[line.treatment.category] if stated is None else text.percent(stated)
         values = (
             str(line.line_no),
             "",
@@ -464,8 +462,9 @@ def _breakdown_and_totals(pdf: _Document, invoice: Invoice, text: _Writer) -> No
     for group in amounts.tax_breakdown:
         treatment = group.treatment
         name = text[treatment.category]
-        if treatment.category != "O":
-            name += f" {text.percent(group.tax_rate)}"
+        stated = stated_rate(treatment.category, group.tax_rate)
+        if stated is not None:
+            name += f" {text.percent(stated)}"
         rows.append((name, text.money(group.taxable_amount), text.money(group.tax_amount)))
         reason = treatment.exemption_reason or treatment.exemption_reason_code
         if reason:

@@ -10,10 +10,10 @@ from worker.documents.content import (
     buyer,
     buyer_address,
     delivery_address,
-    not_subject_to_vat,
     seller,
 )
 from worker.domain.lifecycle import Invoice, InvoiceType
+from worker.domain.tax_categories import stated_rate
 from worker.messages.values import EAS_SCHEMES
 
 CUSTOMIZATION = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
@@ -75,7 +75,8 @@ def _german_refusal(invoice: Invoice) -> str | None:
         return "a German invoice needs payment instructions (DE-R-001)"
     if not fields.get("phone") or not fields.get("email"):
         return "a German seller needs a contact telephone and email (DE-R-006, DE-R-007)"
-    if not_subject_to_vat(invoice):
+    groups = invoice.content.amounts.tax_breakdown
+    if any(stated_rate(group.treatment.category, group.tax_rate) is None for group in groups):
         return "a German invoice states a VAT rate for every group (DE-R-014)"
     addresses = [buyer_address(invoice), delivery_address(invoice)]
     if any(a is not None and not (a.city and a.postal_code) for a in addresses):

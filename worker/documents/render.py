@@ -10,18 +10,19 @@ from functools import cache
 
 from worker.documents.cii import cii_xml
 from worker.documents.content import unavailable_reason
-from worker.documents.labels import document_language
+from worker.documents.labels import DocumentLanguage, document_language
 from worker.documents.pdf import invoice_pdf
 from worker.documents.ubl import ubl_xml
 from worker.domain.lifecycle import Invoice
+from worker.messages.outgoing import DocumentKind
 from worker.settings import DocumentFonts
 
-MEDIA_TYPES = {"pdf": "application/pdf", "ubl": "application/xml"}
+MEDIA_TYPES: dict[DocumentKind, str] = {"pdf": "application/pdf", "ubl": "application/xml"}
 
 
 @dataclass(frozen=True, slots=True)
 class RenderedDocument:
-    kind: str
+    kind: DocumentKind
     content: bytes
 
     @property
@@ -38,21 +39,23 @@ class RenderedDocument:
 
 
 @dataclass(frozen=True, slots=True)
-class UnavailableDocument:
-    kind: str
+class UnrenderableDocument:
+    """A document the invoice cannot have, and why: the contract's `unavailable`."""
+
+    kind: DocumentKind
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class RenderedDocuments:
     documents: tuple[RenderedDocument, ...]
-    unavailable: tuple[UnavailableDocument, ...]
+    unavailable: tuple[UnrenderableDocument, ...]
 
 
 def render_documents(
     invoice: Invoice,
     reference_number: str | None,
-    default_language: str,
+    default_language: DocumentLanguage,
     fallback_fonts: Sequence[str] | None = None,
 ) -> RenderedDocuments:
     """The PDF (Factur-X when EN 16931 can express the invoice) and the UBL, in the
@@ -65,7 +68,7 @@ def render_documents(
     if reason is not None:
         pdf = invoice_pdf(invoice, reference_number, language, None, fonts)
         return RenderedDocuments(
-            (RenderedDocument("pdf", pdf),), (UnavailableDocument("ubl", reason),)
+            (RenderedDocument("pdf", pdf),), (UnrenderableDocument("ubl", reason),)
         )
     cii = cii_xml(invoice, reference_number)
     return RenderedDocuments(

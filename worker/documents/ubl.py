@@ -14,17 +14,17 @@ from worker.documents.content import (
     Party,
     buyer,
     delivery_address,
+    document_lines,
     money,
     payable,
     payment_terms,
-    priced_lines,
-    rate_of,
     seller,
     text_of,
     type_code,
 )
 from worker.documents.peppol import CUSTOMIZATION, PROFILE, peppol_refusal, registration_scheme
 from worker.domain.lifecycle import Invoice, InvoiceType
+from worker.domain.tax_categories import stated_rate
 
 _CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 _CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
@@ -162,7 +162,7 @@ def _delivery(invoice: Invoice) -> etree._Element | None:
 def _tax_category(
     tag: str, category: str, rate: Decimal, *exemption: etree._Element
 ) -> etree._Element:
-    stated = rate_of(category, rate)
+    stated = stated_rate(category, rate)
     return CAC(
         tag,
         CBC.ID(category),
@@ -205,7 +205,7 @@ def _monetary_total(invoice: Invoice) -> etree._Element:
 def _lines(invoice: Invoice) -> list[etree._Element]:
     is_invoice = invoice.type is InvoiceType.INVOICE
     lines = []
-    for priced in priced_lines(invoice):
+    for priced in document_lines(invoice):
         line = priced.line
         children = [
             CBC.ID(str(line.line_no)),

@@ -1,11 +1,12 @@
 """EN 16931's rules for the VAT categories an order states: the rate each category allows,
-the exemption reason it needs, and what it needs of the buyer and the delivery. Pure
-functions over the domain's values; the order message reports their breaches where its
-fields are (worker.messages.orders)."""
+the exemption reason it needs, what it needs of the buyer and the delivery, and what an
+invoice of a category states. Pure functions over the domain's values; the order message
+reports their breaches where its fields are (worker.messages.orders), the documents lay out
+what these functions decide (worker.documents)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -13,6 +14,10 @@ from enum import StrEnum
 
 from iso3166 import countries_by_alpha2
 
+NOT_SUBJECT_TO_VAT = "O"
+"""Outside the scope of VAT: no other category beside it, no rate, no VAT identifiers."""
+INTRA_COMMUNITY_SUPPLY = "K"
+"""Needs the delivery's date and country (BR-IC-11, BR-IC-12)."""
 EXEMPT_CATEGORIES = frozenset({"E", "AE", "K", "G", "O"})
 """Categories that need an exemption reason or code (BR-E-10, BR-AE-10, BR-IC-10, ...)."""
 BUYER_VAT_CATEGORIES = frozenset({"AE", "K"})
@@ -25,6 +30,24 @@ def has_vat_prefix(vat_id: str) -> bool:
     (BR-CO-9): DE123456789, EL123456789."""
     prefix = vat_id[:2]
     return len(vat_id) > 2 and (prefix in countries_by_alpha2 or prefix in _VAT_PREFIXES_BEYOND_ISO)
+
+
+def stated_rate(category: str, tax_rate: Decimal) -> Decimal | None:
+    """The rate an invoice states for a line or group of the category: none for one not
+    subject to VAT (BR-O-05, BR-O-09)."""
+    return None if category == NOT_SUBJECT_TO_VAT else tax_rate
+
+
+def names_vat_identifiers(categories: Collection[str]) -> bool:
+    """Whether an invoice of these categories may name VAT identifiers: not one not subject
+    to VAT (BR-O-02)."""
+    return NOT_SUBJECT_TO_VAT not in categories
+
+
+def names_delivery_country(categories: Collection[str]) -> bool:
+    """Whether an invoice of these categories must name where the goods went, the billing
+    address when no other is stated: an intra-community supply (BR-IC-12)."""
+    return INTRA_COMMUNITY_SUPPLY in categories
 
 
 class Subject(StrEnum):
@@ -94,10 +117,12 @@ def tax_category_breaches(
                 index,
             )
     categories = {row.category for row in rows}
-    if "O" in categories and len(categories) > 1:
-        index = next(i for i, row in enumerate(rows) if row.category != "O")
+    if NOT_SUBJECT_TO_VAT in categories and len(categories) > 1:
+        index = next(i for i, row in enumerate(rows) if row.category != NOT_SUBJECT_TO_VAT)
         yield TaxBreach(
-            Subject.CATEGORY, "an order with tax category O can have no other category", index
+            Subject.CATEGORY,
+            f"an order with tax category {NOT_SUBJECT_TO_VAT} can have no other category",
+            index,
         )
     needing_vat_id = sorted(categories & BUYER_VAT_CATEGORIES)
     if needing_vat_id and buyer_vat_id is None:
@@ -108,7 +133,7 @@ def tax_category_breaches(
             f"must start with its country prefix (DE123456789) for tax category "
             f"{needing_vat_id[0]}",
         )
-    if "K" in categories:
+    if INTRA_COMMUNITY_SUPPLY in categories:
         if delivery_date is None:
             yield TaxBreach(Subject.DELIVERY_DATE, "required for tax category K")
         if delivery_country is None:

@@ -6,7 +6,7 @@ value; `invoice` of a result and `invoiceNumber` of a snapshot are always there,
 """
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
@@ -74,6 +74,9 @@ class SellerData(MessageModel):
 
 
 DocumentKind = Literal["pdf", "ubl"]
+"""The documents of an invoice, by kind: in events, in the read API's paths and in the
+database (migrations/0004_documents.sql checks it)."""
+DOCUMENT_KINDS: tuple[DocumentKind, ...] = get_args(DocumentKind)
 
 
 class Document(MessageModel):

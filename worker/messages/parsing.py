@@ -20,7 +20,7 @@ from worker.messages.envelope import (
     OrderCompletedEvent,
 )
 from worker.messages.error_report import bounded_report, report_bytes
-from worker.messages.text import may_hold_refused_text, refusal
+from worker.messages.text import may_hold_refused_text, text_refusal
 from worker.messages.values import (
     MAX_INTEGER_DIGITS,
     TOO_MANY_FRACTION_DIGITS,
@@ -102,7 +102,7 @@ def _parse_binary(event: BinaryEvent) -> OrderCompletedEvent | InvoiceCommandEve
             return data
         document["data"] = data
     refused = (event.data is not None and may_hold_refused_text(event.data)) or any(
-        refusal(name) or refusal(text) for name, text in event.attributes.items()
+        text_refusal(name) or text_refusal(text) for name, text in event.attributes.items()
     )
     return _validated(document, refused)
 
@@ -230,7 +230,11 @@ def _validated(
 
 def _is_action_name(action: object) -> bool:
     """Whether a command's `action` may be echoed in its result: text of a name's length."""
-    return isinstance(action, str) and len(action) <= MAX_ACTION_LENGTH and refusal(action) is None
+    return (
+        isinstance(action, str)
+        and len(action) <= MAX_ACTION_LENGTH
+        and text_refusal(action) is None
+    )
 
 
 def _refused_texts(document: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
@@ -238,7 +242,7 @@ def _refused_texts(document: Any) -> Iterator[tuple[tuple[str | int, ...], str]]
     and why. Walked depth first with one shared path and
     no recursion: the document may be nested deeply and wide."""
     if isinstance(document, str):
-        if (problem := refusal(document)) is not None:
+        if (problem := text_refusal(document)) is not None:
             yield (), problem
         return
     path: list[str | int] = []
@@ -251,10 +255,10 @@ def _refused_texts(document: Any) -> Iterator[tuple[tuple[str | int, ...], str]]
                 path.pop()
             continue
         key, value = item
-        if isinstance(key, str) and (problem := refusal(key)) is not None:
+        if isinstance(key, str) and (problem := text_refusal(key)) is not None:
             yield (*path, key), problem
         elif isinstance(value, str):
-            if (problem := refusal(value)) is not None:
+            if (problem := text_refusal(value)) is not None:
                 yield (*path, key), problem
         elif isinstance(value, dict | list):
             path.append(key)

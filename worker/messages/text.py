@@ -18,7 +18,7 @@ _REFUSED_BYTES = re.compile(
 )
 
 
-def refusal(text: str) -> str | None:
+def text_refusal(text: str) -> str | None:
     """Why the text is refused at the door, or None when it is accepted."""
     found = _REFUSED.search(text)
     if found is None:

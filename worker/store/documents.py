@@ -18,9 +18,7 @@ from worker.rows import RenderJob, StoredDocument, WaitingNotification
 from worker.store.pool import Executor
 
 
-async def enqueue(
-    connection: Executor, jobs: Sequence[RenderJob], waiting: Sequence[WaitingNotification]
-) -> None:
+async def enqueue_render_jobs(connection: Executor, jobs: Sequence[RenderJob]) -> None:
     if jobs:
         await connection.execute(
             """
@@ -35,6 +33,10 @@ async def enqueue(
             [job.event_time for job in jobs],
             [job.traceparent for job in jobs],
         )
+
+
+async def add_waiting(connection: Executor, waiting: Sequence[WaitingNotification]) -> None:
+    """Notifications that go out with the documents, once they are stored or have failed."""
     if waiting:
         # text[] of each request as JSON: unnest would flatten an array of arrays
         await connection.execute(
