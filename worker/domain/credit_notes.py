@@ -87,12 +87,12 @@ def lines_left(reference: Invoice, notes: Collection[Invoice]) -> tuple[LineLeft
         for line in note.content.lines:
             row_id = line.order_row_id
             quantity_taken[row_id] = quantity_taken.get(row_id, Decimal(0)) + line.quantity
-            amount_taken[row_id] = amount_taken.get(row_id, Decimal(0)) + _amount(line, gross)
+            amount_taken[row_id] = amount_taken.get(row_id, Decimal(0)) + _amount_of(line, gross)
     return tuple(
         LineLeft(
             line,
             line.quantity - quantity_taken.get(line.order_row_id, Decimal(0)),
-            _amount(line, gross) - amount_taken.get(line.order_row_id, Decimal(0)),
+            _amount_of(line, gross) - amount_taken.get(line.order_row_id, Decimal(0)),
         )
         for line in reference.content.lines
     )
@@ -203,7 +203,7 @@ def _credited_amount(credit: LineCredit, currency: str) -> Decimal:
     )
 
 
-def _amount(line: InvoiceLine, gross: bool) -> Decimal:
+def _amount_of(line: InvoiceLine, gross: bool) -> Decimal:
     """Its line amount: net, or gross when prices include tax."""
     if gross:
         assert line.gross_amount is not None  # set on every line when prices include tax
