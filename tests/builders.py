@@ -79,6 +79,13 @@ def closed_invoice(
         OrderRow(f"r{n}", n, None, "Item", Decimal(q), None, Decimal(p), Decimal(0), Decimal(t))
         for n, (q, p, t) in enumerate(rows)
     ]
+    return closed_invoice_of(order_rows, currency, prices_include_tax)
+
+
+def closed_invoice_of(
+    order_rows: Sequence[OrderRow], currency: str = "EUR", prices_include_tax: bool = False
+) -> Invoice:
+    """An open invoice of the rows."""
     draft = Invoice(
         invoice_id="inv",
         order_id="o-1",

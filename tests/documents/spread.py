@@ -4,14 +4,14 @@ them: every VAT category, both price modes, several currencies, one line to 1,00
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from worker.domain.amounts import TaxTreatment
-from worker.domain.credit_notes import credit_note_content
-from worker.domain.invoice import InvoiceLine, OrderRow, build_invoice_content
+from worker.domain.credit_notes import LineCredit, credit_note_content, lines_left
+from worker.domain.invoice import OrderRow, build_invoice_content
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType, number_invoice
 
 SELLER: dict[str, Any] = {
@@ -121,14 +121,25 @@ def closed_invoice(
 
 
 def credit_notes(reference: Invoice) -> list[Invoice]:
-    """A note crediting the first lines, then one completing every tax group."""
-    first = credit_note(reference, reference.content.lines[:2], [])
-    return [first, credit_note(reference, reference.content.lines[2:], [first])]
+    """A note crediting the first lines, one crediting half of each other line, then one
+    completing every tax group."""
+    first = credit_note(reference, [], lambda left: left[:2])
+    half = credit_note(
+        reference,
+        [first],
+        lambda left: [LineCredit(credit.left, credit.quantity / 2) for credit in left[2:]],
+    )
+    return [first, half, credit_note(reference, [first, half], lambda left: left[2:])]
 
 
 def credit_note(
-    reference: Invoice, credited: Sequence[InvoiceLine], earlier: Sequence[Invoice] = ()
+    reference: Invoice,
+    earlier: Sequence[Invoice],
+    credited: Callable[[list[LineCredit]], list[LineCredit]],
 ) -> Invoice:
+    """A note crediting `credited` of what is left of every line after `earlier`."""
+    left = [LineCredit(line, line.quantity) for line in lines_left(reference, earlier)]
+    credits = [credit for credit in credited(left) if credit.quantity > 0]
     draft = Invoice(
         invoice_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"cn-{len(earlier)}-{reference.invoice_id}")),
         order_id=reference.order_id,
@@ -137,7 +148,7 @@ def credit_note(
         currency=reference.currency,
         prices_include_tax=reference.prices_include_tax,
         customer=reference.customer,
-        content=credit_note_content(reference, earlier, credited),
+        content=credit_note_content(reference, earlier, credits),
         payment_terms_days=14,
         reference_invoice_id=reference.invoice_id,
         status=InvoiceStatus.OPEN,

@@ -379,6 +379,83 @@ async def test_credit_notes_have_their_own_series_and_lower_the_amount_due(
     assert paid.event["data"]["totals"]["creditedAmount"] == "15.00"
 
 
+async def test_a_credit_note_credits_quantities_of_lines_and_a_second_one_the_rest(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    invoice = await closed_invoice(
+        kafka, settings, "QTY-1", row("a", quantity="3"), row("b", unit_price="5.00")
+    )
+
+    def credit_note(**credited: object) -> dict[str, object]:
+        return command_event(
+            "create",
+            orderId="QTY-1",
+            type="credit-note",
+            referenceInvoiceId=invoice["invoiceId"],
+            close=True,
+            **credited,
+        )
+
+    partial = await send_command(
+        kafka, settings, credit_note(lines=[{"lineNo": 1, "quantity": "1.0"}])
+    )
+    assert partial["ok"], partial
+    assert partial["invoice"]["totals"]["grossAmount"] == "12.10"
+    closed = await await_event(
+        kafka,
+        settings.topics.invoices_closed,
+        lambda e: e["data"]["invoiceId"] == partial["invoice"]["invoiceId"],
+    )
+    [line] = closed.event["data"]["lines"]
+    assert (line["lineNo"], line["orderRowId"], line["quantity"], line["netAmount"]) == (
+        1,
+        "a",
+        "1.0",
+        "10.00",
+    )
+
+    rest = await send_command(kafka, settings, credit_note())
+    assert rest["ok"], rest
+    # 7.35 of tax on the invoice, 2.10 of it on the first note: the rest takes 5.25
+    assert rest["invoice"]["totals"]["grossAmount"] == "30.25"
+    paid = await await_event(
+        kafka,
+        settings.topics.invoice_events,
+        lambda e: e["type"] == "invoice-paid" and e["data"]["invoiceId"] == invoice["invoiceId"],
+    )
+    assert paid.event["data"]["totals"]["creditedAmount"] == invoice["totals"]["grossAmount"]
+
+
+async def test_a_credit_by_quantity_beyond_what_is_left_is_refused_naming_the_field(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    invoice = await closed_invoice(kafka, settings, "QTY-2", row("a", quantity="3"))
+
+    def credit_note(*lines: dict[str, object]) -> dict[str, object]:
+        return command_event(
+            "create",
+            orderId="QTY-2",
+            type="credit-note",
+            referenceInvoiceId=invoice["invoiceId"],
+            lines=list(lines),
+        )
+
+    first = await send_command(kafka, settings, credit_note({"lineNo": 1, "quantity": "2"}))
+    assert first["ok"], first
+    refusals = {
+        "more than is left": ([{"lineNo": 1, "quantity": "1.5"}], "lines.0.quantity"),
+        "not on the invoice": (
+            [{"lineNo": 1, "quantity": "1"}, {"lineNo": 2, "quantity": "1"}],
+            "lines.1.lineNo",
+        ),
+        "repeated": ([{"lineNo": 1, "quantity": "0.5"}] * 2, "lines.1.lineNo"),
+    }
+    for refusal, (lines, field) in refusals.items():
+        result = await send_command(kafka, settings, credit_note(*lines))
+        assert (result["ok"], list(result["errors"])) == (False, [field]), (refusal, result)
+    assert (await send_command(kafka, settings, credit_note({"lineNo": 1, "quantity": "1"})))["ok"]
+
+
 async def test_a_command_seen_before_changes_nothing_and_its_result_is_published_again(
     worker: Worker, kafka: KafkaClient, settings: Settings
 ) -> None:

@@ -189,6 +189,43 @@ def test_notification_ids_tell_back_offices_that_reuse_a_command_id_apart() -> N
     assert len(set(notifications)) == 2
 
 
+def test_credits_by_quantity_in_one_batch_answer_as_one_by_one() -> None:
+    opening = order("e-1", "o-1", [("r1", "3", "0.29"), ("r2", "1", "19.99")])
+    reference = invoice_of("e-1")
+    credits = [
+        command(
+            f"c-{n}",
+            "create",
+            orderId="o-1",
+            type="credit-note",
+            referenceInvoiceId=reference,
+            close=True,
+            **credited,
+        )
+        for n, credited in enumerate(
+            [
+                {"lines": [{"lineNo": 1, "quantity": "1"}]},
+                {"lines": [{"lineNo": 1, "quantity": "1.5"}, {"lineNo": 2, "quantity": "0.5"}]},
+                {"lines": [{"lineNo": 1, "quantity": "1"}]},  # more than is left: refused
+                {},
+            ]
+        )
+    ]
+    records = records_of([opening, *credits])
+
+    one_by_one = run(records, 1)
+    batched = run(records, len(records))
+
+    answers = [
+        (r["ok"], r["invoice"] and r["invoice"]["totals"]["grossAmount"]) for r in results(batched)
+    ]
+    # 5 % of 3 × 0.29 and 19.99: 21.90 in all; the last note takes what is left
+    assert answers == [(True, "0.30"), (True, "10.96"), (False, None), (True, "10.64")]
+    assert batched.outbox == one_by_one.outbox
+    assert batched.invoices == one_by_one.invoices
+    assert batched.invoices[reference].totals.credited_amount == Decimal("21.90")
+
+
 # A random stream: orders and every command, about invoices the stream itself makes (and
 # some it does not), copies of earlier records, and records that are not valid at all.
 _quantities = st.sampled_from(["1", "2", "3", "0.5"])
@@ -199,6 +236,27 @@ _rows = st.lists(
     max_size=3,
     unique_by=lambda row: row[0],
 )
+
+_credited = st.one_of(
+    st.just({}),  # what is left of every line
+    st.builds(lambda row_id: {"rowIds": [row_id]}, st.sampled_from(ROW_IDS)),
+    st.builds(
+        lambda lines: {"lines": lines},
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "lineNo": st.sampled_from([1, 1, 2, 3]),
+                    "quantity": st.sampled_from(["0.5", "1", "0.25", "3"]),
+                }
+            ),
+            min_size=1,
+            max_size=2,
+            unique_by=lambda line: line["lineNo"],
+        ),
+    ),
+)
+"""What a credit note credits: by default, whole rows, or quantities of lines (a line the
+reference may not have, or more than is left of it, now and then)."""
 
 
 @st.composite
@@ -254,7 +312,7 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                 type="credit-note",
                 referenceInvoiceId=reference,
                 close=draw(st.booleans()),
-                **({"rowIds": [draw(st.sampled_from(ROW_IDS))]} if draw(st.booleans()) else {}),
+                **draw(_credited),
             )
             makers.append(invoice_of(event_id, BACK_OFFICE))
         elif kind == "update":

@@ -10,7 +10,7 @@ from tests.builders import closed_invoice
 from tests.memory_store import NOW
 from tests.unit.test_lifecycle import draft, open_invoice, pay
 from worker.decisions import Cause
-from worker.domain.credit_notes import credit_note_content, creditable_lines
+from worker.domain.credit_notes import credit_note_content, whole_lines
 from worker.domain.lifecycle import (
     Invoice,
     InvoiceClosed,
@@ -67,7 +67,7 @@ def credit_note(reference: Invoice, row_ids: list[str]) -> Invoice:
         currency=reference.currency,
         prices_include_tax=False,
         customer=reference.customer,
-        content=credit_note_content(reference, [], creditable_lines(reference, [], row_ids)),
+        content=credit_note_content(reference, [], whole_lines(reference, [], row_ids)),
         payment_terms_days=14,
         reference_invoice_id=reference.invoice_id,
     )

@@ -1,8 +1,10 @@
-"""Credit notes add up (docs/contract.md): crediting an invoice in full, in any number of
-notes, credits exactly its gross."""
+"""Credit notes add up (docs/contract.md, "Credit notes add up" and "Credit by quantity"):
+invoice lines are credited by quantity, in any number of notes, and crediting an invoice in
+full credits exactly its gross, never more on the way."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from itertools import pairwise
 from random import Random
@@ -11,58 +13,80 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.builders import closed_invoice
+from tests.builders import closed_invoice, closed_invoice_of
+from worker.domain.amounts import TaxTreatment
 from worker.domain.credit_notes import (
+    LineCredit,
     credit_note_content,
     credit_reference,
-    creditable_lines,
+    line_group,
+    lines_by_quantity,
+    lines_left,
     live_credit_notes,
+    whole_lines,
 )
+from worker.domain.invoice import OrderRow
 from worker.domain.lifecycle import (
     Invoice,
     InvoiceStatus,
     InvoiceType,
     close_draft,
 )
+from worker.domain.money import minor_units
 from worker.domain.rules import RuleViolation
+
+Credit = Sequence[str | tuple[int, str]] | None
+"""Row ids (whole lines), (lineNo, quantity) pairs, or None: everything left."""
+
+
+def credits_of(reference: Invoice, notes: Sequence[Invoice], credit: Credit) -> list[LineCredit]:
+    """What a `create` with `rowIds`, with `lines`, or with neither credits."""
+    if credit is None:
+        return whole_lines(reference, notes, None)
+    row_ids = [part for part in credit if isinstance(part, str)]
+    if row_ids:
+        return whole_lines(reference, notes, row_ids)
+    quantities = [(part[0], Decimal(part[1])) for part in credit if isinstance(part, tuple)]
+    return lines_by_quantity(reference, notes, quantities)
+
+
+def draft_note(reference: Invoice, notes: Sequence[Invoice], credit: Credit) -> Invoice:
+    others = live_credit_notes(reference, notes)
+    return Invoice(
+        invoice_id=f"cn-{len(notes)}",
+        order_id=reference.order_id,
+        type=InvoiceType.CREDIT_NOTE,
+        order_code=None,
+        currency=reference.currency,
+        prices_include_tax=reference.prices_include_tax,
+        customer=reference.customer,
+        content=credit_note_content(reference, others, credits_of(reference, others, credit)),
+        payment_terms_days=14,
+        reference_invoice_id=reference.invoice_id,
+    )
+
+
+def drafts(reference: Invoice, credits: Sequence[Credit]) -> list[Invoice]:
+    notes: list[Invoice] = []
+    for credit in credits:
+        notes.append(draft_note(reference, notes, credit))
+    return notes
 
 
 def credit_in_notes(
-    reference: Invoice, parts: list[list[str]], closing_order: list[int] | None = None
+    reference: Invoice, credits: Sequence[Credit], closing_order: list[int] | None = None
 ) -> tuple[Invoice, list[Invoice]]:
-    """Credits `parts` (row ids), one draft note after the other, then closes them in
+    """Credits `credits`, one draft note after the other, then closes them in
     `closing_order` (by default each as soon as it is made); returns the reference as they
     left it and the notes. Checks after every close that the reference is never credited
     more than its gross."""
-    drafts = _drafts(reference, parts)
+    made = drafts(reference, credits)
     notes: list[Invoice] = []
-    for index in closing_order or range(len(drafts)):
-        note, reference = close_draft(drafts[index], reference).invoices
+    for index in closing_order or range(len(made)):
+        note, reference = close_draft(made[index], reference).invoices
         assert reference.credited_amount <= reference.totals.gross_amount
         notes.append(note)
     return reference, notes
-
-
-def _drafts(reference: Invoice, parts: list[list[str]]) -> list[Invoice]:
-    notes: list[Invoice] = []
-    for n, row_ids in enumerate(parts):
-        others = live_credit_notes(reference, notes)
-        lines = creditable_lines(reference, others, row_ids)
-        draft = Invoice(
-            invoice_id=f"cn-{n}",
-            order_id=reference.order_id,
-            type=InvoiceType.CREDIT_NOTE,
-            order_code=None,
-            currency=reference.currency,
-            prices_include_tax=reference.prices_include_tax,
-            customer=reference.customer,
-            content=credit_note_content(reference, others, lines),
-            payment_terms_days=14,
-            reference_invoice_id=reference.invoice_id,
-        )
-        assert draft.totals.tax_amount >= 0
-        notes.append(draft)
-    return notes
 
 
 @pytest.mark.parametrize(
@@ -91,12 +115,126 @@ def test_a_credit_note_copies_the_credited_lines_amounts() -> None:
     assert (line.net_amount, line.gross_amount) == (Decimal("12.59"), Decimal("13.47"))
 
 
-def test_a_line_is_credited_at_most_once() -> None:
+def test_a_partial_credit_copies_the_lines_item_with_the_credited_quantity() -> None:
+    invoice = closed_invoice([("1", "5.00", "21"), ("3", "10.00", "21")])
+    [note] = drafts(invoice, [[(2, "1.0")]])
+
+    [line] = note.content.lines
+    original = invoice.content.lines[1]
+    assert (line.line_no, line.order_row_id, line.name, line.unit_price, line.tax_rate) == (
+        1,
+        "r1",
+        original.name,
+        original.unit_price,
+        original.tax_rate,
+    )
+    assert str(line.quantity) == "1.0"
+    assert (line.net_amount, note.totals.tax_amount) == (Decimal("10.00"), Decimal("2.10"))
+
+
+def test_a_second_note_credits_the_rest_of_a_partly_credited_line() -> None:
+    invoice = closed_invoice([("3", "10.00", "21")])
+    credited, [first, rest] = credit_in_notes(invoice, [[(1, "1")], None])
+
+    assert [str(line.quantity) for line in rest.content.lines] == ["2"]
+    assert (first.totals.gross_amount, rest.totals.gross_amount) == (
+        Decimal("12.10"),
+        Decimal("24.20"),
+    )
+    assert credited.totals.credited_amount == invoice.totals.gross_amount == Decimal("36.30")
+
+
+def test_with_prices_including_tax_a_partial_note_takes_the_tax_of_its_gross() -> None:
+    invoice = closed_invoice([("2", "12.10", "21")], prices_include_tax=True)
+    [note] = drafts(invoice, [[(1, "1")]])
+
+    [line] = note.content.lines
+    assert (line.gross_amount, line.net_amount) == (Decimal("12.10"), Decimal("10.00"))
+    assert (note.totals.tax_amount, note.totals.gross_amount) == (Decimal("2.10"), Decimal("12.10"))
+
+
+def test_the_credit_that_completes_a_line_takes_exactly_what_is_left() -> None:
+    # 3 × 0.333 is 1.00; a third of it rounds to 0.33, so the last third takes 0.34.
+    invoice = closed_invoice([("3", "0.333", "0")])
+    notes = drafts(invoice, [[(1, "1")], [(1, "1")], [(1, "1")]])
+
+    assert [note.content.lines[0].net_amount for note in notes] == [
+        Decimal("0.33"),
+        Decimal("0.33"),
+        Decimal("0.34"),
+    ]
+
+
+def test_a_credit_never_takes_more_than_is_left_of_its_line() -> None:
+    # 3 × 0.005 is 0.02; a third of it rounds to 0.01, so the last third takes nothing.
+    invoice = closed_invoice([("3", "0.005", "0")])
+    notes = drafts(invoice, [[(1, "1")], [(1, "1")], [(1, "1")]])
+
+    assert [note.content.lines[0].net_amount for note in notes] == [
+        Decimal("0.01"),
+        Decimal("0.01"),
+        Decimal("0.00"),
+    ]
+
+
+def test_row_ids_credit_what_is_left_of_each_line() -> None:
+    invoice = closed_invoice([("3", "10.00", "21"), ("1", "5.00", "21")])
+    notes = drafts(invoice, [[(1, "0.5")]])
+
+    credits = whole_lines(invoice, notes, ["r0"])
+
+    assert [(credit.left.line.line_no, str(credit.quantity)) for credit in credits] == [(1, "2.5")]
+
+
+def test_a_line_not_on_the_reference_is_refused_on_its_line_no() -> None:
+    invoice = closed_invoice([("3", "10.00", "21")])
+
+    with pytest.raises(RuleViolation) as refused:
+        lines_by_quantity(invoice, [], [(1, Decimal(1)), (2, Decimal(1))])
+
+    assert refused.value.field == "lines.1.lineNo"
+    assert refused.value.message == "line 2 is not on the reference invoice"
+
+
+def test_more_than_is_left_of_a_line_is_refused_on_its_quantity() -> None:
+    invoice = closed_invoice([("3", "10.00", "21")])
+    notes = drafts(invoice, [[(1, "2")]])
+
+    with pytest.raises(RuleViolation) as refused:
+        lines_by_quantity(invoice, notes, [(1, Decimal("1.5"))])
+
+    assert refused.value.field == "lines.0.quantity"
+    assert refused.value.message == "at most 1 of line 1 is left to credit"
+
+
+def test_a_line_credited_in_full_in_parts_is_refused_by_quantity_and_by_row_id() -> None:
+    invoice = closed_invoice([("3", "10.00", "21"), ("1", "5.00", "21")])
+    notes = drafts(invoice, [[(1, "2")], [(1, "1")]])
+
+    with pytest.raises(RuleViolation) as by_quantity:
+        lines_by_quantity(invoice, notes, [(2, Decimal(1)), (1, Decimal("0.1"))])
+    with pytest.raises(RuleViolation) as by_row_id:
+        whole_lines(invoice, notes, ["r0"])
+
+    assert by_quantity.value.field == "lines.1.quantity"
+    assert by_row_id.value.field == "rowIds.0"
+    assert by_row_id.value.message == "line 1 is already credited in full"
+    assert [credit.left.line.line_no for credit in whole_lines(invoice, notes, None)] == [2]
+
+
+def test_a_line_is_credited_at_most_once_in_full() -> None:
     invoice = closed_invoice([("1", "10.00", "21")])
     _, notes = credit_in_notes(invoice, [["r0"]])
     with pytest.raises(RuleViolation) as refused:
-        creditable_lines(invoice, notes, ["r0"])
+        whole_lines(invoice, notes, ["r0"])
     assert refused.value.field == "rowIds.0"
+
+
+def test_a_row_not_on_the_reference_is_refused_on_its_row_id() -> None:
+    invoice = closed_invoice([("1", "10.00", "21")])
+    with pytest.raises(RuleViolation) as refused:
+        whole_lines(invoice, [], ["r0", "r9"])
+    assert refused.value.field == "rowIds.1"
 
 
 def test_only_a_closed_invoice_of_the_order_can_be_credited() -> None:
@@ -117,9 +255,19 @@ def test_notes_rounded_on_their_own_never_take_more_than_the_groups_tax() -> Non
     assert credited.totals.credited_amount == Decimal(25)
 
 
+def test_with_prices_including_tax_a_note_never_takes_more_than_the_groups_taxable_amount() -> None:
+    # Gross 2 yen at 25 % has 0.4 yen of tax: notes rounded on their own take none, but the
+    # group's tax is 1 yen of its 6, so the third note, leaving a free line, takes it.
+    invoice = closed_invoice([("1", "2", "25")] * 3 + [("1", "0", "25")], "JPY", True)
+    notes = drafts(invoice, [["r0"], ["r1"], ["r2"]])
+
+    assert [note.totals.tax_amount for note in notes] == [Decimal(0), Decimal(0), Decimal(1)]
+    assert [note.totals.net_amount for note in notes] == [Decimal(2), Decimal(2), Decimal(1)]
+
+
 def test_a_note_groups_its_lines_by_the_rate_its_invoice_writes() -> None:
     invoice = closed_invoice([("1", "10.00", "9"), ("1", "5.00", "9.00")])
-    [note] = _drafts(invoice, [["r1"]])
+    [note] = drafts(invoice, [["r1"]])
 
     [group] = note.content.amounts.tax_breakdown
     assert str(group.tax_rate) == "9"
@@ -127,7 +275,7 @@ def test_a_note_groups_its_lines_by_the_rate_its_invoice_writes() -> None:
 
 
 @st.composite
-def credited_invoices(draw: st.DrawFn) -> tuple[Invoice, list[list[str]]]:
+def credited_invoices(draw: st.DrawFn) -> tuple[Invoice, list[Credit]]:
     rows = draw(
         st.lists(
             st.tuples(
@@ -152,7 +300,7 @@ def credited_invoices(draw: st.DrawFn) -> tuple[Invoice, list[list[str]]]:
 
 @given(credited_invoices(), st.randoms(use_true_random=False))
 def test_an_invoice_credited_in_full_in_any_notes_owes_nothing_and_is_not_over_credited(
-    case: tuple[Invoice, list[list[str]]], rnd: Random
+    case: tuple[Invoice, list[Credit]], rnd: Random
 ) -> None:
     invoice, parts = case
     closing_order = list(range(len(parts)))
@@ -164,3 +312,153 @@ def test_an_invoice_credited_in_full_in_any_notes_owes_nothing_and_is_not_over_c
     assert sum(note.totals.net_amount for note in notes) == invoice.totals.net_amount
     assert credited.totals.credited_amount == invoice.totals.gross_amount
     assert credited.totals.amount_due == 0
+
+
+# --- credit by quantity, any invoice and any sequence of credits ---
+
+_CURRENCIES = ["EUR", "JPY", "BHD", "CLF"]  # 2, 0, 3 and 4 minor digits
+
+
+@st.composite
+def any_invoices(draw: st.DrawFn) -> Invoice:
+    currency = draw(st.sampled_from(_CURRENCIES))
+    rows = []
+    for n in range(draw(st.integers(1, 8))):
+        rate = draw(st.sampled_from(["0", "5", "7", "9.5", "19", "21", "25"]))
+        category = draw(st.sampled_from(["S"] if rate != "0" else ["Z", "E", "AE", "K"]))
+        rows.append(
+            OrderRow(
+                f"r{n}",
+                n,
+                None,
+                f"Item {n}",
+                Decimal(draw(st.sampled_from(["1", "2", "3", "0.5", "7", "1.25", "0.333", "12"]))),
+                None,
+                Decimal(
+                    draw(
+                        st.sampled_from(
+                            ["0", "0.005", "0.01", "0.29", "0.99", "1.005", "13.47", "49.80", "100"]
+                        )
+                    )
+                ),
+                Decimal(draw(st.sampled_from(["0", "0", "2.5", "10", "33.333", "100"]))),
+                Decimal(rate),
+                TaxTreatment(category),
+            )
+        )
+    return closed_invoice_of(rows, currency, draw(st.booleans()))
+
+
+def _quantities(left: Decimal) -> st.SearchStrategy[Decimal]:
+    """Quantities up to `left`: all of it, a half, a third cut to three digits, a unit."""
+    choices = [left, left / 2, (left / 3).quantize(Decimal("0.001")), Decimal(1), Decimal("0.001")]
+    return st.sampled_from([q for q in choices if 0 < q <= left])
+
+
+def _taken_per_line(
+    invoice: Invoice, notes: Sequence[Invoice]
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Row id → (quantity, line amount) the notes credit of it."""
+    taken = {line.order_row_id: (Decimal(0), Decimal(0)) for line in invoice.content.lines}
+    for note in notes:
+        for line in note.content.lines:
+            amount = line.gross_amount if invoice.prices_include_tax else line.net_amount
+            assert amount is not None
+            assert line.quantity > 0 and amount >= 0 and line.net_amount >= 0
+            quantity, total = taken[line.order_row_id]
+            taken[line.order_row_id] = (quantity + line.quantity, total + amount)
+    return taken
+
+
+def _taken_per_group(
+    invoice: Invoice, notes: Sequence[Invoice]
+) -> dict[object, tuple[Decimal, Decimal]]:
+    """Tax group → (taxable amount, tax) the notes credit of it."""
+    taken = {group.key: (Decimal(0), Decimal(0)) for group in invoice.content.amounts.tax_breakdown}
+    for note in notes:
+        for group in note.content.amounts.tax_breakdown:
+            assert group.taxable_amount >= 0 and group.tax_amount >= 0
+            taxable, tax = taken[group.key]
+            taken[group.key] = (taxable + group.taxable_amount, tax + group.tax_amount)
+    return taken
+
+
+def _invoice_per_line(invoice: Invoice) -> dict[str, tuple[Decimal, Decimal]]:
+    return {
+        line.order_row_id: (
+            line.quantity,
+            line.gross_amount if line.gross_amount is not None else line.net_amount,
+        )
+        for line in invoice.content.lines
+    }
+
+
+def _invoice_per_group(invoice: Invoice) -> dict[object, tuple[Decimal, Decimal]]:
+    return {
+        group.key: (group.taxable_amount, group.tax_amount)
+        for group in invoice.content.amounts.tax_breakdown
+    }
+
+
+def _check_never_more(invoice: Invoice, notes: Sequence[Invoice]) -> None:
+    billed = _invoice_per_line(invoice)
+    for row_id, (quantity, amount) in _taken_per_line(invoice, notes).items():
+        assert quantity <= billed[row_id][0] and amount <= billed[row_id][1], row_id
+    grouped = _invoice_per_group(invoice)
+    for key, (taxable, tax) in _taken_per_group(invoice, notes).items():
+        assert taxable <= grouped[key][0] and tax <= grouped[key][1], key
+    for note in notes:
+        amounts = note.content.amounts
+        assert amounts.net_amount >= 0 and amounts.tax_amount >= 0
+        assert amounts.gross_amount == amounts.net_amount + amounts.tax_amount
+        assert amounts.net_amount == sum(line.net_amount for line in note.content.lines)
+        written = [amounts.net_amount, amounts.tax_amount, amounts.gross_amount]
+        written += [line.net_amount for line in note.content.lines]
+        assert {amount.as_tuple().exponent for amount in written} == {
+            -minor_units(invoice.currency)
+        }
+
+
+@given(any_invoices(), st.data())
+def test_any_credits_by_quantity_that_credit_everything_credit_exactly_the_invoice(
+    invoice: Invoice, data: st.DataObject
+) -> None:
+    notes: list[Invoice] = []
+    for _ in range(data.draw(st.integers(0, 6), label="credits")):
+        left = [line for line in lines_left(invoice, notes) if line.quantity > 0]
+        if not left:
+            break
+        chosen = data.draw(
+            st.lists(st.sampled_from(left), min_size=1, unique_by=lambda line: line.line.line_no),
+            label="lines",
+        )
+        credit: Credit
+        if data.draw(st.booleans(), label="whole lines"):
+            credit = [line.line.order_row_id for line in chosen]
+        else:
+            credit = [
+                (line.line.line_no, str(data.draw(_quantities(line.quantity), label="quantity")))
+                for line in chosen
+            ]
+        notes.append(draft_note(invoice, notes, credit))
+        _check_never_more(invoice, notes)
+        if data.draw(st.integers(0, 5), label="delete a draft") == 0:
+            del notes[data.draw(st.integers(0, len(notes) - 1), label="deleted")]
+    if any(line.quantity > 0 for line in lines_left(invoice, notes)):
+        notes.append(draft_note(invoice, notes, None))
+        _check_never_more(invoice, notes)
+
+    reference = invoice
+    for index in data.draw(st.permutations(range(len(notes))), label="closing order"):
+        _, reference = close_draft(notes[index], reference).invoices
+        assert reference.credited_amount <= reference.totals.gross_amount
+    assert reference.totals.amount_due == 0
+    assert reference.totals.credited_amount == invoice.totals.gross_amount
+    assert _taken_per_line(invoice, notes) == _invoice_per_line(invoice)
+    assert _taken_per_group(invoice, notes) == _invoice_per_group(invoice)
+    assert sum(note.totals.gross_amount for note in notes) == invoice.totals.gross_amount
+    assert sum(note.totals.net_amount for note in notes) == invoice.totals.net_amount
+    assert sum(note.totals.tax_amount for note in notes) == invoice.totals.tax_amount
+    assert {line_group(line) for note in notes for line in note.content.lines} <= set(
+        _invoice_per_group(invoice)
+    )

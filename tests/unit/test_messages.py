@@ -550,6 +550,14 @@ def test_command_defaults() -> None:
     assert (close.data.send, close.data.order_id) == (False, "SO-1")
 
 
+CREDIT_NOTE = {
+    "action": "create",
+    "orderId": "o",
+    "type": "credit-note",
+    "referenceInvoiceId": "i",
+}
+
+
 @pytest.mark.parametrize(
     ("data", "path"),
     [
@@ -560,6 +568,21 @@ def test_command_defaults() -> None:
         ({"action": "create", "orderId": "o", "rowIds": []}, "rowIds"),
         ({"action": "create", "orderId": "o", "rowIds": ["1", "2", "1"]}, "rowIds.2"),
         ({"action": "create", "orderId": "o", "rowIds": ["x" * 65]}, "rowIds.0"),
+        ({**CREDIT_NOTE, "lines": []}, "lines"),
+        ({**CREDIT_NOTE, "lines": [{"lineNo": 1, "quantity": "0"}]}, "lines.0.quantity"),
+        ({**CREDIT_NOTE, "lines": [{"lineNo": 0, "quantity": "1"}]}, "lines.0.lineNo"),
+        ({**CREDIT_NOTE, "lines": [{"lineNo": 1.5, "quantity": "1"}]}, "lines.0.lineNo"),
+        ({**CREDIT_NOTE, "lines": [{"lineNo": 1}]}, "lines.0.quantity"),
+        (
+            {**CREDIT_NOTE, "lines": [{"lineNo": 2, "quantity": "1"}] * 2},
+            "lines.1.lineNo",
+        ),
+        (
+            {**CREDIT_NOTE, "lines": [{"lineNo": n, "quantity": "1"} for n in range(1, 1002)]},
+            "lines",
+        ),
+        ({**CREDIT_NOTE, "lines": [{"lineNo": 1, "quantity": "1"}], "rowIds": ["1"]}, "lines"),
+        ({"action": "create", "orderId": "o", "lines": [{"lineNo": 1, "quantity": "1"}]}, "lines"),
         ({"action": "create", "orderId": "o", "dueDate": "23.11.2026"}, "dueDate"),
         ({"action": "create", "orderId": "o", "note": "x" * 1001}, "note"),
         ({"action": "update", "invoiceId": "i", "expectedVersion": 0}, "expectedVersion"),
@@ -608,6 +631,7 @@ def test_command_fields_are_validated(data: dict[str, Any], path: str) -> None:
             "dueDate": "2026-12-07",
             "close": True,
         },
+        {**CREDIT_NOTE, "lines": [{"lineNo": 2, "quantity": "0.5"}, {"lineNo": 1, "quantity": 3}]},
         {"action": "update", "invoiceId": "i", "expectedVersion": 3, "customer": {"vatId": "NL1"}},
         {"action": "delete", "invoiceId": "i", "orderId": "o"},
         {"action": "send", "invoiceId": "i", "channel": "sms", "recipient": "+4915112345678"},

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from tests.unit.test_messages import order_data, parsed_order, record, rejected
 from worker.domain.amounts import (
     CreditedLine,
+    GroupLeft,
     PricedLine,
     TaxTreatment,
     compute_amounts,
@@ -185,12 +186,15 @@ def test_one_rate_in_two_categories_is_two_groups() -> None:
 
 def test_a_credit_note_completes_a_group_of_its_category() -> None:
     lines = [
-        CreditedLine(Decimal("5.00"), None, Decimal(0), EXEMPT),
-        CreditedLine(Decimal("3.00"), None, Decimal(0)),
+        CreditedLine(Decimal("5.00"), Decimal(0), EXEMPT),
+        CreditedLine(Decimal("3.00"), Decimal(0)),
     ]
 
-    left = {("E", Decimal(0)): Decimal("0.01"), ("Z", Decimal(0)): Decimal("0.00")}
-    amounts = credit_amounts(lines, "EUR", left, completing={("E", Decimal(0))})
+    left = {
+        ("E", Decimal(0)): GroupLeft(Decimal("5.00"), Decimal("0.01")),
+        ("Z", Decimal(0)): GroupLeft(Decimal("3.00"), Decimal("0.00")),
+    }
+    amounts = credit_amounts(lines, "EUR", False, left, completing={("E", Decimal(0))})
 
     assert [(g.key, str(g.tax_amount)) for g in amounts.tax_breakdown] == [
         (("E", Decimal(0)), "0.01"),

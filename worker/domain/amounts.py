@@ -14,7 +14,6 @@ from decimal import (
     Overflow,
     localcontext,
 )
-from fractions import Fraction
 
 from worker.domain.money import from_minor_units, minor_units, round_half_up, to_minor_units
 
@@ -182,10 +181,10 @@ def _group_treatment(treatment: TaxTreatment | None, tax_rate: Decimal) -> TaxTr
 
 @dataclass(frozen=True, slots=True)
 class CreditedLine:
-    """An invoice line a credit note credits: its amounts are copied, not computed again."""
+    """What a credit note takes of an invoice line: its line amount (net, or gross when prices
+    include tax), in the line's tax group."""
 
-    net_amount: Decimal
-    gross_amount: Decimal | None
+    amount: Decimal
     tax_rate: Decimal
     treatment: TaxTreatment | None = None
 
@@ -194,45 +193,99 @@ class CreditedLine:
         return _group_of(self.treatment, self.tax_rate)
 
 
+@dataclass(frozen=True, slots=True)
+class GroupLeft:
+    """What earlier credit notes left of an invoice's tax group: its taxable amount and its
+    tax."""
+
+    taxable_amount: Decimal
+    tax_amount: Decimal
+
+
+def credited_line_amount(
+    quantity: Decimal,
+    unit_price: Decimal,
+    discount_percent: Decimal,
+    quantity_left: Decimal,
+    amount_left: Decimal,
+    currency: str,
+) -> Decimal:
+    """What crediting `quantity` of an invoice line takes of its amount (docs/contract.md,
+    "Credit by quantity"): its own line amount, never more than is left of the line; the
+    credit that completes the line takes exactly what is left."""
+    if quantity == quantity_left:
+        return amount_left
+    return min(line_amount(quantity, unit_price, discount_percent, currency), amount_left)
+
+
 def credit_amounts(
     lines: Sequence[CreditedLine],
     currency: str,
-    tax_left: Mapping[GroupKey, Decimal],
+    prices_include_tax: bool,
+    left: Mapping[GroupKey, GroupLeft],
     completing: Collection[GroupKey],
 ) -> InvoiceAmounts:
-    """A credit note's amounts (docs/contract.md, "Credit notes add up"). Per group its tax is
-    q(taxable × rate/100); in a group the note completes, what is left of the group's tax
-    (`tax_left[group]`: the invoice's tax minus what earlier credit notes took). Never more
-    than is left, nor below zero: where notes rounded on their own would together take more
-    than the group's tax, the later ones take what is left, so no invoice is ever
-    credited more than its gross, nor a note less than nothing."""
+    """A credit note's amounts (docs/contract.md, "Credit by quantity"). Per group its tax is
+    the v1 rule's on the note's own lines (with tax-inclusive prices spread over them as on an
+    invoice), kept within what is left of the group (`left[group]`: the invoice's taxable
+    amount and tax minus what earlier credit notes took) and never below zero; in a group the
+    note completes, it is what is left of the group's tax. So notes rounded on their own never
+    take more than the invoice, and the last one takes exactly the rest."""
     digits = minor_units(currency)
-    lines_by_group: dict[GroupKey, list[CreditedLine]] = {}
-    for line in lines:
-        lines_by_group.setdefault(line.group, []).append(line)
+    amount_units = [to_minor_units(line.amount, digits) for line in lines]
+    net_units = list(amount_units)
+    lines_by_group: dict[GroupKey, list[int]] = {}
+    for index, line in enumerate(lines):
+        lines_by_group.setdefault(line.group, []).append(index)
+
     breakdown: list[TaxGroup] = []
-    for key, group in sorted(lines_by_group.items(), key=_rate_then_category):
-        rate = group[0].tax_rate
-        taxable = sum((line.net_amount for line in group), Decimal(0))
-        left = tax_left[key]
-        own = round_half_up(Fraction(taxable) * Fraction(rate) / 100, digits)
-        tax = max(Decimal(0), left if key in completing else min(own, left))
+    net_total = tax_total = 0
+    for key, indices in sorted(lines_by_group.items(), key=_rate_then_category):
+        rate = lines[indices[0]].tax_rate
+        n, d = rate.as_integer_ratio()
+        group_units = [amount_units[i] for i in indices]
+        group_total = sum(group_units)
+        taxable_left = to_minor_units(left[key].taxable_amount, digits)
+        tax_left = to_minor_units(left[key].tax_amount, digits)
+        if prices_include_tax:
+            own = _whole_units(group_total * n, 100 * d + n)  # total × r / (100 + r)
+            # The note's taxable amount (its gross less the tax) is within what is left too.
+            low, high = group_total - taxable_left, min(group_total, tax_left)
+        else:
+            own = _whole_units(group_total * n, 100 * d)  # total × r / 100
+            low, high = 0, tax_left
+        wanted = tax_left if key in completing else own
+        tax = max(0, min(max(wanted, low), high))
+        if prices_include_tax:
+            for index, share in zip(indices, _tax_shares(tax, group_units), strict=True):
+                net_units[index] -= share
+            taxable = group_total - tax
+        else:
+            taxable = group_total
         breakdown.append(
             TaxGroup(
                 rate,
-                round_half_up(taxable, digits),
-                round_half_up(tax, digits),
-                _treatment(group),
+                from_minor_units(taxable, digits),
+                from_minor_units(tax, digits),
+                _treatment(lines[index] for index in indices),
             )
         )
-    net = sum((group.taxable_amount for group in breakdown), Decimal(0))
-    tax_total = sum((group.tax_amount for group in breakdown), Decimal(0))
+        net_total += taxable
+        tax_total += tax
+
+    line_amounts = tuple(
+        LineAmount(
+            from_minor_units(net, digits),
+            from_minor_units(amount, digits) if prices_include_tax else None,
+        )
+        for net, amount in zip(net_units, amount_units, strict=True)
+    )
     return InvoiceAmounts(
-        lines=tuple(LineAmount(line.net_amount, line.gross_amount) for line in lines),
+        lines=line_amounts,
         tax_breakdown=tuple(breakdown),
-        net_amount=round_half_up(net, digits),
-        tax_amount=round_half_up(tax_total, digits),
-        gross_amount=round_half_up(net + tax_total, digits),
+        net_amount=from_minor_units(net_total, digits),
+        tax_amount=from_minor_units(tax_total, digits),
+        gross_amount=from_minor_units(net_total + tax_total, digits),
     )
 
 

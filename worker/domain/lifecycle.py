@@ -176,7 +176,7 @@ class Invoice:
 
     @property
     def holds_credit(self) -> bool:
-        """The lines of its reference it credits may not be credited again while this holds."""
+        """What it credits of its reference's lines is not left to credit while this holds."""
         return self.type is InvoiceType.CREDIT_NOTE and self.status in LIVE_STATUSES
 
     @property

@@ -16,8 +16,9 @@ from worker.decisions import CommandResult, Decision, Outcome, Record, View, cau
 from worker.domain.credit_notes import (
     credit_note_content,
     credit_reference,
-    creditable_lines,
+    lines_by_quantity,
     live_credit_notes,
+    whole_lines,
 )
 from worker.domain.customer import address_for, merge_customer
 from worker.domain.invoice import build_invoice_content
@@ -136,10 +137,14 @@ def create(
         assert command.reference_invoice_id is not None
         reference = credit_reference(view.invoice(command.reference_invoice_id), order.order_id)
         notes = live_credit_notes(reference, view.invoices_of(order.order_id))
-        credited = creditable_lines(reference, notes, command.row_ids)
-        if not credited:
+        if command.lines is None:
+            credits = whole_lines(reference, notes, command.row_ids)
+        else:
+            quantities = [(line.line_no, line.quantity) for line in command.lines]
+            credits = lines_by_quantity(reference, notes, quantities)
+        if not credits:
             return Change(()), (NOTHING_TO_INVOICE,)
-        content = credit_note_content(reference, notes, credited)
+        content = credit_note_content(reference, notes, credits)
         currency, prices_include_tax = reference.currency, reference.prices_include_tax
     else:
         reference = None
@@ -184,8 +189,8 @@ def update(
                 for note in live_credit_notes(reference, view.invoices_of(invoice.order_id))
                 if note.invoice_id != invoice.invoice_id
             ]
-            credited = creditable_lines(reference, notes, command.row_ids)
-            content = credit_note_content(reference, notes, credited)
+            credits = whole_lines(reference, notes, command.row_ids)
+            content = credit_note_content(reference, notes, credits)
         else:
             order = view.order(invoice.order_id)
             assert order is not None

@@ -26,6 +26,7 @@ from worker.messages.values import (
     Omittable,
     PaymentAmount,
     PaymentId,
+    Quantity,
     Text,
     check_phone,
 )
@@ -43,6 +44,40 @@ def _unique_row_ids(row_ids: list[str]) -> list[str]:
 
 RowIds = Annotated[
     list[Identifier], Field(min_length=1, max_length=MAX_ROWS), AfterValidator(_unique_row_ids)
+]
+
+
+class LineQuantity(MessageModel):
+    """A quantity of a line of the reference invoice, by its number."""
+
+    line_no: Annotated[int, Field(ge=1, le=MAX_WHOLE_NUMBER), NOT_ROUNDED]
+    quantity: Quantity
+
+
+def _unique_line_nos(lines: list[LineQuantity]) -> list[LineQuantity]:
+    seen: set[int] = set()
+    errors = []
+    for index, line in enumerate(lines):
+        if line.line_no in seen:
+            errors.append(
+                InitErrorDetails(
+                    type=PydanticCustomError(
+                        "duplicate_line_no", "duplicate lineNo {line_no}", {"line_no": line.line_no}
+                    ),
+                    loc=(index, "lineNo"),
+                    input=line.line_no,
+                )
+            )
+        seen.add(line.line_no)
+    if errors:
+        raise ValidationError.from_exception_data("lines", errors)
+    return lines
+
+
+LinesToCredit = Annotated[
+    list[LineQuantity],
+    Field(min_length=1, max_length=MAX_ROWS),
+    AfterValidator(_unique_line_nos),
 ]
 
 
@@ -79,9 +114,28 @@ class CreateInvoice(InvoiceCommandData):
     reference_invoice_id: Omittable[Identifier] = None
     """The invoice a credit note credits: required for, and only for, a credit note."""
     row_ids: Omittable[RowIds] = None
+    lines: Omittable[LinesToCredit] = None
+    """A credit note's quantities of the reference's lines, instead of `rowIds`."""
     note: Omittable[Note] = None
     due_date: Omittable[date] = None
     close: StrictBool = False
+
+    @model_validator(mode="after")
+    def _check_lines(self) -> Self:
+        if self.lines is None:
+            return self
+        if self.type != "credit-note":
+            message = "only a credit note credits lines"
+        elif self.row_ids is not None:
+            message = "either lines or rowIds, not both"
+        else:
+            return self
+        raise _reject(
+            type(self).__name__,
+            "lines",
+            PydanticCustomError("credited_lines", message),
+            None,
+        )
 
     @model_validator(mode="after")
     def _check_reference(self) -> Self:
