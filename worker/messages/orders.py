@@ -116,6 +116,7 @@ class CustomerData(CustomerDetails):
     name: Name
 
     def customer(self) -> Customer:
+        """The customer value: its attributes are this model's fields, by the same names."""
         return Customer(**self._details(type(self).model_fields))
 
 
