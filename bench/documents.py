@@ -17,17 +17,15 @@ from worker.documents.render import render_documents
 from worker.domain.amounts import TaxTreatment
 from worker.domain.invoice import OrderRow, build_invoice_content
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType, number_invoice
+from worker.domain.parties import Address, Customer, Seller
 
-SELLER = {
-    "name": "Bakkerij de Molen B.V.",
-    "vatId": "NL123456789B01",
-    "addressLine1": "Molenstraat 1",
-    "city": "Utrecht",
-    "postalCode": "3511 AA",
-    "country": "NL",
-    "iban": "NL91ABNA0417164300",
-}
-CUSTOMER = {"name": "Müller Backwaren GmbH", "billingAddress": {"city": "Köln", "country": "DE"}}
+SELLER = Seller(
+    name="Bakkerij de Molen B.V.",
+    vat_id="NL123456789B01",
+    address=Address(line1="Molenstraat 1", city="Utrecht", postal_code="3511 AA", country="NL"),
+    iban="NL91ABNA0417164300",
+)
+CUSTOMER = Customer("Müller Backwaren GmbH", billing_address=Address(city="Köln", country="DE"))
 
 
 def invoice(lines: int, serial: int) -> Invoice:

@@ -11,6 +11,7 @@ from typing import Any
 
 from worker.domain.invoice import OrderRow, build_invoice_content
 from worker.domain.lifecycle import Invoice, InvoiceType, close_draft, number_invoice
+from worker.domain.parties import Customer
 
 SOURCE = "/shop"
 BACK_OFFICE = "/backoffice"
@@ -93,7 +94,7 @@ def closed_invoice_of(
         order_code=None,
         currency=currency,
         prices_include_tax=prices_include_tax,
-        customer={"name": "A"},
+        customer=Customer("A"),
         content=build_invoice_content(order_rows, currency, prices_include_tax),
         payment_terms_days=14,
     )

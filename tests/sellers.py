@@ -1,8 +1,8 @@
 """The seller of the tests' invoices, as INVOICER_SELLER_* would configure it."""
 
-from worker.settings import Seller
+from worker.settings import SellerSettings
 
-SELLER = Seller(
+SELLER = SellerSettings(
     name="Bakkerij de Molen B.V.",
     vat_id="NL123456789B01",
     address_line1="Molenstraat 1",

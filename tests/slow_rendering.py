@@ -42,7 +42,7 @@ def render_as_planned(invoice: Invoice, reference_number: str | None, language: 
     with plan.with_suffix(".log").open("a") as log:
         log.write(f"{time.time()} {'failed' if fails else 'rendered'}\n")
     if fails:
-        raise ValueError(f"no font has a glyph for {invoice.customer['name'][:1]!r}")
+        raise ValueError(f"no font has a glyph for {invoice.customer.name[:1]!r}")
     return render_documents(invoice, reference_number, language)
 
 

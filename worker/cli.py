@@ -25,7 +25,7 @@ from worker.domain.lifecycle import InvoiceOverdue
 from worker.logs import Lines, configure_logging
 from worker.processes import run_processes
 from worker.running import Worker, install_signal_handlers, tune_garbage_collection
-from worker.settings import Seller, Settings
+from worker.settings import SellerSettings, Settings
 from worker.startup import EXIT_CODE, StartupError, check_database, invalid_settings
 from worker.store import documents
 from worker.store.migrate import SchemaMismatch, migrate
@@ -292,10 +292,10 @@ def _api_url(settings: Settings) -> str:
     return f"http://127.0.0.1:{settings.api_port}"
 
 
-def _sample_seller() -> Seller:
+def _sample_seller() -> SellerSettings:
     """The seller of `invoicer dev`'s invoices unless INVOICER_SELLER_NAME names one: so
     that their documents are made and served."""
-    return Seller(
+    return SellerSettings(
         name="Example Supplies B.V.",
         vat_id="NL123456789B01",
         address_line1="Keizersgracht 1",

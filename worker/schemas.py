@@ -32,7 +32,7 @@ from worker.messages.routing import (
     OUTGOING,
     schema_uri,
 )
-from worker.messages.values import is_omitted
+from worker.messages.values import MessageModel, is_omitted
 from worker.settings import Settings, Topics
 from worker.version import package_version
 
@@ -75,8 +75,8 @@ class ContractJsonSchema(GenerateJsonSchema):
         return False
 
     def normalize_name(self, name: str) -> str:
-        """A data model named apart from the domain's fact (InvoiceClosedData) is defined
-        under its contract name, its title (InvoiceClosed)."""
+        """A data model named apart from the domain's value (InvoiceClosedData, CustomerData)
+        is defined under its contract name, its title (InvoiceClosed, Customer)."""
         return super().normalize_name(_CONTRACT_NAMES.get(name, name))
 
     def model_field_schema(self, schema: core_schema.ModelField) -> JsonSchemaValue:
@@ -85,10 +85,14 @@ class ContractJsonSchema(GenerateJsonSchema):
         return super().model_field_schema(schema)
 
 
+def _message_models(base: type[BaseModel]) -> list[type[BaseModel]]:
+    return [model for sub in base.__subclasses__() for model in (sub, *_message_models(sub))]
+
+
 _CONTRACT_NAMES = {
-    route.model.__name__: title
-    for route in OUTGOING.values()
-    if (title := route.model.model_config.get("title")) is not None
+    model.__name__: title
+    for model in _message_models(MessageModel)
+    if (title := model.model_config.get("title")) is not None
 }
 
 

@@ -22,6 +22,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.documents.labels import DocumentLanguage
+from worker.domain.parties import Address, ElectronicAddress, Seller
 from worker.domain.tax_categories import has_vat_prefix
 from worker.faults import parse as parse_fault_injection
 from worker.messages.text import text_refusal
@@ -77,7 +78,7 @@ def text_is_accepted(cls: type, value: Any) -> Any:
     return value
 
 
-class Seller(BaseSettings):
+class SellerSettings(BaseSettings):
     """The seller on every document (docs/contract.md, "Sellers, buyers and tax categories").
     Documents are made only when a name is set; then the address and VAT id are required."""
 
@@ -174,36 +175,40 @@ class Seller(BaseSettings):
     def configured(self) -> bool:
         return self.name is not None
 
-    def snapshot(self) -> dict[str, Any] | None:
-        """The seller as stored with each invoice (the contract's names), None when unset."""
+    def as_seller(self) -> Seller | None:
+        """The seller each invoice keeps, None when unset."""
         if self.name is None:
             return None
-        seller: dict[str, Any] = {
-            "name": self.name,
-            "vatId": self.vat_id,
-            "addressLine1": self.address_line1,
-            "city": self.city,
-            "postalCode": self.postal_code,
-            "country": self.country,
-            "registrationId": self.registration_id,
-            "email": self.email,
-            "phone": self.phone,
-            "iban": self.iban,
-            "bic": self.bic,
-        }
+        assert self.vat_id is not None, "a named seller is complete"
+        electronic = None
         if self.electronic_address is not None:
             scheme, _, identifier = self.electronic_address.partition(":")
-            seller["electronicAddress"] = {"scheme": scheme, "id": identifier}
-        return {name: value for name, value in seller.items() if value is not None}
+            electronic = ElectronicAddress(scheme, identifier)
+        return Seller(
+            name=self.name,
+            vat_id=self.vat_id,
+            address=Address(
+                line1=self.address_line1,
+                city=self.city,
+                postal_code=self.postal_code,
+                country=self.country,
+            ),
+            registration_id=self.registration_id,
+            email=self.email,
+            phone=self.phone,
+            electronic_address=electronic,
+            iban=self.iban,
+            bic=self.bic,
+        )
 
 
 _REQUIRED_SELLER_FIELDS = ("vat_id", "address_line1", "city", "postal_code", "country")
 
 
-def _configured_seller() -> Seller:
+def _configured_seller() -> SellerSettings:
     """The seller from INVOICER_SELLER_*; an error names the variable, as every setting's."""
     try:
-        return Seller()
+        return SellerSettings()
     except ValidationError as error:
         raise ValidationError.from_exception_data(
             "Settings",
@@ -334,7 +339,7 @@ class Settings(DocumentFonts):
     """Test only, never in production: kills the worker at a chosen moment; empty, and so off, by
     default."""
     topics: Topics = Field(default_factory=Topics)
-    seller: Seller = Field(default_factory=_configured_seller)
+    seller: SellerSettings = Field(default_factory=_configured_seller)
     document_language: DocumentLanguage = "en"
     """The language of a document whose customer states none (or one not supported): en, de, fr or
     nl."""

@@ -13,6 +13,7 @@ from worker.domain.amounts import TaxTreatment
 from worker.domain.credit_notes import LineCredit, credit_note_content, lines_left
 from worker.domain.invoice import OrderRow, build_invoice_content
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType, number_invoice
+from worker.store.parties import customer_of, purchase_of, seller_of
 
 SELLER: dict[str, Any] = {
     "name": "Bakkerij de Molen B.V.",
@@ -98,6 +99,7 @@ def closed_invoice(
     note: str | None = "Thank you for your order.",
     purchase: dict[str, Any] | None = None,
 ) -> Invoice:
+    """`customer`, `seller` and `purchase` as an invoice's row stores them."""
     content = build_invoice_content(rows(categories, lines, currency), currency, prices_include_tax)
     name = f"{'-'.join(categories)}-{currency}-{prices_include_tax}-{lines}"
     draft = Invoice(
@@ -107,13 +109,13 @@ def closed_invoice(
         order_code=None,
         currency=currency,
         prices_include_tax=prices_include_tax,
-        customer=BUYER if customer is None else customer,
+        customer=customer_of(BUYER if customer is None else customer),
         content=content,
         payment_terms_days=14,
         note=note,
         status=InvoiceStatus.OPEN,
-        purchase=PURCHASE if purchase is None else purchase,
-        seller=SELLER if seller is None else seller,
+        purchase=purchase_of(PURCHASE if purchase is None else purchase),
+        seller=seller_of(SELLER if seller is None else seller),
     )
     return number_invoice(
         draft, "INV-2026-000042", datetime(2026, 11, 30, 9, 0, tzinfo=UTC), date(2026, 11, 30)

@@ -15,7 +15,7 @@ import yaml
 
 from tests.examples import EXAMPLES_DIR
 from worker.messages import (
-    Customer,
+    CustomerData,
     InvoiceBody,
     InvoiceClosedData,
     InvoiceCommandResult,
@@ -139,7 +139,7 @@ def _draft() -> InvoiceBody:
         status="draft",
         currency="EUR",
         prices_include_tax=False,
-        customer=Customer(name="Bakkerij de Vries B.V.", email="administratie@devries.example"),
+        customer=CustomerData(name="Bakkerij de Vries B.V.", email="administratie@devries.example"),
         lines=[
             InvoiceLineData(
                 line_no=1,

@@ -26,6 +26,7 @@ from worker.domain.lifecycle import (
     send_invoice,
     update_draft,
 )
+from worker.domain.parties import Customer
 from worker.publishing.invoice_events import invoice_event
 from worker.settings import Settings
 
@@ -41,7 +42,7 @@ def event_of(fact: InvoiceFact) -> dict[str, object]:
 
 def test_a_draft_update_is_announced_with_the_draft_after_it() -> None:
     change = update_draft(
-        draft(), None, customer={"name": "B"}, content=draft().content, note="n", due=None
+        draft(), None, customer=Customer("B"), content=draft().content, note="n", due=None
     )
 
     assert change.facts == (InvoiceUpdated(change.invoice),)

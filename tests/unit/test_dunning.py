@@ -18,6 +18,7 @@ from worker.domain.lifecycle import (
     NotificationRequested,
     void_invoice,
 )
+from worker.domain.parties import Customer
 from worker.settings import Settings
 
 DUE = date(2026, 12, 7)  # open_invoice(): issued 2026-11-23, 14 days
@@ -25,7 +26,7 @@ LEVELS = (7, 14, 30)
 
 
 def invoice() -> Invoice:
-    return replace(open_invoice("100.00"), customer={"name": "A", "email": "a@example.com"})
+    return replace(open_invoice("100.00"), customer=Customer("A", email="a@example.com"))
 
 
 def levels(found: list[Notice]) -> list[tuple[int, str | None]]:
@@ -78,7 +79,7 @@ def test_an_invoice_found_past_several_levels_gets_each_of_them_once() -> None:
 
 
 def test_a_customer_without_an_address_has_its_reminder_passed_over() -> None:
-    silent = replace(invoice(), customer={"name": "A"})
+    silent = replace(invoice(), customer=Customer("A"))
 
     assert levels(on(DUE + timedelta(days=7), {0}, silent)) == [(1, None)]
 

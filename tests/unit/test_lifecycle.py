@@ -31,6 +31,7 @@ from worker.domain.lifecycle import (
     update_draft,
     void_invoice,
 )
+from worker.domain.parties import Customer
 
 CLOSED_AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
@@ -49,7 +50,7 @@ def draft(
         order_code=None,
         currency="EUR",
         prices_include_tax=False,
-        customer={"name": "A"},
+        customer=Customer("A"),
         content=build_invoice_content([row], "EUR", prices_include_tax=False),
         payment_terms_days=14,
         reference_invoice_id=reference,
@@ -125,10 +126,10 @@ def test_a_due_date_given_to_the_draft_is_kept_on_closing() -> None:
 def test_every_change_raises_the_version_by_one_and_leaves_the_old_value_alone() -> None:
     before = draft()
     after = update_draft(
-        before, 1, customer={"name": "B"}, content=before.content, note="n", due=None
+        before, 1, customer=Customer("B"), content=before.content, note="n", due=None
     ).invoice
     assert (before.version, after.version) == (1, 2)
-    assert before.customer == {"name": "A"}
+    assert before.customer == Customer("A")
     assert close_draft(after, reference=None).invoice.version == 3
 
 
@@ -139,7 +140,7 @@ def test_an_invoice_created_closed_is_at_version_1() -> None:
 
 def test_a_stale_expected_version_is_refused_on_that_field() -> None:
     invoice = update_draft(
-        draft(), None, customer={"name": "A"}, content=draft().content, note=None, due=None
+        draft(), None, customer=Customer("A"), content=draft().content, note=None, due=None
     ).invoice
     with pytest.raises(RuleViolation) as refused:
         check_action(invoice, Action.UPDATE, expected_version=1)

@@ -10,9 +10,10 @@ import pytest
 from tests.builders import order_row
 from worker.domain.invoice import OrderRow
 from worker.domain.order import Order, OrderConflict, OrderDetails, apply_order_message
+from worker.domain.parties import Customer
 
 DETAILS = OrderDetails(
-    order_code=None, currency="EUR", prices_include_tax=False, customer={"name": "A"}
+    order_code=None, currency="EUR", prices_include_tax=False, customer=Customer("A")
 )
 
 
@@ -112,6 +113,6 @@ def test_currency_may_change_while_nothing_is_invoiced() -> None:
 
 
 def test_customer_details_may_change_on_an_invoiced_order() -> None:
-    renamed = dataclasses.replace(DETAILS, customer={"name": "B"})
+    renamed = dataclasses.replace(DETAILS, customer=Customer("B"))
     update = apply_order_message(invoiced_order(order_row("a")), "O-1", renamed, [order_row("a")])
-    assert update.order.details.customer == {"name": "B"}
+    assert update.order.details.customer == Customer("B")

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from worker.settings import Seller, Settings
+from worker.settings import SellerSettings, Settings
 
 REFUSED = st.sampled_from(["\x01", "\x0b", "\x0c", "\x1f", "\ufffe", "\uffff", "\udc80"])
 TEXT_SETTINGS = ("event_source", "group_id", "invoice_number_prefix", "kafka_bootstrap_servers")
@@ -33,10 +33,10 @@ def test_a_setting_with_a_refused_character_is_refused(field: str, character: st
 @given(field=st.sampled_from(SELLER_TEXTS), character=REFUSED)
 def test_a_seller_with_a_refused_character_is_refused(field: str, character: str) -> None:
     with pytest.raises(ValidationError) as refused:
-        Seller.model_validate({**SELLER, field: f"Ada{character}"})
+        SellerSettings.model_validate({**SELLER, field: f"Ada{character}"})
     assert [error["loc"] for error in refused.value.errors()] == [(field,)]
 
 
 def test_tabs_line_feeds_and_every_other_character_are_accepted() -> None:
-    seller = Seller.model_validate({**SELLER, "name": "Ada\tGmbH\n\u00e9\u4e2d\U0001f600"})
+    seller = SellerSettings.model_validate({**SELLER, "name": "Ada\tGmbH\n\u00e9\u4e2d\U0001f600"})
     assert seller.name == "Ada\tGmbH\n\u00e9\u4e2d\U0001f600"

@@ -21,6 +21,7 @@ from worker.domain.amounts import (
 )
 from worker.settings import Settings
 from worker.startup import invalid_settings
+from worker.store.parties import seller_json
 
 
 def row(rate: str = "0", **fields: Any) -> dict[str, Any]:
@@ -214,10 +215,16 @@ SELLER = {
 }
 
 
+def stored_seller() -> dict[str, Any] | None:
+    """The configured seller as each invoice stores it; None: no seller."""
+    seller = Settings().seller.as_seller()
+    return None if seller is None else seller_json(seller)
+
+
 def test_without_a_seller_name_there_are_no_documents(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INVOICER_SELLER_CITY", "Utrecht")
 
-    assert Settings().seller.snapshot() is None
+    assert stored_seller() is None
 
 
 def test_a_complete_seller_is_stored_with_the_contracts_names(
@@ -228,7 +235,7 @@ def test_a_complete_seller_is_stored_with_the_contracts_names(
     monkeypatch.setenv("INVOICER_SELLER_ELECTRONIC_ADDRESS", "0106:12345678")
     monkeypatch.setenv("INVOICER_SELLER_IBAN", "NL91 ABNA 0417 1643 00")
 
-    assert Settings().seller.snapshot() == {
+    assert stored_seller() == {
         "name": "Bakkerij de Molen B.V.",
         "vatId": "NL123456789B01",
         "addressLine1": "Molenstraat 1",

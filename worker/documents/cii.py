@@ -10,11 +10,11 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from worker.documents.content import (
-    Address,
     Party,
     buyer,
     delivery_address,
     document_lines,
+    invoice_seller,
     money,
     payable,
     payment_terms,
@@ -23,6 +23,7 @@ from worker.documents.content import (
     type_code,
 )
 from worker.domain.lifecycle import Invoice, InvoiceType
+from worker.domain.parties import Address
 from worker.domain.tax_categories import stated_rate
 
 _NAMESPACES = {
@@ -145,8 +146,9 @@ def _party(tag: str, party: Party) -> etree._Element:
         children.append(RAM.DefinedTradeContact(*contact))
     children.append(_address(party.address))
     if party.electronic_address:
-        scheme, identifier = party.electronic_address
-        children.append(RAM.URIUniversalCommunication(RAM.URIID(identifier, schemeID=scheme)))
+        electronic = party.electronic_address
+        uri = RAM.URIID(electronic.identifier, schemeID=electronic.scheme)
+        children.append(RAM.URIUniversalCommunication(uri))
     if party.vat_id:
         children.append(RAM.SpecifiedTaxRegistration(RAM.ID(party.vat_id, schemeID="VA")))
     return RAM(tag, *children)
@@ -155,16 +157,16 @@ def _party(tag: str, party: Party) -> etree._Element:
 def _agreement(invoice: Invoice) -> etree._Element:
     purchase = invoice.purchase
     children = []
-    if purchase.get("buyerReference"):
-        children.append(RAM.BuyerReference(purchase["buyerReference"]))
+    if purchase.buyer_reference:
+        children.append(RAM.BuyerReference(purchase.buyer_reference))
     children += [
         _party("SellerTradeParty", seller(invoice)),
         _party("BuyerTradeParty", buyer(invoice)),
     ]
-    if purchase.get("purchaseOrderReference"):
+    if purchase.purchase_order_reference:
         children.append(
             RAM.BuyerOrderReferencedDocument(
-                RAM.IssuerAssignedID(purchase["purchaseOrderReference"])
+                RAM.IssuerAssignedID(purchase.purchase_order_reference)
             )
         )
     return RAM.ApplicableHeaderTradeAgreement(*children)
@@ -175,12 +177,10 @@ def _delivery(invoice: Invoice) -> etree._Element:
     address = delivery_address(invoice)
     if address is not None:
         children.append(RAM.ShipToTradeParty(_address(address)))
-    delivered = invoice.purchase.get("deliveryDate")
+    delivered = invoice.purchase.delivery_date
     if delivered:
         children.append(
-            RAM.ActualDeliverySupplyChainEvent(
-                RAM.OccurrenceDateTime(_date(date.fromisoformat(delivered)))
-            )
+            RAM.ActualDeliverySupplyChainEvent(RAM.OccurrenceDateTime(_date(delivered)))
         )
     return RAM.ApplicableHeaderTradeDelivery(*children)
 
@@ -188,19 +188,19 @@ def _delivery(invoice: Invoice) -> etree._Element:
 def _settlement(invoice: Invoice, reference_number: str | None) -> etree._Element:
     assert invoice.number is not None
     amounts = invoice.content.amounts
-    fields = invoice.seller or {}
+    issuer = invoice_seller(invoice)
     is_invoice = invoice.type is InvoiceType.INVOICE
     children = []
-    if is_invoice and fields.get("iban"):
+    if is_invoice and issuer.iban:
         children.append(RAM.PaymentReference(invoice.number))
     children.append(RAM.InvoiceCurrencyCode(invoice.currency))
-    if is_invoice and fields.get("iban"):
+    if is_invoice and issuer.iban:
         means = [
             RAM.TypeCode("58"),  # SEPA credit transfer
-            RAM.PayeePartyCreditorFinancialAccount(RAM.IBANID(fields["iban"])),
+            RAM.PayeePartyCreditorFinancialAccount(RAM.IBANID(issuer.iban)),
         ]
-        if fields.get("bic"):
-            means.append(RAM.PayeeSpecifiedCreditorFinancialInstitution(RAM.BICID(fields["bic"])))
+        if issuer.bic:
+            means.append(RAM.PayeeSpecifiedCreditorFinancialInstitution(RAM.BICID(issuer.bic)))
         children.append(RAM.SpecifiedTradeSettlementPaymentMeans(*means))
     for group in amounts.tax_breakdown:
         treatment = group.treatment

@@ -4,15 +4,14 @@ document rendered again is the same document."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from worker.domain.amounts import line_amount
 from worker.domain.invoice import InvoiceLine
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.money import format_amount, minor_units
+from worker.domain.parties import NO_ADDRESS, Address, ElectronicAddress, Seller
 from worker.domain.tax_categories import (
     has_vat_prefix,
     names_delivery_country,
@@ -45,16 +44,6 @@ ONE = "C62"
 
 
 @dataclass(frozen=True, slots=True)
-class Address:
-    line1: str | None
-    line2: str | None
-    city: str | None
-    postal_code: str | None
-    region: str | None
-    country: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Party:
     name: str
     address: Address
@@ -62,8 +51,7 @@ class Party:
     registration_id: str | None
     identifier: str | None
     """BT-29 / BT-46: an identifier without scheme."""
-    electronic_address: tuple[str, str] | None
-    """(EAS scheme, id)."""
+    electronic_address: ElectronicAddress | None
     email: str | None
     phone: str | None
 
@@ -82,17 +70,9 @@ class DocumentLine:
     category: str
 
 
-def address_of(fields: Mapping[str, Any] | None) -> Address | None:
-    if not fields:
-        return None
-    return Address(
-        fields.get("line1"),
-        fields.get("line2"),
-        fields.get("city"),
-        fields.get("postalCode"),
-        fields.get("region"),
-        fields.get("country"),
-    )
+def stated(address: Address | None) -> Address | None:
+    """The address, unless it states nothing."""
+    return None if address == NO_ADDRESS else address
 
 
 def unavailable_reason(invoice: Invoice) -> str | None:
@@ -110,7 +90,7 @@ def unavailable_reason(invoice: Invoice) -> str | None:
 
 
 def buyer_address(invoice: Invoice) -> Address | None:
-    return address_of(invoice.customer.get("billingAddress"))
+    return stated(invoice.customer.billing_address)
 
 
 def categories_of(invoice: Invoice) -> frozenset[str]:
@@ -118,43 +98,38 @@ def categories_of(invoice: Invoice) -> frozenset[str]:
     return frozenset(group.treatment.category for group in invoice.content.amounts.tax_breakdown)
 
 
+def invoice_seller(invoice: Invoice) -> Seller:
+    assert invoice.seller is not None, "documents are made for invoices with a seller"
+    return invoice.seller
+
+
 def seller(invoice: Invoice) -> Party:
-    fields = invoice.seller
-    assert fields is not None, "documents are made for invoices with a seller"
+    issuer = invoice_seller(invoice)
     hide_vat = not names_vat_identifiers(categories_of(invoice))
-    electronic = fields.get("electronicAddress")
     return Party(
-        name=fields["name"],
-        address=Address(
-            fields["addressLine1"],
-            None,
-            fields["city"],
-            fields["postalCode"],
-            None,
-            fields["country"],
-        ),
-        vat_id=None if hide_vat else fields["vatId"],
-        registration_id=fields.get("registrationId"),
+        name=issuer.name,
+        address=issuer.address,
+        vat_id=None if hide_vat else issuer.vat_id,
+        registration_id=issuer.registration_id,
         # BR-CO-26 wants some seller identifier; without VAT id and registration, the
         # VAT number serves as the seller's plain identifier.
-        identifier=fields["vatId"] if hide_vat and not fields.get("registrationId") else None,
-        electronic_address=None if electronic is None else (electronic["scheme"], electronic["id"]),
-        email=fields.get("email"),
-        phone=fields.get("phone"),
+        identifier=issuer.vat_id if hide_vat and not issuer.registration_id else None,
+        electronic_address=issuer.electronic_address,
+        email=issuer.email,
+        phone=issuer.phone,
     )
 
 
 def buyer(invoice: Invoice) -> Party:
     customer = invoice.customer
-    electronic = customer.get("electronicAddress")
     return Party(
-        name=customer["name"],
-        address=buyer_address(invoice) or Address(None, None, None, None, None, None),
+        name=customer.name,
+        address=buyer_address(invoice) or NO_ADDRESS,
         vat_id=_stated_vat_id(invoice),
         registration_id=None,
-        identifier=customer.get("customerId"),
-        electronic_address=None if electronic is None else (electronic["scheme"], electronic["id"]),
-        email=customer.get("email"),
+        identifier=customer.customer_id,
+        electronic_address=customer.electronic_address,
+        email=customer.email,
         phone=None,
     )
 
@@ -163,22 +138,22 @@ def _stated_vat_id(invoice: Invoice) -> str | None:
     """The buyer's VAT identifier as EN 16931 can state it: with its country prefix
     (BR-CO-9; a v1 customer's may lack it, the PDF still shows it), and none for an
     invoice that may name none (BR-O-02)."""
-    vat_id = invoice.customer.get("vatId")
+    vat_id = invoice.customer.vat_id
     if (
         vat_id is None
         or not names_vat_identifiers(categories_of(invoice))
         or not has_vat_prefix(vat_id)
     ):
         return None
-    return str(vat_id)
+    return vat_id
 
 
 def delivery_address(invoice: Invoice) -> Address | None:
     """Where the goods went (BG-15): the stated delivery address, else the billing address
     where the categories must name the country (BR-IC-12)."""
-    stated = address_of(invoice.purchase.get("deliveryAddress"))
-    if stated is not None and stated.country is not None:
-        return stated
+    address = stated(invoice.purchase.delivery_address)
+    if address is not None and address.country is not None:
+        return address
     if names_delivery_country(categories_of(invoice)):
         return buyer_address(invoice)
     return None

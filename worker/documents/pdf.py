@@ -23,11 +23,12 @@ from fpdf import FPDF
 from fpdf.fonts import TTFFont
 from lxml import etree
 
-from worker.documents.content import Address, address_of, buyer, seller
+from worker.documents.content import buyer, invoice_seller, seller, stated
 from worker.documents.fonts import FAMILY, Coverage, FontProducer, add_bundled_fonts
 from worker.documents.labels import LABELS, DocumentLanguage
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.money import minor_units
+from worker.domain.parties import Address
 from worker.domain.tax_categories import stated_rate
 
 log = structlog.get_logger(__name__)
@@ -203,17 +204,15 @@ def _layout(
     invoice: Invoice, reference_number: str | None, text: _Writer, fallback_fonts: Sequence[str]
 ) -> _Document:
     assert invoice.closed_at is not None
-    issuer = seller(invoice)
-    fields = invoice.seller or {}
+    issuer = invoice_seller(invoice)
     footer = " · ".join(
         part
         for part in (
             issuer.name,
             ", ".join(text.address_lines(issuer.address)[:2]),
-            f"{text['vat_id']} {fields['vatId']}",
-            fields.get("registrationId")
-            and f"{text['registration_id']} {fields['registrationId']}",
-            fields.get("email"),
+            f"{text['vat_id']} {issuer.vat_id}",
+            issuer.registration_id and f"{text['registration_id']} {issuer.registration_id}",
+            issuer.email,
         )
         if part
     )
@@ -249,8 +248,7 @@ def _header(pdf: FPDF, invoice: Invoice, reference_number: str | None, text: _Wr
     for line in text.address_lines(issuer.address):
         pdf.set_x(_LEFT)
         pdf.cell(95, 4.4, line, new_x="LMARGIN", new_y="NEXT")
-    fields = invoice.seller or {}
-    for detail in (f"{text['vat_id']} {fields['vatId']}", fields.get("email")):
+    for detail in (f"{text['vat_id']} {invoice_seller(invoice).vat_id}", issuer.email):
         if detail:
             pdf.set_x(_LEFT)
             pdf.cell(95, 4.4, detail, new_x="LMARGIN", new_y="NEXT")
@@ -269,13 +267,13 @@ def _header(pdf: FPDF, invoice: Invoice, reference_number: str | None, text: _Wr
         facts.append((text["due_date"], text.day(invoice.due_date)))
     if invoice.type is InvoiceType.CREDIT_NOTE:
         facts.append((text["credits_invoice"], reference_number))
-    delivered = purchase.get("deliveryDate")
+    delivered = purchase.delivery_date
     facts += [
-        (text["delivery_date"], delivered and text.day(date.fromisoformat(delivered))),
-        (text["buyer_reference"], purchase.get("buyerReference")),
-        (text["order_reference"], purchase.get("purchaseOrderReference")),
+        (text["delivery_date"], None if delivered is None else text.day(delivered)),
+        (text["buyer_reference"], purchase.buyer_reference),
+        (text["order_reference"], purchase.purchase_order_reference),
         (text["order"], invoice.order_code or invoice.order_id),
-        (text["customer_number"], invoice.customer.get("customerId")),
+        (text["customer_number"], invoice.customer.customer_id),
     ]
     y = 27.0
     for label, value in facts:
@@ -293,10 +291,10 @@ def _header(pdf: FPDF, invoice: Invoice, reference_number: str | None, text: _Wr
 def _parties(pdf: FPDF, invoice: Invoice, text: _Writer) -> None:
     customer = buyer(invoice)
     blocks = [(text["bill_to"], customer.name, text.address_lines(customer.address))]
-    vat_id = invoice.customer.get("vatId")
+    vat_id = invoice.customer.vat_id
     if vat_id:
         blocks[0][2].append(f"{text['vat_id']} {vat_id}")
-    delivered_to = address_of(invoice.purchase.get("deliveryAddress"))
+    delivered_to = stated(invoice.purchase.delivery_address)
     if delivered_to is not None:
         blocks.append((text["deliver_to"], customer.name, text.address_lines(delivered_to)))
     top = pdf.get_y()
@@ -517,7 +515,7 @@ def _breakdown_and_totals(pdf: _Document, invoice: Invoice, text: _Writer) -> No
 def _payment_and_notes(
     pdf: FPDF, invoice: Invoice, reference_number: str | None, text: _Writer
 ) -> None:
-    fields: Any = invoice.seller or {}
+    issuer = invoice_seller(invoice)
     assert invoice.number is not None
     paragraphs: list[tuple[str, list[str]]] = []
     amount = text.money(invoice.content.amounts.gross_amount)
@@ -529,11 +527,11 @@ def _payment_and_notes(
                     amount=amount, date=text.day(invoice.due_date), reference=invoice.number
                 )
             )
-        if fields.get("iban"):
-            account = text["account"].format(iban=_grouped(fields["iban"]))
-            if fields.get("bic"):
-                account += " · " + text["bic"].format(bic=fields["bic"])
-            payment.append(f"{fields['name']} · {account}")
+        if issuer.iban:
+            account = text["account"].format(iban=_grouped(issuer.iban))
+            if issuer.bic:
+                account += " · " + text["bic"].format(bic=issuer.bic)
+            payment.append(f"{issuer.name} · {account}")
         paragraphs.append((text["payment"], payment))
     else:
         paragraphs.append(

@@ -10,6 +10,7 @@ from worker.documents.content import (
     buyer,
     buyer_address,
     delivery_address,
+    invoice_seller,
     seller,
 )
 from worker.domain.lifecycle import Invoice, InvoiceType
@@ -47,16 +48,15 @@ def registration_scheme(country: str, registration_id: str) -> str | None:
 
 def peppol_refusal(invoice: Invoice, reference_number: str | None) -> str | None:
     """Why the UBL cannot claim Peppol BIS Billing 3.0, or None when it can."""
-    fields = invoice.seller or {}
     issuer, customer = seller(invoice), buyer(invoice)
     for role, party in (("seller", issuer), ("buyer", customer)):
         if party.electronic_address is None:
             return f"the {role} has no electronic address (PEPPOL-EN16931-R010, R020)"
-        scheme, identifier = party.electronic_address
+        scheme, identifier = party.electronic_address.scheme, party.electronic_address.identifier
         if scheme not in PEPPOL_SCHEMES or not identifier_is_valid(scheme, identifier):
             return f"the {role}'s electronic address {scheme}:{identifier} is not one Peppol routes"
-    seller_country = fields.get("country")
-    vat_prefix = str(fields.get("vatId", ""))[:2]
+    seller_country = issuer.address.country
+    vat_prefix = invoice_seller(invoice).vat_id[:2]
     if {seller_country, vat_prefix} & _UNSUPPORTED_SELLER_COUNTRIES:
         return f"the national rules of the seller's country ({seller_country}) are not met"
     buyer_country = customer.address.country
@@ -70,10 +70,10 @@ def peppol_refusal(invoice: Invoice, reference_number: str | None) -> str | None
 def _german_refusal(invoice: Invoice) -> str | None:
     """DE-R-*: payment instructions, a seller contact with telephone and email, a rate for
     every VAT group, city and post code of every address."""
-    fields = invoice.seller or {}
-    if invoice.type is not InvoiceType.INVOICE or not fields.get("iban"):
+    issuer = invoice_seller(invoice)
+    if invoice.type is not InvoiceType.INVOICE or not issuer.iban:
         return "a German invoice needs payment instructions (DE-R-001)"
-    if not fields.get("phone") or not fields.get("email"):
+    if not issuer.phone or not issuer.email:
         return "a German seller needs a contact telephone and email (DE-R-006, DE-R-007)"
     groups = invoice.content.amounts.tax_breakdown
     if any(stated_rate(group.treatment.category, group.tax_rate) is None for group in groups):
@@ -89,11 +89,11 @@ def _dutch_refusal(
 ) -> str | None:
     """NL-R-*: a registration as KvK or OIN, payment means for what is payable, a credit
     note's invoice, a Dutch buyer's full address."""
-    fields = invoice.seller or {}
-    registration = fields.get("registrationId")
+    issuer = invoice_seller(invoice)
+    registration = issuer.registration_id
     if registration and registration_scheme("NL", registration) is None:
         return "a Dutch seller's registration id is neither a KvK nor an OIN number (NL-R-003)"
-    if invoice.type is InvoiceType.INVOICE and not fields.get("iban"):
+    if invoice.type is InvoiceType.INVOICE and not issuer.iban:
         return "a Dutch invoice needs payment means (NL-R-007)"
     if invoice.type is InvoiceType.CREDIT_NOTE and reference_number is None:
         return "a Dutch credit note names its invoice (NL-R-001)"

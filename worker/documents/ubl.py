@@ -3,18 +3,17 @@ the invoice has what Peppol asks (peppol.peppol_refusal), else plain EN 16931.""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from lxml import etree
 from lxml.builder import ElementMaker
 
 from worker.documents.content import (
-    Address,
     Party,
     buyer,
     delivery_address,
     document_lines,
+    invoice_seller,
     money,
     payable,
     payment_terms,
@@ -24,6 +23,7 @@ from worker.documents.content import (
 )
 from worker.documents.peppol import CUSTOMIZATION, PROFILE, peppol_refusal, registration_scheme
 from worker.domain.lifecycle import Invoice, InvoiceType
+from worker.domain.parties import Address
 from worker.domain.tax_categories import stated_rate
 
 _CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
@@ -67,9 +67,9 @@ def ubl_xml(invoice: Invoice, reference_number: str | None) -> bytes:
     if invoice.note:
         children.append(CBC.Note(invoice.note))
     children.append(CBC.DocumentCurrencyCode(invoice.currency))
-    children.append(CBC.BuyerReference(purchase.get("buyerReference") or invoice.order_id))
-    if purchase.get("purchaseOrderReference"):
-        children.append(CAC.OrderReference(CBC.ID(purchase["purchaseOrderReference"])))
+    children.append(CBC.BuyerReference(purchase.buyer_reference or invoice.order_id))
+    if purchase.purchase_order_reference:
+        children.append(CAC.OrderReference(CBC.ID(purchase.purchase_order_reference)))
     if reference_number is not None:
         children.append(
             CAC.BillingReference(CAC.InvoiceDocumentReference(CBC.ID(reference_number)))
@@ -81,11 +81,11 @@ def ubl_xml(invoice: Invoice, reference_number: str | None) -> bytes:
     delivery = _delivery(invoice)
     if delivery is not None:
         children.append(delivery)
-    fields = invoice.seller or {}
-    if is_invoice and fields.get("iban"):
-        account = [CBC.ID(fields["iban"])]
-        if fields.get("bic"):
-            account.append(CAC.FinancialInstitutionBranch(CBC.ID(fields["bic"])))
+    issuer = invoice_seller(invoice)
+    if is_invoice and issuer.iban:
+        account = [CBC.ID(issuer.iban)]
+        if issuer.bic:
+            account.append(CAC.FinancialInstitutionBranch(CBC.ID(issuer.bic)))
         children.append(
             CAC.PaymentMeans(
                 CBC.PaymentMeansCode("58"),  # SEPA credit transfer
@@ -121,8 +121,8 @@ def _address(tag: str, address: Address) -> etree._Element:
 def _party(party: Party, *, supplier: bool) -> etree._Element:
     children: list[etree._Element] = []
     if party.electronic_address:
-        scheme, identifier = party.electronic_address
-        children.append(CBC.EndpointID(identifier, schemeID=scheme))
+        electronic = party.electronic_address
+        children.append(CBC.EndpointID(electronic.identifier, schemeID=electronic.scheme))
     if party.identifier:
         children.append(CAC.PartyIdentification(CBC.ID(party.identifier)))
     children.append(CAC.PartyName(CBC.Name(party.name)))
@@ -150,9 +150,9 @@ def _party(party: Party, *, supplier: bool) -> etree._Element:
 
 def _delivery(invoice: Invoice) -> etree._Element | None:
     children = []
-    delivered = invoice.purchase.get("deliveryDate")
+    delivered = invoice.purchase.delivery_date
     if delivered:
-        children.append(CBC.ActualDeliveryDate(date.fromisoformat(delivered).isoformat()))
+        children.append(CBC.ActualDeliveryDate(delivered.isoformat()))
     address = delivery_address(invoice)
     if address is not None:
         children.append(CAC.DeliveryLocation(_address("Address", address)))

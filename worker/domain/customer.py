@@ -1,32 +1,27 @@
-"""The customer an invoice is addressed to: its details and where it can be reached."""
+"""The customer an invoice is addressed to: where it can be reached, and how its details change."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from worker.domain.parties import Customer
 from worker.domain.rules import RuleViolation
 
 CHANNEL_DETAIL = {"email": "email", "sms": "phone"}
 """The customer detail that addresses each notification channel."""
 
 
-def address_for(customer: Mapping[str, Any], channel: str) -> str | None:
+def address_for(customer: Customer, channel: str) -> str | None:
     """The customer's address for a notification channel, or None when it has none."""
-    address = customer.get(CHANNEL_DETAIL[channel])
-    return str(address) if address else None
+    address: str | None = getattr(customer, CHANNEL_DETAIL[channel])
+    return address or None
 
 
-def merge_customer(
-    customer: Mapping[str, Any], changes: Mapping[str, Any | None]
-) -> dict[str, Any]:
-    """The details named in `changes` replace the customer's; a detail set to None goes."""
-    merged = dict(customer)
-    for name, value in changes.items():
-        if value is None:
-            merged.pop(name, None)
-        else:
-            merged[name] = value
-    if "name" not in merged:
+def merge_customer(customer: Customer, changes: Mapping[str, Any]) -> Customer:
+    """The details named in `changes` (by attribute) replace the customer's; a detail set to
+    None goes."""
+    if "name" in changes and changes["name"] is None:
         raise RuleViolation("customer.name", "a customer needs a name")
-    return merged
+    return replace(customer, **changes)

@@ -25,6 +25,7 @@ from worker.domain.customer import address_for
 from worker.domain.invoice import InvoiceContent
 from worker.domain.money import format_amount, minor_units, round_half_up
 from worker.domain.numbering import due_date
+from worker.domain.parties import Customer, Purchase, Seller
 from worker.domain.rules import RuleViolation
 
 
@@ -135,7 +136,7 @@ class Invoice:
     order_code: str | None
     currency: str
     prices_include_tax: bool
-    customer: Mapping[str, Any]
+    customer: Customer
     content: InvoiceContent
     payment_terms_days: int
     reference_invoice_id: str | None = None
@@ -147,10 +148,10 @@ class Invoice:
     due_date: date | None = None
     closed_at: datetime | None = None
     credited_amount: Decimal = Decimal(0)
-    purchase: Mapping[str, Any] = field(default_factory=dict)
-    """The order's buyerReference, purchaseOrderReference, deliveryDate, deliveryAddress."""
-    seller: Mapping[str, Any] | None = None
-    """The configured seller when it was made (contract names); None: no documents."""
+    purchase: Purchase = field(default_factory=Purchase)
+    """What the order's buyer stated about the purchase."""
+    seller: Seller | None = None
+    """The configured seller when it was made; None: no documents."""
     payments: tuple[Payment, ...] = ()
     """Every payment recorded on it, in the order recorded."""
 
@@ -383,7 +384,7 @@ def update_draft(
     invoice: Invoice,
     expected_version: int | None,
     *,
-    customer: Mapping[str, Any],
+    customer: Customer,
     content: InvoiceContent,
     note: str | None,
     due: date | None,

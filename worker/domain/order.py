@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from worker.domain.invoice import OrderRow
+from worker.domain.parties import Customer, Purchase
 from worker.domain.rules import RuleViolation
 
 INVOICED_ROW_CHANGED = "row {row_id!r} is already invoiced and cannot change"
@@ -20,10 +20,8 @@ class OrderDetails:
     order_code: str | None
     currency: str
     prices_include_tax: bool
-    customer: Mapping[str, Any]
-    purchase: Mapping[str, Any] = field(default_factory=dict)
-    """What the buyer states about the purchase, for documents (the contract's names):
-    buyerReference, purchaseOrderReference, deliveryDate, deliveryAddress."""
+    customer: Customer
+    purchase: Purchase = field(default_factory=Purchase)
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,14 +160,14 @@ def create(
         order_code=details.order_code,
         currency=currency,
         prices_include_tax=prices_include_tax,
-        customer=dict(details.customer),
+        customer=details.customer,
         content=content,
         payment_terms_days=view.settings.payment_terms_days,
         reference_invoice_id=None if reference is None else reference.invoice_id,
         note=command.note,
         due_date=command.due_date,
         purchase=details.purchase,
-        seller=view.settings.seller.snapshot(),
+        seller=view.settings.seller.as_seller(),
     )
     return create_invoice(draft, close=command.close, reference=reference), ()
 
@@ -196,17 +196,13 @@ def update(
             assert order is not None
             rows = order.rows_to_invoice(command.row_ids, own=invoice.row_ids)
             content = build_invoice_content(rows, invoice.currency, invoice.prices_include_tax)
-    customer_changes: dict[str, Any] = {}
+    customer = invoice.customer
     if command.customer is not None:
-        changes = command.customer
-        stated = changes.model_dump(mode="json", by_alias=True)
-        for name in changes.model_fields_set:
-            alias = type(changes).model_fields[name].alias or name
-            customer_changes[alias] = stated.get(alias)
+        customer = merge_customer(customer, command.customer.changes())
     change = update_draft(
         invoice,
         command.expected_version,
-        customer=merge_customer(invoice.customer, customer_changes),
+        customer=customer,
         content=content,
         note=command.note if "note" in given else invoice.note,
         due=command.due_date if "due_date" in given else invoice.due_date,

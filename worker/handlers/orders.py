@@ -72,20 +72,12 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
                 "A stated lineTotal does not match its line amount.",
             ),
         )
-    customer = data.customer.model_dump(mode="json", by_alias=True, exclude_none=True)
-    purchase = data.model_dump(
-        mode="json",
-        by_alias=True,
-        exclude_none=True,
-        include={
-            "buyer_reference",
-            "purchase_order_reference",
-            "delivery_date",
-            "delivery_address",
-        },
-    )
     details = OrderDetails(
-        data.order_code, data.currency, data.prices_include_tax, customer, purchase
+        data.order_code,
+        data.currency,
+        data.prices_include_tax,
+        data.customer.customer(),
+        data.purchase(),
     )
     rows = [
         OrderRow(
@@ -150,7 +142,7 @@ def _invoice_free_rows(
         else invoicing.payment_terms_days,
         note=invoicing.note,
         purchase=details.purchase,
-        seller=view.settings.seller.snapshot(),
+        seller=view.settings.seller.as_seller(),
     )
     structlog.contextvars.bind_contextvars(invoice_id=draft.invoice_id)
     change = create_invoice(draft, close=invoicing.auto_close, reference=None)

@@ -3,9 +3,10 @@
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    ConfigDict,
     EmailStr,
     Field,
     StrictBool,
@@ -17,6 +18,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from worker.domain.amounts import default_tax_category
 from worker.domain.money import minor_units
+from worker.domain.parties import Address, Customer, ElectronicAddress, Purchase
 from worker.domain.tax_categories import (
     Subject,
     TaxBreach,
@@ -54,11 +56,16 @@ LanguageTag = Annotated[
 ExemptionReasonCode = Annotated[str, StringConstraints(pattern=r"^VATEX-[A-Z0-9-]{1,30}$")]
 
 
-class ElectronicAddress(MessageModel):
+class ElectronicAddressData(MessageModel):
     """Where the buyer receives e-invoices: an EAS scheme and an id (BT-49)."""
+
+    model_config = ConfigDict(title="ElectronicAddress")
 
     scheme: EasScheme
     id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+    def electronic_address(self) -> ElectronicAddress:
+        return ElectronicAddress(self.scheme, self.id)
 
 
 class BillingAddress(MessageModel):
@@ -68,6 +75,11 @@ class BillingAddress(MessageModel):
     postal_code: Omittable[Text] = None
     region: Omittable[Text] = None
     country: Omittable[CountryCode] = None
+
+    def address(self) -> Address:
+        return Address(
+            self.line1, self.line2, self.city, self.postal_code, self.region, self.country
+        )
 
 
 class CustomerDetails(MessageModel):
@@ -79,12 +91,33 @@ class CustomerDetails(MessageModel):
     phone: Omittable[PhoneNumber] = None
     vat_id: Omittable[Text] = None
     billing_address: Omittable[BillingAddress] = None
-    electronic_address: Omittable[ElectronicAddress] = None
+    electronic_address: Omittable[ElectronicAddressData] = None
     language: Omittable[LanguageTag] = None
 
+    def changes(self) -> dict[str, Any]:
+        """The details it carries, by the domain's attribute names; None for one it clears."""
+        return self._details(self.model_fields_set)
 
-class Customer(CustomerDetails):
+    def _details(self, names: Iterable[str]) -> dict[str, Any]:
+        return {name: _domain_value(getattr(self, name)) for name in names}
+
+
+def _domain_value(detail: object) -> object:
+    if isinstance(detail, BillingAddress):
+        return detail.address()
+    if isinstance(detail, ElectronicAddressData):
+        return detail.electronic_address()
+    return detail
+
+
+class CustomerData(CustomerDetails):
+    model_config = ConfigDict(title="Customer")
+
     name: Name
+
+    def customer(self) -> Customer:
+        """The customer value: its attributes are this model's fields, by the same names."""
+        return Customer(**self._details(type(self).model_fields))
 
 
 class OrderRowData(MessageModel):
@@ -124,7 +157,7 @@ class OrderCompleted(MessageModel):
     order_code: Omittable[Annotated[str, StringConstraints(max_length=20)]] = None
     currency: CurrencyCode
     prices_include_tax: StrictBool = False
-    customer: Customer
+    customer: CustomerData
     rows: list[OrderRowData] = Field(min_length=1, max_length=MAX_ROWS)
     invoicing: Invoicing = Field(default_factory=Invoicing)
     buyer_reference: Omittable[Text] = None
@@ -132,6 +165,16 @@ class OrderCompleted(MessageModel):
     delivery_date: Omittable[date] = None
     delivery_address: Omittable[BillingAddress] = None
     """None: the billing address is the delivery address."""
+
+    def purchase(self) -> Purchase:
+        return Purchase(
+            buyer_reference=self.buyer_reference,
+            purchase_order_reference=self.purchase_order_reference,
+            delivery_date=self.delivery_date,
+            delivery_address=None
+            if self.delivery_address is None
+            else self.delivery_address.address(),
+        )
 
     @model_validator(mode="after")
     def _check_rows(self) -> Self:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
 from worker.messages.commands import Channel, InvoiceTypeName
-from worker.messages.orders import BillingAddress, Customer, ElectronicAddress
+from worker.messages.orders import BillingAddress, CustomerData, ElectronicAddressData
 from worker.messages.values import MessageModel, Omittable
 
 DecimalString = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]
@@ -68,7 +68,7 @@ class SellerData(MessageModel):
     registration_id: Omittable[str] = None
     email: Omittable[str] = None
     phone: Omittable[str] = None
-    electronic_address: Omittable[ElectronicAddress] = None
+    electronic_address: Omittable[ElectronicAddressData] = None
     iban: Omittable[str] = None
     bic: Omittable[str] = None
 
@@ -134,7 +134,7 @@ class InvoiceBody(MessageModel):
     status: InvoiceStatusName
     currency: str
     prices_include_tax: bool
-    customer: Customer
+    customer: CustomerData
     lines: list[InvoiceLineData]
     tax_breakdown: list[TaxGroupData]
     totals: TotalsData

@@ -176,7 +176,7 @@ def _notification_fields(fact: NotificationRequested) -> dict[str, Any]:
         "invoice_id": invoice.invoice_id,
         "invoice_number": invoice.number,
         "order_id": invoice.order_id,
-        "customer_name": str(invoice.customer["name"]),
+        "customer_name": invoice.customer.name,
         "amount_due": format_amount(invoice.totals.amount_due, invoice.currency),
         "currency": invoice.currency,
         "due_date": invoice.due_date,

@@ -10,10 +10,11 @@ from typing import Any
 from worker.domain.amounts import Totals
 from worker.domain.lifecycle import Invoice, Payment
 from worker.domain.money import format_amount, plain
+from worker.domain.parties import Address, Customer, ElectronicAddress, Seller
 from worker.messages import (
     BillingAddress,
-    Customer,
-    ElectronicAddress,
+    CustomerData,
+    ElectronicAddressData,
     InvoiceSnapshot,
     InvoiceState,
     SellerData,
@@ -38,18 +39,56 @@ def totals_data(totals: Totals, currency: str) -> TotalsData:
     return TotalsData(**_totals_fields(totals, currency))
 
 
-def _customer(customer: Mapping[str, Any]) -> Customer:
-    """The stored customer as the contract's model, without validating it again: it was
-    validated when its message came in, and e-mail validation (in Python) would otherwise
-    be the costliest step of making an invoice's events."""
-    fields = dict(customer)
-    address = fields.get("billingAddress")
-    if isinstance(address, Mapping):
-        fields["billingAddress"] = BillingAddress.model_construct(**address)
-    electronic = fields.get("electronicAddress")
-    if isinstance(electronic, Mapping):
-        fields["electronicAddress"] = ElectronicAddress.model_construct(**electronic)
-    return Customer.model_construct(**fields)
+def _customer(customer: Customer) -> CustomerData:
+    """The customer as the contract's model, without validating it again: it was validated
+    when its message came in, and e-mail validation (in Python) would otherwise be the
+    costliest step of making an invoice's events."""
+    return CustomerData.model_construct(
+        name=customer.name,
+        customer_id=customer.customer_id,
+        email=customer.email,
+        phone=customer.phone,
+        vat_id=customer.vat_id,
+        billing_address=_address_data(customer.billing_address),
+        electronic_address=_electronic_address_data(customer.electronic_address),
+        language=customer.language,
+    )
+
+
+def _address_data(address: Address | None) -> BillingAddress | None:
+    if address is None:
+        return None
+    return BillingAddress.model_construct(
+        line1=address.line1,
+        line2=address.line2,
+        city=address.city,
+        postal_code=address.postal_code,
+        region=address.region,
+        country=address.country,
+    )
+
+
+def _electronic_address_data(address: ElectronicAddress | None) -> ElectronicAddressData | None:
+    if address is None:
+        return None
+    return ElectronicAddressData.model_construct(scheme=address.scheme, id=address.identifier)
+
+
+def _seller_data(seller: Seller) -> SellerData:
+    return SellerData(
+        name=seller.name,
+        vat_id=seller.vat_id,
+        address_line1=seller.address.line1,
+        city=seller.address.city,
+        postal_code=seller.address.postal_code,
+        country=seller.address.country,
+        registration_id=seller.registration_id,
+        email=seller.email,
+        phone=seller.phone,
+        electronic_address=_electronic_address_data(seller.electronic_address),
+        iban=seller.iban,
+        bic=seller.bic,
+    )
 
 
 def invoice_fields(invoice: Invoice) -> dict[str, object]:
@@ -105,13 +144,12 @@ def invoice_fields(invoice: Invoice) -> dict[str, object]:
 def _purchase_fields(invoice: Invoice) -> dict[str, Any]:
     """What the buyer stated about the purchase, and the seller, where there are some."""
     purchase = invoice.purchase
-    address = purchase.get("deliveryAddress")
     return {
-        "buyer_reference": purchase.get("buyerReference"),
-        "purchase_order_reference": purchase.get("purchaseOrderReference"),
-        "delivery_date": purchase.get("deliveryDate"),
-        "delivery_address": None if address is None else BillingAddress.model_construct(**address),
-        "seller": None if invoice.seller is None else SellerData.model_validate(invoice.seller),
+        "buyer_reference": purchase.buyer_reference,
+        "purchase_order_reference": purchase.purchase_order_reference,
+        "delivery_date": purchase.delivery_date,
+        "delivery_address": _address_data(purchase.delivery_address),
+        "seller": None if invoice.seller is None else _seller_data(invoice.seller),
     }
 
 

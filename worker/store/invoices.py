@@ -19,6 +19,14 @@ from worker.domain.amounts import (
 from worker.domain.invoice import InvoiceContent, InvoiceLine, row_fields_of
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType, Payment
 from worker.domain.money import plain
+from worker.store.parties import (
+    customer_json,
+    customer_of,
+    purchase_json,
+    purchase_of,
+    seller_json,
+    seller_of,
+)
 from worker.store.payments import load_payments, save_payments
 from worker.store.pool import Executor
 
@@ -74,7 +82,7 @@ def _header_arrays(invoices: Sequence[Invoice]) -> list[list[Any]]:
         [invoice.order_code for invoice in invoices],
         [invoice.currency for invoice in invoices],
         [invoice.prices_include_tax for invoice in invoices],
-        [json.dumps(invoice.customer) for invoice in invoices],
+        [json.dumps(customer_json(invoice.customer)) for invoice in invoices],
         [invoice.note for invoice in invoices],
         [invoice.payment_terms_days for invoice in invoices],
         [invoice.issue_date for invoice in invoices],
@@ -86,8 +94,11 @@ def _header_arrays(invoices: Sequence[Invoice]) -> list[list[Any]]:
         [invoice.paid_amount for invoice in invoices],
         [invoice.credited_amount for invoice in invoices],
         [_tax_breakdown_json(invoice) for invoice in invoices],
-        [json.dumps(invoice.purchase) for invoice in invoices],
-        [None if invoice.seller is None else json.dumps(invoice.seller) for invoice in invoices],
+        [json.dumps(purchase_json(invoice.purchase)) for invoice in invoices],
+        [
+            None if invoice.seller is None else json.dumps(seller_json(invoice.seller))
+            for invoice in invoices
+        ],
     ]
 
 
@@ -292,7 +303,7 @@ def invoice_from_rows(
         order_code=header["order_code"],
         currency=header["currency"],
         prices_include_tax=header["prices_include_tax"],
-        customer=header["customer"],
+        customer=customer_of(header["customer"]),
         content=InvoiceContent(invoice_lines, amounts),
         payment_terms_days=header["payment_terms_days"],
         reference_invoice_id=None if reference is None else str(reference),
@@ -304,7 +315,7 @@ def invoice_from_rows(
         due_date=header["due_date"],
         closed_at=header["closed_at"],
         credited_amount=header["credited_amount"],
-        purchase=header["purchase"],
-        seller=header["seller"],
+        purchase=purchase_of(header["purchase"]),
+        seller=None if header["seller"] is None else seller_of(header["seller"]),
         payments=payments,
     )

@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable
 from worker.domain.invoice import OrderRow, row_fields_of
 from worker.domain.order import Order, OrderDetails
 from worker.store.invoices import treatment_arrays, treatment_of
+from worker.store.parties import customer_json, customer_of, purchase_json, purchase_of
 from worker.store.pool import Executor, numeric_text
 
 # Advisory lock namespace for orders. Taken in sorted order, so two transactions that
@@ -33,8 +34,8 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
             order_code=record["order_code"],
             currency=record["currency"],
             prices_include_tax=record["prices_include_tax"],
-            customer=record["customer"],
-            purchase=record["purchase"],
+            customer=customer_of(record["customer"]),
+            purchase=purchase_of(record["purchase"]),
         )
         for record in await connection.fetch(
             "SELECT order_id, order_code, currency, prices_include_tax, customer, purchase"
@@ -105,8 +106,8 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
         [order.details.order_code for order in batch],
         [order.details.currency for order in batch],
         [order.details.prices_include_tax for order in batch],
-        [json.dumps(order.details.customer) for order in batch],
-        [json.dumps(order.details.purchase) for order in batch],
+        [json.dumps(customer_json(order.details.customer)) for order in batch],
+        [json.dumps(purchase_json(order.details.purchase)) for order in batch],
     )
 
 
