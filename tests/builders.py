@@ -98,5 +98,5 @@ def closed_invoice_of(
         content=build_invoice_content(order_rows, currency, prices_include_tax),
         payment_terms_days=14,
     )
-    closed = close_draft(draft, reference=None).invoice
+    closed = close_draft(draft, reference=None, today=date(2026, 11, 23)).invoice
     return number_invoice(closed, "INV-2026-000001", TAKEN_AT, date(2026, 11, 23))

@@ -107,8 +107,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "outbox":
         return uvloop.run(parked.run_outbox_command(args, settings))
     if args.command == "dunning":
-        uvloop.run(_dunning_run(settings, args.as_of, dry_run=args.dry_run))
-        return 0
+        return _dunning(args, settings)
     if args.command == "documents":
         return uvloop.run(_documents_retry(settings, args.invoice))
     if args.command == "migrate":
@@ -142,16 +141,33 @@ def _add_dunning_command(commands: argparse._SubParsersAction[argparse.ArgumentP
     run.add_argument(
         "--dry-run", action="store_true", help="print what would be sent; send and note nothing"
     )
+    run.add_argument(
+        "--allow-future",
+        action="store_true",
+        help="scan as of a day after today for real, a demonstration: what it emits goes out now",
+    )
 
 
-async def _dunning_run(settings: Settings, as_of: date | None, *, dry_run: bool) -> None:
+def _dunning(args: argparse.Namespace, settings: Settings) -> int:
+    """A scan as of a day after today would send now what is due only then: it is refused
+    unless dry or allowed."""
+    today = dunning_scan.today(settings)
+    if args.as_of is not None and args.as_of > today and not (args.dry_run or args.allow_future):
+        Lines(sys.stderr, "standard error").write(
+            f"dunning run: --as-of {args.as_of} is after today ({today}) and would send its"
+            " notices now; add --dry-run to see them, or --allow-future to send them\n"
+        )
+        return EXIT_CODE
+    uvloop.run(_dunning_run(settings, args.as_of or today, dry_run=args.dry_run))
+    return 0
+
+
+async def _dunning_run(settings: Settings, as_of: date, *, dry_run: bool) -> None:
     """One scan (waiting for a running one to finish), and a line per notice."""
     await check_database(settings.database_url, wait_if_down=False, migrations=True)
     pool = await create_pool(settings.database_url, max_size=1)
     try:
-        report = await dunning_scan.scan(
-            pool, settings, as_of or dunning_scan.today(settings), dry_run=dry_run, wait=True
-        )
+        report = await dunning_scan.scan(pool, settings, as_of, dry_run=dry_run, wait=True)
     finally:
         await pool.close()
     output = Lines(sys.stdout, "standard output")

@@ -1,7 +1,8 @@
 """The dunning scan: overdue invoices announced (`invoice-overdue`) and reminded
 (`notification-requested`, template "payment-reminder"), each notice exactly once.
 
-What is done is state in the database (dunning_notices, unique per invoice and level),
+What is done is state in the database (dunning_notices: the overdue notice once per invoice,
+a reminder once per invoice and days past due),
 written in the transaction that writes the notices to the outbox: a scan that dies
 before it commits sent nothing, and one after it commits is never repeated. One replica
 scans at a time (a PostgreSQL advisory lock), and even two scans at once could not send a
@@ -26,7 +27,7 @@ import structlog
 
 from worker import metrics
 from worker.decisions import Cause
-from worker.domain.dunning import Notice, due_notices
+from worker.domain.dunning import DunningHistory, Notice, due_notices
 from worker.domain.lifecycle import NotificationRequested
 from worker.messages import stable_event_id
 from worker.publishing.invoice_events import invoice_event
@@ -95,14 +96,17 @@ async def _send_notices(
     writes what to send to the outbox; returns the notices noted."""
     await orders.lock_orders(connection, set(found.values()))
     loaded = await invoices.load_invoices(connection, set(found.values()))
-    done = await dunning.done_levels(connection, found)
+    history = await dunning.histories(connection, found)
     waiting = await dunning.awaiting_their_notification(connection, found)
     notices = [
         notice
         for invoice in loaded
         if invoice.invoice_id in found and invoice.invoice_id not in waiting
         for notice in due_notices(
-            invoice, as_of, settings.reminder_days, done.get(invoice.invoice_id, set())
+            invoice,
+            as_of,
+            settings.reminder_days,
+            history.get(invoice.invoice_id, DunningHistory()),
         )
     ]
     noted = await dunning.record_notices(connection, notices, as_of)

@@ -329,7 +329,8 @@ class Settings(DocumentFonts):
     dunning_interval_seconds: float = Field(default=300.0, gt=0)
     """How often `invoicer run` scans for overdue invoices and reminders due."""
     reminder_days: Annotated[tuple[int, ...], NoDecode] = (7, 14, 30)
-    """Days past due of payment reminder levels 1, 2, 3, …, comma-separated and increasing."""
+    """Days past due of payment reminder levels 1, 2, 3, …, comma-separated and increasing. A
+    level is its days: a changed list never sends again a level an invoice was reminded of."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """`DEBUG`, `INFO`, `WARNING` or `ERROR`."""
     log_format: Literal["auto", "json", "console"] = "auto"

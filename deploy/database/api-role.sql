@@ -12,5 +12,6 @@ END
 $$;
 ALTER ROLE invoicer_api SET default_transaction_read_only = on;
 GRANT USAGE ON SCHEMA public TO invoicer_api;
-GRANT SELECT ON schema_migrations, invoices, invoice_lines, payments, invoice_documents
+GRANT SELECT ON schema_migrations, invoices, invoice_lines, payments, payment_refunds,
+                 invoice_documents
     TO invoicer_api;

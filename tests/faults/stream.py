@@ -5,9 +5,9 @@ drafts (autoClose false), deliveries by email, sms and none, and about one event
 sent twice. Commands about the invoices phase 1 created come second (phase 2: commands
 travel on another topic, so only then do they find their invoices): close the drafts
 (some changed first) or delete them; on open invoices record a payment, or record one
-and refund it, void, or credit them in full (paid) or in part. Invoice ids, event ids and
-notification ids are the contract's stable uuid5s, so every expected output is known
-before a single record is sent.
+and refund it (the refund told twice under two command ids), void, or credit them in full
+(paid) or in part. Invoice ids, event ids and notification ids are the contract's stable
+uuid5s, so every expected output is known before a single record is sent.
 """
 
 from __future__ import annotations
@@ -179,8 +179,15 @@ class _Builder:
                 invoice.status = "void"
             elif draw < 0.32:
                 payment = {"paymentId": f"pay-{invoice.invoice_id}", "amount": smallest}
-                commands.append(self.command(invoice, "record-payment", payment))
-                commands.append(self.command(invoice, "refund-payment", payment))
+                commands.append(
+                    self.command(
+                        invoice, "record-payment", {**payment, "currency": invoice.currency}
+                    )
+                )
+                # the same refund told twice, under two command ids: given back once
+                refund = {**payment, "refundId": f"refund-{invoice.invoice_id}"}
+                commands.append(self.command(invoice, "refund-payment", refund))
+                commands.append(self.command(invoice, "refund-payment", refund))
             elif draw < 0.40:
                 commands.append(self.credit_note(invoice, list(invoice.row_ids)))
                 invoice.status = "paid"

@@ -32,6 +32,7 @@ async def _dunning_run(stack: Stack, as_of: date) -> asyncio.subprocess.Process:
         "run",
         "--as-of",
         str(as_of),
+        "--allow-future",
         env=stack.env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,

@@ -493,3 +493,42 @@ async def test_an_invalid_command_gets_a_result_not_a_dead_letter(
     )
     assert missing["ok"] is False
     assert list(missing["errors"]) == ["invoiceId"]
+
+
+async def test_a_due_date_before_today_is_refused_naming_due_date(
+    worker: Worker, kafka: KafkaClient, settings: Settings
+) -> None:
+    draft = await draft_invoice(kafka, settings, "CMD-DUE-1")
+
+    update = await send_command(
+        kafka,
+        settings,
+        command_event("update", invoiceId=draft["invoiceId"], dueDate="2001-01-01"),
+    )
+    create = await send_command(
+        kafka,
+        settings,
+        command_event("create", orderId="CMD-DUE-1", dueDate="2001-01-01"),
+    )
+
+    assert (update["ok"], list(update["errors"])) == (False, ["dueDate"])
+    assert update["invoice"]["version"] == draft["version"]
+    assert (create["ok"], list(create["errors"])) == (False, ["dueDate"])
+
+
+async def test_a_close_after_the_drafts_due_date_is_refused_naming_due_date(
+    worker: Worker, kafka: KafkaClient, settings: Settings, db: asyncpg.Connection
+) -> None:
+    """A draft given a due date that has passed while it waited cannot be issued after it."""
+    draft = await draft_invoice(kafka, settings, "CMD-DUE-2")
+    await db.execute(
+        "UPDATE invoices SET due_date = '2001-01-01' WHERE invoice_id = $1::uuid",
+        draft["invoiceId"],
+    )
+
+    closed = await send_command(
+        kafka, settings, command_event("close", invoiceId=draft["invoiceId"])
+    )
+
+    assert (closed["ok"], list(closed["errors"])) == (False, ["dueDate"])
+    assert closed["invoice"]["status"] == "draft"

@@ -73,8 +73,8 @@ async def test_as_of_one_day_before_the_due_date_nothing_and_one_day_after_overd
 ) -> None:
     invoice = await overdue_invoice(kafka, settings, "DUN-1")
 
-    before = dunning_run(settings, "--as-of", str(due(invoice, -1)))
-    after = dunning_run(settings, "--as-of", str(due(invoice, 1)))
+    before = dunning_run(settings, "--as-of", str(due(invoice, -1)), "--allow-future")
+    after = dunning_run(settings, "--as-of", str(due(invoice, 1)), "--allow-future")
 
     assert (before.returncode, after.returncode) == (0, 0)
     assert "sent 0 notice(s)" in before.stdout
@@ -102,8 +102,22 @@ async def test_a_dry_run_prints_what_it_would_send_and_sends_nothing(
     assert "would send 2 notice(s)" in dry.stdout
     assert "payment-reminder by email level 1" in dry.stdout
     assert await db.fetch(NOTICES_SQL) == []
-    real = dunning_run(settings, "--as-of", as_of)
+    real = dunning_run(settings, "--as-of", as_of, "--allow-future")
     assert real.stdout.replace("sent", "would send") == dry.stdout
+
+
+async def test_a_run_as_of_a_day_after_today_is_refused_unless_dry_or_allowed(
+    worker: Worker, kafka: KafkaClient, settings: Settings, db: asyncpg.Connection
+) -> None:
+    """Without --dry-run or --allow-future, a future day would send every level now."""
+    invoice = await overdue_invoice(kafka, settings, "DUN-2-FUTURE")
+
+    refused = dunning_run(settings, "--as-of", str(due(invoice, 30)))
+
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert len(refused.stderr.splitlines()) == 1 and "--allow-future" in refused.stderr
+    assert await db.fetch(NOTICES_SQL) == []
 
 
 async def test_a_repeated_scan_sends_nothing_new(
@@ -137,9 +151,9 @@ async def test_two_replicas_scanning_at_once_send_each_notice_once(
     sent = Counter(
         (notice.invoice_id, notice.level) for report in reports for notice in report.notices
     )
-    assert sorted(sent.values()) == [1] * 9  # per invoice: overdue, levels 1 and 2
+    assert sorted(sent.values()) == [1] * 6  # per invoice: overdue, and level 2 (the highest)
     ids = {invoice["invoiceId"] for invoice in invoices}
-    await _assert_published_once(kafka, settings, ids, levels={1, 2})
+    await _assert_published_once(kafka, settings, ids, levels={2})
 
 
 async def _assert_published_once(
@@ -278,3 +292,42 @@ async def test_the_scan_figures_count_overdue_invoices_and_reminders(
 
 def _sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_longer_list_of_reminder_days_sends_no_level_already_reached_again(
+    kafka: KafkaClient, settings: Settings, pool: asyncpg.Pool, worker: Worker
+) -> None:
+    """INVOICER_REMINDER_DAYS 7,14,30 becomes 3,7,14,30: the 7-day reminder is not sent again
+    the same day; the 14-day one goes out as level 3."""
+    invoice = await overdue_invoice(kafka, settings, "DUN-9")
+    longer = settings.model_copy(update={"reminder_days": (3, 7, 14, 30)})
+
+    first = await scan(pool, settings, due(invoice, 7))
+    same_day = await scan(pool, longer, due(invoice, 7))
+    later = await scan(pool, longer, due(invoice, 14))
+
+    assert [(notice.level, notice.days) for notice in first.notices] == [(0, None), (1, 7)]
+    assert same_day.notices == []
+    assert [(notice.level, notice.days) for notice in later.notices] == [(3, 14)]
+
+
+async def test_a_reminder_stored_before_the_days_were_counts_at_the_days_it_went_out(
+    kafka: KafkaClient, settings: Settings, pool: asyncpg.Pool, worker: Worker
+) -> None:
+    """Reminders noted before migration 0009 have no days: level 1, sent 7 days past due,
+    counts at 7 days under any later list."""
+    invoice = await overdue_invoice(kafka, settings, "DUN-10")
+    await pool.execute(
+        "INSERT INTO dunning_notices (invoice_id, level, sent, as_of)"
+        " VALUES ($1::uuid, 0, true, $2), ($1::uuid, 1, true, $3)",
+        invoice["invoiceId"],
+        due(invoice, 1),
+        due(invoice, 7),
+    )
+    longer = settings.model_copy(update={"reminder_days": (3, 7, 14, 30)})
+
+    same_day = await scan(pool, longer, due(invoice, 7))
+    later = await scan(pool, longer, due(invoice, 14))
+
+    assert same_day.notices == []
+    assert [(notice.level, notice.days) for notice in later.notices] == [(3, 14)]

@@ -128,6 +128,51 @@ async def test_a_notification_an_old_renderer_sends_while_0007_runs_is_not_moved
     assert released == []
 
 
+async def test_what_was_refunded_of_a_payment_before_refund_ids_becomes_one_refund(
+    fresh_database: str,
+) -> None:
+    db = await asyncpg.connect(fresh_database)
+    try:
+        before, adding = up_to("0009_refunds_and_reminder_days.sql")
+        for migration in before:
+            await db.execute(migration.sql)
+        invoice_id = uuid.uuid4()
+        await db.execute("SET session_replication_role = replica")  # no order row needed
+        await db.execute(
+            "INSERT INTO invoices (invoice_id, order_id, type, status, currency,"
+            " prices_include_tax, customer, payment_terms_days, net_amount, tax_amount,"
+            " gross_amount, paid_amount, tax_breakdown, updated_at)"
+            " VALUES ($1, 'o-1', 'invoice', 'draft', 'EUR', false, '{}', 14, 10, 0, 10, 6,"
+            " '[]', '2026-11-30T10:00:00Z')",
+            invoice_id,
+        )
+        await db.execute(
+            "INSERT INTO payments (invoice_id, payment_id, position, amount, paid_at,"
+            " refunded_amount) VALUES ($1, 'bank-1', 1, 10, now(), 4),"
+            " ($1, 'bank-2', 2, 1, now(), 0)",
+            invoice_id,
+        )
+        await db.execute(adding.sql)
+        await db.execute(adding.sql)  # safe to run twice
+
+        refunds = await db.fetch(
+            "SELECT payment_id, refund_id, position, amount, refunded_at, reason"
+            " FROM payment_refunds"
+        )
+    finally:
+        await db.close()
+    assert [dict(refund) for refund in refunds] == [
+        {
+            "payment_id": "bank-1",
+            "refund_id": "before-refund-ids:bank-1",
+            "position": 1,
+            "amount": Decimal(4),
+            "refunded_at": datetime.fromisoformat("2026-11-30T10:00:00+00:00"),
+            "reason": None,
+        }
+    ]
+
+
 async def test_a_render_job_is_leased_and_a_claim_whose_lease_ran_out_stores_nothing(
     db: asyncpg.Connection,
 ) -> None:

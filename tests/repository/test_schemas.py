@@ -40,6 +40,7 @@ from worker.messages.outgoing import (
     InvoiceOverdueData,
     PaymentRecordedData,
     PaymentRefundedData,
+    RecordedRefund,
     Refund,
 )
 from worker.messages.routing import CONTRACT_VERSION, OUTGOING
@@ -128,6 +129,7 @@ def _totals() -> TotalsData:
         paid_amount="0.00",
         credited_amount="0.00",
         amount_due="186.21",
+        refund_due="0.00",
     )
 
 
@@ -165,7 +167,15 @@ _PAYMENT = RecordedPayment(
     amount="100.00",
     paid_at=datetime(2026, 11, 30, tzinfo=UTC),
     method="transfer",
-    refunded_amount="0.00",
+    refunded_amount="10.00",
+    refunds=[
+        RecordedRefund(
+            refund_id="refund-2026-7",
+            amount="10.00",
+            refunded_at=datetime(2026, 12, 1, tzinfo=UTC),
+            reason="returned",
+        )
+    ],
 )
 
 
@@ -216,7 +226,14 @@ SAMPLE_DATA = {
     "invoice-deleted": InvoiceChanged(**_change("deleted")),
     "invoice-payment-recorded": PaymentRecordedData(**_change(), payment=_PAYMENT),
     "invoice-payment-refunded": PaymentRefundedData(
-        **_change(), refund=Refund(payment_id="bank-2026-118", amount="10.00", reason="returned")
+        **_change(),
+        refund=Refund(
+            payment_id="bank-2026-118",
+            refund_id="refund-2026-7",
+            amount="10.00",
+            refunded_at=datetime(2026, 12, 1, tzinfo=UTC),
+            reason="returned",
+        ),
     ),
     "invoice-credited": InvoiceCreditedData(**_change(), credit_note_id="cn-1"),
     "invoice-overdue": InvoiceOverdueData(

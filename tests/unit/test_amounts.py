@@ -490,3 +490,26 @@ def test_property_amount_due_is_never_negative(
     exact_due = Fraction(result.gross_amount) - Fraction(paid) - Fraction(credited)
     assert result.amount_due == max(Fraction(0), exact_due)
     assert result.amount_due.as_tuple().exponent == -digits
+
+
+@properties
+@given(invoices, st.integers(0, 10**20), st.integers(0, 10**20))
+def test_property_refund_due_is_what_was_paid_and_credited_beyond_the_gross(
+    invoice: tuple[list[PricedLine], str, bool], paid_units: int, credited_units: int
+) -> None:
+    amounts = compute_amounts(*invoice)
+    digits = minor_units(invoice[1])
+    paid = Decimal(paid_units).scaleb(-digits)
+    credited = Decimal(credited_units).scaleb(-digits)
+    result = totals(amounts, paid, credited, invoice[1])
+    assert result.refund_due >= 0
+    beyond = Fraction(paid) + Fraction(credited) - Fraction(result.gross_amount)
+    assert result.refund_due == max(Fraction(0), beyond)
+    assert result.refund_due.as_tuple().exponent == -digits
+    assert result.refund_due == 0 or result.amount_due == 0
+
+
+def test_a_credit_note_after_payment_in_full_owes_its_amount_back() -> None:
+    amounts = amounts_of("order-completed-vat.json")
+    result = totals(amounts, paid=Decimal("186.21"), credited=Decimal("50"), currency="EUR")
+    assert (str(result.amount_due), str(result.refund_due)) == ("0.00", "50.00")

@@ -24,6 +24,7 @@ from worker.settings import Settings
 
 ORDER_IDS = ("o-1", "o-2")
 ROW_IDS = ("r1", "r2", "r3")
+REFUND_IDS = ("refund-1", "refund-2")
 PAYMENT_IDS = ("bank-1", "bank-2")
 
 
@@ -326,7 +327,7 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                     st.sampled_from([{"email": None}, {"name": "Bob"}, {"phone": "+31612345678"}])
                 )
             if draw(st.booleans()):
-                fields["dueDate"] = "2027-01-31"
+                fields["dueDate"] = draw(st.sampled_from(["2027-01-31", "2001-01-01"]))
             event = command(event_id, "update", invoiceId=draw(known), **fields)
         elif kind in ("delete", "send"):
             event = command(event_id, kind, invoiceId=draw(known))
@@ -348,6 +349,7 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                 amount=amount,
                 **named,
                 **paid_at,
+                **_currency(draw),
             )
             paid.append((invoice_id, named.get("paymentId", event_id), amount))
         elif kind == "refund":
@@ -363,6 +365,8 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                 paymentId=payment_id,
                 amount=draw(st.sampled_from(["0.01", amount])),
                 **({"reason": "returned"} if draw(st.booleans()) else {}),
+                **({"refundId": draw(st.sampled_from(REFUND_IDS))} if draw(st.booleans()) else {}),
+                **_currency(draw),
             )
         elif kind == "copy" and events:
             events.append(draw(st.sampled_from(events)))
@@ -379,6 +383,11 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
             )
         events.append(event)
     return events
+
+
+def _currency(draw: st.DrawFn) -> dict[str, str]:
+    """A payment's or refund's currency: none, the invoices' or another."""
+    return draw(st.sampled_from([{}, {}, {"currency": "EUR"}, {"currency": "JPY"}]))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,11 +4,12 @@ its event carries the whole invoice after the change under an id of its own."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 
 from tests.builders import closed_invoice
 from tests.memory_store import NOW
-from tests.unit.test_lifecycle import draft, open_invoice, pay
+from tests.unit.test_lifecycle import draft, open_invoice, pay, refund
 from worker.decisions import Cause
 from worker.domain.credit_notes import credit_note_content, whole_lines
 from worker.domain.lifecycle import (
@@ -42,7 +43,13 @@ def event_of(fact: InvoiceFact) -> dict[str, object]:
 
 def test_a_draft_update_is_announced_with_the_draft_after_it() -> None:
     change = update_draft(
-        draft(), None, customer=Customer("B"), content=draft().content, note="n", due=None
+        draft(),
+        None,
+        customer=Customer("B"),
+        content=draft().content,
+        note="n",
+        due=None,
+        today=date(2026, 11, 23),
     )
 
     assert change.facts == (InvoiceUpdated(change.invoice),)
@@ -77,7 +84,7 @@ def credit_note(reference: Invoice, row_ids: list[str]) -> Invoice:
 def test_a_credit_note_that_leaves_something_due_credits_its_reference() -> None:
     invoice = closed_invoice([("1", "10.00", "21"), ("1", "5.00", "21")])
 
-    change = close_draft(credit_note(invoice, ["r0"]), invoice)
+    change = close_draft(credit_note(invoice, ["r0"]), invoice, date(2026, 11, 23))
 
     note, credited = change.invoices
     assert change.facts == (InvoiceClosed(note), InvoiceCredited(credited, "cn-0"))
@@ -91,7 +98,7 @@ def test_a_credit_note_that_leaves_something_due_credits_its_reference() -> None
 def test_a_credit_note_that_settles_its_reference_makes_it_paid() -> None:
     invoice = closed_invoice([("1", "10.00", "21"), ("1", "5.00", "21")])
 
-    change = close_draft(credit_note(invoice, ["r0", "r1"]), invoice)
+    change = close_draft(credit_note(invoice, ["r0", "r1"]), invoice, date(2026, 11, 23))
 
     note, credited = change.invoices
     assert change.facts == (InvoiceClosed(note), InvoicePaid(credited, None))
@@ -109,7 +116,7 @@ def test_a_send_changes_nothing_and_raises_no_change() -> None:
 def test_each_change_has_an_event_id_of_its_own() -> None:
     """Paid, reopened by a refund and paid again: two invoice-paid events, two ids."""
     paid = pay(open_invoice("100.00"), "100.00", "p-1")
-    reopened = refund_payment(paid, "p-1", Decimal("1.00"), None).invoice
+    reopened = refund_payment(paid, "p-1", refund("1.00")).invoice
     paid_again = pay(reopened, "1.00", "p-2")
 
     first = event_of(InvoicePaid(paid, paid.payments[0]))

@@ -3,7 +3,7 @@ arguments mistyped."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
@@ -53,3 +53,17 @@ def test_a_time_without_an_offset_is_utc() -> None:
     assert moment("2026-12-07T09:30") == datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
     assert moment("2026-12-07") == datetime(2026, 12, 7, tzinfo=UTC)
     assert moment("2026-12-07T10:30+01:00") == datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+
+
+def test_a_dunning_run_as_of_a_day_after_today_is_refused_unless_dry_or_allowed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused before anything is opened: no database is reachable here."""
+    monkeypatch.setenv("INVOICER_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    tomorrow = datetime.now(UTC).date() + timedelta(days=2)
+
+    assert main(["dunning", "run", "--as-of", str(tomorrow)]) == 2
+
+    refused = capsys.readouterr().err
+    assert refused.count("\n") == 1
+    assert "--as-of" in refused and "--dry-run" in refused and "--allow-future" in refused

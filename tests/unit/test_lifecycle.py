@@ -20,8 +20,10 @@ from worker.domain.lifecycle import (
     InvoiceVoided,
     Payment,
     PaymentRecorded,
+    PaymentRefund,
     RuleViolation,
     check_action,
+    check_due_date,
     close_draft,
     create_invoice,
     delete_draft,
@@ -63,7 +65,7 @@ def numbered(invoice: Invoice) -> Invoice:
 
 
 def open_invoice(gross: str = "121.00") -> Invoice:
-    return numbered(close_draft(draft(gross), reference=None).invoice)
+    return numbered(close_draft(draft(gross), reference=None, today=date(2026, 11, 23)).invoice)
 
 
 def payment(amount: str, payment_id: str = "p-1") -> Payment:
@@ -72,6 +74,10 @@ def payment(amount: str, payment_id: str = "p-1") -> Payment:
 
 def pay(invoice: Invoice, amount: str, payment_id: str = "p-1") -> Invoice:
     return record_payment(invoice, payment(amount, payment_id)).invoice
+
+
+def refund(amount: str, refund_id: str = "r-1", reason: str | None = None) -> PaymentRefund:
+    return PaymentRefund(refund_id, Decimal(amount), CLOSED_AT, reason)
 
 
 def test_every_status_and_action_pair_is_in_the_table() -> None:
@@ -112,25 +118,33 @@ def test_closing_dates_the_invoice_and_sets_the_due_date_from_the_terms() -> Non
 
 
 def test_a_closed_invoice_awaits_its_number_until_the_close_commits() -> None:
-    closed = close_draft(draft(), reference=None)
+    closed = close_draft(draft(), reference=None, today=date(2026, 11, 23))
     assert closed.invoice.awaits_number
     assert closed.facts == (InvoiceClosed(closed.invoice),)
     assert not numbered(closed.invoice).awaits_number
 
 
 def test_a_due_date_given_to_the_draft_is_kept_on_closing() -> None:
-    invoice = numbered(close_draft(draft(due=date(2027, 1, 31)), reference=None).invoice)
+    invoice = numbered(
+        close_draft(draft(due=date(2027, 1, 31)), reference=None, today=date(2026, 11, 23)).invoice
+    )
     assert invoice.due_date == date(2027, 1, 31)
 
 
 def test_every_change_raises_the_version_by_one_and_leaves_the_old_value_alone() -> None:
     before = draft()
     after = update_draft(
-        before, 1, customer=Customer("B"), content=before.content, note="n", due=None
+        before,
+        1,
+        customer=Customer("B"),
+        content=before.content,
+        note="n",
+        due=None,
+        today=date(2026, 11, 23),
     ).invoice
     assert (before.version, after.version) == (1, 2)
     assert before.customer == Customer("A")
-    assert close_draft(after, reference=None).invoice.version == 3
+    assert close_draft(after, reference=None, today=date(2026, 11, 23)).invoice.version == 3
 
 
 def test_an_invoice_created_closed_is_at_version_1() -> None:
@@ -140,7 +154,13 @@ def test_an_invoice_created_closed_is_at_version_1() -> None:
 
 def test_a_stale_expected_version_is_refused_on_that_field() -> None:
     invoice = update_draft(
-        draft(), None, customer=Customer("A"), content=draft().content, note=None, due=None
+        draft(),
+        None,
+        customer=Customer("A"),
+        content=draft().content,
+        note=None,
+        due=None,
+        today=date(2026, 11, 23),
     ).invoice
     with pytest.raises(RuleViolation) as refused:
         check_action(invoice, Action.UPDATE, expected_version=1)
@@ -178,7 +198,9 @@ def test_an_invoice_with_payments_cannot_be_voided() -> None:
 def test_a_credit_note_cannot_be_voided() -> None:
     note = numbered(
         close_draft(
-            draft(invoice_type=InvoiceType.CREDIT_NOTE, reference="i-1"), open_invoice()
+            draft(invoice_type=InvoiceType.CREDIT_NOTE, reference="i-1"),
+            open_invoice(),
+            date(2026, 11, 23),
         ).invoice
     )
     with pytest.raises(RuleViolation) as refused:
@@ -189,7 +211,7 @@ def test_a_credit_note_cannot_be_voided() -> None:
 def test_closing_a_credit_note_credits_its_reference_and_may_settle_it() -> None:
     reference = pay(open_invoice("100.00"), "30.00")
     note = draft("70.00", InvoiceType.CREDIT_NOTE, reference=reference.invoice_id)
-    closed = close_draft(note, reference)
+    closed = close_draft(note, reference, date(2026, 11, 23))
     note_after, reference_after = closed.invoices
     assert reference_after.credited_amount == Decimal("70.00")
     assert reference_after.version == reference.version + 1
@@ -200,7 +222,7 @@ def test_closing_a_credit_note_credits_its_reference_and_may_settle_it() -> None
 def test_an_invoice_with_a_closed_credit_note_cannot_be_voided() -> None:
     reference = open_invoice()
     note = draft("10.00", InvoiceType.CREDIT_NOTE, reference=reference.invoice_id)
-    credited = close_draft(note, reference).invoices[1]
+    credited = close_draft(note, reference, date(2026, 11, 23)).invoices[1]
     with pytest.raises(RuleViolation):
         void_invoice(credited, "wrong")
 
@@ -222,3 +244,33 @@ def test_overdue_is_derived_from_an_open_invoice_past_its_due_date() -> None:
     assert not invoice.is_overdue(date(2026, 12, 7))
     assert invoice.is_overdue(date(2026, 12, 8))
     assert not pay(invoice, "121.00").is_overdue(date(2026, 12, 8))
+
+
+def test_a_due_date_before_the_day_it_is_set_is_refused_on_due_date() -> None:
+    before = draft()
+
+    with pytest.raises(RuleViolation) as refused:
+        update_draft(
+            before,
+            None,
+            customer=before.customer,
+            content=before.content,
+            note=None,
+            due=date(2001, 1, 1),
+            today=date(2026, 11, 23),
+        )
+
+    assert refused.value.field == "dueDate"
+    with pytest.raises(RuleViolation) as refused:
+        check_due_date(date(2026, 11, 22), date(2026, 11, 23))
+    assert refused.value.field == "dueDate"
+    check_due_date(date(2026, 11, 23), date(2026, 11, 23))
+
+
+def test_a_close_that_would_be_issued_after_the_due_date_is_refused_on_due_date() -> None:
+    with pytest.raises(RuleViolation) as refused:
+        close_draft(draft(due=date(2026, 11, 30)), reference=None, today=date(2026, 12, 1))
+
+    assert refused.value.field == "dueDate"
+    closed = close_draft(draft(due=date(2026, 11, 30)), reference=None, today=date(2026, 11, 30))
+    assert closed.invoice.status is S.OPEN

@@ -93,6 +93,7 @@ def totals() -> TotalsData:
         paid_amount="0.00",
         credited_amount="0.00",
         amount_due="10.90",
+        refund_due="0.00",
     )
 
 

@@ -96,6 +96,8 @@ class Totals:
     paid_amount: Decimal
     credited_amount: Decimal
     amount_due: Decimal
+    refund_due: Decimal
+    """What was paid and credited beyond the gross: owed back to the customer."""
 
 
 def line_amount(
@@ -290,7 +292,8 @@ def credit_amounts(
 
 
 def totals(amounts: InvoiceAmounts, paid: Decimal, credited: Decimal, currency: str) -> Totals:
-    """The invoice's totals; amount due is gross - paid - credited, never below zero."""
+    """The invoice's totals: amount due is gross - paid - credited, and refund due
+    paid + credited - gross, neither below zero."""
     digits = minor_units(currency)
     gross = to_minor_units(amounts.gross_amount, digits)
     paid_units = to_minor_units(paid, digits)
@@ -302,6 +305,7 @@ def totals(amounts: InvoiceAmounts, paid: Decimal, credited: Decimal, currency: 
         paid_amount=from_minor_units(paid_units, digits),
         credited_amount=from_minor_units(credited_units, digits),
         amount_due=from_minor_units(max(0, gross - paid_units - credited_units), digits),
+        refund_due=from_minor_units(max(0, paid_units + credited_units - gross), digits),
     )
 
 

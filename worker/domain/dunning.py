@@ -1,17 +1,19 @@
 """Dunning: which notices an overdue invoice is due on a given day.
 
 An invoice is overdue when it is open, something is still due and its due date is before
-today. It is announced once (level 0, `invoice-overdue`), then reminded once per level:
-level n when it is at least `reminder_days[n - 1]` days past due. A scan that first finds
-it past several levels (the scans were not running, or the invoice is old) sends each of
-them, in order, as the contract asks: every level once. A level is passed over when the
-customer has no address to remind. Either way it is noted as done, so no level is ever
-sent twice.
+today. It is announced once (level 0, `invoice-overdue`), then reminded. Reminder levels
+are their days past due (`reminder_days`), not their positions in the list: on any day an
+invoice gets at most one reminder, for the highest level it has reached, unless a reminder
+was already sent at that many days or more. So a scan that first finds it past several
+levels sends the highest only, and a list that changes (7,14,30 becomes 3,7,14,30) never
+sends a level it had reached again. The reminder carries that level's position in the list
+as it is when sent (`reminderLevel`). A reminder is passed over when the customer has no
+address to remind; it counts as sent all the same, so it is not tried again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -26,9 +28,20 @@ REMINDER_CHANNELS = ("email", "sms")
 class Notice:
     invoice_id: str
     level: int
-    """0: the invoice is overdue; n: the n-th reminder."""
+    """0: the invoice is overdue; n: a reminder at the n-th days of the list."""
+    days: int | None
+    """A reminder's days past due (its level's); None for the overdue notice."""
     fact: InvoiceOverdue | NotificationRequested | None
     """What to publish; None for a reminder passed over."""
+
+
+@dataclass(frozen=True, slots=True)
+class DunningHistory:
+    """What an invoice was sent so far."""
+
+    overdue_announced: bool = False
+    reminded_days: int = 0
+    """The most days past due of a reminder sent (or passed over); 0: none yet."""
 
 
 def days_overdue(invoice: Invoice, today: date) -> int:
@@ -37,24 +50,30 @@ def days_overdue(invoice: Invoice, today: date) -> int:
 
 
 def due_notices(
-    invoice: Invoice, today: date, reminder_days: Sequence[int], done: Collection[int]
+    invoice: Invoice, today: date, reminder_days: Sequence[int], history: DunningHistory
 ) -> list[Notice]:
-    """The notices the invoice is due today that are not `done` yet (levels)."""
+    """The notices the invoice is due today, after what it was sent (`history`)."""
     if not invoice.is_overdue(today):
         return []
     days = days_overdue(invoice, today)
     notices = []
-    if OVERDUE_LEVEL not in done:
-        notices.append(Notice(invoice.invoice_id, OVERDUE_LEVEL, InvoiceOverdue(invoice, days)))
-    reached = [level for level, after in enumerate(reminder_days, start=1) if days >= after]
-    for level in reached:
-        if level in done:
-            continue
-        notices.append(Notice(invoice.invoice_id, level, _reminder(invoice, level)))
+    if not history.overdue_announced:
+        notices.append(
+            Notice(invoice.invoice_id, OVERDUE_LEVEL, None, InvoiceOverdue(invoice, days))
+        )
+    reached = [
+        (level, after) for level, after in enumerate(reminder_days, start=1) if days >= after
+    ]
+    if reached:
+        level, after = reached[-1]
+        if after > history.reminded_days:
+            notices.append(
+                Notice(invoice.invoice_id, level, after, _reminder(invoice, level, after))
+            )
     return notices
 
 
-def _reminder(invoice: Invoice, level: int) -> NotificationRequested | None:
+def _reminder(invoice: Invoice, level: int, days: int) -> NotificationRequested | None:
     for channel in REMINDER_CHANNELS:
         address = address_for(invoice.customer, channel)
         if address is not None:
@@ -63,7 +82,7 @@ def _reminder(invoice: Invoice, level: int) -> NotificationRequested | None:
                 channel,
                 address,
                 "reminder",
-                ("reminder", str(level)),
+                ("reminder", "days", str(days)),
                 reminder_level=level,
             )
     return None

@@ -1,9 +1,10 @@
 """An invoice's life: draft → open (closed, numbered) → paid | void; draft → deleted.
 
 Which action each status allows is one table, ALLOWED_ACTIONS. Void and deleted are
-final; a refund opens a paid invoice again; "overdue" is derived (open and past its due
-date), never stored. Every payment is kept (a ledger); the paid amount is what the
-payments add up to, less what was refunded of them.
+final; a refund opens a paid invoice again when something is due after it; "overdue" is
+derived (open and past its due date), never stored. Every payment is kept (a ledger), each
+with its refunds; the paid amount is what the payments add up to, less what was refunded of
+them.
 
 An invoice is a value. Every transition checks its rules first (a refusal raises
 RuleViolation and changes nothing), then returns a Change: the invoices' new values, their
@@ -102,6 +103,16 @@ class PaymentStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentRefund:
+    """Part or all of a payment given back; `refundId` names it within its invoice."""
+
+    refund_id: str
+    amount: Decimal
+    refunded_at: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Payment:
     """One payment of the ledger; `paymentId` names it within its invoice."""
 
@@ -110,7 +121,12 @@ class Payment:
     paid_at: datetime
     method: str | None = None
     reference: str | None = None
-    refunded_amount: Decimal = Decimal(0)
+    refunds: tuple[PaymentRefund, ...] = ()
+    """What was given back of it, in the order given."""
+
+    @property
+    def refunded_amount(self) -> Decimal:
+        return sum((refund.amount for refund in self.refunds), Decimal(0))
 
     @property
     def kept_amount(self) -> Decimal:
@@ -169,6 +185,12 @@ class Invoice:
 
     def payment(self, payment_id: str) -> Payment | None:
         return next((p for p in self.payments if p.payment_id == payment_id), None)
+
+    def refunded(self, refund_id: str) -> bool:
+        """Whether a refund of this id was made of any of its payments."""
+        return any(
+            refund.refund_id == refund_id for payment in self.payments for refund in payment.refunds
+        )
 
     @property
     def holds_rows(self) -> bool:
@@ -250,8 +272,7 @@ class PaymentRecorded:
 class PaymentRefunded:
     invoice: Invoice
     payment_id: str
-    amount: Decimal
-    reason: str | None
+    refund: PaymentRefund
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,8 +292,8 @@ class NotificationRequested:
     """"auto" when closing sends it, "command" for a `send` or a `close` with `send`."""
     request: tuple[str, ...]
     """What tells requests for the same invoice and channel apart: the invoice id for the
-    automatic one, ("command", source, id) for a command, ("reminder", level) for a
-    reminder."""
+    automatic one, ("command", source, id) for a command, ("reminder", "days", days) for a
+    reminder (a reminder is once per invoice and days past due)."""
     reminder_level: int | None = None
     """A payment reminder's level (1, 2, …); None when the invoice itself is sent."""
 
@@ -342,9 +363,20 @@ def create_invoice(draft: Invoice, *, close: bool, reference: Invoice | None) ->
     return _close(draft, replace(draft, status=InvoiceStatus.OPEN), reference)
 
 
-def close_draft(invoice: Invoice, reference: Invoice | None) -> Change:
-    """Finalizes a draft; `reference` is a credit note's reference invoice."""
+def check_due_date(due: date | None, today: date) -> None:
+    """A due date set on a draft may not be before the day it is set."""
+    if due is not None and due < today:
+        raise RuleViolation("dueDate", f"{due} is before today, {today}")
+
+
+def close_draft(invoice: Invoice, reference: Invoice | None, today: date) -> Change:
+    """Finalizes a draft; `reference` is a credit note's reference invoice. Its issue date
+    is the day it closes (`today`), which may not be after the due date it was given."""
     check_action(invoice, Action.CLOSE)
+    if invoice.due_date is not None and invoice.due_date < today:
+        raise RuleViolation(
+            "dueDate", f"the draft's due date {invoice.due_date} is before its issue date, {today}"
+        )
     return _close(invoice, _changed(invoice, status=InvoiceStatus.OPEN), reference)
 
 
@@ -388,8 +420,12 @@ def update_draft(
     content: InvoiceContent,
     note: str | None,
     due: date | None,
+    today: date,
 ) -> Change:
+    """`due` is checked only when it changes: a draft keeps a due date it was given."""
     check_action(invoice, Action.UPDATE, expected_version)
+    if due != invoice.due_date:
+        check_due_date(due, today)
     updated = _changed(invoice, customer=customer, content=content, note=note, due_date=due)
     return Change((updated,), (InvoiceUpdated(updated),))
 
@@ -458,25 +494,32 @@ def record_payment(invoice: Invoice, payment: Payment) -> Change:
     return Change((paid,), (PaymentRecorded(paid, payment),))
 
 
-def refund_payment(
-    invoice: Invoice, payment_id: str, amount: Decimal, reason: str | None
-) -> Change:
-    """Gives back part or all of what is left of one payment: the paid amount drops, and a
-    paid invoice that has something due again is open again."""
+def refund_payment(invoice: Invoice, payment_id: str, refund: PaymentRefund) -> Change:
+    """Gives back part or all of what is left of one payment: the paid amount drops (so does
+    the refund due), and a paid invoice that has something due after it is open again. A
+    refund whose id was seen before on the invoice changes nothing."""
+    if invoice.refunded(refund.refund_id):
+        return Change((invoice,))
     check_action(invoice, Action.REFUND_PAYMENT)
     payment = invoice.payment(payment_id)
     if payment is None:
         raise RuleViolation("paymentId", f"no payment {payment_id!r} on this invoice")
-    _check_digits(invoice, amount)
-    if amount > payment.kept_amount:
+    _check_digits(invoice, refund.amount)
+    if refund.amount > payment.kept_amount:
         left = format_amount(payment.kept_amount, invoice.currency)
         raise RuleViolation("amount", f"exceeds what is left of the payment, {left}")
-    refunded = replace(payment, refunded_amount=payment.refunded_amount + amount)
+    refunded = replace(payment, refunds=(*payment.refunds, refund))
     payments = tuple(refunded if p is payment else p for p in invoice.payments)
     after = _changed(invoice, payments=payments)
     if after.status is InvoiceStatus.PAID and after.totals.amount_due > 0:
         after = replace(after, status=InvoiceStatus.OPEN)
-    return Change((after,), (PaymentRefunded(after, payment_id, amount, reason),))
+    return Change((after,), (PaymentRefunded(after, payment_id, refund),))
+
+
+def check_currency(invoice: Invoice, currency: str | None) -> None:
+    """A payment or refund that names its currency names the invoice's."""
+    if currency is not None and currency != invoice.currency:
+        raise RuleViolation("currency", f"the invoice is in {invoice.currency}, not {currency}")
 
 
 def _check_digits(invoice: Invoice, amount: Decimal) -> None:

@@ -7,8 +7,9 @@ leaves the invoices as they were and is answered with ok false.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, date
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -28,7 +29,10 @@ from worker.domain.lifecycle import (
     Invoice,
     InvoiceType,
     Payment,
+    PaymentRefund,
     check_action,
+    check_currency,
+    check_due_date,
     close_draft,
     create_invoice,
     delete_draft,
@@ -59,6 +63,7 @@ log = structlog.get_logger(__name__)
 NOTHING_TO_INVOICE = "nothing to invoice"
 NOT_SENT = "the invoice was closed but not sent: the customer has no email address or phone"
 ALREADY_RECORDED = "the payment was recorded before: nothing changed"
+ALREADY_REFUNDED = "the refund was made before: nothing changed"
 
 CommandT = TypeVar("CommandT", bound=InvoiceCommandData)
 
@@ -103,7 +108,7 @@ def command_handler(
 def _request(event: InvoiceCommandEvent) -> tuple[str, ...]:
     """What tells a command's notification apart from others of the invoice and channel
     (its id is a uuid5 of it): the command's source and id, marked as a command's so that
-    no source and id can stand for a reminder's ("reminder", level)."""
+    no source and id can stand for a reminder's ("reminder", "days", days)."""
     return ("command", event.source, event.id)
 
 
@@ -112,6 +117,12 @@ def _invoice(view: View, invoice_id: str) -> Invoice:
     if invoice is None:
         raise RuleViolation("invoiceId", f"unknown invoice {invoice_id!r}")
     return invoice
+
+
+def _today(view: View) -> date:
+    """The day the command is decided, in INVOICER_TIMEZONE: a closing now would be issued on
+    it."""
+    return view.now.astimezone(ZoneInfo(view.settings.timezone)).date()
 
 
 def _order(view: View, order_id: str) -> Order:
@@ -132,6 +143,7 @@ def create(
     view: View, event: InvoiceCommandEvent, command: CreateInvoice
 ) -> tuple[Change, tuple[str, ...]]:
     order = _order(view, command.order_id)
+    check_due_date(command.due_date, _today(view))
     details = order.details
     if command.type == InvoiceType.CREDIT_NOTE.value:
         assert command.reference_invoice_id is not None
@@ -206,6 +218,7 @@ def update(
         content=content,
         note=command.note if "note" in given else invoice.note,
         due=command.due_date if "due_date" in given else invoice.due_date,
+        today=_today(view),
     )
     return change, ()
 
@@ -220,7 +233,7 @@ def close(
     view: View, event: InvoiceCommandEvent, command: CloseInvoice
 ) -> tuple[Change, tuple[str, ...]]:
     invoice = _invoice(view, command.invoice_id)
-    change = close_draft(invoice, _reference(view, invoice))
+    change = close_draft(invoice, _reference(view, invoice), _today(view))
     if not command.send:
         return change, ()
     closed = change.invoice
@@ -252,6 +265,7 @@ def pay(
     command's `paidAt`, else (the payment told again) when it was recorded, else when the
     command was sent: what the commands say, never when they happened to be processed."""
     invoice = _invoice(view, command.invoice_id)
+    check_currency(invoice, command.currency)
     payment_id = command.payment_id or event.id
     recorded = invoice.payment(payment_id)
     payment = Payment(
@@ -272,5 +286,15 @@ def pay(
 def refund(
     view: View, event: InvoiceCommandEvent, command: RefundPayment
 ) -> tuple[Change, tuple[str, ...]]:
+    """The refund's id is the command's `refundId`, else the command id; its time is when the
+    command was sent (else when it is decided), as a payment's."""
     invoice = _invoice(view, command.invoice_id)
-    return refund_payment(invoice, command.payment_id, command.amount, command.reason), ()
+    check_currency(invoice, command.currency)
+    made = PaymentRefund(
+        refund_id=command.refund_id or event.id,
+        amount=command.amount,
+        refunded_at=(event.time or view.now).astimezone(UTC),
+        reason=command.reason,
+    )
+    change = refund_payment(invoice, command.payment_id, made)
+    return change, (() if change.facts else (ALREADY_REFUNDED,))

@@ -20,6 +20,7 @@ from worker.messages.orders import MAX_ROWS, CustomerDetails, duplicate_row_ids
 from worker.messages.values import (
     MAX_WHOLE_NUMBER,
     NOT_ROUNDED,
+    CurrencyCode,
     Identifier,
     MessageModel,
     Note,
@@ -205,13 +206,20 @@ class RecordPayment(InvoiceActionData):
     paid_at: Omittable[AwareDatetime] = None
     method: Omittable[Annotated[str, StringConstraints(max_length=64)]] = None
     reference: Omittable[Text] = None
+    currency: Omittable[CurrencyCode] = None
+    """When given, it must be the invoice's."""
 
 
 class RefundPayment(InvoiceActionData):
     action: Literal["refund-payment"]
     payment_id: PaymentId
+    refund_id: Omittable[PaymentId] = None
+    """Names the refund within its invoice; default: the command id. A refund id seen before
+    on the invoice changes nothing."""
     amount: PaymentAmount
     reason: Omittable[Annotated[str, StringConstraints(max_length=500)]] = None
+    currency: Omittable[CurrencyCode] = None
+    """When given, it must be the invoice's."""
 
 
 InvoiceCommand = Annotated[

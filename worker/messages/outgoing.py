@@ -27,6 +27,8 @@ class TotalsData(MessageModel):
     paid_amount: DecimalString
     credited_amount: DecimalString
     amount_due: DecimalString
+    refund_due: DecimalString
+    """max(0, paid + credited - gross): what is owed back to the customer."""
 
 
 class InvoiceLineData(MessageModel):
@@ -148,6 +150,15 @@ class InvoiceBody(MessageModel):
     """Present when documents are made (a seller is configured)."""
 
 
+class RecordedRefund(MessageModel):
+    """Part or all of a payment given back."""
+
+    refund_id: str
+    amount: DecimalString
+    refunded_at: AwareDatetime
+    reason: Omittable[str] = None
+
+
 class RecordedPayment(MessageModel):
     """A payment of an invoice's ledger."""
 
@@ -157,6 +168,8 @@ class RecordedPayment(MessageModel):
     method: Omittable[str] = None
     reference: Omittable[str] = None
     refunded_amount: DecimalString
+    refunds: list[RecordedRefund]
+    """What was given back of it, in the order given."""
 
 
 class InvoiceState(InvoiceBody):
@@ -245,7 +258,9 @@ class PaymentRecordedData(InvoiceChanged):
 
 class Refund(MessageModel):
     payment_id: str
+    refund_id: str
     amount: DecimalString
+    refunded_at: AwareDatetime
     reason: Omittable[str] = None
 
 

@@ -31,6 +31,7 @@ from worker.publishing.snapshots import (
     invoice_fields,
     invoice_state,
     payment_fields,
+    refund_fields,
     summary_fields,
 )
 from worker.rows import Headers, OutboxMessage
@@ -137,14 +138,10 @@ def event_data(fact: InvoiceFact) -> tuple[str, dict[str, Any]]:
                 **_change_fields(invoice, state),
                 "payment": payment_fields(payment, invoice.currency),
             }
-        case PaymentRefunded(payment_id=payment_id, amount=amount, reason=reason):
+        case PaymentRefunded(payment_id=payment_id, refund=refund):
             return "invoice-payment-refunded", {
                 **_change_fields(invoice, state),
-                "refund": {
-                    "payment_id": payment_id,
-                    "amount": format_amount(amount, invoice.currency),
-                    "reason": reason,
-                },
+                "refund": {"payment_id": payment_id, **refund_fields(refund, invoice.currency)},
             }
         case InvoiceCredited(credit_note_id=credit_note_id):
             return "invoice-credited", {

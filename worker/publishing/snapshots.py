@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from worker.domain.amounts import Totals
-from worker.domain.lifecycle import Invoice, Payment
+from worker.domain.lifecycle import Invoice, Payment, PaymentRefund
 from worker.domain.money import format_amount, plain
 from worker.domain.parties import Address, Customer, ElectronicAddress, Seller
 from worker.messages import (
@@ -32,6 +32,7 @@ def _totals_fields(totals: Totals, currency: str) -> dict[str, str]:
         "paid_amount": format_amount(totals.paid_amount, currency),
         "credited_amount": format_amount(totals.credited_amount, currency),
         "amount_due": format_amount(totals.amount_due, currency),
+        "refund_due": format_amount(totals.refund_due, currency),
     }
 
 
@@ -175,6 +176,16 @@ def payment_fields(payment: Payment, currency: str) -> dict[str, Any]:
         "method": payment.method,
         "reference": payment.reference,
         "refunded_amount": format_amount(payment.refunded_amount, currency),
+        "refunds": [refund_fields(refund, currency) for refund in payment.refunds],
+    }
+
+
+def refund_fields(refund: PaymentRefund, currency: str) -> dict[str, Any]:
+    return {
+        "refund_id": refund.refund_id,
+        "amount": format_amount(refund.amount, currency),
+        "refunded_at": refund.refunded_at,
+        "reason": refund.reason,
     }
 
 
