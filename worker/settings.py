@@ -81,7 +81,7 @@ class Topics(BaseSettings):
     invoice_events: str = "invoices.events"
     """Out: the change log of every invoice (`invoice-created`, `-updated`, `-deleted`,
     `-payment-recorded`, `-payment-refunded`, `-credited`, `-voided`, `-paid`,
-    `-documents-ready`) and `invoice-overdue`."""
+    `-documents-ready`, `-documents-failed`) and `invoice-overdue`."""
     dead_letter: str = "invoicer.dead-letter"
     """Out: the records that could not be applied, unchanged, with why in their headers."""
 
