@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from types import FrameType
 
 POLL_SECONDS = 0.2
@@ -37,21 +38,28 @@ def worker_environment(index: int, http_port: int) -> dict[str, str]:
     return {**os.environ, "INVOICER_HTTP_PORT": str(port)}
 
 
-def run_processes(count: int, http_port: int) -> int:
+WORKER_COMMAND = (sys.executable, "-m", "worker.cli", "run")
+
+
+def run_processes(count: int, http_port: int, command: Sequence[str] = WORKER_COMMAND) -> int:
     """Starts `count` workers and waits until all have exited; their exit code."""
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "run"],
+            command,
             env=worker_environment(index, http_port),
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_supervisor,  # safe: no thread runs yet
         )
         for index in range(count)
     ]
+    told: set[int] = set()
 
     def pass_on(signum: int, _: FrameType | None) -> None:
+        """Each worker is told to stop once: a worker that is finishing has already put its
+        signal handlers away, and a second signal would kill it."""
         for worker in workers:
-            if worker.poll() is None:
+            if worker.poll() is None and worker.pid not in told:
+                told.add(worker.pid)
                 worker.send_signal(signum)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
