@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from opentelemetry import trace
 
 from tests import change_log
-from tests.builders import BACK_OFFICE, SOURCE, command, order
+from tests.builders import BACK_OFFICE, SOURCE, command, order, returned
 from tests.memory_store import MemoryStore, records_of, results
 from tests.sellers import SELLER
 from worker import tracing
@@ -26,6 +26,7 @@ ORDER_IDS = ("o-1", "o-2")
 ROW_IDS = ("r1", "r2", "r3")
 REFUND_IDS = ("refund-1", "refund-2")
 PAYMENT_IDS = ("bank-1", "bank-2")
+RETURN_IDS = ("RET-1", "RET-2", "RET-3")
 
 
 def invoice_of(event_id: str, source: str = SOURCE) -> str:
@@ -261,6 +262,14 @@ _credited = st.one_of(
 )
 """What a credit note credits: by default, whole rows, or quantities of lines (a line the
 reference may not have, or more than is left of it, now and then)."""
+_returned_rows = st.lists(
+    st.tuples(st.sampled_from([*ROW_IDS, *ROW_IDS, "r9"]), st.sampled_from(["0.5", "1", "3"])),
+    min_size=1,
+    max_size=2,
+    unique_by=lambda row: row[0],
+)
+"""What a return gives back: rows of the order (more than was billed, now and then) and a
+row it does not have."""
 
 
 @st.composite
@@ -288,6 +297,8 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                     "pay",
                     "pay",
                     "refund",
+                    "return",
+                    "return",
                     "copy",
                     "bad",
                 ]
@@ -370,6 +381,14 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                 **({"reason": "returned"} if draw(st.booleans()) else {}),
                 **({"refundId": draw(st.sampled_from(REFUND_IDS))} if draw(st.booleans()) else {}),
                 **_currency(draw),
+            )
+        elif kind == "return":
+            event = returned(
+                event_id,
+                order_id,
+                draw(st.sampled_from(RETURN_IDS)),
+                draw(_returned_rows),
+                **({"charges": ["shipping"]} if draw(st.integers(0, 9)) == 0 else {}),
             )
         elif kind == "copy" and events:
             events.append(draw(st.sampled_from(events)))
