@@ -29,8 +29,7 @@ from worker import metrics
 from worker.decisions import Cause
 from worker.domain.dunning import DunningHistory, Notice, due_notices
 from worker.domain.lifecycle import NotificationRequested
-from worker.messages import stable_event_id
-from worker.publishing.invoice_events import invoice_event
+from worker.publishing.invoice_events import invoice_event, overdue_event_id
 from worker.retry import Backoff, Waiting
 from worker.settings import Settings
 from worker.store import dunning, invoices, orders, outbox
@@ -125,7 +124,7 @@ async def _send_notices(
 
 def _cause(notice: Notice) -> Cause:
     """Every notice of an invoice correlates with its invoice-overdue event."""
-    return Cause(None, None, stable_event_id("invoice-overdue", notice.invoice_id), None)
+    return Cause(None, None, overdue_event_id(notice.invoice_id), None)
 
 
 def _count(notices: list[Notice]) -> None:

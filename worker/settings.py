@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import ssl
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,7 +28,6 @@ from worker.domain.tax_categories import has_vat_prefix
 from worker.faults import parse as parse_fault_injection
 from worker.messages.text import text_refusal
 from worker.messages.values import EAS_SCHEMES, CountryCode, PhoneNumber
-from worker.store.pool import Timeouts
 
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")
 """RFC 6750's b64token, at least 16 characters long."""
@@ -36,6 +36,29 @@ _TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 _ELECTRONIC_ADDRESS = re.compile(r"(?P<scheme>[0-9A-Z]{2,4}):(?P<id>\S{1,100})")
 _BIC = re.compile(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?")
 _IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Server-side limits on every connection the worker opens: a statement, a lock wait,
+    a transaction left idle (a worker paused or cut off while it holds the numbering lock
+    must not freeze numbering for the others), and TCP keepalives so that the server ends a
+    session whose client is gone within about a minute, releasing its locks."""
+
+    statement_ms: int = 30_000
+    lock_ms: int = 10_000
+    idle_in_transaction_ms: int = 60_000
+
+    def server_settings(self) -> dict[str, str]:
+        return {
+            "statement_timeout": str(self.statement_ms),
+            "lock_timeout": str(self.lock_ms),
+            "idle_in_transaction_session_timeout": str(self.idle_in_transaction_ms),
+            "tcp_keepalives_idle": "30",
+            "tcp_keepalives_interval": "10",
+            "tcp_keepalives_count": "3",
+            "tcp_user_timeout": "60000",
+        }
 
 
 class Topics(BaseSettings):
@@ -60,7 +83,7 @@ class Topics(BaseSettings):
     invoice_events: str = "invoices.events"
     """Out: the change log of every invoice (`invoice-created`, `-updated`, `-deleted`,
     `-payment-recorded`, `-payment-refunded`, `-credited`, `-voided`, `-paid`,
-    `-documents-ready`) and `invoice-overdue`."""
+    `-documents-ready`, `-documents-failed`) and `invoice-overdue`."""
     dead_letter: str = "invoicer.dead-letter"
     """Out: the records that could not be applied, unchanged, with why in their headers."""
 

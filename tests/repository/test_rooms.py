@@ -5,6 +5,8 @@ share a name."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -63,6 +65,33 @@ FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 def test_the_pure_middle_imports_nothing_from_the_store() -> None:
     assert [found for path in modules(WORKER, PURE) for found in store_imports(path, ROOT)] == []
+
+
+def loaded_by(module_names: list[str], forbidden: tuple[str, ...]) -> list[str]:
+    """The modules of `forbidden` (packages and what is below them) that importing
+    `module_names` loads, in a fresh interpreter: through any chain of imports."""
+    program = (
+        "import importlib, sys\n"
+        f"for name in {module_names!r}: importlib.import_module(name)\n"
+        f"print('\\n'.join(sorted(n for n in sys.modules if n.split('.')[0] in {forbidden!r}"
+        f" or n == 'worker.store' or n.startswith('worker.store.'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
+
+
+def test_the_pure_middle_loads_neither_the_store_nor_a_database_driver() -> None:
+    names = [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in modules(WORKER, PURE)
+    ]
+    assert loaded_by(names, ("asyncpg",)) == []
+
+
+def test_the_store_and_its_driver_are_seen_through_any_chain() -> None:
+    assert loaded_by(["worker.running"], ("asyncpg",))[:1] == ["asyncpg"]
 
 
 def test_no_two_classes_of_the_worker_share_a_name() -> None:

@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests.unit.test_messages import order_data, parsed_order, record, rejected
@@ -312,3 +314,35 @@ def test_reverse_charge_needs_a_vat_id_with_its_country_prefix() -> None:
     assert rejection.errors == {
         "customer.vatId": ["must start with its country prefix (DE123456789) for tax category AE"]
     }
+
+
+_ADDRESSES = st.sampled_from(
+    [None, {}, {"line1": "Dock 4", "city": "Köln"}, {"country": "DE"}, {"country": "FR"}]
+)
+
+
+@given(delivery=_ADDRESSES, billing=_ADDRESSES)
+def test_intra_community_takes_the_country_from_either_address(
+    delivery: dict[str, str] | None, billing: dict[str, str] | None
+) -> None:
+    """BR-IC-12 as the documents read it: the delivery address's country, else the billing
+    address's; an order is refused only when neither names one."""
+    customer: dict[str, Any] = {"name": "J", "vatId": "DE1"}
+    if billing is not None:
+        customer["billingAddress"] = billing
+    data = order_data(
+        customer=customer,
+        deliveryDate="2026-11-28",
+        rows=[row(taxCategory="K", taxExemptionReasonCode="VATEX-EU-IC")],
+    )
+    if delivery is not None:
+        data["deliveryAddress"] = delivery
+    value = record(data)
+    named = any(address and "country" in address for address in (delivery, billing))
+
+    if named:
+        assert parsed_order(value).data.order_id == data["orderId"]
+    else:
+        assert rejected(value).errors == {
+            "deliveryAddress.country": ["required for tax category K (or billingAddress.country)"]
+        }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from worker.messages.outgoing import Document, InvoiceResource, document_path
-from worker.publishing.snapshots import invoice_state
+from worker.messages.outgoing import Document, InvoiceResource
+from worker.publishing.snapshots import documents_data, invoice_state
 from worker.store.reads import StoredInvoice
 
 
@@ -15,15 +15,6 @@ def invoice_resource(stored: StoredInvoice, today: date) -> InvoiceResource:
     invoice = stored.invoice
     return InvoiceResource(
         **dict(invoice_state(invoice)),
-        overdue=invoice.is_overdue(today) and invoice.totals.amount_due > 0,
-        documents=[
-            Document(
-                kind=document.kind,
-                media_type=document.media_type,
-                sha256=document.sha256,
-                size=document.size,
-                path=document_path(invoice.invoice_id, document.kind),
-            )
-            for document in stored.documents
-        ],
+        overdue=invoice.is_overdue(today),
+        documents=[Document(**data) for data in documents_data(invoice, stored.documents)],
     )

@@ -11,7 +11,7 @@ from worker.domain.amounts import line_amount
 from worker.domain.invoice import InvoiceLine
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.money import format_amount, minor_units
-from worker.domain.parties import NO_ADDRESS, Address, ElectronicAddress, Seller
+from worker.domain.parties import NO_ADDRESS, Address, ElectronicAddress, Seller, delivered_to
 from worker.domain.tax_categories import (
     has_vat_prefix,
     names_delivery_country,
@@ -151,12 +151,10 @@ def _stated_vat_id(invoice: Invoice) -> str | None:
 def delivery_address(invoice: Invoice) -> Address | None:
     """Where the goods went (BG-15): the stated delivery address, else the billing address
     where the categories must name the country (BR-IC-12)."""
-    address = stated(invoice.purchase.delivery_address)
-    if address is not None and address.country is not None:
-        return address
-    if names_delivery_country(categories_of(invoice)):
-        return buyer_address(invoice)
-    return None
+    named = names_delivery_country(categories_of(invoice))
+    return delivered_to(
+        stated(invoice.purchase.delivery_address), buyer_address(invoice) if named else None
+    )
 
 
 def document_lines(invoice: Invoice) -> list[DocumentLine]:

@@ -24,6 +24,14 @@ NO_ADDRESS = Address()
 """An address that states nothing."""
 
 
+def delivered_to(delivery: Address | None, billing: Address | None) -> Address | None:
+    """The address that names the country the goods went to (BR-IC-12): the delivery address
+    when it names one, else the billing address."""
+    if delivery is not None and delivery.country is not None:
+        return delivery
+    return billing
+
+
 @dataclass(frozen=True, slots=True)
 class ElectronicAddress:
     """Where a party receives e-invoices: a CEF EAS scheme and an id within it."""

@@ -18,7 +18,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from worker.domain.amounts import default_tax_category
 from worker.domain.money import minor_units
-from worker.domain.parties import Address, Customer, ElectronicAddress, Purchase
+from worker.domain.parties import Address, Customer, ElectronicAddress, Purchase, delivered_to
 from worker.domain.tax_categories import (
     Subject,
     TaxBreach,
@@ -205,7 +205,11 @@ class OrderCompleted(MessageModel):
 
     @property
     def delivery_country(self) -> str | None:
-        address = self.delivery_address or self.customer.billing_address
+        billing = self.customer.billing_address
+        address = delivered_to(
+            None if self.delivery_address is None else self.delivery_address.address(),
+            None if billing is None else billing.address(),
+        )
         return None if address is None else address.country
 
     def _tax_category_breaches(self) -> Iterator[InitErrorDetails]:

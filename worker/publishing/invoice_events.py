@@ -84,10 +84,15 @@ def invoice_event(
     if isinstance(fact, NotificationRequested):
         event_id = data["notification_id"]
     elif isinstance(fact, InvoiceOverdue):
-        event_id = stable_event_id(event_type, invoice.invoice_id)
+        event_id = overdue_event_id(invoice.invoice_id)
     else:
         event_id = stable_event_id(event_type, invoice.invoice_id, str(invoice.version))
     return invoice_message(settings, event_type, event_id, data, invoice, cause, now)
+
+
+def overdue_event_id(invoice_id: str) -> str:
+    """An invoice is announced overdue once: its event's id is the invoice's."""
+    return stable_event_id("invoice-overdue", invoice_id)
 
 
 def event_data(fact: InvoiceFact) -> tuple[str, dict[str, Any]]:

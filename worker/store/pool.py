@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeAlias
@@ -12,6 +11,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from worker.messages.text import escaped, shorten
+from worker.settings import Timeouts
 
 Executor: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any] | asyncpg.Pool[Any]"
 """Whatever runs a statement: a connection, a pooled one, or the pool itself."""
@@ -75,27 +75,7 @@ def numeric_text(value: Decimal) -> str:
     return str(value)
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Server-side limits on every connection the worker opens: a statement, a lock wait,
-    a transaction left idle (a worker paused or cut off while it holds the numbering lock
-    must not freeze numbering for the others), and TCP keepalives so that the server ends a
-    session whose client is gone within about a minute, releasing its locks."""
-
-    statement_ms: int = 30_000
-    lock_ms: int = 10_000
-    idle_in_transaction_ms: int = 60_000
-
-    def server_settings(self) -> dict[str, str]:
-        return {
-            "statement_timeout": str(self.statement_ms),
-            "lock_timeout": str(self.lock_ms),
-            "idle_in_transaction_session_timeout": str(self.idle_in_transaction_ms),
-            "tcp_keepalives_idle": "30",
-            "tcp_keepalives_interval": "10",
-            "tcp_keepalives_count": "3",
-            "tcp_user_timeout": "60000",
-        }
+DEFAULT_TIMEOUTS = Timeouts()
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
@@ -104,7 +84,7 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
-async def connect(database_url: str, timeouts: Timeouts = Timeouts()) -> asyncpg.Connection:
+async def connect(database_url: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> asyncpg.Connection:
     """A single connection, set up like the pool's."""
     connection = await asyncpg.connect(database_url, server_settings=timeouts.server_settings())
     await _init_connection(connection)
@@ -112,7 +92,7 @@ async def connect(database_url: str, timeouts: Timeouts = Timeouts()) -> asyncpg
 
 
 async def create_pool(
-    database_url: str, *, max_size: int = 4, timeouts: Timeouts = Timeouts()
+    database_url: str, *, max_size: int = 4, timeouts: Timeouts = DEFAULT_TIMEOUTS
 ) -> asyncpg.Pool:
     # min_size 0: connections are opened when first needed, so a worker started while the
     # database is away runs, says not ready and waits for it, instead of exiting.
