@@ -464,6 +464,44 @@ def test_a_return_over_two_invoices_announces_each_change_once() -> None:
     ]
 
 
+def test_notes_follow_the_invoices_numbers_past_the_sixth_digit() -> None:
+    """Numbers grow a seventh digit after INV-2026-999999; "INV-2026-1000000" sorts before
+    "INV-2026-999999" as text, not as a number."""
+    store = MemoryStore(Settings())
+    store.series[("INV", 2026)] = 999_998
+    store.run(
+        records_of(
+            [
+                order("e-1", "o-1", [("r1", "2", "10.00")]),
+                order("e-2", "o-1", [("r2", "3", "4.00")]),
+            ]
+        )
+    )
+    numbers = [store.invoices[invoice_of(e)].number for e in ("e-1", "e-2")]
+    assert numbers == ["INV-2026-999999", "INV-2026-1000000"]
+
+    store.run(records_of([returned("ret-1", "o-1", "R1", [("r2", "1"), ("r1", "1")])]))
+
+    closed = [d for d in data_of(store, "invoice-closed") if d["type"] == "credit-note"]
+    assert [(d["invoiceNumber"], d["referenceInvoiceId"]) for d in closed] == [
+        ("CN-2026-000001", invoice_of("e-1")),
+        ("CN-2026-000002", invoice_of("e-2")),
+    ]
+
+
+def test_a_conflict_of_a_return_before_its_invoice_does_not_say_it_is_too_much() -> None:
+    """The dead letter's details are what an operator reads to decide on a replay: a return
+    that came before its invoice is to be sent again, not corrected."""
+    store = MemoryStore(Settings())
+
+    store.run(records_of([returned("ret-1", "o-1", "R1", [("r1", "1")], charges=["ship"])]))
+
+    [message] = [m for m in store.outbox if m.topic == store.settings.topics.dead_letter]
+    error = dict(message.headers)["x-dead-letter-error"]
+    assert error is not None
+    assert "more than is left" not in json.loads(error)["details"]
+
+
 # Batching: one batch, or one record a batch, gives the same bytes.
 
 
