@@ -89,7 +89,7 @@ async def _attack(
         if phase_no == 1:
             orders = [key for key in stream.applied if key[0] == SOURCE]
             await wait_until_applied(stack.database_url, orders, within)
-            for outgoing in stream.phases[1]:
+            for outgoing in [record for later in stream.phases[1:] for record in later]:
                 await stack.publish(outgoing)
         for index, case in enumerate(phase):
             key = _key(case)
@@ -105,7 +105,7 @@ async def _attack(
         if phase_no == 0:
             for outgoing in valid[len(phase) * step :]:
                 await stack.publish(outgoing)
-    stream.phases = [stream.phases[0], []]  # the command phase is published above
+    stream.phases = [stream.phases[0]]  # the later phases are published above
     stream.checked_elsewhere = {
         command_id for item in sent if (command_id := event_id(item.case.value)) is not None
     }

@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import asyncpg
 
-from tests.integration.flows import await_event, closed_invoice, row
+from tests.integration.flows import await_event, closed_invoice, order_returned, row
 from tests.integration.kafka_client import KafkaClient
 from worker.running import Worker
 from worker.settings import Settings
 
 
 def return_event(order_id: str, return_id: str, *rows: tuple[str, str]) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "/tests",
-        "type": "order-returned",
-        "time": "2026-11-24T10:00:00Z",
-        "data": {
-            "orderId": order_id,
-            "returnId": return_id,
-            "rows": [{"rowId": row_id, "quantity": quantity} for row_id, quantity in rows],
-        },
-    }
+    return order_returned(order_id, list(rows), return_id=return_id)
 
 
 async def credit_note_of(kafka: KafkaClient, settings: Settings, return_id: str) -> dict[str, Any]:
