@@ -90,7 +90,8 @@ class Batch:
     def in_number_order(self, invoices: list[Invoice]) -> list[Invoice]:
         numbered = sorted(
             (invoice for invoice in invoices if invoice.number is not None),
-            key=lambda invoice: (invoice.closed_at, invoice.number),
+            # one series' numbers: a longer one is the later ("…-1000000" after "…-999999")
+            key=lambda invoice: (invoice.closed_at, len(invoice.number or ""), invoice.number),
         )
         closing = list(self._closing)
         awaiting = sorted(

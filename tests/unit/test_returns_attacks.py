@@ -14,14 +14,10 @@ from tests import change_log
 from tests.builders import SOURCE, command, order, returned
 from tests.memory_store import MemoryStore, records_of, results
 from tests.sellers import SELLER
-from worker.decisions import Record
+from tests.unit.test_batching import invoice_of, run
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
 from worker.messages import stable_event_id
 from worker.settings import Settings
-
-
-def invoice_of(event_id: str) -> str:
-    return stable_event_id("invoice", SOURCE, event_id)
 
 
 def events(store: MemoryStore, event_type: str | None = None) -> list[dict[str, Any]]:
@@ -505,18 +501,11 @@ def test_a_conflict_of_a_return_before_its_invoice_does_not_say_it_is_too_much()
 # Batching: one batch, or one record a batch, gives the same bytes.
 
 
-def _run(records: list[Record], batch_size: int, settings_: Settings) -> MemoryStore:
-    store = MemoryStore(settings_)
-    for start in range(0, len(records), batch_size):
-        store.run(records[start : start + batch_size])
-    return store
-
-
 def _same_bytes(stream: list[dict[str, Any]], settings_: Settings) -> None:
     records = records_of(stream)
-    one = _run(records, 1, settings_)
+    one = run(records, 1, settings_)
     for size in range(2, len(records) + 1):
-        many = _run(records, size, settings_)
+        many = run(records, size, settings_)
         assert many.outbox == one.outbox, size
         assert many.invoices == one.invoices, size
         assert many.waiting_notifications == one.waiting_notifications, size

@@ -11,7 +11,7 @@ from worker.decisions import View
 from worker.domain.customer import address_for
 from worker.domain.invoice import InvoiceContent
 from worker.domain.lifecycle import Change, Invoice, InvoiceType, NotificationRequested
-from worker.domain.order import Order
+from worker.domain.order import Order, OrderDetails
 
 log = structlog.get_logger(__name__)
 
@@ -28,23 +28,19 @@ def new_draft(
     payment_terms_days: int | None = None,
     return_id: str | None = None,
 ) -> Invoice:
-    """A draft of the order: a credit note of `reference` (in its currency and tax mode)
-    when there is one, else an invoice. Its payment terms are the configured ones unless
-    given."""
-    details = order.details
-    currency, prices_include_tax = (
-        (details.currency, details.prices_include_tax)
-        if reference is None
-        else (reference.currency, reference.prices_include_tax)
-    )
+    """A draft of the order: an invoice to the order's customer, from the seller configured
+    now; or a credit note of `reference`, between that invoice's parties, for its order code
+    and purchase, in its currency and tax mode (the order, or the seller configured, may
+    have changed since). Its payment terms are the configured ones unless given."""
+    stated: OrderDetails | Invoice = order.details if reference is None else reference
     return Invoice(
         invoice_id=invoice_id,
         order_id=order.order_id,
         type=InvoiceType.INVOICE if reference is None else InvoiceType.CREDIT_NOTE,
-        order_code=details.order_code,
-        currency=currency,
-        prices_include_tax=prices_include_tax,
-        customer=details.customer,
+        order_code=stated.order_code,
+        currency=stated.currency,
+        prices_include_tax=stated.prices_include_tax,
+        customer=stated.customer,
         content=content,
         payment_terms_days=view.settings.payment_terms_days
         if payment_terms_days is None
@@ -53,8 +49,8 @@ def new_draft(
         return_id=return_id,
         note=note,
         due_date=due,
-        purchase=details.purchase,
-        seller=view.settings.seller.as_seller(),
+        purchase=stated.purchase,
+        seller=view.settings.seller.as_seller() if reference is None else reference.seller,
     )
 
 

@@ -37,7 +37,9 @@ def handle_order_returned(view: View, record: Record, event: OrderReturnedEvent)
                 event,
                 RejectReason.CONFLICT,
                 conflict.errors,
-                "The return is more than is left to credit; nothing of it was applied.",
+                "The return does not match what the order's invoices have left to credit"
+                " (see errors); nothing of it was applied. One that came before its invoice"
+                " may be replayed once the invoice is closed.",
             ),
         )
     change = Change(())
@@ -65,6 +67,7 @@ def _credit_note(view: View, event: OrderReturnedEvent, credit: ReturnCredit) ->
         order,
         content,
         reference,
+        note=event.data.reason,
         return_id=event.data.return_id,
     )
     change = create_invoice(draft, close=True, reference=reference)

@@ -120,7 +120,8 @@ OUTGOING: Mapping[str, EventRoute] = {
     "invoice-credited": EventRoute(
         "invoice_events",
         InvoiceCreditedData,
-        "A credit note was closed against the invoice; something is still due.",
+        "A credit note was closed against the invoice; something is still due, or owed back"
+        " (`refundDue`).",
     ),
     "invoice-overdue": EventRoute(
         "invoice_events",

@@ -6,8 +6,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS invoices_return_once
     ON invoices (order_id, return_id, reference_invoice_id) WHERE return_id IS NOT NULL;
 
 -- How the customer hears of the order's invoices, which a return's credit notes follow. An
--- order stored before this was not kept with it: its returns notify no one ('none').
-ALTER TABLE orders ADD COLUMN IF NOT EXISTS delivery text NOT NULL DEFAULT 'none';
+-- order stored before this was not kept with it: it gets the contract's default, 'email'
+-- (a customer without an e-mail address is told nothing, as with any email delivery).
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS delivery text NOT NULL DEFAULT 'email';
 
 -- A credit note's notification tells what is owed back on the invoice it credits, as it
 -- was when requested, whenever the documents are ready.
