@@ -251,10 +251,12 @@ class Story:
             )
         totals = invoice["totals"]
         due = f", due {invoice['dueDate']}" if invoice.get("dueDate") else ""
+        owed = (
+            "" if invoice["type"] == "credit-note" else f"  amount due {totals['amountDue']}{due}"
+        )
         self._write(
             f"  net {totals['netAmount']}  tax {totals['taxAmount']}"
-            f"  gross {totals['grossAmount']} {invoice['currency']}"
-            f"  amount due {totals['amountDue']}{due}\n"
+            f"  gross {totals['grossAmount']} {invoice['currency']}{owed}\n"
         )
 
     def _pdfs(self, events: list[Received]) -> None:
