@@ -57,6 +57,25 @@ def command(event_id: str, action: str, source: str = BACK_OFFICE, **data: Any) 
     }
 
 
+def returned(
+    event_id: str, order_id: str, return_id: str, rows: Sequence[tuple[str, str]], **data: Any
+) -> dict[str, Any]:
+    """An order-returned event: (rowId, quantity) of each row given back."""
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": SOURCE,
+        "type": "order-returned",
+        "time": "2026-11-23T12:00:00Z",
+        "data": {
+            "orderId": order_id,
+            "returnId": return_id,
+            "rows": [{"rowId": row_id, "quantity": quantity} for row_id, quantity in rows],
+            **data,
+        },
+    }
+
+
 def order_row(row_id: str, position: int = 0, **changes: Any) -> OrderRow:
     row = OrderRow(
         row_id=row_id,

@@ -103,16 +103,20 @@ class MemoryStore:
         return replace(self.orders[order_id], held_row_ids=frozenset(held))
 
 
+_TOPICS = {"order-completed": "orders.completed", "order-returned": "orders.returned"}
+
+
 def records_of(events: Iterable[dict[str, Any] | bytes]) -> list[Record]:
-    """Records of the order and command topics, by event type, keyed by the order id."""
+    """Records of the order, return and command topics, by event type, keyed by the order
+    id."""
     records = []
     for offset, event in enumerate(events):
         value = event if isinstance(event, bytes) else json.dumps(event).encode()
-        is_order = isinstance(event, dict) and event.get("type") == "order-completed"
+        event_type = event.get("type") if isinstance(event, dict) else None
         key = event.get("data", {}).get("orderId") if isinstance(event, dict) else None
         records.append(
             Record(
-                topic="orders.completed" if is_order else "invoices.commands",
+                topic=_TOPICS.get(event_type, "invoices.commands"),
                 partition=0,
                 offset=offset,
                 key=None if not isinstance(key, str) else key.encode(),

@@ -87,6 +87,24 @@ class Batch:
     def invoices_of(self, order_id: str) -> list[Invoice]:
         return [invoice for invoice in self.invoices.values() if invoice.order_id == order_id]
 
+    def in_number_order(self, invoices: list[Invoice]) -> list[Invoice]:
+        numbered = sorted(
+            (invoice for invoice in invoices if invoice.number is not None),
+            # one series' numbers: a longer one is the later ("…-1000000" after "…-999999")
+            key=lambda invoice: (invoice.closed_at, len(invoice.number or ""), invoice.number),
+        )
+        closing = list(self._closing)
+        awaiting = sorted(
+            (invoice for invoice in invoices if invoice.invoice_id in self._closing),
+            key=lambda invoice: closing.index(invoice.invoice_id),
+        )
+        others = [
+            invoice
+            for invoice in invoices
+            if invoice.number is None and invoice.invoice_id not in self._closing
+        ]
+        return [*numbered, *awaiting, *others]
+
     def seen(self, key: EventKey) -> bool:
         """Applied or answered before (a dead-lettered event is new again)."""
         entry = self.inbox.get(key)

@@ -99,10 +99,7 @@ class BatchConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consumes until `stop` is set; the batch in hand is finished and committed."""
-        topics = self._settings.topics
-        self.consumer.subscribe(
-            [topics.orders_completed, topics.invoice_commands], listener=_CommitOnRevoke(self)
-        )
+        self.consumer.subscribe(list(self._settings.topics.inputs), listener=_CommitOnRevoke(self))
         self.running = True
         try:
             while not stop.is_set():

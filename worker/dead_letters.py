@@ -287,7 +287,7 @@ class DeadLetterPage:
 
 def not_replayable(letter: DeadLetter, settings: Settings) -> str | None:
     """Why a letter cannot be sent back, or None: it goes back only to an input topic."""
-    inputs = (settings.topics.orders_completed, settings.topics.invoice_commands)
+    inputs = settings.topics.inputs
     if not letter.original_topic:
         return f"it has no {ORIGINAL_TOPIC} header"
     if letter.original_topic not in inputs:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
-from worker.messages import INVOICE_COMMAND, ORDER_COMPLETED
+from worker.messages.routing import INCOMING
 from worker.store.dunning import Overdue
 from worker.store.outbox import PendingMessage
 from worker.version import package_version
@@ -21,7 +21,7 @@ from worker.version import package_version
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 UNKNOWN_TYPE = "unknown"
-KNOWN_TYPES = frozenset({ORDER_COMPLETED, INVOICE_COMMAND})
+KNOWN_TYPES = frozenset(INCOMING)
 
 
 RECORDS = Counter(

@@ -34,8 +34,7 @@ from worker.handlers.rejections import dead_letter, reject_invalid_command, reje
 from worker.logs import CORRELATION_ID, MESSAGE_ID, OFFSET, PARTITION, TOPIC
 from worker.messages import (
     INVOICE_COMMAND,
-    InvoiceCommandEvent,
-    OrderCompletedEvent,
+    KnownEvent,
     Rejection,
     RejectReason,
     parse_record,
@@ -57,7 +56,7 @@ CONFLICT_ATTEMPTS = 5
 """Tries of a batch that concurrency conflicts keep failing, before it is split."""
 PROCESSING_ERROR_DETAILS = "The record could not be processed: {error}"
 
-Parsed = OrderCompletedEvent | InvoiceCommandEvent | Rejection
+Parsed = KnownEvent | Rejection
 
 
 class Stopping(Exception):

@@ -52,11 +52,13 @@ class WaitingNotification:
     reason: str
     request: tuple[str, ...]
     amount_due: Decimal
-    """What was due when it was requested: the notification tells that, whenever the
-    documents are ready."""
+    """What was due when it was requested (for a credit note, on the invoice it credits):
+    the notification tells that, whenever the documents are ready."""
     correlation_id: str
     event_time: datetime | None
     traceparent: str | None = None
+    refund_due: Decimal | None = None
+    """A credit note's: what was owed back on the invoice it credits when requested."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,8 @@ def topic_channels() -> dict[str, tuple[str, list[str]]]:
     found: dict[str, tuple[str, list[str]]] = {}
     for action, routes in (("receive", INCOMING), ("send", OUTGOING)):
         for event_type, route in routes.items():
-            found.setdefault(route.topic, (action, []))[1].append(event_type)
+            for topic in route.topics:
+                found.setdefault(topic, (action, []))[1].append(event_type)
     found[DEAD_LETTER_TOPIC] = ("send", [DEAD_LETTER])
     return {topic: found[topic] for topic in Topics.model_fields if topic in found}
 
@@ -270,11 +271,11 @@ def events_table() -> str:
     ]
     for direction, routes in (("in", INCOMING), ("out", OUTGOING)):
         for event_type, route in routes.items():
-            topic = Topics.model_fields[route.topic].default
-            setting = f"{env_prefix}{route.topic.upper()}"
-            rows.append(
-                f"| `{event_type}` | `{topic}` ({setting}) | {direction} | {route.summary} |"
+            topics = ", also ".join(
+                f"`{Topics.model_fields[topic].default}` ({env_prefix}{topic.upper()})"
+                for topic in route.topics
             )
+            rows.append(f"| `{event_type}` | {topics} | {direction} | {route.summary} |")
     dead = Topics.model_fields[DEAD_LETTER_TOPIC].default
     rows.append(
         f"| dead letter | `{dead}` ({env_prefix}{DEAD_LETTER_TOPIC.upper()}) | out"

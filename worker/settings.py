@@ -69,7 +69,9 @@ class Topics(BaseSettings):
     )
 
     orders_completed: str = "orders.completed"
-    """In: `order-completed`."""
+    """In: `order-completed` (and `order-returned`)."""
+    orders_returned: str = "orders.returned"
+    """In: `order-returned`."""
     invoice_commands: str = "invoices.commands"
     """In: `invoice-command`."""
     invoices_closed: str = "invoices.closed"
@@ -84,6 +86,11 @@ class Topics(BaseSettings):
     `-documents-ready`, `-documents-failed`) and `invoice-overdue`."""
     dead_letter: str = "invoicer.dead-letter"
     """Out: the records that could not be applied, unchanged, with why in their headers."""
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The topics the worker consumes."""
+        return (self.orders_completed, self.orders_returned, self.invoice_commands)
 
     @field_validator("*")
     @classmethod

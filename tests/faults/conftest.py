@@ -38,7 +38,7 @@ from tests.faults.processes import (
     run_invoicer,
     stop_all,
 )
-from tests.faults.stream import SOURCE, Outgoing, Stream
+from tests.faults.stream import Outgoing, Stream, inbox_keys
 from worker.local_services import LocalKafka, LocalPostgres
 from worker.settings import Settings, Topics
 from worker.topics import ensure_topics
@@ -97,9 +97,11 @@ class Stack:
         return process
 
     def topic(self, kind: str) -> str:
-        return {"orders": self.topics.orders_completed, "commands": self.topics.invoice_commands}[
-            kind
-        ]
+        return {
+            "orders": self.topics.orders_completed,
+            "returns": self.topics.orders_returned,
+            "commands": self.topics.invoice_commands,
+        }[kind]
 
     async def publish(self, record: Outgoing) -> Any:
         """Sends and waits for the broker's acknowledgement; returns its metadata. Retried
@@ -131,8 +133,7 @@ class Stack:
         for number, phase in enumerate(phases):
             if number:
                 await wait_until_applied(
-                    self.database_url,
-                    [(SOURCE, r.event_id) for p in phases[:number] for r in p],
+                    self.database_url, inbox_keys([r for p in phases[:number] for r in p])
                 )
             pause = seconds / len(phases) / max(1, len(phase))
             for record in phase:

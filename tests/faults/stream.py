@@ -6,8 +6,10 @@ sent twice. Commands about the invoices phase 1 created come second (phase 2: co
 travel on another topic, so only then do they find their invoices): close the drafts
 (some changed first) or delete them; on open invoices record a payment, or record one
 and refund it (the refund told twice under two command ids), void, or credit them in full
-(paid) or in part. Invoice ids, event ids and notification ids are the contract's stable
-uuid5s, so every expected output is known before a single record is sent.
+(paid) or in part. Returns of some open invoices' rows come last (phase 3, on
+orders.returned): each is credited at once, and notified like the order. Invoice ids,
+event ids and notification ids are the contract's stable uuid5s, so every expected output
+is known before a single record is sent.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ _QUANTITIES = ("1", "2", "3", "0.5", "1.250", "12")
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A record to publish: `kind` is "orders" or "commands" (the test maps it to a topic)."""
+    """A record to publish: `kind` is "orders", "returns" or "commands" (the test maps it to
+    a topic)."""
 
     kind: str
     key: bytes
@@ -50,6 +53,11 @@ class ExpectedInvoice:
     """An invoice-created event is due (it was a draft when it was created)."""
     notification_id: str | None
     """The automatic notification's id, when one is due."""
+    channel: str | None = None
+    """Where the order's closed invoices and credit notes are sent: None with delivery
+    "none", or without an address for it."""
+    quantities: dict[str, str] = field(default_factory=dict)
+    """Each row's quantity, by row id."""
     credit_note: bool = False
 
     @property
@@ -95,6 +103,11 @@ def command_event(command_id: str, order_id: str | None, **data: Any) -> dict[st
         "datacontenttype": "application/json",
         "data": {**({"orderId": order_id} if order_id else {}), **data},
     }
+
+
+def inbox_keys(records: list[Outgoing]) -> set[tuple[str, str]]:
+    """(source, id) of each record, as the inbox keeps it."""
+    return {(json.loads(record.value or b"")["source"], record.event_id) for record in records}
 
 
 def encode(event: dict[str, Any]) -> bytes:
@@ -193,7 +206,36 @@ class _Builder:
                 invoice.status = "paid"
             elif draw < 0.46 and len(invoice.row_ids) > 1:
                 commands.append(self.credit_note(invoice, [invoice.row_ids[0]]))
+            elif draw < 0.54 and len(invoice.row_ids) > 1:
+                commands.append(self.order_return(invoice, invoice.row_ids[0]))
         return commands
+
+    def order_return(self, invoice: ExpectedInvoice, row_id: str) -> Outgoing:
+        """All of one row of the invoice given back: a credit note closed at once, sent as
+        the order's invoices are; the invoice keeps its other rows to pay."""
+        event_id = self.new_id()
+        event = flows.order_returned(
+            invoice.order_id,
+            [(row_id, invoice.quantities[row_id])],
+            return_id=f"ret-{event_id}",
+            event_id=event_id,
+            source=SOURCE,
+        )
+        self.stream.applied.add((SOURCE, event_id))
+        note_id = stable_event_id("credit-note", SOURCE, event_id, invoice.invoice_id)
+        self.stream.invoices[note_id] = ExpectedInvoice(
+            invoice_id=note_id,
+            order_id=invoice.order_id,
+            currency=invoice.currency,
+            row_ids=(),
+            status="open",
+            announced_as_draft=False,
+            notification_id=None
+            if invoice.channel is None
+            else stable_event_id("notification", note_id, invoice.channel, note_id),
+            credit_note=True,
+        )
+        return Outgoing("returns", invoice.order_id.encode(), encode(event), event_id)
 
     def credit_note(self, invoice: ExpectedInvoice, row_ids: list[str]) -> Outgoing:
         """A credit note of these lines of the invoice, closed at once."""
@@ -237,6 +279,7 @@ def expect_order_message(stream: Stream, event: dict[str, Any], new_row_ids: lis
     channel = invoicing["delivery"]
     customer = data["customer"]
     address = {"email": customer.get("email"), "sms": customer.get("phone")}.get(channel)
+    quantities = {row["rowId"]: row["quantity"] for row in data["rows"]}
     stream.invoices[invoice_id] = ExpectedInvoice(
         invoice_id=invoice_id,
         order_id=data["orderId"],
@@ -247,6 +290,8 @@ def expect_order_message(stream: Stream, event: dict[str, Any], new_row_ids: lis
         notification_id=stable_event_id("notification", invoice_id, channel, invoice_id)
         if closed and address
         else None,
+        channel=channel if address else None,
+        quantities={row_id: quantities[row_id] for row_id in new_row_ids},
     )
     stream.order_rows.setdefault(data["orderId"], set()).update(new_row_ids)
     stream.applied.add((event["source"], event["id"]))
@@ -272,5 +317,9 @@ def build_stream(
         for index in range(len(phase) - 1, -1, -1):
             if builder.random.random() < duplicates:
                 phase.insert(index + 1, phase[index])
-        builder.stream.phases[1] = phase
+        # Returns on a phase of their own: two topics in one phase would reach the worker
+        # in an order of the broker's, and the credit notes share one number series.
+        builder.stream.phases[1:] = [
+            [record for record in phase if record.kind != kind] for kind in ("returns", "commands")
+        ]
     return builder.stream

@@ -17,6 +17,7 @@ from tests.faults.stream import (
     build_stream,
     command_event,
     encode,
+    inbox_keys,
 )
 
 OUTPUTS = ("invoices_closed", "notifications_requested", "invoice_events", "command_results")
@@ -84,14 +85,10 @@ async def _run(
             await stack.publish_backlog(phase)
             if number == 0:
                 worker.start()
-            await wait_until_applied(stack.database_url, _keys(phase))
+            await wait_until_applied(stack.database_url, inbox_keys(phase))
         report = await stack.check(stream)
         assert report.violations == []
         return await _outputs(stack)
-
-
-def _keys(phase: list[Outgoing]) -> set[tuple[str, str]]:
-    return {(json.loads(record.value or b"")["source"], record.event_id) for record in phase}
 
 
 async def test_one_record_per_batch_and_500_per_batch_emit_the_same_events(

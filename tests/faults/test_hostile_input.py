@@ -17,11 +17,11 @@ from tests.faults.invariants import (
     wait_until_applied,
 )
 from tests.faults.stream import (
-    SOURCE,
     Outgoing,
     Stream,
     build_stream,
     expect_order_message,
+    inbox_keys,
 )
 from tests.integration.kafka_client import Received
 from worker.messages import MAX_HEADER_BYTES
@@ -87,9 +87,8 @@ async def _attack(
             await stack.publish(before)
     for phase_no, phase in enumerate(phases):
         if phase_no == 1:
-            orders = [key for key in stream.applied if key[0] == SOURCE]
-            await wait_until_applied(stack.database_url, orders, within)
-            for outgoing in stream.phases[1]:
+            await wait_until_applied(stack.database_url, inbox_keys(valid), within)
+            for outgoing in [record for later in stream.phases[1:] for record in later]:
                 await stack.publish(outgoing)
         for index, case in enumerate(phase):
             key = _key(case)
@@ -105,7 +104,7 @@ async def _attack(
         if phase_no == 0:
             for outgoing in valid[len(phase) * step :]:
                 await stack.publish(outgoing)
-    stream.phases = [stream.phases[0], []]  # the command phase is published above
+    stream.phases = [stream.phases[0]]  # the later phases are published above
     stream.checked_elsewhere = {
         command_id for item in sent if (command_id := event_id(item.case.value)) is not None
     }

@@ -37,6 +37,30 @@ def order_event(
     }
 
 
+def order_returned(
+    order_id: str,
+    rows: list[tuple[str, str]],
+    *,
+    return_id: str,
+    event_id: str | None = None,
+    source: str = "/tests",
+) -> dict[str, Any]:
+    """An order-returned event: (rowId, quantity) of each row given back."""
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()) if event_id is None else event_id,
+        "source": source,
+        "type": "order-returned",
+        "time": "2026-11-24T10:00:00Z",
+        "datacontenttype": "application/json",
+        "data": {
+            "orderId": order_id,
+            "returnId": return_id,
+            "rows": [{"rowId": row_id, "quantity": quantity} for row_id, quantity in rows],
+        },
+    }
+
+
 def row(
     row_id: str, quantity: str = "1", unit_price: str = "10.00", tax_rate: str = "21"
 ) -> dict[str, Any]:

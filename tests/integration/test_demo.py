@@ -50,6 +50,8 @@ def test_the_demo_tells_each_invoice_its_events_and_the_close_command(
         "command record-payment of the invoice of order DE-3301",
         "an overdue scan as if today were",
         "command record-payment of the invoice of order DE-3301",
+        "order-returned RET-3301-1 of order DE-3301",
+        "command refund-payment of the invoice of order DE-3301",
     ]
     numbers = [re.search(r"INV-\d{4}-(\d{6})", section) for section in sections]
     assert [None if n is None else int(n.group(1)) for n in numbers] == [
@@ -62,6 +64,8 @@ def test_the_demo_tells_each_invoice_its_events_and_the_close_command(
         6,
         6,
         6,
+        6,
+        None,
         6,
     ]
     vat = sections[3]
@@ -77,3 +81,10 @@ def test_the_demo_tells_each_invoice_its_events_and_the_close_command(
     assert "reminder 1 by email" in sections[8]
     assert "-> invoice-overdue" in sections[8]
     assert "status paid" in sections[9]
+    returned = sections[10]
+    assert "credit note CN-2026-000001, status open" in returned
+    assert "VAT    19 %: taxable 190.00, tax 36.10" in returned
+    assert "refund owed on the invoice: 226.10 EUR" in returned
+    assert "credit note of 226.10 by email" in returned
+    assert "result: ok true, status paid" in sections[11]
+    assert "0.00 due, 0.00 owed back" in sections[11]

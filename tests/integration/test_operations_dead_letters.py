@@ -107,7 +107,7 @@ async def test_dead_letters_are_listed_with_their_reason_and_replayed_after_the_
     skipped = (
         f"skipped {forgery.partition}:{forgery.offset}: x-original-topic"
         f" '{topics.invoices_closed}' is not a topic the worker consumes"
-        f" ({topics.orders_completed}, {topics.invoice_commands})"
+        f" ({', '.join(topics.inputs)})"
     )
 
     dry_run = await invoicer(

@@ -415,6 +415,7 @@ def test_keda_scales_on_the_workers_group_and_topics_within_the_partitions(
     triggers = {trigger["metadata"]["topic"]: trigger for trigger in scaled["triggers"]}
     assert set(triggers) == {
         config["INVOICER_TOPIC_ORDERS_COMPLETED"],
+        config["INVOICER_TOPIC_ORDERS_RETURNED"],
         config["INVOICER_TOPIC_INVOICE_COMMANDS"],
     }
     for trigger in triggers.values():

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from opentelemetry import trace
 
 from tests import change_log
-from tests.builders import BACK_OFFICE, SOURCE, command, order
+from tests.builders import BACK_OFFICE, SOURCE, command, order, returned
 from tests.memory_store import MemoryStore, records_of, results
 from tests.sellers import SELLER
 from worker import tracing
@@ -26,6 +26,7 @@ ORDER_IDS = ("o-1", "o-2")
 ROW_IDS = ("r1", "r2", "r3")
 REFUND_IDS = ("refund-1", "refund-2")
 PAYMENT_IDS = ("bank-1", "bank-2")
+RETURN_IDS = ("RET-1", "RET-2", "RET-3")
 
 
 def invoice_of(event_id: str, source: str = SOURCE) -> str:
@@ -263,11 +264,24 @@ _credited = st.one_of(
 reference may not have, or more than is left of it, now and then)."""
 
 
+def _returned_rows(billed: set[str]) -> st.SearchStrategy[list[tuple[str, str]]]:
+    """What a return gives back: mostly rows the stream billed on the order (more than was
+    billed, now and then), and now and then a row the order does not have."""
+    row_ids = [*sorted(billed), *sorted(billed), *ROW_IDS, "r9"]
+    return st.lists(
+        st.tuples(st.sampled_from(row_ids), st.sampled_from(["0.5", "0.5", "1", "3"])),
+        min_size=1,
+        max_size=2,
+        unique_by=lambda row: row[0],
+    )
+
+
 @st.composite
 def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
     events: list[dict[str, Any] | bytes] = []
     makers: list[str] = []  # invoice ids events of the stream create
     orders_of: dict[str, str] = {}  # invoice id → its order, for the stream's invoices
+    billed: dict[str, set[str]] = {}  # order id → the row ids its order events sent
     paid: list[tuple[str, str, str]] = []  # (invoice id, payment id, amount) of its payments
     for n in range(draw(st.integers(min_value=1, max_value=25))):
         event_id = f"e-{n}"
@@ -288,16 +302,20 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                     "pay",
                     "pay",
                     "refund",
+                    "return",
+                    "return",
                     "copy",
                     "bad",
                 ]
             )
         )
         if kind == "order":
+            rows = draw(_rows)
+            billed.setdefault(order_id, set()).update(row_id for row_id, _, _ in rows)
             event = order(
                 event_id,
                 order_id,
-                draw(_rows),
+                rows,
                 autoClose=draw(st.sampled_from([True, True, False])),
                 delivery=draw(st.sampled_from(["email", "sms", "none"])),
             )
@@ -371,6 +389,15 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                 **({"refundId": draw(st.sampled_from(REFUND_IDS))} if draw(st.booleans()) else {}),
                 **_currency(draw),
             )
+        elif kind == "return":
+            returned_order = orders_of.get(draw(known), order_id)
+            event = returned(
+                event_id,
+                returned_order,
+                draw(st.sampled_from(RETURN_IDS)),
+                draw(_returned_rows(billed.get(returned_order, set()))),
+                **({"charges": ["shipping"]} if draw(st.integers(0, 9)) == 0 else {}),
+            )
         elif kind == "copy" and events:
             events.append(draw(st.sampled_from(events)))
             continue
@@ -402,6 +429,12 @@ def _currency(draw: st.DrawFn) -> dict[str, str]:
 def test_any_batching_emits_the_same_bytes_as_one_record_per_batch(
     stream: list[dict[str, Any] | bytes], batch_size: int, documents: bool
 ) -> None:
+    assert_batched_as_one_by_one(stream, batch_size, documents)
+
+
+def assert_batched_as_one_by_one(
+    stream: list[dict[str, Any] | bytes], batch_size: int, documents: bool
+) -> None:
     records = records_of(stream)
     with_documents = Settings(seller=SELLER) if documents else Settings()
 
@@ -415,8 +448,72 @@ def test_any_batching_emits_the_same_bytes_as_one_record_per_batch(
     assert batched.waiting_notifications == one_by_one.waiting_notifications
 
 
+@st.composite
+def return_streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
+    """Closed orders, then returns of their rows among quantity credits, payments, voids and
+    more rows: most returns credit something, some ask for more than is left."""
+    events: list[dict[str, Any] | bytes] = []
+    billed: dict[str, set[str]] = {}
+    invoices: list[str] = []
+    for n in range(draw(st.integers(min_value=1, max_value=12))):
+        event_id = f"e-{n}"
+        order_id = draw(st.sampled_from(ORDER_IDS))
+        kind = (
+            "order"
+            if n == 0
+            else draw(st.sampled_from(["order", *["return"] * 4, "credit", "pay", "void"]))
+        )
+        if kind == "order":
+            rows = draw(_rows)
+            billed.setdefault(order_id, set()).update(row_id for row_id, _, _ in rows)
+            invoices.append(invoice_of(event_id))
+            events.append(
+                order(event_id, order_id, rows, delivery=draw(st.sampled_from(["email", "none"])))
+            )
+        elif kind == "return":
+            order_id = draw(st.sampled_from(sorted(billed)))
+            events.append(
+                returned(
+                    event_id,
+                    order_id,
+                    draw(st.sampled_from(RETURN_IDS)),
+                    draw(_returned_rows(billed[order_id])),
+                )
+            )
+        elif kind == "credit":
+            events.append(
+                command(
+                    event_id,
+                    "create",
+                    orderId=order_id,
+                    type="credit-note",
+                    referenceInvoiceId=draw(st.sampled_from(invoices)),
+                    close=True,
+                    **draw(_credited),
+                )
+            )
+        else:
+            fields = {"amount": draw(_prices)} if kind == "pay" else {"reason": "cancelled"}
+            action = "record-payment" if kind == "pay" else "void"
+            invoice_id = draw(st.sampled_from(invoices))
+            events.append(command(event_id, action, invoiceId=invoice_id, **fields))
+    return events
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(stream=streams(), batch_size=st.integers(min_value=1, max_value=30))
+@given(
+    stream=return_streams(),
+    batch_size=st.integers(min_value=2, max_value=12),
+    documents=st.booleans(),
+)
+def test_returns_in_any_batching_emit_the_same_bytes_as_one_record_per_batch(
+    stream: list[dict[str, Any] | bytes], batch_size: int, documents: bool
+) -> None:
+    assert_batched_as_one_by_one(stream, batch_size, documents)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=st.one_of(streams(), return_streams()), batch_size=st.integers(1, 30))
 def test_the_change_log_folds_into_every_invoice_as_stored(
     stream: list[dict[str, Any] | bytes], batch_size: int
 ) -> None:

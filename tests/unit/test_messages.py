@@ -23,6 +23,7 @@ from worker.messages import (
     InvoiceSnapshot,
     InvoiceState,
     OrderCompletedEvent,
+    OrderReturnedEvent,
     RecordPayment,
     Rejection,
     RejectReason,
@@ -104,7 +105,7 @@ def totals() -> TotalsData:
 def test_every_sample_event_parses(path: Path) -> None:
     event = parse_event(path.read_bytes())
 
-    assert isinstance(event, OrderCompletedEvent | InvoiceCommandEvent), event
+    assert isinstance(event, OrderCompletedEvent | OrderReturnedEvent | InvoiceCommandEvent), event
     assert event.type == json.loads(path.read_bytes())["type"]
 
 
@@ -117,6 +118,21 @@ def test_sample_events_are_typed_in_python_names() -> None:
     assert event.data.rows[0].unit_price == Decimal("12.05")
     assert event.data.rows[0].line_total == Decimal("241.00")
     assert event.data.invoicing.payment_terms_days == 14
+
+
+def test_a_return_names_each_row_once_with_a_quantity_above_zero() -> None:
+    event = json.loads((EXAMPLES_DIR / "order-returned.json").read_bytes())
+    event["data"]["rows"] = [
+        {"rowId": "1", "quantity": "1"},
+        {"rowId": "1", "quantity": "0"},
+    ]
+    event["data"]["returnId"] = "R" * 65
+
+    rejection = parse_event(json.dumps(event).encode())
+
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason is RejectReason.VALIDATION
+    assert set(rejection.errors) == {"returnId", "rows.1.quantity"}
 
 
 def test_json_numbers_are_read_exactly() -> None:

@@ -2,7 +2,8 @@
 
 Each sample is published with the current time, and once the worker has answered, the
 story prints the invoice it became (lines, VAT breakdown, totals) and every event it
-caused (type, topic, key). A draft is then closed by a command, whose result is shown too.
+caused (type, topic, key). A draft is then closed by a command, whose result is shown too;
+once paid, part of it is returned, and what is owed back is refunded.
 Plain text on standard output (no colour codes), in a stable order.
 """
 
@@ -30,6 +31,7 @@ SAMPLES = "worker.demo"
 ORDER_PREFIX = "order-completed"
 CLOSE_COMMAND = "invoice-command-close.json"
 DRAFT_SAMPLE = "order-completed-draft.json"
+RETURN_SAMPLE = "order-returned.json"
 ANSWER_TIMEOUT_SECONDS = 30.0
 QUIET_SECONDS = 0.5
 """How long after its last expected event a step's other events may still come."""
@@ -84,6 +86,7 @@ class Story:
             answer = await self._answer(order_id, command["id"])
             self._command(command, f"the draft of order {order_id}", answer)
             await self._life_of(producer, order_id, command["data"]["invoiceId"], answer)
+            await self._return(producer, order_id, command["data"]["invoiceId"])
             self._write("\nThe demo is done; the worker goes on. Ctrl-C stops everything.\n")
         finally:
             reading.cancel()
@@ -108,6 +111,39 @@ class Story:
             await pool.close()
         self._events(await self._answer(order_id, kind="invoice-overdue"))
         await self._pay(producer, order_id, invoice_id, left, "rest")
+
+    async def _return(self, producer: AIOKafkaProducer, order_id: str, invoice_id: str) -> None:
+        """Part of the paid invoice returned: a credit note at once, what is owed back, and
+        the refund of it from the first payment."""
+        event = _sample(RETURN_SAMPLE)
+        data = event["data"]
+        await self._publish(producer, self._settings.topics.orders_returned, event)
+        answer = await self._answer(order_id, kind="notification-requested")
+        returned = ", ".join(f"{row['quantity']} of row {row['rowId']}" for row in data["rows"])
+        self._write(f"\n== order-returned {data['returnId']} of order {order_id}: {returned}\n")
+        [note] = [e["data"] for _, e in answer if e.get("type") == "invoice-closed"]
+        self._invoice(note)
+        [credited] = [e["data"] for _, e in answer if e.get("type") == "invoice-credited"]
+        owed = credited["invoice"]["totals"]["refundDue"]
+        self._write(f"  refund owed on the invoice: {owed} {note['currency']}\n")
+        self._pdfs(answer)
+        self._events(answer)
+        command: dict[str, Any] = {
+            "specversion": "1.0",
+            "id": "demo-refund",
+            "source": "/backoffice",
+            "type": "invoice-command",
+            "data": {
+                "action": "refund-payment",
+                "invoiceId": invoice_id,
+                "paymentId": "demo-payment-part",
+                "amount": owed,
+                "reason": f"return {data['returnId']}",
+            },
+        }
+        await self._publish(producer, self._settings.topics.invoice_commands, command, order_id)
+        answer = await self._answer(order_id, "demo-refund")
+        self._command(command, f"the invoice of order {order_id}", answer)
 
     async def _pay(
         self, producer: AIOKafkaProducer, order_id: str, invoice_id: str, amount: str, name: str
@@ -187,7 +223,8 @@ class Story:
 
     def _invoice(self, invoice: dict[str, Any]) -> None:
         number = invoice.get("invoiceNumber") or "(draft, not numbered yet)"
-        self._write(f"  invoice {number}, status {invoice['status']}\n")
+        kind = invoice["type"].replace("-", " ")
+        self._write(f"  {kind} {number}, status {invoice['status']}\n")
         self._write(
             LINE_ROW.format(
                 no="#", name="item", qty="qty", price="price", disc="disc%", rate="tax%", net="net"
@@ -214,10 +251,12 @@ class Story:
             )
         totals = invoice["totals"]
         due = f", due {invoice['dueDate']}" if invoice.get("dueDate") else ""
+        owed = (
+            "" if invoice["type"] == "credit-note" else f"  amount due {totals['amountDue']}{due}"
+        )
         self._write(
             f"  net {totals['netAmount']}  tax {totals['taxAmount']}"
-            f"  gross {totals['grossAmount']} {invoice['currency']}"
-            f"  amount due {totals['amountDue']}{due}\n"
+            f"  gross {totals['grossAmount']} {invoice['currency']}{owed}\n"
         )
 
     def _pdfs(self, events: list[Received]) -> None:
@@ -284,6 +323,8 @@ EVENT_ORDER = (
     "invoice-closed",
     "invoice-documents-ready",
     "invoice-payment-recorded",
+    "invoice-payment-refunded",
+    "invoice-credited",
     "invoice-overdue",
     "notification-requested",
     "invoice-paid",
@@ -299,10 +340,18 @@ def _rank(event: dict[str, Any]) -> int:
 def _about(event: dict[str, Any]) -> str:
     data = event.get("data", {})
     match event.get("type"):
+        case "notification-requested" if "creditAmount" in data:
+            return (
+                f"credit note of {data['creditAmount']} by {data['channel']} to"
+                f" {data['recipient']}, {data['amountDue']} due, {data['refundDue']} owed back"
+            )
         case "notification-requested":
             due = f"{data['amountDue']} {data['currency']}"
             what = f"reminder {data['reminderLevel']}" if "reminderLevel" in data else "invoice"
             return f"{what} by {data['channel']} to {data['recipient']}, {due} due"
+        case "invoice-credited" | "invoice-payment-refunded":
+            totals = data["invoice"]["totals"]
+            return f"{totals['amountDue']} due, {totals['refundDue']} owed back"
         case "invoice-payment-recorded":
             return f"{data['payment']['amount']} paid, {data['invoice']['totals']['amountDue']} due"
         case "invoice-overdue":

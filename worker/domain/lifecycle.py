@@ -156,6 +156,8 @@ class Invoice:
     content: InvoiceContent
     payment_terms_days: int
     reference_invoice_id: str | None = None
+    return_id: str | None = None
+    """A credit note's: the order's return it credits (docs/contract.md, "order-returned")."""
     note: str | None = None
     status: InvoiceStatus = InvoiceStatus.DRAFT
     version: int = 1
@@ -296,6 +298,18 @@ class NotificationRequested:
     reminder (a reminder is once per invoice and days past due)."""
     reminder_level: int | None = None
     """A payment reminder's level (1, 2, …); None when the invoice itself is sent."""
+    credited: Invoice | None = None
+    """A credit note's: the invoice it credits, as it is when the note is sent."""
+
+    @property
+    def amount_due(self) -> Decimal:
+        """What it tells is due: of the invoice, or of the one a credit note credits."""
+        return (self.credited or self.invoice).totals.amount_due
+
+    @property
+    def refund_due(self) -> Decimal | None:
+        """What a credit note's notification tells is owed back to the customer."""
+        return None if self.credited is None else self.credited.totals.refund_due
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +345,12 @@ class Change:
     def invoice(self) -> Invoice:
         """The invoice the change is about."""
         return self.invoices[0]
+
+    @property
+    def credited(self) -> Invoice | None:
+        """When the change closed a credit note: its reference invoice after it."""
+        reference = self.invoice.reference_invoice_id
+        return next((i for i in self.invoices if i.invoice_id == reference), None)
 
     def then(self, other: Change) -> Change:
         """This change followed by `other`, which started from this one's invoices."""
@@ -451,10 +471,14 @@ def void_invoice(invoice: Invoice, reason: str) -> Change:
 
 
 def send_invoice(
-    invoice: Invoice, channel: str, recipient: str | None, request: tuple[str, ...]
+    invoice: Invoice,
+    channel: str,
+    recipient: str | None,
+    request: tuple[str, ...],
+    credited: Invoice | None = None,
 ) -> Change:
     """Asks for the invoice to be sent (the invoice does not change); without a recipient,
-    to the customer's address for the channel."""
+    to the customer's address for the channel. `credited`: a credit note's reference."""
     check_action(invoice, Action.SEND)
     address = recipient or address_for(invoice.customer, channel)
     if address is None:
@@ -462,7 +486,8 @@ def send_invoice(
             "recipient", f"the command names none and the customer has no {channel} address"
         )
     return Change(
-        (invoice,), (NotificationRequested(invoice, channel, address, "command", request),)
+        (invoice,),
+        (NotificationRequested(invoice, channel, address, "command", request, credited=credited),),
     )
 
 

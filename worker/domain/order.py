@@ -22,6 +22,8 @@ class OrderDetails:
     prices_include_tax: bool
     customer: Customer
     purchase: Purchase = field(default_factory=Purchase)
+    delivery: str = "email"
+    """How the customer hears of its invoices: "email", "sms" or "none"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,8 @@ class Order:
 
 
 class OrderConflict(Exception):
-    """A message would change what is already invoiced; nothing of it may be applied."""
+    """A message conflicts with what is invoiced (it would change it, or return more than
+    it billed); nothing of it may be applied."""
 
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__("; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in errors.items()))

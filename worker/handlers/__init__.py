@@ -14,12 +14,14 @@ from pydantic import BaseModel
 from worker.decisions import Decision, Record, View
 from worker.handlers import commands
 from worker.handlers.orders import handle_order_completed
+from worker.handlers.returns import handle_order_returned
 from worker.messages import (
     CloseInvoice,
     CreateInvoice,
     DeleteInvoice,
     InvoiceCommandData,
     OrderCompleted,
+    OrderReturned,
     RecordPayment,
     RefundPayment,
     SendInvoice,
@@ -49,6 +51,10 @@ def _order_needs(data: OrderCompleted) -> Needs:
     return Needs(orders=(data.order_id,))
 
 
+def _return_needs(data: OrderReturned) -> Needs:
+    return Needs(orders_with_invoices=(data.order_id,))
+
+
 def _create_needs(command: CreateInvoice) -> Needs:
     return Needs(orders_with_invoices=(command.order_id,))
 
@@ -60,6 +66,7 @@ def _action_needs(command: InvoiceCommandData) -> Needs:
 
 ROUTES: Mapping[type[BaseModel], Route] = {
     OrderCompleted: Route(handle_order_completed, _order_needs),
+    OrderReturned: Route(handle_order_returned, _return_needs),
     CreateInvoice: Route(commands.command_handler(commands.create), _create_needs),
     UpdateInvoice: Route(commands.command_handler(commands.update), _action_needs),
     DeleteInvoice: Route(commands.command_handler(commands.delete), _action_needs),

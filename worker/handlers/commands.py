@@ -44,6 +44,7 @@ from worker.domain.lifecycle import (
 )
 from worker.domain.order import Order
 from worker.domain.rules import RuleViolation
+from worker.handlers.drafts import new_draft
 from worker.messages import (
     CloseInvoice,
     CreateInvoice,
@@ -144,7 +145,6 @@ def create(
 ) -> tuple[Change, tuple[str, ...]]:
     order = _order(view, command.order_id)
     check_due_date(command.due_date, _today(view))
-    details = order.details
     if command.type == InvoiceType.CREDIT_NOTE.value:
         assert command.reference_invoice_id is not None
         reference = credit_reference(view.invoice(command.reference_invoice_id), order.order_id)
@@ -157,29 +157,21 @@ def create(
         if not credits:
             return Change(()), (NOTHING_TO_INVOICE,)
         content = credit_note_content(reference, notes, credits)
-        currency, prices_include_tax = reference.currency, reference.prices_include_tax
     else:
         reference = None
         rows = order.rows_to_invoice(command.row_ids)
         if not rows:
             return Change(()), (NOTHING_TO_INVOICE,)
-        currency, prices_include_tax = details.currency, details.prices_include_tax
-        content = build_invoice_content(rows, currency, prices_include_tax)
-    draft = Invoice(
-        invoice_id=stable_event_id("invoice", event.source, event.id),
-        order_id=order.order_id,
-        type=InvoiceType(command.type),
-        order_code=details.order_code,
-        currency=currency,
-        prices_include_tax=prices_include_tax,
-        customer=details.customer,
-        content=content,
-        payment_terms_days=view.settings.payment_terms_days,
-        reference_invoice_id=None if reference is None else reference.invoice_id,
+        details = order.details
+        content = build_invoice_content(rows, details.currency, details.prices_include_tax)
+    draft = new_draft(
+        view,
+        stable_event_id("invoice", event.source, event.id),
+        order,
+        content,
+        reference,
         note=command.note,
-        due_date=command.due_date,
-        purchase=details.purchase,
-        seller=view.settings.seller.as_seller(),
+        due=command.due_date,
     )
     return create_invoice(draft, close=command.close, reference=reference), ()
 
@@ -240,7 +232,7 @@ def close(
     for channel in ("email", "sms"):
         address = address_for(closed.customer, channel)
         if address is not None:
-            sent = send_invoice(closed, channel, address, _request(event))
+            sent = send_invoice(closed, channel, address, _request(event), change.credited)
             return change.then(sent), ()
     return change, (NOT_SENT,)
 
@@ -249,7 +241,10 @@ def send(
     view: View, event: InvoiceCommandEvent, command: SendInvoice
 ) -> tuple[Change, tuple[str, ...]]:
     invoice = _invoice(view, command.invoice_id)
-    return send_invoice(invoice, command.channel, command.recipient, _request(event)), ()
+    sent = send_invoice(
+        invoice, command.channel, command.recipient, _request(event), _reference(view, invoice)
+    )
+    return sent, ()
 
 
 def void(

@@ -6,45 +6,18 @@ import structlog
 
 from worker.decisions import Decision, Outcome, Record, View, cause_of
 from worker.domain.amounts import TaxTreatment, line_amount
-from worker.domain.customer import address_for
 from worker.domain.invoice import OrderRow, build_invoice_content, row_fields
-from worker.domain.lifecycle import (
-    Change,
-    Invoice,
-    InvoiceType,
-    NotificationRequested,
-    create_invoice,
-)
-from worker.domain.order import OrderConflict, OrderDetails, apply_order_message
-from worker.handlers.rejections import dead_letter
-from worker.messages import (
-    OrderCompleted,
-    OrderCompletedEvent,
-    Rejection,
-    RejectReason,
-    stable_event_id,
-)
+from worker.domain.lifecycle import Change, create_invoice
+from worker.domain.order import Order, OrderConflict, OrderDetails, apply_order_message
+from worker.handlers.drafts import new_draft, notified
+from worker.handlers.rejections import dead_letter, event_rejection
+from worker.messages import OrderCompleted, OrderCompletedEvent, RejectReason, stable_event_id
 
 log = structlog.get_logger(__name__)
 
 LINE_TOTAL_MISMATCH = (
     "does not equal the line amount {amount} (quantity × unitPrice × (1 − discountPercent/100))"
 )
-
-
-def _rejection(
-    event: OrderCompletedEvent, reason: RejectReason, errors: dict[str, list[str]], details: str
-) -> Rejection:
-    return Rejection(
-        reason=reason,
-        errors=errors,
-        details=details,
-        event_id=event.id,
-        source=event.source,
-        event_type=event.type,
-        correlation_id=event.correlation_id,
-        action=None,
-    )
 
 
 def line_total_errors(data: OrderCompleted) -> dict[str, list[str]]:
@@ -65,7 +38,7 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
     if errors:
         return dead_letter(
             record,
-            _rejection(
+            event_rejection(
                 event,
                 RejectReason.VALIDATION,
                 errors,
@@ -78,6 +51,7 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
         data.prices_include_tax,
         data.customer.customer(),
         data.purchase(),
+        data.invoicing.delivery,
     )
     rows = [
         OrderRow(
@@ -95,7 +69,7 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
     except OrderConflict as conflict:
         return dead_letter(
             record,
-            _rejection(
+            event_rejection(
                 event,
                 RejectReason.CONFLICT,
                 conflict.errors,
@@ -104,9 +78,7 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
         )
     free_rows = update.order.free_rows()
     change = (
-        Change(())
-        if not free_rows
-        else _invoice_free_rows(view, event, free_rows, update.order.details)
+        Change(()) if not free_rows else _invoice_free_rows(view, event, free_rows, update.order)
     )
     return Decision(
         Outcome.APPLIED,
@@ -120,42 +92,21 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
 
 
 def _invoice_free_rows(
-    view: View,
-    event: OrderCompletedEvent,
-    free_rows: list[OrderRow],
-    details: OrderDetails,
+    view: View, event: OrderCompletedEvent, free_rows: list[OrderRow], order: Order
 ) -> Change:
     data = event.data
-    customer = details.customer
     invoicing = data.invoicing
-    draft = Invoice(
-        invoice_id=stable_event_id("invoice", event.source, event.id),
-        order_id=data.order_id,
-        type=InvoiceType.INVOICE,
-        order_code=data.order_code,
-        currency=data.currency,
-        prices_include_tax=data.prices_include_tax,
-        customer=customer,
-        content=build_invoice_content(free_rows, data.currency, data.prices_include_tax),
-        payment_terms_days=view.settings.payment_terms_days
-        if invoicing.payment_terms_days is None
-        else invoicing.payment_terms_days,
+    draft = new_draft(
+        view,
+        stable_event_id("invoice", event.source, event.id),
+        order,
+        build_invoice_content(free_rows, data.currency, data.prices_include_tax),
+        None,
         note=invoicing.note,
-        purchase=details.purchase,
-        seller=view.settings.seller.as_seller(),
+        payment_terms_days=invoicing.payment_terms_days,
     )
     structlog.contextvars.bind_contextvars(invoice_id=draft.invoice_id)
     change = create_invoice(draft, close=invoicing.auto_close, reference=None)
-    if not invoicing.auto_close or invoicing.delivery == "none":
+    if not invoicing.auto_close:
         return change
-    address = address_for(customer, invoicing.delivery)
-    if address is None:
-        log.info(
-            "no address for the notification channel", action="notify", channel=invoicing.delivery
-        )
-        return change
-    closed = change.invoice
-    notification = NotificationRequested(
-        closed, invoicing.delivery, address, "auto", (closed.invoice_id,)
-    )
-    return Change(change.invoices, (*change.facts, notification))
+    return notified(change, invoicing.delivery)

@@ -7,10 +7,26 @@ import structlog
 
 from worker.decisions import Cause, CommandResult, DeadLettered, Decision, Outcome, Record
 from worker.logs import OFFSET, PARTITION, TOPIC
-from worker.messages import INVOICE_COMMAND, Rejection
+from worker.messages import INVOICE_COMMAND, CloudEvent, Rejection, RejectReason
 from worker.messages.error_report import bounded_report
 
 log = structlog.get_logger(__name__)
+
+
+def event_rejection(
+    event: CloudEvent, reason: RejectReason, errors: dict[str, list[str]], details: str
+) -> Rejection:
+    """Why a valid event is not applied (its data breaks a rule, or conflicts)."""
+    return Rejection(
+        reason=reason,
+        errors=errors,
+        details=details,
+        event_id=event.id,
+        source=event.source,
+        event_type=event.type,
+        correlation_id=event.correlation_id,
+        action=None,
+    )
 
 
 def rejection_cause(rejection: Rejection, record: Record) -> Cause:

@@ -21,10 +21,13 @@ from worker.messages.envelope import (
     EVENT_ID_NAMESPACE,
     INVOICE_COMMAND,
     ORDER_COMPLETED,
+    ORDER_RETURNED,
     CloudEvent,
     IncomingEvent,
     InvoiceCommandEvent,
+    KnownEvent,
     OrderCompletedEvent,
+    OrderReturnedEvent,
     OutgoingEvent,
     stable_event_id,
 )
@@ -61,6 +64,7 @@ from worker.messages.parsing import (
     parse_event,
     parse_record,
 )
+from worker.messages.returns import OrderReturned, ReturnedRow
 from worker.messages.routing import event_bytes
 
 __all__ = [
@@ -68,6 +72,7 @@ __all__ = [
     "INVOICE_COMMAND",
     "MAX_HEADER_BYTES",
     "ORDER_COMPLETED",
+    "ORDER_RETURNED",
     "BillingAddress",
     "CloseInvoice",
     "CloudEvent",
@@ -90,9 +95,12 @@ __all__ = [
     "InvoiceState",
     "InvoiceVoidedData",
     "Invoicing",
+    "KnownEvent",
     "NotificationRequestedData",
     "OrderCompleted",
     "OrderCompletedEvent",
+    "OrderReturned",
+    "OrderReturnedEvent",
     "OrderRowData",
     "OutgoingEvent",
     "PaymentData",
@@ -101,6 +109,7 @@ __all__ = [
     "RefundPayment",
     "RejectReason",
     "Rejection",
+    "ReturnedRow",
     "SellerData",
     "SendInvoice",
     "TaxGroupData",

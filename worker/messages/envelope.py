@@ -8,9 +8,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny
 
 from worker.messages.commands import InvoiceCommand
 from worker.messages.orders import OrderCompleted
+from worker.messages.returns import OrderReturned
 from worker.messages.values import MAX_ID_LENGTH, Omittable
 
 ORDER_COMPLETED = "order-completed"
+ORDER_RETURNED = "order-returned"
 INVOICE_COMMAND = "invoice-command"
 
 EVENT_ID_NAMESPACE = uuid.UUID("02519d1c-4bbf-4846-bec2-02534bf8c91c")
@@ -58,7 +60,14 @@ class InvoiceCommandEvent(CloudEvent):
     data: InvoiceCommand
 
 
-IncomingEvent = Annotated[OrderCompletedEvent | InvoiceCommandEvent, Field(discriminator="type")]
+class OrderReturnedEvent(CloudEvent):
+    type: Literal["order-returned"]
+    data: OrderReturned
+
+
+KnownEvent = OrderCompletedEvent | OrderReturnedEvent | InvoiceCommandEvent
+"""An incoming event of a type the contract knows, its data valid."""
+IncomingEvent = Annotated[KnownEvent, Field(discriminator="type")]
 
 _DataT = TypeVar("_DataT", bound=BaseModel)
 

@@ -131,6 +131,8 @@ class InvoiceBody(MessageModel):
     invoice_id: str
     type: InvoiceTypeName
     reference_invoice_id: Omittable[str] = None
+    return_id: Omittable[str] = None
+    """A credit note's that a return made: the return's id."""
     order_id: str
     order_code: Omittable[str] = None
     status: InvoiceStatusName
@@ -318,12 +320,17 @@ class NotificationRequestedData(MessageModel):
     notification_id: str
     channel: Channel
     recipient: str
-    template: Literal["invoice-issued", "payment-reminder"] = "invoice-issued"
+    template: Literal["invoice-issued", "payment-reminder", "credit-note-issued"] = "invoice-issued"
     invoice_id: str
     invoice_number: str
     order_id: str
     customer_name: str
     amount_due: DecimalString
+    """Of the invoice; for a credit note, of the invoice it credits, after it."""
+    credit_amount: Omittable[DecimalString] = None
+    """A credit note's gross."""
+    refund_due: Omittable[DecimalString] = None
+    """A credit note's: what is owed back to the customer on the invoice it credits."""
     currency: str
     due_date: date
     reason: Literal["auto", "command", "reminder"]

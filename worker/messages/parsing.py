@@ -14,10 +14,10 @@ from worker.messages.binding import BinaryEvent, BindingError, binary_event
 from worker.messages.envelope import (
     INVOICE_COMMAND,
     ORDER_COMPLETED,
+    ORDER_RETURNED,
     CloudEvent,
     IncomingEvent,
-    InvoiceCommandEvent,
-    OrderCompletedEvent,
+    KnownEvent,
 )
 from worker.messages.error_report import bounded_report, report_bytes
 from worker.messages.text import may_hold_refused_text, text_refusal
@@ -75,15 +75,15 @@ class Rejection:
 
 
 _INCOMING: TypeAdapter[IncomingEvent] = TypeAdapter(IncomingEvent)
-_TYPES = (ORDER_COMPLETED, INVOICE_COMMAND)
+_TYPES = (ORDER_COMPLETED, ORDER_RETURNED, INVOICE_COMMAND)
 # Where the path inside `data` starts in an error's location: after the event type's tag
 # and "data", and for a command after its action's tag too.
-_DATA_PATH_START = {ORDER_COMPLETED: 2, INVOICE_COMMAND: 3}
+_DATA_PATH_START = {ORDER_COMPLETED: 2, ORDER_RETURNED: 2, INVOICE_COMMAND: 3}
 
 
 def parse_record(
     value: bytes | None, headers: Sequence[tuple[str, bytes | None]]
-) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
+) -> KnownEvent | Rejection:
     """The event a record carries, in either content mode, or why it is rejected."""
     try:
         binary = binary_event(value, headers)
@@ -92,7 +92,7 @@ def parse_record(
     return parse_event(value) if binary is None else _parse_binary(binary)
 
 
-def _parse_binary(event: BinaryEvent) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
+def _parse_binary(event: BinaryEvent) -> KnownEvent | Rejection:
     """A binary-mode event: its data read on its own, one JSON value (never spliced into an
     envelope, where it could go on with attributes of its own), exactly, and only once."""
     document: dict[str, Any] = dict(event.attributes)
@@ -107,7 +107,7 @@ def _parse_binary(event: BinaryEvent) -> OrderCompletedEvent | InvoiceCommandEve
     return _validated(document, refused)
 
 
-def parse_event(value: bytes | None) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
+def parse_event(value: bytes | None) -> KnownEvent | Rejection:
     """The event in a record value, or why it is rejected.
 
     Checked in this order: JSON (UTF-8), the CloudEvents envelope, a known `type`, its `data`.
@@ -152,7 +152,7 @@ def _json_integer(text: str) -> int | Decimal | _OutOfRange:
     return int(text) if len(text) <= MAX_INTEGER_DIGITS else _json_number(text)
 
 
-def _parse_exactly(value: bytes) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
+def _parse_exactly(value: bytes) -> KnownEvent | Rejection:
     document = _read_exactly(value)
     if isinstance(document, Rejection):
         return document
@@ -172,9 +172,7 @@ def _read_exactly(value: bytes) -> Any:
         return _invalid_json(str(error))
 
 
-def _validated(
-    document: Any, may_hold_refused: bool
-) -> OrderCompletedEvent | InvoiceCommandEvent | Rejection:
+def _validated(document: Any, may_hold_refused: bool) -> KnownEvent | Rejection:
     """The event a read document is, or why it is rejected; `may_hold_refused` is False only
     when the document is known to hold no text the door refuses."""
     unstorable = list(_refused_texts(document)) if may_hold_refused else []

@@ -11,8 +11,10 @@ from pydantic import BaseModel
 from worker.messages.envelope import (
     INVOICE_COMMAND,
     ORDER_COMPLETED,
+    ORDER_RETURNED,
     InvoiceCommandEvent,
     OrderCompletedEvent,
+    OrderReturnedEvent,
     OutgoingEvent,
 )
 from worker.messages.outgoing import (
@@ -41,6 +43,12 @@ class EventRoute:
     model: type[BaseModel]
     """The whole event's model (incoming), or its `data`'s (outgoing)."""
     summary: str
+    also: tuple[str, ...] = ()
+    """The fields of other topics an incoming event is accepted on too."""
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (self.topic, *self.also)
 
 
 INCOMING: Mapping[str, EventRoute] = {
@@ -48,6 +56,13 @@ INCOMING: Mapping[str, EventRoute] = {
         "orders_completed",
         OrderCompletedEvent,
         "An order is complete: its rows not yet invoiced go onto one invoice.",
+    ),
+    ORDER_RETURNED: EventRoute(
+        "orders_returned",
+        OrderReturnedEvent,
+        "Quantities of an order's rows came back: each invoice that billed them is credited"
+        " by a credit note, closed at once.",
+        also=("orders_completed",),
     ),
     INVOICE_COMMAND: EventRoute(
         "invoice_commands",
@@ -105,7 +120,8 @@ OUTGOING: Mapping[str, EventRoute] = {
     "invoice-credited": EventRoute(
         "invoice_events",
         InvoiceCreditedData,
-        "A credit note was closed against the invoice; something is still due.",
+        "A credit note was closed against the invoice; something is still due, or owed back"
+        " (`refundDue`).",
     ),
     "invoice-overdue": EventRoute(
         "invoice_events",

@@ -141,10 +141,11 @@ def _waiting_notification(fact: NotificationRequested, cause: Cause) -> WaitingN
         recipient=fact.recipient,
         reason=fact.reason,
         request=fact.request,
-        amount_due=fact.invoice.totals.amount_due,
+        amount_due=fact.amount_due,
         correlation_id=cause.correlation_id,
         event_time=cause.time,
         traceparent=cause.traceparent,
+        refund_due=fact.refund_due,
     )
 
 

@@ -70,9 +70,9 @@ def notifications_with_documents(
     failure: str | None = None,
 ) -> list[OutboxMessage]:
     """The notifications that waited for the invoice's documents, carrying them, each telling
-    what was due when it was requested; with a `failure`, the documents failed for good and
-    each carries why instead. An invoice voided before its documents were ready is not
-    announced as issued."""
+    what was due (and for a credit note, owed back) when it was requested; with a `failure`,
+    the documents failed for good and each carries why instead. An invoice voided before its
+    documents were ready is not announced as issued."""
     if invoice.status is InvoiceStatus.VOID:
         return []
     stored = (
@@ -97,13 +97,18 @@ def notifications_with_documents(
             notification.event_time,
             traceparent=notification.traceparent,
         )
-        amount_due = format_amount(notification.amount_due, invoice.currency)
+        told = {
+            "amount_due": format_amount(notification.amount_due, invoice.currency),
+            "refund_due": None
+            if notification.refund_due is None
+            else format_amount(notification.refund_due, invoice.currency),
+        }
         messages.append(
             invoice_message(
                 settings,
                 event_type,
                 data["notification_id"],
-                {**data, "amount_due": amount_due, **stored},
+                {**data, **told, **stored},
                 invoice,
                 cause,
                 now,

@@ -17,6 +17,7 @@ from worker.domain.lifecycle import (
     InvoiceFact,
     InvoiceOverdue,
     InvoicePaid,
+    InvoiceType,
     InvoiceUpdated,
     InvoiceVoided,
     NotificationRequested,
@@ -165,8 +166,20 @@ def event_data(fact: InvoiceFact) -> tuple[str, dict[str, Any]]:
             }
 
 
+def _template(fact: NotificationRequested) -> str:
+    if fact.reminder_level is not None:
+        return "payment-reminder"
+    if fact.invoice.type is InvoiceType.CREDIT_NOTE:
+        return "credit-note-issued"
+    return "invoice-issued"
+
+
 def _notification_fields(fact: NotificationRequested) -> dict[str, Any]:
+    """A credit note's tells its gross (`creditAmount`), and what is due and owed back on
+    the invoice it credits."""
     invoice = fact.invoice
+    currency = invoice.currency
+    credit_note = invoice.type is InvoiceType.CREDIT_NOTE
     assert invoice.number is not None and invoice.due_date is not None
     return {
         "notification_id": stable_event_id(
@@ -174,13 +187,17 @@ def _notification_fields(fact: NotificationRequested) -> dict[str, Any]:
         ),
         "channel": fact.channel,
         "recipient": fact.recipient,
-        "template": "invoice-issued" if fact.reminder_level is None else "payment-reminder",
+        "template": _template(fact),
         "invoice_id": invoice.invoice_id,
         "invoice_number": invoice.number,
         "order_id": invoice.order_id,
         "customer_name": invoice.customer.name,
-        "amount_due": format_amount(invoice.totals.amount_due, invoice.currency),
-        "currency": invoice.currency,
+        "amount_due": format_amount(fact.amount_due, currency),
+        "credit_amount": format_amount(invoice.totals.gross_amount, currency)
+        if credit_note
+        else None,
+        "refund_due": None if fact.refund_due is None else format_amount(fact.refund_due, currency),
+        "currency": currency,
         "due_date": invoice.due_date,
         "reason": fact.reason,
         "reminder_level": fact.reminder_level,

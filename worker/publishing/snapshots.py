@@ -98,6 +98,7 @@ def invoice_fields(invoice: Invoice) -> dict[str, object]:
         "invoice_id": invoice.invoice_id,
         "type": invoice.type.value,
         "reference_invoice_id": invoice.reference_invoice_id,
+        "return_id": invoice.return_id,
         "order_id": invoice.order_id,
         "order_code": invoice.order_code,
         "status": invoice.status.value,

@@ -43,15 +43,16 @@ async def add_waiting(connection: Executor, waiting: Sequence[WaitingNotificatio
             """
             INSERT INTO document_notifications (invoice_id, channel, recipient, reason, request,
                                                 amount_due, correlation_id, event_time,
-                                                traceparent)
+                                                traceparent, refund_due)
             SELECT invoice_id, channel, recipient, reason,
                    ARRAY(SELECT jsonb_array_elements_text(request::jsonb)), amount_due,
-                   correlation_id, event_time, traceparent
+                   correlation_id, event_time, traceparent, refund_due
               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
-                          $6::numeric[], $7::text[], $8::timestamptz[], $9::text[])
+                          $6::numeric[], $7::text[], $8::timestamptz[], $9::text[],
+                          $10::numeric[])
                    WITH ORDINALITY
                    AS t(invoice_id, channel, recipient, reason, request, amount_due,
-                        correlation_id, event_time, traceparent, position)
+                        correlation_id, event_time, traceparent, refund_due, position)
              ORDER BY position
             """,
             [n.invoice_id for n in waiting],
@@ -63,6 +64,7 @@ async def add_waiting(connection: Executor, waiting: Sequence[WaitingNotificatio
             [n.correlation_id for n in waiting],
             [n.event_time for n in waiting],
             [n.traceparent for n in waiting],
+            [n.refund_due for n in waiting],
         )
 
 
@@ -110,7 +112,7 @@ async def hold(connection: Executor, job: RenderJob) -> bool:
 
 
 _WAITING_COLUMNS = """invoice_id::text, channel, recipient, reason, request, amount_due,
-                      correlation_id, event_time, traceparent"""
+                      correlation_id, event_time, traceparent, refund_due"""
 
 
 def _waiting(record: asyncpg.Record) -> WaitingNotification:
@@ -124,6 +126,7 @@ def _waiting(record: asyncpg.Record) -> WaitingNotification:
         correlation_id=record["correlation_id"],
         event_time=record["event_time"],
         traceparent=record["traceparent"],
+        refund_due=record["refund_due"],
     )
 
 

@@ -39,18 +39,18 @@ HEADER_COLUMNS = (
     "invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,"
     " order_code, currency, prices_include_tax, customer, note, payment_terms_days,"
     " issue_date, due_date, closed_at, net_amount, tax_amount, gross_amount, paid_amount,"
-    " credited_amount, tax_breakdown, purchase, seller"
+    " credited_amount, tax_breakdown, purchase, seller, return_id"
 )
 _HEADER_ARRAYS = """
     unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::integer[],
            $7::text[], $8::text[], $9::text[], $10::boolean[], $11::text[], $12::text[],
            $13::integer[], $14::date[], $15::date[], $16::timestamptz[], $17::numeric[],
            $18::numeric[], $19::numeric[], $20::numeric[], $21::numeric[], $22::text[],
-           $23::text[], $24::text[])
+           $23::text[], $24::text[], $25::text[])
     AS t(invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,
          order_code, currency, prices_include_tax, customer, note, payment_terms_days,
          issue_date, due_date, closed_at, net_amount, tax_amount, gross_amount, paid_amount,
-         credited_amount, tax_breakdown, purchase, seller)
+         credited_amount, tax_breakdown, purchase, seller, return_id)
 """
 
 
@@ -99,6 +99,7 @@ def _header_arrays(invoices: Sequence[Invoice]) -> list[list[Any]]:
             None if invoice.seller is None else json.dumps(seller_json(invoice.seller))
             for invoice in invoices
         ],
+        [invoice.return_id for invoice in invoices],
     ]
 
 
@@ -171,7 +172,7 @@ async def insert_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
                invoice_number, order_code, currency, prices_include_tax, customer::jsonb,
                note, payment_terms_days, issue_date, due_date, closed_at, net_amount,
                tax_amount, gross_amount, paid_amount, credited_amount, tax_breakdown::jsonb,
-               purchase::jsonb, seller::jsonb
+               purchase::jsonb, seller::jsonb, return_id
           FROM {_HEADER_ARRAYS}
         """,
         *_header_arrays(invoices),
@@ -307,6 +308,7 @@ def invoice_from_rows(
         content=InvoiceContent(invoice_lines, amounts),
         payment_terms_days=header["payment_terms_days"],
         reference_invoice_id=None if reference is None else str(reference),
+        return_id=header["return_id"],
         note=header["note"],
         status=InvoiceStatus(header["status"]),
         version=header["version"],

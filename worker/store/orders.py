@@ -36,9 +36,11 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
             prices_include_tax=record["prices_include_tax"],
             customer=customer_of(record["customer"]),
             purchase=purchase_of(record["purchase"]),
+            delivery=record["delivery"],
         )
         for record in await connection.fetch(
-            "SELECT order_id, order_code, currency, prices_include_tax, customer, purchase"
+            "SELECT order_id, order_code, currency, prices_include_tax, customer, purchase,"
+            " delivery"
             " FROM orders WHERE order_id = ANY($1::text[])",
             ids,
         )
@@ -88,18 +90,20 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
     await connection.execute(
         """
         INSERT INTO orders (order_id, order_code, currency, prices_include_tax, customer,
-                            purchase)
+                            purchase, delivery)
         SELECT order_id, order_code, currency, prices_include_tax, customer::jsonb,
-               purchase::jsonb
+               purchase::jsonb, delivery
           FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[],
-                      $6::text[])
-               AS t(order_id, order_code, currency, prices_include_tax, customer, purchase)
+                      $6::text[], $7::text[])
+               AS t(order_id, order_code, currency, prices_include_tax, customer, purchase,
+                    delivery)
         ON CONFLICT (order_id) DO UPDATE SET
             order_code = EXCLUDED.order_code,
             currency = EXCLUDED.currency,
             prices_include_tax = EXCLUDED.prices_include_tax,
             customer = EXCLUDED.customer,
             purchase = EXCLUDED.purchase,
+            delivery = EXCLUDED.delivery,
             updated_at = now()
         """,
         [order.order_id for order in batch],
@@ -108,6 +112,7 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
         [order.details.prices_include_tax for order in batch],
         [json.dumps(customer_json(order.details.customer)) for order in batch],
         [json.dumps(purchase_json(order.details.purchase)) for order in batch],
+        [order.details.delivery for order in batch],
     )
 
 

@@ -1,0 +1,71 @@
+"""What a new invoice or credit note of an order is made of, and the notification its
+closing sends to the customer: shared by the order, the `create` command and a return."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import structlog
+
+from worker.decisions import View
+from worker.domain.customer import address_for
+from worker.domain.invoice import InvoiceContent
+from worker.domain.lifecycle import Change, Invoice, InvoiceType, NotificationRequested
+from worker.domain.order import Order, OrderDetails
+
+log = structlog.get_logger(__name__)
+
+
+def new_draft(
+    view: View,
+    invoice_id: str,
+    order: Order,
+    content: InvoiceContent,
+    reference: Invoice | None,
+    *,
+    note: str | None = None,
+    due: date | None = None,
+    payment_terms_days: int | None = None,
+    return_id: str | None = None,
+) -> Invoice:
+    """A draft of the order: an invoice to the order's customer, from the seller configured
+    now; or a credit note of `reference`, between that invoice's parties, for its order code
+    and purchase, in its currency and tax mode (the order, or the seller configured, may
+    have changed since). Its payment terms are the configured ones unless given."""
+    stated: OrderDetails | Invoice = order.details if reference is None else reference
+    return Invoice(
+        invoice_id=invoice_id,
+        order_id=order.order_id,
+        type=InvoiceType.INVOICE if reference is None else InvoiceType.CREDIT_NOTE,
+        order_code=stated.order_code,
+        currency=stated.currency,
+        prices_include_tax=stated.prices_include_tax,
+        customer=stated.customer,
+        content=content,
+        payment_terms_days=view.settings.payment_terms_days
+        if payment_terms_days is None
+        else payment_terms_days,
+        reference_invoice_id=None if reference is None else reference.invoice_id,
+        return_id=return_id,
+        note=note,
+        due_date=due,
+        purchase=stated.purchase,
+        seller=view.settings.seller.as_seller() if reference is None else reference.seller,
+    )
+
+
+def notified(change: Change, delivery: str) -> Change:
+    """A close followed by the automatic notification of what it closed, by the order's
+    `delivery`, to the customer's address for it; none with "none", or without an address.
+    A credit note's tells what is due and owed back on the invoice it credits."""
+    if delivery == "none":
+        return change
+    closed = change.invoice
+    address = address_for(closed.customer, delivery)
+    if address is None:
+        log.info("no address for the notification channel", action="notify", channel=delivery)
+        return change
+    notification = NotificationRequested(
+        closed, delivery, address, "auto", (closed.invoice_id,), credited=change.credited
+    )
+    return Change(change.invoices, (*change.facts, notification))
