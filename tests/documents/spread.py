@@ -88,7 +88,7 @@ def rows(categories: list[str], count: int, currency: str) -> list[OrderRow]:
     return made
 
 
-def closed_invoice(
+def spread_invoice(
     categories: list[str],
     *,
     currency: str = "EUR",

@@ -12,7 +12,7 @@ from facturx import get_facturx_xml_from_pdf
 from iso4217 import Currency
 from lxml import etree
 
-from tests.documents.spread import BUYER, closed_invoice
+from tests.documents.spread import BUYER, spread_invoice
 from tests.documents.test_documents import text_of
 from worker.documents.render import render_documents
 from worker.domain.lifecycle import Invoice
@@ -68,7 +68,7 @@ def stated_totals(invoice: Invoice, pdf: bytes) -> dict[str, str]:
 
 @pytest.mark.parametrize("currency", WITH_MINOR_UNITS)
 def test_the_pdf_prints_every_total_with_the_iso_4217_digits(currency: str) -> None:
-    invoice = closed_invoice(["S"], currency=currency, lines=3, customer=BUYER | {"language": "en"})
+    invoice = spread_invoice(["S"], currency=currency, lines=3, customer=BUYER | {"language": "en"})
 
     pdf = render_documents(invoice, None, "en").documents[0].content
 

@@ -13,7 +13,7 @@ import pytest
 from facturx import get_facturx_xml_from_pdf
 from pypdf import PdfReader
 
-from tests.documents.spread import BUYER, closed_invoice, credit_notes
+from tests.documents.spread import BUYER, credit_notes, spread_invoice
 from tests.documents.test_peppol import claims_peppol
 from tests.documents.validation import fatal_assertions, schema_errors
 from worker.documents.cii import cii_xml
@@ -32,14 +32,14 @@ def spread() -> list[tuple[str, Invoice, str | None]]:
         for inclusive in (False, True):
             for categories in CATEGORY_SETS:
                 lines = 7 if len(categories) > 1 else 3
-                invoice = closed_invoice(
+                invoice = spread_invoice(
                     categories, currency=currency, prices_include_tax=inclusive, lines=lines
                 )
                 name = f"{'+'.join(categories)}-{currency}-{'gross' if inclusive else 'net'}"
                 made.append((name, invoice, None))
                 for index, note in enumerate(credit_notes(invoice)):
                     made.append((f"{name}-credit-note-{index}", note, invoice.number))
-    made.append(("1000-lines", closed_invoice(["S", "Z", "E"], lines=1000), None))
+    made.append(("1000-lines", spread_invoice(["S", "Z", "E"], lines=1000), None))
     return made
 
 
@@ -64,7 +64,7 @@ def test_every_ubl_and_cii_passes_the_en16931_schematron(
 
 
 def test_the_schematron_catches_a_wrong_total() -> None:
-    invoice = closed_invoice(["S"])
+    invoice = spread_invoice(["S"])
     amounts = invoice.content.amounts
     wrong = replace(
         invoice,
@@ -79,7 +79,7 @@ def test_the_schematron_catches_a_wrong_total() -> None:
 
 @pytest.fixture(scope="module")
 def intra_community() -> tuple[Invoice, bytes]:
-    invoice = closed_invoice(["K"], lines=2)
+    invoice = spread_invoice(["K"], lines=2)
     documents = render_documents(invoice, None, "en")
     pdf = next(d for d in documents.documents if d.kind == "pdf")
     return invoice, pdf.content
@@ -139,7 +139,7 @@ def test_the_pdf_shows_number_totals_and_vat_breakdown_in_the_customers_language
 def test_the_pdf_is_in_the_customers_language_or_the_default(
     language: str, words: list[str]
 ) -> None:
-    invoice = closed_invoice(["S"], lines=1, customer=BUYER | {"language": language})
+    invoice = spread_invoice(["S"], lines=1, customer=BUYER | {"language": language})
 
     text = text_of(render_documents(invoice, None, "de").documents[0].content)
 
@@ -148,7 +148,7 @@ def test_the_pdf_is_in_the_customers_language_or_the_default(
 
 
 def test_rendering_is_deterministic() -> None:
-    invoice = closed_invoice(["S", "Z"])
+    invoice = spread_invoice(["S", "Z"])
 
     first = render_documents(invoice, None, "en")
     again = render_documents(invoice, None, "en")
@@ -157,7 +157,7 @@ def test_rendering_is_deterministic() -> None:
 
 
 def test_a_three_digit_currency_gets_a_plain_pdf_and_a_reason() -> None:
-    invoice = closed_invoice(["S"], currency="BHD", lines=2)
+    invoice = spread_invoice(["S"], currency="BHD", lines=2)
 
     documents = render_documents(invoice, None, "en")
 
@@ -170,7 +170,7 @@ def test_a_three_digit_currency_gets_a_plain_pdf_and_a_reason() -> None:
 
 
 def test_a_customer_without_country_gets_a_plain_pdf_and_a_reason() -> None:
-    invoice = closed_invoice(
+    invoice = spread_invoice(
         ["S"], customer={"name": "Jane Roe", "billingAddress": {"city": "Utrecht"}}
     )
 
@@ -184,7 +184,7 @@ def test_a_customer_without_country_gets_a_plain_pdf_and_a_reason() -> None:
 
 
 def test_a_credit_note_references_its_invoice() -> None:
-    invoice = closed_invoice(["S"], lines=3)
+    invoice = spread_invoice(["S"], lines=3)
     note = credit_notes(invoice)[0]
 
     text = text_of(render_documents(note, invoice.number, "en").documents[0].content)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from tests.documents.spread import BUYER, PURCHASE, SELLER, closed_invoice, credit_notes
+from tests.documents.spread import BUYER, PURCHASE, SELLER, credit_notes, spread_invoice
 from tests.documents.validation import RULES, fatal_assertions
 from worker.documents.labels import DocumentLanguage
 from worker.documents.peppol import (
@@ -155,7 +155,7 @@ def test_every_business_buyer_with_an_electronic_address_gets_a_valid_peppol_ubl
     currency: str,
     inclusive: bool,
 ) -> None:
-    invoice = closed_invoice(
+    invoice = spread_invoice(
         categories,
         currency=currency,
         prices_include_tax=inclusive,
@@ -217,7 +217,7 @@ def test_a_ubl_claims_peppol_only_where_it_passes_peppols_rules(
         target = issuer if party == "seller" else customer
         target.pop(field, None)
         target.get("billingAddress", {}).pop(field, None)
-    invoice = closed_invoice(
+    invoice = spread_invoice(
         categories, lines=2, customer=customer, seller=issuer, purchase=purchase
     )
 
@@ -227,14 +227,14 @@ def test_a_ubl_claims_peppol_only_where_it_passes_peppols_rules(
 def test_the_spread_claims_peppol() -> None:
     """The spread of test_documents (a Dutch seller, a German buyer) claims Peppol: its
     UBLs there are checked against Peppol's rules as well."""
-    invoice = closed_invoice(["S", "Z", "E", "AE", "K", "G"], lines=7)
+    invoice = spread_invoice(["S", "Z", "E", "AE", "K", "G"], lines=7)
 
     assert peppol_refusal(invoice, None) is None
     assert all(peppol_refusal(note, invoice.number) is None for note in credit_notes(invoice))
 
 
 def test_peppols_rules_catch_a_claim_without_the_buyers_electronic_address() -> None:
-    ubl = etree.fromstring(ubl_xml(closed_invoice(["S"]), None))
+    ubl = etree.fromstring(ubl_xml(spread_invoice(["S"]), None))
     customer = ubl.find(f"{{{_CAC}}}AccountingCustomerParty/{{{_CAC}}}Party")
     assert customer is not None
     customer.remove(customer.find(f"{{{_CBC}}}EndpointID"))
@@ -255,7 +255,7 @@ def test_peppols_rules_catch_a_claim_without_the_buyers_electronic_address() -> 
 def test_without_a_routable_electronic_address_the_ubl_is_plain_en16931(
     customer: dict[str, Any], reason: str
 ) -> None:
-    invoice = closed_invoice(["S"], customer=customer)
+    invoice = spread_invoice(["S"], customer=customer)
 
     refusal = peppol_refusal(invoice, None)
 
@@ -268,17 +268,17 @@ def test_a_german_seller_to_a_german_buyer_needs_a_telephone() -> None:
     without_phone = {k: v for k, v in GERMAN_SELLER.items() if k != "phone"}
 
     assert (
-        peppol_refusal(closed_invoice(["S"], seller=GERMAN_SELLER, customer=german_buyer), None)
+        peppol_refusal(spread_invoice(["S"], seller=GERMAN_SELLER, customer=german_buyer), None)
         is None
     )
-    invoice = closed_invoice(["S"], seller=without_phone, customer=german_buyer)
+    invoice = spread_invoice(["S"], seller=without_phone, customer=german_buyer)
     assert "telephone" in (peppol_refusal(invoice, None) or "")
     assert not assert_valid(invoice, None)
 
 
 def test_the_buyer_reference_is_the_order_id_without_one() -> None:
     without = {k: v for k, v in PURCHASE.items() if k != "buyerReference"}
-    invoice = closed_invoice(["S"], purchase=without)
+    invoice = spread_invoice(["S"], purchase=without)
 
     ubl = etree.fromstring(ubl_xml(invoice, None))
 

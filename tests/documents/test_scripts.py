@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 from structlog.testing import capture_logs
 
-from tests.documents.spread import BUYER, closed_invoice
+from tests.documents.spread import BUYER, spread_invoice
 from tests.documents.test_documents import text_of
 from worker.documents.fonts import REPLACEMENT
 from worker.documents.render import render_documents
@@ -42,7 +42,7 @@ def _fallback_fonts_installed() -> None:
 
 
 def named(customer: str, lines: list[str]) -> Invoice:
-    invoice = closed_invoice(["S"], lines=len(lines), customer=BUYER | {"name": customer})
+    invoice = spread_invoice(["S"], lines=len(lines), customer=BUYER | {"name": customer})
     named_lines = [
         replace(line, name=name) for line, name in zip(invoice.content.lines, lines, strict=True)
     ]

@@ -73,7 +73,7 @@ def _set(document: dict[str, Any], path: str, value: Any) -> None:
         node[last] = value
 
 
-def order(order_id: str, **changes: Any) -> dict[str, Any]:
+def corpus_order(order_id: str, **changes: Any) -> dict[str, Any]:
     """A valid order event with changes at dotted paths ("data__rows__0__quantity")."""
     event = _valid_order(order_id)
     for path, value in changes.items():
@@ -81,7 +81,7 @@ def order(order_id: str, **changes: Any) -> dict[str, Any]:
     return event
 
 
-def command(command_id: str, **data: Any) -> dict[str, Any]:
+def corpus_command(command_id: str, **data: Any) -> dict[str, Any]:
     return command_event(command_id, None, **data)
 
 
@@ -99,7 +99,7 @@ def _dumps(value: dict[str, Any] | bytes | None) -> bytes | None:
 
 
 def with_rows(order_id: str, count: int) -> dict[str, Any]:
-    event = order(order_id)
+    event = corpus_order(order_id)
     event["data"]["rows"] = [
         {"rowId": str(n), "name": "Row", "quantity": "1", "unitPrice": "1", "taxRate": "0"}
         for n in range(count)
@@ -112,7 +112,7 @@ def nested(depth: int) -> bytes:
 
 
 def nested_in_data(order_id: str, depth: int) -> bytes:
-    event = json.dumps(order(order_id, data__customer__name="__NEST__"))
+    event = json.dumps(corpus_order(order_id, data__customer__name="__NEST__"))
     return event.replace('"__NEST__"', "[" * depth + "]" * depth).encode()
 
 
@@ -125,8 +125,8 @@ ORDER_CASES: list[Case] = [
     Case('empty value', b'', 'invalid-json', ''),
     Case('no value (tombstone)', None, 'invalid-json', ''),
     Case('invalid UTF-8 inside a string', b'{"specversion": "1.0", "id": "\xff\xfe"}', 'invalid-json', ''),
-    Case('UTF-16 JSON', json.dumps(order('h-utf16')).encode('utf-16'), 'invalid-json', ''),
-    Case('JSON with trailing garbage', json.dumps(order('h-trail')).encode() + b' }{', 'invalid-json', ''),
+    Case('UTF-16 JSON', json.dumps(corpus_order('h-utf16')).encode('utf-16'), 'invalid-json', ''),
+    Case('JSON with trailing garbage', json.dumps(corpus_order('h-trail')).encode() + b' }{', 'invalid-json', ''),
     Case('nesting 100,000 deep', nested(100000), 'invalid-json', ''),
     Case('nesting 50,000 deep inside data', nested_in_data('h-deep', 50000), 'invalid-json', ''),
     # JSON, but not a CloudEvent.
@@ -135,88 +135,88 @@ ORDER_CASES: list[Case] = [
     Case('JSON number', b'42', 'not-cloudevent', ''),
     Case('JSON null', b'null', 'not-cloudevent', ''),
     Case('empty object', b'{}', 'not-cloudevent'),
-    Case('no specversion', order('h-nospec', specversion=DELETE), 'not-cloudevent', 'specversion'),
-    Case('specversion 0.3', order('h-spec03', specversion='0.3'), 'not-cloudevent', 'specversion'),
-    Case('empty id', order('h-noid', id=''), 'not-cloudevent', 'id'),
-    Case('id a number', order('h-numid', id=42), 'not-cloudevent', 'id'),
-    Case('no source', order('h-nosource', source=DELETE), 'not-cloudevent', 'source'),
-    Case('no type', order('h-notype', type=DELETE), 'not-cloudevent', 'type'),
-    Case('time not RFC 3339', order('h-time', time='yesterday'), 'not-cloudevent', 'time'),
-    Case('XML content type', order('h-xml', datacontenttype='application/xml'), 'not-cloudevent', 'datacontenttype'),
-    Case('correlationid an object', order('h-corr', correlationid={'a': 1}), 'not-cloudevent', 'correlationid'),
+    Case('no specversion', corpus_order('h-nospec', specversion=DELETE), 'not-cloudevent', 'specversion'),
+    Case('specversion 0.3', corpus_order('h-spec03', specversion='0.3'), 'not-cloudevent', 'specversion'),
+    Case('empty id', corpus_order('h-noid', id=''), 'not-cloudevent', 'id'),
+    Case('id a number', corpus_order('h-numid', id=42), 'not-cloudevent', 'id'),
+    Case('no source', corpus_order('h-nosource', source=DELETE), 'not-cloudevent', 'source'),
+    Case('no type', corpus_order('h-notype', type=DELETE), 'not-cloudevent', 'type'),
+    Case('time not RFC 3339', corpus_order('h-time', time='yesterday'), 'not-cloudevent', 'time'),
+    Case('XML content type', corpus_order('h-xml', datacontenttype='application/xml'), 'not-cloudevent', 'datacontenttype'),
+    Case('correlationid an object', corpus_order('h-corr', correlationid={'a': 1}), 'not-cloudevent', 'correlationid'),
     # A CloudEvent of a type nobody handles.
-    Case('unknown type', order('h-type', type='order-cancelled'), 'unknown-type', 'type'),
-    Case('empty type', order('h-etype', type=''), 'unknown-type', 'type'),
-    Case('type in capitals', order('h-ctype', type='ORDER-COMPLETED'), 'unknown-type', 'type'),
+    Case('unknown type', corpus_order('h-type', type='order-cancelled'), 'unknown-type', 'type'),
+    Case('empty type', corpus_order('h-etype', type=''), 'unknown-type', 'type'),
+    Case('type in capitals', corpus_order('h-ctype', type='ORDER-COMPLETED'), 'unknown-type', 'type'),
     # order-completed that fails validation.
-    Case('no data', order('h-nodata', data=DELETE), 'validation', ''),
-    Case('data a string', order('h-sdata', data='order'), 'validation', ''),
-    Case('data null', order('h-ndata', data=None), 'validation', ''),
-    Case('no orderId', order('h-1', data__orderId=DELETE), 'validation', 'orderId'),
-    Case('empty orderId', order('h-2', data__orderId=''), 'validation', 'orderId'),
-    Case('orderId of 65 characters', order('h-3', data__orderId='o' * 65), 'validation', 'orderId'),
-    Case('orderId a number', order('h-4', data__orderId=12345), 'validation', 'orderId'),
-    Case('currency XXX', order('h-5', data__currency='XXX'), 'validation', 'currency'),
-    Case('currency XAU (no minor units)', order('h-6', data__currency='XAU'), 'validation', 'currency'),
-    Case('currency in lower case', order('h-7', data__currency='eur'), 'validation', 'currency'),
-    Case('currency EURO', order('h-8', data__currency='EURO'), 'validation', 'currency'),
-    Case('currency a number', order('h-9', data__currency=978), 'validation', 'currency'),
-    Case('no customer', order('h-10', data__customer=DELETE), 'validation', 'customer'),
-    Case('empty customer name', order('h-11', data__customer__name=''), 'validation', 'customer.name'),
-    Case('megabyte customer name', order('h-12', data__customer__name=MEGABYTE), 'validation', 'customer.name'),
-    Case('invalid email', order('h-13', data__customer__email='not-an-email'), 'validation', 'customer.email'),
-    Case('email without a domain', order('h-14', data__customer__email='someone@'), 'validation', 'customer.email'),
-    Case('phone not E.164', order('h-15', data__customer__phone='0612345678'), 'validation', 'customer.phone'),
-    Case('country XX', order('h-16', data__customer__billingAddress__country='XX'), 'validation', 'customer.billingAddress.country'),
-    Case('country in lower case', order('h-17', data__customer__billingAddress__country='nl'), 'validation', 'customer.billingAddress.country'),
-    Case('no rows', order('h-18', data__rows=[]), 'validation', 'rows'),
+    Case('no data', corpus_order('h-nodata', data=DELETE), 'validation', ''),
+    Case('data a string', corpus_order('h-sdata', data='order'), 'validation', ''),
+    Case('data null', corpus_order('h-ndata', data=None), 'validation', ''),
+    Case('no orderId', corpus_order('h-1', data__orderId=DELETE), 'validation', 'orderId'),
+    Case('empty orderId', corpus_order('h-2', data__orderId=''), 'validation', 'orderId'),
+    Case('orderId of 65 characters', corpus_order('h-3', data__orderId='o' * 65), 'validation', 'orderId'),
+    Case('orderId a number', corpus_order('h-4', data__orderId=12345), 'validation', 'orderId'),
+    Case('currency XXX', corpus_order('h-5', data__currency='XXX'), 'validation', 'currency'),
+    Case('currency XAU (no minor units)', corpus_order('h-6', data__currency='XAU'), 'validation', 'currency'),
+    Case('currency in lower case', corpus_order('h-7', data__currency='eur'), 'validation', 'currency'),
+    Case('currency EURO', corpus_order('h-8', data__currency='EURO'), 'validation', 'currency'),
+    Case('currency a number', corpus_order('h-9', data__currency=978), 'validation', 'currency'),
+    Case('no customer', corpus_order('h-10', data__customer=DELETE), 'validation', 'customer'),
+    Case('empty customer name', corpus_order('h-11', data__customer__name=''), 'validation', 'customer.name'),
+    Case('megabyte customer name', corpus_order('h-12', data__customer__name=MEGABYTE), 'validation', 'customer.name'),
+    Case('invalid email', corpus_order('h-13', data__customer__email='not-an-email'), 'validation', 'customer.email'),
+    Case('email without a domain', corpus_order('h-14', data__customer__email='someone@'), 'validation', 'customer.email'),
+    Case('phone not E.164', corpus_order('h-15', data__customer__phone='0612345678'), 'validation', 'customer.phone'),
+    Case('country XX', corpus_order('h-16', data__customer__billingAddress__country='XX'), 'validation', 'customer.billingAddress.country'),
+    Case('country in lower case', corpus_order('h-17', data__customer__billingAddress__country='nl'), 'validation', 'customer.billingAddress.country'),
+    Case('no rows', corpus_order('h-18', data__rows=[]), 'validation', 'rows'),
     Case('10,000 rows', with_rows('h-19', 10000), 'validation', 'rows'),
-    Case('rows an object', order('h-20', data__rows={'rowId': '1'}), 'validation', 'rows'),
-    Case('negative quantity', order('h-21', data__rows__0__quantity='-1'), 'validation', 'rows.0.quantity'),
-    Case('zero quantity', order('h-22', data__rows__0__quantity='0'), 'validation', 'rows.0.quantity'),
-    Case('negative unit price', order('h-23', data__rows__1__unitPrice='-0.01'), 'validation', 'rows.1.unitPrice'),
-    Case('tax rate over 100', order('h-24', data__rows__0__taxRate='100.5'), 'validation', 'rows.0.taxRate'),
-    Case('negative discount', order('h-25', data__rows__0__discountPercent='-5'), 'validation', 'rows.0.discountPercent'),
-    Case('quantity NaN as a string', order('h-26', data__rows__0__quantity='NaN'), 'validation', 'rows.0.quantity'),
-    Case('quantity NaN as a JSON literal', order('h-27', data__rows__0__quantity=RAW + 'NaN'), 'validation', 'rows.0.quantity'),
-    Case('unit price 1e400 as a JSON number', order('h-28', data__rows__0__unitPrice=RAW + '1e400'), 'validation', 'rows.0.unitPrice'),
-    Case('unit price Infinity', order('h-29', data__rows__0__unitPrice='Infinity'), 'validation', 'rows.0.unitPrice'),
-    Case('unit price of 13 integer digits', order('h-30', data__rows__0__unitPrice='1000000000000'), 'validation', 'rows.0.unitPrice'),
-    Case('quantity of 7 fraction digits', order('h-31', data__rows__0__quantity='0.0000001'), 'validation', 'rows.0.quantity'),
-    Case('unit price 1e-400', order('h-32', data__rows__0__unitPrice='1e-400'), 'validation', 'rows.0.unitPrice'),
-    Case('quantity true', order('h-33', data__rows__0__quantity=True), 'validation', 'rows.0.quantity'),
-    Case('quantity an object', order('h-34', data__rows__0__quantity={'value': 1}), 'validation', 'rows.0.quantity'),
-    Case('unit price with a decimal comma', order('h-35', data__rows__0__unitPrice='12,50'), 'validation', 'rows.0.unitPrice'),
-    Case('duplicate row ids', order('h-36', data__rows__1__rowId='1'), 'validation', 'rows.1.rowId'),
-    Case('empty row id', order('h-37', data__rows__0__rowId=''), 'validation', 'rows.0.rowId'),
-    Case('megabyte row name', order('h-38', data__rows__0__name=MEGABYTE), 'validation', 'rows.0.name'),
-    Case('note of 2,000 characters', order('h-39', data__invoicing={'note': 'n' * 2000}), 'validation', 'invoicing.note'),
-    Case('payment terms of 366 days', order('h-40', data__invoicing={'paymentTermsDays': 366}), 'validation', 'invoicing.paymentTermsDays'),
-    Case('payment terms a word', order('h-41', data__invoicing={'paymentTermsDays': 'soon'}), 'validation', 'invoicing.paymentTermsDays'),
-    Case('delivery by fax', order('h-42', data__invoicing={'delivery': 'fax'}), 'validation', 'invoicing.delivery'),
-    Case('pricesIncludeTax a word', order('h-43', data__pricesIncludeTax='yes'), 'validation', 'pricesIncludeTax'),
-    Case('pricesIncludeTax a number', order('h-57', data__pricesIncludeTax=1), 'validation', 'pricesIncludeTax'),
-    Case('autoClose a word', order('h-56', data__invoicing={'autoClose': 'no'}), 'validation', 'invoicing.autoClose'),
-    Case('line total that does not match', order('h-44', data__rows__0__lineTotal='99.99'), 'validation', 'rows.0.lineTotal'),
-    Case('line total with more digits than EUR has', order('h-45', data__rows__0__lineTotal='20.000'), 'validation', 'rows.0.lineTotal'),
-    Case('JPY line total with a fraction', order('h-46', data__currency='JPY', data__rows__0__unitPrice='10', data__rows__1__unitPrice='5', data__rows__0__lineTotal='20.5'), 'validation', 'rows.0.lineTotal'),
-    Case('lone surrogate in a name', order('h-47', data__customer__name='Bad \ud800 name'), 'validation', 'customer.name'),
-    Case('NUL character in the order id', order('h-48', data__orderId='h-48\x00'), 'validation', 'orderId'),
-    Case('NUL character in the customer name', order('h-49', data__customer__name='A\x00B'), 'validation', 'customer.name'),
-    Case('NUL character in the event id', order('h-50', id='h-50\x00'), 'not-cloudevent', 'id'),
+    Case('rows an object', corpus_order('h-20', data__rows={'rowId': '1'}), 'validation', 'rows'),
+    Case('negative quantity', corpus_order('h-21', data__rows__0__quantity='-1'), 'validation', 'rows.0.quantity'),
+    Case('zero quantity', corpus_order('h-22', data__rows__0__quantity='0'), 'validation', 'rows.0.quantity'),
+    Case('negative unit price', corpus_order('h-23', data__rows__1__unitPrice='-0.01'), 'validation', 'rows.1.unitPrice'),
+    Case('tax rate over 100', corpus_order('h-24', data__rows__0__taxRate='100.5'), 'validation', 'rows.0.taxRate'),
+    Case('negative discount', corpus_order('h-25', data__rows__0__discountPercent='-5'), 'validation', 'rows.0.discountPercent'),
+    Case('quantity NaN as a string', corpus_order('h-26', data__rows__0__quantity='NaN'), 'validation', 'rows.0.quantity'),
+    Case('quantity NaN as a JSON literal', corpus_order('h-27', data__rows__0__quantity=RAW + 'NaN'), 'validation', 'rows.0.quantity'),
+    Case('unit price 1e400 as a JSON number', corpus_order('h-28', data__rows__0__unitPrice=RAW + '1e400'), 'validation', 'rows.0.unitPrice'),
+    Case('unit price Infinity', corpus_order('h-29', data__rows__0__unitPrice='Infinity'), 'validation', 'rows.0.unitPrice'),
+    Case('unit price of 13 integer digits', corpus_order('h-30', data__rows__0__unitPrice='1000000000000'), 'validation', 'rows.0.unitPrice'),
+    Case('quantity of 7 fraction digits', corpus_order('h-31', data__rows__0__quantity='0.0000001'), 'validation', 'rows.0.quantity'),
+    Case('unit price 1e-400', corpus_order('h-32', data__rows__0__unitPrice='1e-400'), 'validation', 'rows.0.unitPrice'),
+    Case('quantity true', corpus_order('h-33', data__rows__0__quantity=True), 'validation', 'rows.0.quantity'),
+    Case('quantity an object', corpus_order('h-34', data__rows__0__quantity={'value': 1}), 'validation', 'rows.0.quantity'),
+    Case('unit price with a decimal comma', corpus_order('h-35', data__rows__0__unitPrice='12,50'), 'validation', 'rows.0.unitPrice'),
+    Case('duplicate row ids', corpus_order('h-36', data__rows__1__rowId='1'), 'validation', 'rows.1.rowId'),
+    Case('empty row id', corpus_order('h-37', data__rows__0__rowId=''), 'validation', 'rows.0.rowId'),
+    Case('megabyte row name', corpus_order('h-38', data__rows__0__name=MEGABYTE), 'validation', 'rows.0.name'),
+    Case('note of 2,000 characters', corpus_order('h-39', data__invoicing={'note': 'n' * 2000}), 'validation', 'invoicing.note'),
+    Case('payment terms of 366 days', corpus_order('h-40', data__invoicing={'paymentTermsDays': 366}), 'validation', 'invoicing.paymentTermsDays'),
+    Case('payment terms a word', corpus_order('h-41', data__invoicing={'paymentTermsDays': 'soon'}), 'validation', 'invoicing.paymentTermsDays'),
+    Case('delivery by fax', corpus_order('h-42', data__invoicing={'delivery': 'fax'}), 'validation', 'invoicing.delivery'),
+    Case('pricesIncludeTax a word', corpus_order('h-43', data__pricesIncludeTax='yes'), 'validation', 'pricesIncludeTax'),
+    Case('pricesIncludeTax a number', corpus_order('h-57', data__pricesIncludeTax=1), 'validation', 'pricesIncludeTax'),
+    Case('autoClose a word', corpus_order('h-56', data__invoicing={'autoClose': 'no'}), 'validation', 'invoicing.autoClose'),
+    Case('line total that does not match', corpus_order('h-44', data__rows__0__lineTotal='99.99'), 'validation', 'rows.0.lineTotal'),
+    Case('line total with more digits than EUR has', corpus_order('h-45', data__rows__0__lineTotal='20.000'), 'validation', 'rows.0.lineTotal'),
+    Case('JPY line total with a fraction', corpus_order('h-46', data__currency='JPY', data__rows__0__unitPrice='10', data__rows__1__unitPrice='5', data__rows__0__lineTotal='20.5'), 'validation', 'rows.0.lineTotal'),
+    Case('lone surrogate in a name', corpus_order('h-47', data__customer__name='Bad \ud800 name'), 'validation', 'customer.name'),
+    Case('NUL character in the order id', corpus_order('h-48', data__orderId='h-48\x00'), 'validation', 'orderId'),
+    Case('NUL character in the customer name', corpus_order('h-49', data__customer__name='A\x00B'), 'validation', 'customer.name'),
+    Case('NUL character in the event id', corpus_order('h-50', id='h-50\x00'), 'not-cloudevent', 'id'),
     # Bombs: cheap to send, endless to convert (1e999999999 as an int) or to index.
-    Case('payment terms 1e999999999', order('h-58', data__invoicing={'paymentTermsDays': RAW + '1e999999999'}), 'validation', 'invoicing.paymentTermsDays'),
-    Case('quantity 1e999999999', order('h-59', data__rows__0__quantity=RAW + '1e999999999'), 'validation', 'rows.0.quantity'),
-    Case('unit price 1e999999999', order('h-60', data__rows__1__unitPrice=RAW + '1e999999999'), 'validation', 'rows.1.unitPrice'),
-    Case('event id of 4 KiB', order('h-61', id='h-61-' + 'i' * 4091), 'not-cloudevent', 'id'),
-    Case('source of 4 KiB', order('h-62', source='/' + 's' * 4095), 'not-cloudevent', 'source'),
+    Case('payment terms 1e999999999', corpus_order('h-58', data__invoicing={'paymentTermsDays': RAW + '1e999999999'}), 'validation', 'invoicing.paymentTermsDays'),
+    Case('quantity 1e999999999', corpus_order('h-59', data__rows__0__quantity=RAW + '1e999999999'), 'validation', 'rows.0.quantity'),
+    Case('unit price 1e999999999', corpus_order('h-60', data__rows__1__unitPrice=RAW + '1e999999999'), 'validation', 'rows.1.unitPrice'),
+    Case('event id of 4 KiB', corpus_order('h-61', id='h-61-' + 'i' * 4091), 'not-cloudevent', 'id'),
+    Case('source of 4 KiB', corpus_order('h-62', source='/' + 's' * 4095), 'not-cloudevent', 'source'),
     # A later message that would change what is invoiced: nothing of it applied.
-    Case('changed quantity of an invoiced row', order('h-51', id='h-51-change', data__rows__0__quantity='3'), 'conflict', 'rows.0.quantity', before=order('h-51')),
-    Case('changed currency of an invoiced order', order('h-52', id='h-52-change', data__currency='USD'), 'conflict', 'currency', before=order('h-52')),
+    Case('changed quantity of an invoiced row', corpus_order('h-51', id='h-51-change', data__rows__0__quantity='3'), 'conflict', 'rows.0.quantity', before=corpus_order('h-51')),
+    Case('changed currency of an invoiced order', corpus_order('h-52', id='h-52-change', data__currency='USD'), 'conflict', 'currency', before=corpus_order('h-52')),
     # An event id seen before is a duplicate, whatever this copy says: nothing changes.
-    Case("invalid record reusing an applied event's id", order('h-55', data__currency='XXX'), 'duplicate', before=order('h-55')),
+    Case("invalid record reusing an applied event's id", corpus_order('h-55', data__currency='XXX'), 'duplicate', before=corpus_order('h-55')),
     # A dead-lettered event sent again, fixed, with the same id: processed afresh.
-    Case('invalid, then sent again fixed', order('h-53', data__currency=DELETE), 'validation', 'currency', after=order('h-53')),
+    Case('invalid, then sent again fixed', corpus_order('h-53', data__currency=DELETE), 'validation', 'currency', after=corpus_order('h-53')),
 ]
 # fmt: on
 
@@ -227,65 +227,71 @@ def _command_cases() -> list[Case]:
     from worker.messages import stable_event_id
 
     made = stable_event_id("invoice", SOURCE, "h-54-event")
-    before = order("h-54")
+    before = corpus_order("h-54")
     return [
         Case(
             "unknown action",
-            command("c-1", action="explode", invoiceId=unknown),
+            corpus_command("c-1", action="explode", invoiceId=unknown),
             "rejected",
             "action",
             kind="commands",
         ),
-        Case("no action", command("c-2", invoiceId=unknown), "rejected", "action", kind="commands"),
+        Case(
+            "no action",
+            corpus_command("c-2", invoiceId=unknown),
+            "rejected",
+            "action",
+            kind="commands",
+        ),
         Case(
             "close without invoiceId",
-            command("c-3", action="close"),
+            corpus_command("c-3", action="close"),
             "rejected",
             "invoiceId",
             kind="commands",
         ),
         Case(
             "close of an unknown invoice",
-            command("c-4", action="close", invoiceId=unknown),
+            corpus_command("c-4", action="close", invoiceId=unknown),
             "rejected",
             kind="commands",
         ),
         Case(
             "close of an id that is no uuid",
-            command("c-5", action="close", invoiceId="INV-1"),
+            corpus_command("c-5", action="close", invoiceId="INV-1"),
             "rejected",
             kind="commands",
         ),
         Case(
             "negative payment",
-            command("c-6", action="record-payment", invoiceId=made, amount="-5"),
+            corpus_command("c-6", action="record-payment", invoiceId=made, amount="-5"),
             "rejected",
             "amount",
             kind="commands",
         ),
         Case(
             "payment NaN",
-            command("c-7", action="record-payment", invoiceId=made, amount="NaN"),
+            corpus_command("c-7", action="record-payment", invoiceId=made, amount="NaN"),
             "rejected",
             "amount",
             kind="commands",
         ),
         Case(
             "payment 1e400",
-            command("c-8", action="record-payment", invoiceId=made, amount=RAW + "1e400"),
+            corpus_command("c-8", action="record-payment", invoiceId=made, amount=RAW + "1e400"),
             "rejected",
             "amount",
             kind="commands",
         ),
         Case(
             "payment on an unknown invoice",
-            command("c-9", action="record-payment", invoiceId=unknown, amount="1"),
+            corpus_command("c-9", action="record-payment", invoiceId=unknown, amount="1"),
             "rejected",
             kind="commands",
         ),
         Case(
             "payment over the amount due",
-            command(
+            corpus_command(
                 "c-10", orderId="h-54", action="record-payment", invoiceId=made, amount="100000"
             ),
             "rejected",
@@ -295,89 +301,93 @@ def _command_cases() -> list[Case]:
         ),
         Case(
             "void with an empty reason",
-            command("c-11", action="void", invoiceId=made, reason=""),
+            corpus_command("c-11", action="void", invoiceId=made, reason=""),
             "rejected",
             "reason",
             kind="commands",
         ),
         Case(
             "void with a megabyte reason",
-            command("c-12", action="void", invoiceId=made, reason=MEGABYTE),
+            corpus_command("c-12", action="void", invoiceId=made, reason=MEGABYTE),
             "rejected",
             "reason",
             kind="commands",
         ),
         Case(
             "send to an invalid email",
-            command("c-13", action="send", invoiceId=made, recipient="nobody"),
+            corpus_command("c-13", action="send", invoiceId=made, recipient="nobody"),
             "rejected",
             "recipient",
             kind="commands",
         ),
         Case(
             "send by fax",
-            command("c-14", action="send", invoiceId=made, channel="fax"),
+            corpus_command("c-14", action="send", invoiceId=made, channel="fax"),
             "rejected",
             "channel",
             kind="commands",
         ),
         Case(
             "create for an unknown order",
-            command("c-15", action="create", orderId="h-nowhere"),
+            corpus_command("c-15", action="create", orderId="h-nowhere"),
             "rejected",
             kind="commands",
         ),
         Case(
             "create with duplicate row ids",
-            command("c-16", action="create", orderId="h-54", rowIds=["1", "1"]),
+            corpus_command("c-16", action="create", orderId="h-54", rowIds=["1", "1"]),
             "rejected",
             "rowIds.1",
             kind="commands",
         ),
         Case(
             "update with expectedVersion 0",
-            command("c-17", action="update", invoiceId=made, expectedVersion=0),
+            corpus_command("c-17", action="update", invoiceId=made, expectedVersion=0),
             "rejected",
             "expectedVersion",
             kind="commands",
         ),
         Case(
             "update with expectedVersion 1e5000",
-            command("c-22", action="update", invoiceId=made, expectedVersion=RAW + "1e5000"),
+            corpus_command("c-22", action="update", invoiceId=made, expectedVersion=RAW + "1e5000"),
             "rejected",
             "expectedVersion",
             kind="commands",
         ),
         Case(
             "command id of 4 KiB",
-            command("c-23-" + "i" * 4092, action="close", invoiceId=made),
+            corpus_command("c-23-" + "i" * 4092, action="close", invoiceId=made),
             "not-cloudevent",
             "id",
             kind="commands",
         ),
         Case(
             "delete of a closed invoice",
-            command("c-18", orderId="h-54", action="delete", invoiceId=made),
+            corpus_command("c-18", orderId="h-54", action="delete", invoiceId=made),
             "rejected",
             kind="commands",
         ),
         Case(
             "due date that is no date",
-            command("c-19", action="update", invoiceId=made, dueDate="2026-13-45"),
+            corpus_command("c-19", action="update", invoiceId=made, dueDate="2026-13-45"),
             "rejected",
             "dueDate",
             kind="commands",
         ),
         Case(
             "command data a string",
-            {**command("c-20"), "data": "close it"},
+            {**corpus_command("c-20"), "data": "close it"},
             "rejected",
             "",
             kind="commands",
         ),
         Case(
             "command without an id",
-            {k: v for k, v in command("c-21", action="close", invoiceId=made).items() if k != "id"},
+            {
+                k: v
+                for k, v in corpus_command("c-21", action="close", invoiceId=made).items()
+                if k != "id"
+            },
             "not-cloudevent",
             "id",
             kind="commands",

@@ -133,7 +133,7 @@ async def draft_invoice(
     return data
 
 
-async def closed_invoice(
+async def order_invoiced(
     kafka: KafkaClient, settings: Settings, order_id: str, *rows: dict[str, Any]
 ) -> dict[str, Any]:
     """An order invoiced and closed at once; returns the invoice-closed data."""

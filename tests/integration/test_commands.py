@@ -6,10 +6,10 @@ import asyncpg
 
 from tests.integration.flows import (
     await_event,
-    closed_invoice,
     command_event,
     draft_invoice,
     order_event,
+    order_invoiced,
     publish_order,
     row,
     send_command,
@@ -38,12 +38,12 @@ async def invoice_in_each_status(
     "p-1", and so the open one too when `partly_paid`."""
     ids = {
         "draft": (await draft_invoice(kafka, settings, f"{prefix}-draft"))["invoiceId"],
-        "open": (await closed_invoice(kafka, settings, f"{prefix}-open"))["invoiceId"],
+        "open": (await order_invoiced(kafka, settings, f"{prefix}-open"))["invoiceId"],
     }
     if partly_paid:
         pay = command_event("record-payment", invoiceId=ids["open"], paymentId="p-1", amount="2")
         assert (await send_command(kafka, settings, pay))["ok"]
-    paid = (await closed_invoice(kafka, settings, f"{prefix}-paid"))["invoiceId"]
+    paid = (await order_invoiced(kafka, settings, f"{prefix}-paid"))["invoiceId"]
     assert (
         await send_command(
             kafka,
@@ -51,7 +51,7 @@ async def invoice_in_each_status(
             command_event("record-payment", invoiceId=paid, paymentId="p-1", amount="12.10"),
         )
     )["ok"]
-    void = (await closed_invoice(kafka, settings, f"{prefix}-void"))["invoiceId"]
+    void = (await order_invoiced(kafka, settings, f"{prefix}-void"))["invoiceId"]
     assert (
         await send_command(kafka, settings, command_event("void", invoiceId=void, reason="test"))
     )["ok"]
@@ -104,7 +104,7 @@ async def test_create_invoices_the_free_rows_as_a_draft(
 async def test_create_with_nothing_to_invoice_is_ok_with_a_warning(
     worker: Worker, kafka: KafkaClient, settings: Settings
 ) -> None:
-    await closed_invoice(kafka, settings, "CR-2")
+    await order_invoiced(kafka, settings, "CR-2")
     result = await send_command(kafka, settings, command_event("create", orderId="CR-2"))
     assert (result["ok"], result["invoice"], result["warnings"]) == (
         True,
@@ -231,7 +231,7 @@ async def test_close_numbers_the_draft_and_send_without_recipient_warns(
 async def test_send_requests_a_notification_and_needs_a_recipient(
     worker: Worker, kafka: KafkaClient, settings: Settings
 ) -> None:
-    invoice = await closed_invoice(kafka, settings, "S-1")
+    invoice = await order_invoiced(kafka, settings, "S-1")
     by_sms = command_event("send", invoiceId=invoice["invoiceId"], channel="sms")
     refused = await send_command(kafka, settings, by_sms)
     assert refused["ok"] is False
@@ -256,7 +256,7 @@ async def test_send_requests_a_notification_and_needs_a_recipient(
 async def test_void_emits_invoice_voided_keeps_the_number_and_frees_the_rows(
     worker: Worker, kafka: KafkaClient, settings: Settings
 ) -> None:
-    invoice = await closed_invoice(kafka, settings, "V-1", row("a"))
+    invoice = await order_invoiced(kafka, settings, "V-1", row("a"))
     result = await send_command(
         kafka,
         settings,
@@ -275,7 +275,7 @@ async def test_void_emits_invoice_voided_keeps_the_number_and_frees_the_rows(
 async def test_partial_payments_down_to_paid_emit_invoice_paid_once(
     worker: Worker, kafka: KafkaClient, settings: Settings
 ) -> None:
-    invoice = await closed_invoice(
+    invoice = await order_invoiced(
         kafka, settings, "P-1", row("1", unit_price="100.00", tax_rate="0")
     )
     first = await send_command(
@@ -328,7 +328,7 @@ async def test_partial_payments_down_to_paid_emit_invoice_paid_once(
 async def test_credit_notes_have_their_own_series_and_lower_the_amount_due(
     worker: Worker, kafka: KafkaClient, settings: Settings
 ) -> None:
-    invoice = await closed_invoice(
+    invoice = await order_invoiced(
         kafka, settings, "CN-1", row("a", tax_rate="0"), row("b", unit_price="5.00", tax_rate="0")
     )
     partial = await send_command(
@@ -382,7 +382,7 @@ async def test_credit_notes_have_their_own_series_and_lower_the_amount_due(
 async def test_a_credit_note_credits_quantities_of_lines_and_a_second_one_the_rest(
     worker: Worker, kafka: KafkaClient, settings: Settings
 ) -> None:
-    invoice = await closed_invoice(
+    invoice = await order_invoiced(
         kafka, settings, "QTY-1", row("a", quantity="3"), row("b", unit_price="5.00")
     )
 
@@ -429,7 +429,7 @@ async def test_a_credit_note_credits_quantities_of_lines_and_a_second_one_the_re
 async def test_a_credit_by_quantity_beyond_what_is_left_is_refused_naming_the_field(
     worker: Worker, kafka: KafkaClient, settings: Settings
 ) -> None:
-    invoice = await closed_invoice(kafka, settings, "QTY-2", row("a", quantity="3"))
+    invoice = await order_invoiced(kafka, settings, "QTY-2", row("a", quantity="3"))
 
     def credit_note(*lines: dict[str, object]) -> dict[str, object]:
         return command_event(
@@ -459,7 +459,7 @@ async def test_a_credit_by_quantity_beyond_what_is_left_is_refused_naming_the_fi
 async def test_a_command_seen_before_changes_nothing_and_its_result_is_published_again(
     worker: Worker, kafka: KafkaClient, settings: Settings
 ) -> None:
-    invoice = await closed_invoice(
+    invoice = await order_invoiced(
         kafka, settings, "DUP-1", row("1", unit_price="100.00", tax_rate="0")
     )
     payment = command_event("record-payment", invoiceId=invoice["invoiceId"], amount="10.00")

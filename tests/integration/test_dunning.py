@@ -18,8 +18,8 @@ from prometheus_client import REGISTRY
 from tests.faults.processes import environment_without_invoicer, invoicer_command
 from tests.integration.flows import (
     await_event,
-    closed_invoice,
     command_event,
+    order_invoiced,
     row,
     send_command,
 )
@@ -44,7 +44,7 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 async def overdue_invoice(kafka: KafkaClient, settings: Settings, order_id: str) -> dict[str, Any]:
     """A closed invoice of 12.10 to a customer with an email address: its invoice-closed data."""
-    return await closed_invoice(kafka, settings, order_id, row("1"))
+    return await order_invoiced(kafka, settings, order_id, row("1"))
 
 
 def due(invoice: dict[str, Any], days: int) -> date:

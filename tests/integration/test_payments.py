@@ -10,9 +10,9 @@ import asyncpg
 
 from tests.integration.flows import (
     await_event,
-    closed_invoice,
     command_event,
     order_event,
+    order_invoiced,
     publish_order,
     row,
     send_command,
@@ -43,7 +43,7 @@ async def _change(
 async def test_a_refund_reopens_a_paid_invoice(
     worker: Worker, kafka: KafkaClient, settings: Settings, db: asyncpg.Connection
 ) -> None:
-    invoice = await closed_invoice(kafka, settings, "PAY-1")  # 12.10 due
+    invoice = await order_invoiced(kafka, settings, "PAY-1")  # 12.10 due
     invoice_id, version = invoice["invoiceId"], invoice["version"]
     pay = command_event(
         "record-payment", invoiceId=invoice_id, paymentId="bank-1", amount="12.10", method="sepa"
@@ -93,7 +93,7 @@ async def test_a_refund_reopens_a_paid_invoice(
 async def test_a_payment_id_told_again_the_same_is_ok_and_changes_nothing(
     worker: Worker, kafka: KafkaClient, settings: Settings, db: asyncpg.Connection
 ) -> None:
-    invoice_id = (await closed_invoice(kafka, settings, "PAY-2"))["invoiceId"]
+    invoice_id = (await order_invoiced(kafka, settings, "PAY-2"))["invoiceId"]
     fields = {"invoiceId": invoice_id, "paymentId": "bank-7", "amount": "1.00"}
     first = await send_command(kafka, settings, command_event("record-payment", **fields))
 
@@ -109,7 +109,7 @@ async def test_a_payment_id_told_again_the_same_is_ok_and_changes_nothing(
 async def test_a_payment_id_told_again_otherwise_is_refused_naming_payment_id(
     worker: Worker, kafka: KafkaClient, settings: Settings
 ) -> None:
-    invoice_id = (await closed_invoice(kafka, settings, "PAY-3"))["invoiceId"]
+    invoice_id = (await order_invoiced(kafka, settings, "PAY-3"))["invoiceId"]
     fields = {"invoiceId": invoice_id, "paymentId": "bank-8"}
     await send_command(kafka, settings, command_event("record-payment", amount="1.00", **fields))
 
@@ -158,7 +158,7 @@ async def test_a_credit_note_after_payment_in_full_shows_the_refund_due(
     """Paid 24.20 (two rows of 12.10), then one row credited: 12.10 is owed back, on the
     credit's event and every snapshot after it, until a refund gives it back; the invoice
     stays paid."""
-    invoice = await closed_invoice(kafka, settings, "PAY-5", row("1"), row("2"))
+    invoice = await order_invoiced(kafka, settings, "PAY-5", row("1"), row("2"))
     invoice_id = invoice["invoiceId"]
     fields = {"invoiceId": invoice_id, "paymentId": "bank-1"}
     paid = await send_command(

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from tests.integration.flows import await_event, closed_invoice, order_returned, row
+from tests.integration.flows import await_event, order_invoiced, order_returned, row
 from tests.integration.kafka_client import KafkaClient
 from worker.running import Worker
 from worker.settings import Settings
@@ -28,7 +28,7 @@ async def credit_note_of(kafka: KafkaClient, settings: Settings, return_id: str)
 async def test_a_return_on_either_topic_is_credited_by_a_closed_credit_note_and_announced(
     worker: Worker, kafka: KafkaClient, settings: Settings, db: asyncpg.Connection
 ) -> None:
-    invoice = await closed_invoice(kafka, settings, "R-1", row("a", quantity="3"), row("b"))
+    invoice = await order_invoiced(kafka, settings, "R-1", row("a", quantity="3"), row("b"))
 
     await kafka.publish(
         settings.topics.orders_returned, return_event("R-1", "RET-1", ("a", "1")), key="R-1"
@@ -63,7 +63,7 @@ async def test_a_return_on_either_topic_is_credited_by_a_closed_credit_note_and_
 async def test_a_return_of_more_than_was_billed_is_a_conflict_dead_letter(
     worker: Worker, kafka: KafkaClient, settings: Settings, db: asyncpg.Connection
 ) -> None:
-    await closed_invoice(kafka, settings, "R-2", row("a", quantity="2"))
+    await order_invoiced(kafka, settings, "R-2", row("a", quantity="2"))
     too_much = return_event("R-2", "RET-1", ("a", "3"), ("z", "1"))
 
     await kafka.publish(settings.topics.orders_returned, too_much, key="R-2")

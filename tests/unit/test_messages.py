@@ -59,7 +59,7 @@ def record(data: Any, **envelope: Any) -> bytes:
     return json.dumps(event | envelope).encode()
 
 
-def command(**data: Any) -> bytes:
+def command_record(**data: Any) -> bytes:
     return command_with_data(data)
 
 
@@ -251,8 +251,8 @@ NUMBER_FIELDS = {
         f"rows.0.{field}": with_row_value(field, '"<value>"')
         for field in ("quantity", "unitPrice", "taxRate", "discountPercent", "lineTotal")
     },
-    "expectedVersion": command(action="update", invoiceId="i", expectedVersion="<value>"),
-    "amount": command(action="record-payment", invoiceId="i", amount="<value>"),
+    "expectedVersion": command_record(action="update", invoiceId="i", expectedVersion="<value>"),
+    "amount": command_record(action="record-payment", invoiceId="i", amount="<value>"),
 }
 
 
@@ -293,7 +293,7 @@ def test_numbers_beyond_the_contract_in_unknown_fields_are_ignored(literal: str)
 
 @pytest.mark.parametrize(("literal", "valid"), [("999999999999", True), ("1000000000000", False)])
 def test_a_version_has_at_most_12_digits(literal: str, valid: bool) -> None:
-    value = command(action="update", invoiceId="i", expectedVersion="<value>")
+    value = command_record(action="update", invoiceId="i", expectedVersion="<value>")
 
     event = parse_event(value.replace(b'"<value>"', f'"{literal}"'.encode()))
 
@@ -453,7 +453,9 @@ def test_records_without_a_valid_envelope_are_not_cloudevents(value: bytes, path
 
 
 @pytest.mark.parametrize("attribute", ["id", "source", "correlationid"])
-@pytest.mark.parametrize("event", [record(order_data()), command(action="close", invoiceId="i")])
+@pytest.mark.parametrize(
+    "event", [record(order_data()), command_record(action="close", invoiceId="i")]
+)
 def test_ids_are_at_most_256_characters(event: bytes, attribute: str) -> None:
     at_most = json.loads(event) | {attribute: "x" * 256}
     beyond = at_most | {attribute: "x" * 4096}
@@ -529,7 +531,7 @@ def test_an_event_without_data_is_invalid() -> None:
 
 
 def test_command_validation_failure_keeps_id_and_action() -> None:
-    rejection = rejected(command(action="close", send="maybe"))
+    rejection = rejected(command_record(action="close", send="maybe"))
 
     assert rejection.reason is RejectReason.VALIDATION
     assert set(rejection.errors) == {"invoiceId", "send"}
@@ -542,7 +544,7 @@ def test_command_validation_failure_keeps_id_and_action() -> None:
 
 @pytest.mark.parametrize("data", [{}, {"action": 5}, {"action": "archive", "invoiceId": "i"}])
 def test_a_command_needs_a_known_action(data: dict[str, Any]) -> None:
-    rejection = rejected(command(**data))
+    rejection = rejected(command_record(**data))
 
     assert rejection.reason is RejectReason.VALIDATION
     assert list(rejection.errors) == ["action"]
@@ -550,14 +552,14 @@ def test_a_command_needs_a_known_action(data: dict[str, Any]) -> None:
 
 
 def test_an_unknown_action_names_the_known_ones() -> None:
-    message = rejected(command(action="archive")).errors["action"][0]
+    message = rejected(command_record(action="archive")).errors["action"][0]
 
     assert message.startswith("unknown action 'archive'; expected one of: create, update")
 
 
 def test_command_defaults() -> None:
-    create = parse_event(command(action="create", orderId="SO-1"))
-    close = parse_event(command(action="close", invoiceId="i", orderId="SO-1"))
+    create = parse_event(command_record(action="create", orderId="SO-1"))
+    close = parse_event(command_record(action="close", invoiceId="i", orderId="SO-1"))
 
     assert isinstance(create, InvoiceCommandEvent)
     assert isinstance(create.data, CreateInvoice)
@@ -629,7 +631,7 @@ CREDIT_NOTE = {
     ],
 )
 def test_command_fields_are_validated(data: dict[str, Any], path: str) -> None:
-    rejection = rejected(command(**data))
+    rejection = rejected(command_record(**data))
 
     assert rejection.reason is RejectReason.VALIDATION
     assert list(rejection.errors) == [path]
@@ -666,14 +668,14 @@ def test_command_fields_are_validated(data: dict[str, Any], path: str) -> None:
     ids=lambda data: data["action"],
 )
 def test_valid_commands_parse(data: dict[str, Any]) -> None:
-    event = parse_event(command(**data))
+    event = parse_event(command_record(**data))
 
     assert isinstance(event, InvoiceCommandEvent), event
     assert event.data.action == data["action"]
 
 
 def test_payment_amounts_are_exact() -> None:
-    value = command(action="record-payment", invoiceId="i", amount="<amount>")
+    value = command_record(action="record-payment", invoiceId="i", amount="<amount>")
 
     event = parse_event(value.replace(b'"<amount>"', b"10.50"))
 
@@ -892,7 +894,7 @@ def test_a_nul_character_in_the_envelope_is_not_a_cloudevent(value: bytes, path:
         (record(order_data(customer={"name": "A\u0000B"})), ["customer.name"]),
         (record(order_data(ignored=["x", {"y": "\u0000"}])), ["ignored.1.y"]),
         (record(order_data(currency="XXX", orderId="\u0000")), ["currency", "orderId"]),
-        (command(action="delete", invoiceId="inv\u0000"), ["invoiceId"]),
+        (command_record(action="delete", invoiceId="inv\u0000"), ["invoiceId"]),
     ],
 )
 def test_a_nul_character_in_data_is_a_validation_error_at_its_path(
@@ -918,8 +920,8 @@ def test_an_escaped_backslash_before_u0000_is_no_nul_character() -> None:
         (record(order_data(pricesIncludeTax="yes")), "pricesIncludeTax"),
         (record(order_data(pricesIncludeTax=1)), "pricesIncludeTax"),
         (record(order_data(invoicing={"autoClose": "no"})), "invoicing.autoClose"),
-        (command(action="close", invoiceId="i-1", send="true"), "send"),
-        (command(action="create", orderId="o-1", close=0), "close"),
+        (command_record(action="close", invoiceId="i-1", send="true"), "send"),
+        (command_record(action="create", orderId="o-1", close=0), "close"),
     ],
 )
 def test_booleans_are_json_true_or_false_only(value: bytes, path: str) -> None:
@@ -944,7 +946,7 @@ def test_a_lone_surrogate_in_the_envelope_is_not_a_cloudevent(value: bytes, path
 
 
 def test_a_lone_surrogate_in_data_is_a_validation_error() -> None:
-    rejection = rejected(command(action="delete", invoiceId="inv-\ud800"))
+    rejection = rejected(command_record(action="delete", invoiceId="inv-\ud800"))
 
     assert rejection.reason is RejectReason.VALIDATION
     assert "must not contain a lone surrogate (not Unicode text)" in rejection.errors["invoiceId"]
