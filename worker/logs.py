@@ -17,6 +17,8 @@ import io
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any, TextIO, cast
 
 import structlog
@@ -109,10 +111,43 @@ def redact_personal_data(_: Any, method_name: str, event_dict: EventDict) -> Eve
     return event_dict
 
 
+HeldLines = list[tuple[str, EventDict]]
+_held: ContextVar[HeldLines | None] = ContextVar("held_log_lines", default=None)
+
+
+@contextlib.contextmanager
+def held() -> Iterator[HeldLines]:
+    """Holds the lines logged inside (with their context), unwritten: a batch's decisions are
+    told once the batch is committed (`release`), and not at all when it is rolled back."""
+    token = _held.set([])
+    try:
+        lines = _held.get()
+        assert lines is not None
+        yield lines
+    finally:
+        _held.reset(token)
+
+
+def release(lines: HeldLines) -> None:
+    """Writes held lines, as they were logged."""
+    logger = structlog.get_logger()
+    for method_name, event in lines:
+        getattr(logger, method_name)(**event)
+
+
+def hold_while_held(_: object, method_name: str, event: EventDict) -> EventDict:
+    lines = _held.get()
+    if lines is None:
+        return event
+    lines.append((method_name, event))
+    raise structlog.DropEvent
+
+
 def add_trace_ids(_: object, __: str, event: EventDict) -> EventDict:
     """The service, and the trace_id and span_id of the span a line is written in."""
     event[SERVICE_NAME] = os.environ.get("OTEL_SERVICE_NAME") or "invoicer"
-    event.update(current_ids())
+    for key, value in current_ids().items():
+        event.setdefault(key, value)  # a held line keeps the ids of where it was logged
     return event
 
 
@@ -140,7 +175,7 @@ def configure_logging(
     else:
         renderer = structlog.dev.ConsoleRenderer()
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[*shared, hold_while_held, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         # WriteLogger needs only write() and flush(), which Lines has.
         logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, output)),

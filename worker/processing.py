@@ -31,7 +31,7 @@ from worker.decisions import Cause, Decision, Outcome, Record, Republished, caus
 from worker.domain.money import plain
 from worker.handlers import ROUTES
 from worker.handlers.rejections import dead_letter, reject_invalid_command, rejection_cause
-from worker.logs import CORRELATION_ID, MESSAGE_ID, OFFSET, PARTITION, TOPIC
+from worker.logs import CORRELATION_ID, MESSAGE_ID, OFFSET, PARTITION, TOPIC, held, release
 from worker.messages import (
     INVOICE_COMMAND,
     KnownEvent,
@@ -124,7 +124,8 @@ async def _apply_with_retries(
     while True:
         started = time.perf_counter()
         try:
-            writes, outcomes = await _apply(pool, items, settings)
+            with held() as decided:
+                writes, outcomes = await _apply(pool, items, settings)
         except Exception as error:
             if stop.is_set():
                 raise Stopping from error
@@ -156,6 +157,7 @@ async def _apply_with_retries(
         else:
             outage.reason = None
             metrics.BATCH_DURATION.observe(time.perf_counter() - started)
+            release(decided)
             _report(items, outcomes, writes)
             return
 
