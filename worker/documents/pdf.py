@@ -7,7 +7,6 @@ closing time), never from the clock, so the same invoice gives the same bytes.""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from copy import copy
 from dataclasses import dataclass
 from datetime import UTC, date
 from decimal import Decimal
@@ -17,7 +16,6 @@ from typing import Any
 import structlog
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import NumberPattern, format_decimal
 from facturx.facturx import FACTURX_LEVEL2xmp, generate_xmp_object
 from fpdf import FPDF
 from fpdf.fonts import TTFFont
@@ -26,6 +24,7 @@ from lxml import etree
 from worker.documents.content import buyer, invoice_seller, seller, stated
 from worker.documents.fonts import FAMILY, Coverage, FontProducer, add_bundled_fonts
 from worker.documents.labels import LABELS, DocumentLanguage
+from worker.documents.numbers import currency_format, decimal_format
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.money import minor_units
 from worker.domain.parties import Address
@@ -55,31 +54,21 @@ class _Writer:
         self.labels = LABELS[language]
         self.currency = currency
         self.territories = _territories(language)
-        self._amounts = _currency_pattern(language, minor_units(currency))
-        self._locale = Locale.parse(language)
+        self._amounts = currency_format(language, currency, minor_units(currency))
+        self._numbers = decimal_format(language)
 
     def __getitem__(self, key: str) -> str:
         return self.labels[key]
 
     def money(self, value: Decimal) -> str:
-        return str(
-            self._amounts.apply(value, self._locale, currency=self.currency, currency_digits=False)
-        )
+        return self._amounts.format(value)
 
     def price(self, value: Decimal) -> str:
         """A unit price, with its own digits where it has more than the currency."""
-        return str(
-            self._amounts.apply(
-                value,
-                self._locale,
-                currency=self.currency,
-                currency_digits=False,
-                decimal_quantization=False,
-            )
-        )
+        return self._amounts.format(value, all_digits=True)
 
     def number(self, value: Decimal) -> str:
-        return format_decimal(value, locale=self.language, decimal_quantization=False)
+        return self._numbers.format(value, all_digits=True)
 
     def percent(self, value: Decimal) -> str:
         return f"{self.number(value)} %"
@@ -99,14 +88,6 @@ class _Writer:
 @cache
 def _territories(language: str) -> dict[str, str]:
     return dict(Locale.parse(language).territories)
-
-
-@cache
-def _currency_pattern(language: str, digits: int) -> NumberPattern:
-    """The language's currency format with exactly `digits` fraction digits."""
-    pattern: NumberPattern = copy(Locale.parse(language).currency_formats["standard"])
-    pattern.frac_prec = (digits, digits)
-    return pattern
 
 
 class _Document(FPDF):
