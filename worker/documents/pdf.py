@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date
 from decimal import Decimal
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import structlog
 from babel import Locale
@@ -131,6 +131,49 @@ class _Document(FPDF):
             operators = ["q", self.text_color.serialize().lower(), *operators, "Q"]
         self._out(" ".join(operators))
 
+    def text_cell(
+        self,
+        width: float,
+        height: float,
+        value: str,
+        align: Literal["L", "R"] = "L",
+        new_x: Literal["RIGHT", "LEFT", "LMARGIN"] = "RIGHT",
+        new_y: Literal["TOP", "NEXT"] = "TOP",
+    ) -> None:
+        """cell() of one line without border, fill or link. Where the bundled fonts draw all
+        of `value` unshaped, the same content as cell()'s, in a fifth of its time (fpdf2
+        parses the text into styled fragments and copies the graphics state for each)."""
+        if self.text_shaping or not self.coverage.bundled(value):
+            self.cell(width, height, value, align=align, new_x=new_x, new_y=new_y)
+            return
+        self._perform_page_break_if_need_be(height)
+        x = self.x
+        if value:
+            font = self.current_font
+            assert isinstance(font, TTFFont)
+            if not self.current_font_is_set_on_page:
+                self._out(self._set_font_for_page(font, self.font_size_pt))
+            if align == "L":
+                x += self.c_margin
+            else:
+                x += width - self.c_margin - self.get_string_width(value)
+            y = self.h - self.y - 0.5 * height - 0.3 * self.font_size
+            shown = f"BT {x * self.k:.2f} {y * self.k:.2f} Td"
+            if self.text_color != self.fill_color:
+                assert self.text_color is not None
+                color = self.text_color.serialize().lower()
+                shown = f"q {shown} {color} {font.encode_text(value)} ET Q"
+            else:
+                shown = f"{shown} {font.encode_text(value)} ET"
+            self._out(shown)
+        self._lasth = height
+        if new_x == "RIGHT":
+            self.x += width
+        elif new_x == "LMARGIN":
+            self.x = self.l_margin
+        if new_y == "NEXT":
+            self.y += height
+
     def footer(self) -> None:
         self.set_draw_color(*RULE)
         self.line(_LEFT, self.h - 17, _LEFT + _WIDTH, self.h - 17)
@@ -241,7 +284,7 @@ def _style(pdf: FPDF, size: float, bold: bool = False, color: tuple[int, int, in
     pdf.set_text_color(*color)
 
 
-def _header(pdf: FPDF, invoice: Invoice, reference_number: str | None, text: _Writer) -> None:
+def _header(pdf: _Document, invoice: Invoice, reference_number: str | None, text: _Writer) -> None:
     issuer = seller(invoice)
     _style(pdf, 15, bold=True, color=ACCENT)
     pdf.set_xy(_LEFT, 16)
@@ -249,17 +292,17 @@ def _header(pdf: FPDF, invoice: Invoice, reference_number: str | None, text: _Wr
     _style(pdf, 9, color=MUTED)
     for line in text.address_lines(issuer.address):
         pdf.set_x(_LEFT)
-        pdf.cell(95, 4.4, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.text_cell(95, 4.4, line, new_x="LMARGIN", new_y="NEXT")
     for detail in (f"{text['vat_id']} {invoice_seller(invoice).vat_id}", issuer.email):
         if detail:
             pdf.set_x(_LEFT)
-            pdf.cell(95, 4.4, detail, new_x="LMARGIN", new_y="NEXT")
+            pdf.text_cell(95, 4.4, detail, new_x="LMARGIN", new_y="NEXT")
     left_bottom = pdf.get_y()
 
     assert invoice.number is not None and invoice.issue_date is not None
     _style(pdf, 22, bold=True, color=ACCENT)
     pdf.set_xy(118, 15)
-    pdf.cell(74, 10, text[invoice.type.value], align="R")
+    pdf.text_cell(74, 10, text[invoice.type.value], align="R")
     purchase = invoice.purchase
     facts: list[tuple[str, str | None]] = [
         (text["number"], invoice.number),
@@ -283,14 +326,14 @@ def _header(pdf: FPDF, invoice: Invoice, reference_number: str | None, text: _Wr
             continue
         pdf.set_xy(118, y)
         _style(pdf, 9, color=MUTED)
-        pdf.cell(32, 5, label)
+        pdf.text_cell(32, 5, label)
         _style(pdf, 9, bold=label == text["number"])
         _paragraph(pdf, 42, 5, value, align="R")
         y = pdf.get_y()
     pdf.set_y(max(left_bottom, y) + 8)
 
 
-def _parties(pdf: FPDF, invoice: Invoice, text: _Writer) -> None:
+def _parties(pdf: _Document, invoice: Invoice, text: _Writer) -> None:
     customer = buyer(invoice)
     blocks = [(text["bill_to"], customer.name, text.address_lines(customer.address))]
     vat_id = invoice.customer.vat_id
@@ -305,7 +348,7 @@ def _parties(pdf: FPDF, invoice: Invoice, text: _Writer) -> None:
         x = _LEFT + index * 90
         pdf.set_xy(x, top)
         _style(pdf, 8, color=MUTED)
-        pdf.cell(85, 4.5, label.upper(), new_x="LEFT", new_y="NEXT")
+        pdf.text_cell(85, 4.5, label.upper(), new_x="LEFT", new_y="NEXT")
         _style(pdf, 10.5, bold=True)
         _paragraph(pdf, 85, 5.2, name, new_x="LEFT", new_y="NEXT")
         _style(pdf, 9.5)
@@ -396,10 +439,10 @@ def _wrapped(pdf: FPDF, value: str, width: float) -> list[str]:
     return lines
 
 
-def _paragraph(pdf: FPDF, width: float, height: float, value: str, **position: Any) -> None:
+def _paragraph(pdf: _Document, width: float, height: float, value: str, **position: Any) -> None:
     """multi_cell(), as one cell where the text fits on a line (a seventh of the time)."""
     if pdf.get_string_width(value) <= width - 2 * pdf.c_margin and "\n" not in value:
-        pdf.cell(width, height, value, **({"new_x": "RIGHT", "new_y": "NEXT"} | position))
+        pdf.text_cell(width, height, value, **({"new_x": "RIGHT", "new_y": "NEXT"} | position))
     else:
         pdf.multi_cell(width, height, value, **position)
 
@@ -523,19 +566,19 @@ def _breakdown_and_totals(pdf: _Document, invoice: Invoice, text: _Writer) -> No
             pdf.set_fill_color(*SHADE)
             pdf.rect(122, y, 70, 8, style="F")
             _style(pdf, 10.5, bold=True, color=ACCENT)
-            pdf.cell(38, 8, " " + label)
-            pdf.cell(32, 8, value + " ", align="R")
+            pdf.text_cell(38, 8, " " + label)
+            pdf.text_cell(32, 8, value + " ", align="R")
             y += 8
         else:
             _style(pdf, 9)
-            pdf.cell(38, 5.6, " " + label)
-            pdf.cell(32, 5.6, value + " ", align="R")
+            pdf.text_cell(38, 5.6, " " + label)
+            pdf.text_cell(32, 5.6, value + " ", align="R")
             y += 5.6
     pdf.set_y(max(breakdown_bottom, y) + 8)
 
 
 def _payment_and_notes(
-    pdf: FPDF, invoice: Invoice, reference_number: str | None, text: _Writer
+    pdf: _Document, invoice: Invoice, reference_number: str | None, text: _Writer
 ) -> None:
     issuer = invoice_seller(invoice)
     assert invoice.number is not None
@@ -567,7 +610,7 @@ def _payment_and_notes(
         if pdf.will_page_break(10 + 5 * len(lines)):
             pdf.add_page()
         _style(pdf, 9, bold=True, color=ACCENT)
-        pdf.cell(_WIDTH, 5.5, heading, new_x="LMARGIN", new_y="NEXT")
+        pdf.text_cell(_WIDTH, 5.5, heading, new_x="LMARGIN", new_y="NEXT")
         _style(pdf, 9)
         for line in lines:
             _paragraph(pdf, _WIDTH, 4.8, line, new_x="LMARGIN", new_y="NEXT")
