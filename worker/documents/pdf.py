@@ -97,18 +97,36 @@ class _Document(FPDF):
         self._page_label = page_label
         add_bundled_fonts(self)
         self.coverage = Coverage(self, fallback_fonts)
+        self._widths: dict[tuple[int, float, str], float] = {}
+        self._codes: dict[int, dict[str, str]] = {}
 
     def normalize_text(self, text: str) -> str:
         return self.coverage.text(super().normalize_text(text))
 
     def get_string_width(self, s: str, normalized: bool = False, markdown: bool = False) -> float:
         """fpdf2's width, without its per-character fragments where the bundled font draws
-        all of `s` unshaped (the document sets no character spacing or stretching)."""
+        all of `s` unshaped (the document sets no character spacing or stretching); once
+        per string, font and size (a table cell's is asked for its wrapping and its
+        alignment, and amounts and rates repeat)."""
         if markdown or self.text_shaping or not self.coverage.bundled(s):
             return super().get_string_width(s, normalized, markdown)
-        assert isinstance(self.current_font, TTFFont)
-        _, width = self.current_font.get_text_width(s, self.font_size_pt, None)
-        return width / self.k
+        font = self.current_font
+        assert isinstance(font, TTFFont)
+        key = (font.i, self.font_size_pt, s)
+        width = self._widths.get(key)
+        if width is None:
+            width = self._widths[key] = font.get_text_width(s, self.font_size_pt, None)[1] / self.k
+        return width
+
+    def _encoded(self, font: TTFFont, value: str) -> str:
+        """font.encode_text(value), from each character's code in the document's subset,
+        picked and escaped once per character."""
+        codes = self._codes.setdefault(font.i, {})
+        for char in value:
+            if char not in codes:
+                code = font.subset.pick(ord(char))
+                codes[char] = "" if code is None else font.escape_text(chr(code))
+        return f"({''.join([codes[char] for char in value])}) Tj"
 
     def texts(self, placed: Sequence[tuple[float, float, str]]) -> None:
         """Strings of the bundled fonts at their baselines (x, y), in the current font and
@@ -124,7 +142,7 @@ class _Document(FPDF):
         operators = ["BT"]
         for x, y, value in placed:
             at = f"1 0 0 1 {x * self.k:.2f} {(self.h - y) * self.k:.2f} Tm"
-            operators.append(f"{at} {font.encode_text(value)}")
+            operators.append(f"{at} {self._encoded(font, value)}")
         operators.append("ET")
         if self.fill_color != self.text_color:
             assert self.text_color is not None
@@ -162,9 +180,9 @@ class _Document(FPDF):
             if self.text_color != self.fill_color:
                 assert self.text_color is not None
                 color = self.text_color.serialize().lower()
-                shown = f"q {shown} {color} {font.encode_text(value)} ET Q"
+                shown = f"q {shown} {color} {self._encoded(font, value)} ET Q"
             else:
-                shown = f"{shown} {font.encode_text(value)} ET"
+                shown = f"{shown} {self._encoded(font, value)} ET"
             self._out(shown)
         self._lasth = height
         if new_x == "RIGHT":
