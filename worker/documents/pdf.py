@@ -6,6 +6,7 @@ closing time), never from the clock, so the same invoice gives the same bytes.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date
@@ -242,14 +243,29 @@ def _xmp(title: str, invoice: Invoice, *, factur_x: bool) -> str:
     """The PDF/A metadata, with Factur-X's extension schema (as the factur-x package writes
     it) when the CII is embedded; dated with the invoice's closing, as the PDF is."""
     assert invoice.closed_at is not None
+    values = {
+        "title": _xml_text(title),
+        "author": _xml_text(seller(invoice).name),
+        "timestamp": invoice.closed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+    }
+    return _XMP_MARK.sub(lambda mark: values[mark[1]], _xmp_template(factur_x))
+
+
+_XMP_MARK = re.compile("@(title|author|timestamp)@")
+
+
+@cache
+def _xmp_template(factur_x: bool) -> str:
+    """factur-x's XMP with a mark (_XMP_MARK) for each value that is the invoice's: made
+    once (factur-x builds it with lxml's objectify, ~0.7 ms a document)."""
     metadata: dict[str, str] = {
         "pdfa3_flavor": "B",
-        "title": title,
-        "author": seller(invoice).name,
-        "subject": title,
+        "title": "@title@",
+        "author": "@author@",
+        "subject": "@title@",
         "producer": _CREATOR,
         "creator_tool": _CREATOR,
-        "timestamp": invoice.closed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+        "timestamp": "@timestamp@",
     }
     if factur_x:
         metadata |= {
@@ -261,6 +277,15 @@ def _xmp(title: str, invoice: Invoice, *, factur_x: bool) -> str:
         }
     xmp: str = etree.tostring(generate_xmp_object(metadata), encoding="unicode")
     return xmp
+
+
+def _xml_text(value: str) -> str:
+    """`value` as lxml writes an element's text (refusing, as lxml does, what XML cannot
+    hold)."""
+    element = etree.Element("text")
+    element.text = value
+    written: str = etree.tostring(element, encoding="unicode")
+    return written.removeprefix("<text>")[: -len("</text>")]
 
 
 def _layout(
