@@ -194,16 +194,16 @@ class Renderer:
 
     async def render_next(self) -> bool:
         """Renders and stores the next due job; False when there was none."""
-        job = await documents.claim(self._pool, self._lease_seconds)
-        if job is None:
-            return False
+        async with self._pool.acquire() as connection:  # one reset on release, not two
+            job = await documents.claim(connection, self._lease_seconds)
+            if job is None:
+                return False
+            invoice, reference_number = await _invoice_of(connection, job.invoice_id)
         self._rendered_at = time.monotonic()
         structlog.contextvars.bind_contextvars(
             **{"invoice_id": job.invoice_id, CORRELATION_ID: job.correlation_id}
         )
         try:
-            async with self._pool.acquire() as connection:
-                invoice, reference_number = await _invoice_of(connection, job.invoice_id)
             try:
                 rendered = await self._render(invoice, reference_number)
             except _RenderFailed as failure:

@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 from lxml import etree
-from lxml.builder import ElementMaker
 
 from worker.documents.content import (
     Party,
@@ -22,6 +21,7 @@ from worker.documents.content import (
     text_of,
     type_code,
 )
+from worker.documents.xml import Namespace, child, document_bytes
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.parties import Address
 from worker.domain.tax_categories import stated_rate
@@ -32,11 +32,9 @@ _NAMESPACES = {
     "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
     "qdt": "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
 }
-RSM = ElementMaker(namespace=_NAMESPACES["rsm"], nsmap=_NAMESPACES)
-# The root declares the prefixes; elements made without a namespace map of their own cost
-# half as much, and are serialised with the root's prefixes all the same.
-RAM = ElementMaker(namespace=_NAMESPACES["ram"])
-UDT = ElementMaker(namespace=_NAMESPACES["udt"])
+RSM = Namespace(_NAMESPACES["rsm"])
+RAM = Namespace(_NAMESPACES["ram"])
+UDT = Namespace(_NAMESPACES["udt"])
 EN16931 = "urn:cen.eu:en16931:2017"
 DISCOUNT = "95"  # UNTDID 5189
 
@@ -44,81 +42,70 @@ DISCOUNT = "95"  # UNTDID 5189
 def cii_xml(invoice: Invoice, reference_number: str | None) -> bytes:
     """The CII of a closed invoice; `reference_number` is a credit note's invoice's number."""
     assert invoice.number is not None and invoice.issue_date is not None
-    document = RSM.CrossIndustryInvoice(
-        RSM.ExchangedDocumentContext(
-            RAM.GuidelineSpecifiedDocumentContextParameter(RAM.ID(EN16931))
-        ),
-        RSM.ExchangedDocument(
-            RAM.ID(invoice.number),
-            RAM.TypeCode(type_code(invoice)),
-            RAM.IssueDateTime(_date(invoice.issue_date)),
-            *([RAM.IncludedNote(RAM.Content(invoice.note))] if invoice.note else []),
-        ),
-        RSM.SupplyChainTradeTransaction(
-            *_lines(invoice),
-            _agreement(invoice),
-            _delivery(invoice),
-            _settlement(invoice, reference_number),
-        ),
-    )
-    xml: bytes = etree.tostring(document, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    return xml
+    root = etree.Element(RSM.CrossIndustryInvoice, nsmap=_NAMESPACES)
+    context = child(root, RSM.ExchangedDocumentContext)
+    child(child(context, RAM.GuidelineSpecifiedDocumentContextParameter), RAM.ID, EN16931)
+    document = child(root, RSM.ExchangedDocument)
+    child(document, RAM.ID, invoice.number)
+    child(document, RAM.TypeCode, type_code(invoice))
+    _date(child(document, RAM.IssueDateTime), invoice.issue_date)
+    if invoice.note:
+        child(child(document, RAM.IncludedNote), RAM.Content, invoice.note)
+    transaction = child(root, RSM.SupplyChainTradeTransaction)
+    _lines(transaction, invoice)
+    _agreement(transaction, invoice)
+    _delivery(transaction, invoice)
+    _settlement(transaction, invoice, reference_number)
+    return document_bytes(root)
 
 
-def _date(day: date) -> etree._Element:
-    return UDT.DateTimeString(day.strftime("%Y%m%d"), format="102")
+def _date(parent: etree._Element, day: date) -> None:
+    child(parent, UDT.DateTimeString, day.strftime("%Y%m%d"), format="102")
 
 
-def _lines(invoice: Invoice) -> list[etree._Element]:
-    items = []
+def _lines(parent: etree._Element, invoice: Invoice) -> None:
     for priced in document_lines(invoice):
         line = priced.line
-        price = [RAM.ChargeAmount(text_of(priced.net_price))]
+        item = child(parent, RAM.IncludedSupplyChainTradeLineItem)
+        child(child(item, RAM.AssociatedDocumentLineDocument), RAM.LineID, str(line.line_no))
+        product = child(item, RAM.SpecifiedTradeProduct)
+        if line.sku:
+            child(product, RAM.SellerAssignedID, line.sku)
+        child(product, RAM.Name, line.name)
+        price = child(child(item, RAM.SpecifiedLineTradeAgreement), RAM.NetPriceProductTradePrice)
+        child(price, RAM.ChargeAmount, text_of(priced.net_price))
         if priced.base_quantity is not None:
-            price.append(
-                RAM.BasisQuantity(text_of(priced.base_quantity), unitCode=priced.unit_code)
+            child(
+                price,
+                RAM.BasisQuantity,
+                text_of(priced.base_quantity),
+                unitCode=priced.unit_code,
             )
-        settlement = [_line_tax(priced.category, line.tax_rate)]
+        delivery = child(item, RAM.SpecifiedLineTradeDelivery)
+        child(delivery, RAM.BilledQuantity, text_of(line.quantity), unitCode=priced.unit_code)
+        settlement = child(item, RAM.SpecifiedLineTradeSettlement)
+        _line_tax(settlement, priced.category, line.tax_rate)
         if priced.allowance:
-            settlement.append(
-                RAM.SpecifiedTradeAllowanceCharge(
-                    RAM.ChargeIndicator(UDT.Indicator("false")),
-                    RAM.ActualAmount(money(priced.allowance, invoice)),
-                    RAM.ReasonCode(DISCOUNT),
-                    RAM.Reason(f"Discount {text_of(line.discount_percent)} %"),
-                )
-            )
-        settlement.append(
-            RAM.SpecifiedTradeSettlementLineMonetarySummation(
-                RAM.LineTotalAmount(money(line.net_amount, invoice))
-            )
-        )
-        items.append(
-            RAM.IncludedSupplyChainTradeLineItem(
-                RAM.AssociatedDocumentLineDocument(RAM.LineID(str(line.line_no))),
-                RAM.SpecifiedTradeProduct(
-                    *([RAM.SellerAssignedID(line.sku)] if line.sku else []), RAM.Name(line.name)
-                ),
-                RAM.SpecifiedLineTradeAgreement(RAM.NetPriceProductTradePrice(*price)),
-                RAM.SpecifiedLineTradeDelivery(
-                    RAM.BilledQuantity(text_of(line.quantity), unitCode=priced.unit_code)
-                ),
-                RAM.SpecifiedLineTradeSettlement(*settlement),
-            )
-        )
-    return items
+            allowance = child(settlement, RAM.SpecifiedTradeAllowanceCharge)
+            child(child(allowance, RAM.ChargeIndicator), UDT.Indicator, "false")
+            child(allowance, RAM.ActualAmount, money(priced.allowance, invoice))
+            child(allowance, RAM.ReasonCode, DISCOUNT)
+            child(allowance, RAM.Reason, f"Discount {text_of(line.discount_percent)} %")
+        summation = child(settlement, RAM.SpecifiedTradeSettlementLineMonetarySummation)
+        child(summation, RAM.LineTotalAmount, money(line.net_amount, invoice))
 
 
-def _line_tax(category: str, rate: Decimal) -> etree._Element:
+def _line_tax(parent: etree._Element, category: str, rate: Decimal) -> None:
+    tax = child(parent, RAM.ApplicableTradeTax)
+    child(tax, RAM.TypeCode, "VAT")
+    child(tax, RAM.CategoryCode, category)
     stated = stated_rate(category, rate)
-    return RAM.ApplicableTradeTax(
-        RAM.TypeCode("VAT"),
-        RAM.CategoryCode(category),
-        *([] if stated is None else [RAM.RateApplicablePercent(text_of(stated))]),
-    )
+    if stated is not None:
+        child(tax, RAM.RateApplicablePercent, text_of(stated))
 
 
-def _address(address: Address) -> etree._Element:
+def _address(parent: etree._Element, address: Address) -> None:
+    element = child(parent, RAM.PostalTradeAddress)
     parts = [
         (RAM.PostcodeCode, address.postal_code),
         (RAM.LineOne, address.line1),
@@ -127,109 +114,104 @@ def _address(address: Address) -> etree._Element:
         (RAM.CountryID, address.country),
         (RAM.CountrySubDivisionName, address.region),
     ]
-    return RAM.PostalTradeAddress(*(make(value) for make, value in parts if value))
+    for tag, value in parts:
+        if value:
+            child(element, tag, value)
 
 
-def _party(tag: str, party: Party) -> etree._Element:
-    children: list[etree._Element] = []
+def _party(parent: etree._Element, tag: str, party: Party) -> None:
+    element = child(parent, tag)
     if party.identifier:
-        children.append(RAM.ID(party.identifier))
-    children.append(RAM.Name(party.name))
+        child(element, RAM.ID, party.identifier)
+    child(element, RAM.Name, party.name)
     if party.registration_id:
-        children.append(RAM.SpecifiedLegalOrganization(RAM.ID(party.registration_id)))
-    if tag == "SellerTradeParty" and (party.email or party.phone):
-        contact = [RAM.PersonName(party.name)]
+        child(child(element, RAM.SpecifiedLegalOrganization), RAM.ID, party.registration_id)
+    if tag == RAM.SellerTradeParty and (party.email or party.phone):
+        contact = child(element, RAM.DefinedTradeContact)
+        child(contact, RAM.PersonName, party.name)
         if party.phone:
-            contact.append(RAM.TelephoneUniversalCommunication(RAM.CompleteNumber(party.phone)))
+            phone = child(contact, RAM.TelephoneUniversalCommunication)
+            child(phone, RAM.CompleteNumber, party.phone)
         if party.email:
-            contact.append(RAM.EmailURIUniversalCommunication(RAM.URIID(party.email)))
-        children.append(RAM.DefinedTradeContact(*contact))
-    children.append(_address(party.address))
+            child(child(contact, RAM.EmailURIUniversalCommunication), RAM.URIID, party.email)
+    _address(element, party.address)
     if party.electronic_address:
         electronic = party.electronic_address
-        uri = RAM.URIID(electronic.identifier, schemeID=electronic.scheme)
-        children.append(RAM.URIUniversalCommunication(uri))
-    if party.vat_id:
-        children.append(RAM.SpecifiedTaxRegistration(RAM.ID(party.vat_id, schemeID="VA")))
-    return RAM(tag, *children)
-
-
-def _agreement(invoice: Invoice) -> etree._Element:
-    purchase = invoice.purchase
-    children = []
-    if purchase.buyer_reference:
-        children.append(RAM.BuyerReference(purchase.buyer_reference))
-    children += [
-        _party("SellerTradeParty", seller(invoice)),
-        _party("BuyerTradeParty", buyer(invoice)),
-    ]
-    if purchase.purchase_order_reference:
-        children.append(
-            RAM.BuyerOrderReferencedDocument(
-                RAM.IssuerAssignedID(purchase.purchase_order_reference)
-            )
+        child(
+            child(element, RAM.URIUniversalCommunication),
+            RAM.URIID,
+            electronic.identifier,
+            schemeID=electronic.scheme,
         )
-    return RAM.ApplicableHeaderTradeAgreement(*children)
+    if party.vat_id:
+        registration = child(element, RAM.SpecifiedTaxRegistration)
+        child(registration, RAM.ID, party.vat_id, schemeID="VA")
 
 
-def _delivery(invoice: Invoice) -> etree._Element:
-    children = []
+def _agreement(parent: etree._Element, invoice: Invoice) -> None:
+    purchase = invoice.purchase
+    agreement = child(parent, RAM.ApplicableHeaderTradeAgreement)
+    if purchase.buyer_reference:
+        child(agreement, RAM.BuyerReference, purchase.buyer_reference)
+    _party(agreement, RAM.SellerTradeParty, seller(invoice))
+    _party(agreement, RAM.BuyerTradeParty, buyer(invoice))
+    if purchase.purchase_order_reference:
+        order = child(agreement, RAM.BuyerOrderReferencedDocument)
+        child(order, RAM.IssuerAssignedID, purchase.purchase_order_reference)
+
+
+def _delivery(parent: etree._Element, invoice: Invoice) -> None:
+    delivery = child(parent, RAM.ApplicableHeaderTradeDelivery)
     address = delivery_address(invoice)
     if address is not None:
-        children.append(RAM.ShipToTradeParty(_address(address)))
+        _address(child(delivery, RAM.ShipToTradeParty), address)
     delivered = invoice.purchase.delivery_date
     if delivered:
-        children.append(
-            RAM.ActualDeliverySupplyChainEvent(RAM.OccurrenceDateTime(_date(delivered)))
-        )
-    return RAM.ApplicableHeaderTradeDelivery(*children)
+        event = child(delivery, RAM.ActualDeliverySupplyChainEvent)
+        _date(child(event, RAM.OccurrenceDateTime), delivered)
 
 
-def _settlement(invoice: Invoice, reference_number: str | None) -> etree._Element:
+def _settlement(parent: etree._Element, invoice: Invoice, reference_number: str | None) -> None:
     assert invoice.number is not None
     amounts = invoice.content.amounts
     issuer = invoice_seller(invoice)
     is_invoice = invoice.type is InvoiceType.INVOICE
-    children = []
+    settlement = child(parent, RAM.ApplicableHeaderTradeSettlement)
     if is_invoice and issuer.iban:
-        children.append(RAM.PaymentReference(invoice.number))
-    children.append(RAM.InvoiceCurrencyCode(invoice.currency))
+        child(settlement, RAM.PaymentReference, invoice.number)
+    child(settlement, RAM.InvoiceCurrencyCode, invoice.currency)
     if is_invoice and issuer.iban:
-        means = [
-            RAM.TypeCode("58"),  # SEPA credit transfer
-            RAM.PayeePartyCreditorFinancialAccount(RAM.IBANID(issuer.iban)),
-        ]
+        means = child(settlement, RAM.SpecifiedTradeSettlementPaymentMeans)
+        child(means, RAM.TypeCode, "58")  # SEPA credit transfer
+        child(child(means, RAM.PayeePartyCreditorFinancialAccount), RAM.IBANID, issuer.iban)
         if issuer.bic:
-            means.append(RAM.PayeeSpecifiedCreditorFinancialInstitution(RAM.BICID(issuer.bic)))
-        children.append(RAM.SpecifiedTradeSettlementPaymentMeans(*means))
+            institution = child(means, RAM.PayeeSpecifiedCreditorFinancialInstitution)
+            child(institution, RAM.BICID, issuer.bic)
     for group in amounts.tax_breakdown:
         treatment = group.treatment
-        tax = [RAM.CalculatedAmount(money(group.tax_amount, invoice)), RAM.TypeCode("VAT")]
+        tax = child(settlement, RAM.ApplicableTradeTax)
+        child(tax, RAM.CalculatedAmount, money(group.tax_amount, invoice))
+        child(tax, RAM.TypeCode, "VAT")
         if treatment.exemption_reason:
-            tax.append(RAM.ExemptionReason(treatment.exemption_reason))
-        tax += [
-            RAM.BasisAmount(money(group.taxable_amount, invoice)),
-            RAM.CategoryCode(treatment.category),
-        ]
+            child(tax, RAM.ExemptionReason, treatment.exemption_reason)
+        child(tax, RAM.BasisAmount, money(group.taxable_amount, invoice))
+        child(tax, RAM.CategoryCode, treatment.category)
         if treatment.exemption_reason_code:
-            tax.append(RAM.ExemptionReasonCode(treatment.exemption_reason_code))
+            child(tax, RAM.ExemptionReasonCode, treatment.exemption_reason_code)
         stated = stated_rate(treatment.category, group.tax_rate)
         if stated is not None:
-            tax.append(RAM.RateApplicablePercent(text_of(stated)))
-        children.append(RAM.ApplicableTradeTax(*tax))
-    terms = [RAM.Description(payment_terms(invoice, reference_number))]
+            child(tax, RAM.RateApplicablePercent, text_of(stated))
+    terms = child(settlement, RAM.SpecifiedTradePaymentTerms)
+    child(terms, RAM.Description, payment_terms(invoice, reference_number))
     if is_invoice and invoice.due_date is not None:
-        terms.append(RAM.DueDateDateTime(_date(invoice.due_date)))
-    children.append(RAM.SpecifiedTradePaymentTerms(*terms))
-    children.append(
-        RAM.SpecifiedTradeSettlementHeaderMonetarySummation(
-            RAM.LineTotalAmount(money(amounts.net_amount, invoice)),
-            RAM.TaxBasisTotalAmount(money(amounts.net_amount, invoice)),
-            RAM.TaxTotalAmount(money(amounts.tax_amount, invoice), currencyID=invoice.currency),
-            RAM.GrandTotalAmount(money(amounts.gross_amount, invoice)),
-            RAM.DuePayableAmount(money(payable(invoice), invoice)),
-        )
-    )
+        _date(child(terms, RAM.DueDateDateTime), invoice.due_date)
+    total = child(settlement, RAM.SpecifiedTradeSettlementHeaderMonetarySummation)
+    child(total, RAM.LineTotalAmount, money(amounts.net_amount, invoice))
+    child(total, RAM.TaxBasisTotalAmount, money(amounts.net_amount, invoice))
+    tax_total = money(amounts.tax_amount, invoice)
+    child(total, RAM.TaxTotalAmount, tax_total, currencyID=invoice.currency)
+    child(total, RAM.GrandTotalAmount, money(amounts.gross_amount, invoice))
+    child(total, RAM.DuePayableAmount, money(payable(invoice), invoice))
     if reference_number is not None:
-        children.append(RAM.InvoiceReferencedDocument(RAM.IssuerAssignedID(reference_number)))
-    return RAM.ApplicableHeaderTradeSettlement(*children)
+        referenced = child(settlement, RAM.InvoiceReferencedDocument)
+        child(referenced, RAM.IssuerAssignedID, reference_number)

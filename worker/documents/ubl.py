@@ -3,10 +3,10 @@ the invoice has what Peppol asks (peppol.peppol_refusal), else plain EN 16931.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from lxml import etree
-from lxml.builder import ElementMaker
 
 from worker.documents.content import (
     Party,
@@ -22,6 +22,7 @@ from worker.documents.content import (
     type_code,
 )
 from worker.documents.peppol import CUSTOMIZATION, PROFILE, peppol_refusal, registration_scheme
+from worker.documents.xml import Namespace, child, document_bytes
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.parties import Address
 from worker.domain.tax_categories import stated_rate
@@ -32,10 +33,8 @@ _ROOT = {
     InvoiceType.INVOICE: "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
     InvoiceType.CREDIT_NOTE: "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
 }
-# The root declares the prefixes; elements made without a namespace map of their own cost
-# half as much, and are serialised with the root's prefixes all the same.
-CBC = ElementMaker(namespace=_CBC)
-CAC = ElementMaker(namespace=_CAC)
+CBC = Namespace(_CBC)
+CAC = Namespace(_CAC)
 EN16931 = "urn:cen.eu:en16931:2017"
 DISCOUNT = "95"  # UNTDID 5189
 
@@ -45,66 +44,60 @@ def ubl_xml(invoice: Invoice, reference_number: str | None) -> bytes:
     assert invoice.number is not None and invoice.issue_date is not None
     is_invoice = invoice.type is InvoiceType.INVOICE
     root_namespace = _ROOT[invoice.type]
-    root = ElementMaker(
-        namespace=root_namespace, nsmap={None: root_namespace, "cbc": _CBC, "cac": _CAC}
+    root = etree.Element(
+        f"{{{root_namespace}}}{'Invoice' if is_invoice else 'CreditNote'}",
+        nsmap={None: root_namespace, "cbc": _CBC, "cac": _CAC},
     )
     purchase = invoice.purchase
     if peppol_refusal(invoice, reference_number) is None:
-        children = [CBC.CustomizationID(CUSTOMIZATION), CBC.ProfileID(PROFILE)]
+        child(root, CBC.CustomizationID, CUSTOMIZATION)
+        child(root, CBC.ProfileID, PROFILE)
     else:
-        children = [CBC.CustomizationID(EN16931)]
-    children += [
-        CBC.ID(invoice.number),
-        CBC.IssueDate(invoice.issue_date.isoformat()),
-    ]
+        child(root, CBC.CustomizationID, EN16931)
+    child(root, CBC.ID, invoice.number)
+    child(root, CBC.IssueDate, invoice.issue_date.isoformat())
     if is_invoice and invoice.due_date is not None:
-        children.append(CBC.DueDate(invoice.due_date.isoformat()))
-    children.append(
-        CBC.InvoiceTypeCode(type_code(invoice))
-        if is_invoice
-        else CBC.CreditNoteTypeCode(type_code(invoice))
-    )
+        child(root, CBC.DueDate, invoice.due_date.isoformat())
+    child(root, CBC.InvoiceTypeCode if is_invoice else CBC.CreditNoteTypeCode, type_code(invoice))
     if invoice.note:
-        children.append(CBC.Note(invoice.note))
-    children.append(CBC.DocumentCurrencyCode(invoice.currency))
-    children.append(CBC.BuyerReference(purchase.buyer_reference or invoice.order_id))
+        child(root, CBC.Note, invoice.note)
+    child(root, CBC.DocumentCurrencyCode, invoice.currency)
+    child(root, CBC.BuyerReference, purchase.buyer_reference or invoice.order_id)
     if purchase.purchase_order_reference:
-        children.append(CAC.OrderReference(CBC.ID(purchase.purchase_order_reference)))
+        child(child(root, CAC.OrderReference), CBC.ID, purchase.purchase_order_reference)
     if reference_number is not None:
-        children.append(
-            CAC.BillingReference(CAC.InvoiceDocumentReference(CBC.ID(reference_number)))
-        )
-    children += [
-        CAC.AccountingSupplierParty(_party(seller(invoice), supplier=True)),
-        CAC.AccountingCustomerParty(_party(buyer(invoice), supplier=False)),
-    ]
-    delivery = _delivery(invoice)
-    if delivery is not None:
-        children.append(delivery)
+        billing = child(root, CAC.BillingReference)
+        child(child(billing, CAC.InvoiceDocumentReference), CBC.ID, reference_number)
+    _party(child(root, CAC.AccountingSupplierParty), seller(invoice), supplier=True)
+    _party(child(root, CAC.AccountingCustomerParty), buyer(invoice), supplier=False)
+    _delivery(root, invoice)
     issuer = invoice_seller(invoice)
     if is_invoice and issuer.iban:
-        account = [CBC.ID(issuer.iban)]
+        means = child(root, CAC.PaymentMeans)
+        child(means, CBC.PaymentMeansCode, "58")  # SEPA credit transfer
+        child(means, CBC.PaymentID, invoice.number)
+        account = child(means, CAC.PayeeFinancialAccount)
+        child(account, CBC.ID, issuer.iban)
         if issuer.bic:
-            account.append(CAC.FinancialInstitutionBranch(CBC.ID(issuer.bic)))
-        children.append(
-            CAC.PaymentMeans(
-                CBC.PaymentMeansCode("58"),  # SEPA credit transfer
-                CBC.PaymentID(invoice.number),
-                CAC.PayeeFinancialAccount(*account),
-            )
-        )
-    children.append(CAC.PaymentTerms(CBC.Note(payment_terms(invoice, reference_number))))
-    children += [_tax_total(invoice), _monetary_total(invoice), *_lines(invoice)]
-    document = root("Invoice" if is_invoice else "CreditNote", *children)
-    xml: bytes = etree.tostring(document, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    return xml
+            child(child(account, CAC.FinancialInstitutionBranch), CBC.ID, issuer.bic)
+    child(child(root, CAC.PaymentTerms), CBC.Note, payment_terms(invoice, reference_number))
+    _tax_total(root, invoice)
+    _monetary_total(root, invoice)
+    _lines(root, invoice)
+    return document_bytes(root)
 
 
-def _amount(tag: str, value: Decimal, invoice: Invoice) -> etree._Element:
-    return CBC(tag, money(value, invoice), currencyID=invoice.currency)
+def _amount(
+    parent: etree._Element, tag: str, value: Decimal, invoice: Invoice, *, price: bool = False
+) -> None:
+    """An amount with the currency's digits; a `price` with the digits it was given, which
+    may be more."""
+    text = text_of(value) if price else money(value, invoice)
+    child(parent, tag, text, currencyID=invoice.currency)
 
 
-def _address(tag: str, address: Address) -> etree._Element:
+def _address(parent: etree._Element, tag: str, address: Address) -> None:
+    element = child(parent, tag)
     parts = [
         (CBC.StreetName, address.line1),
         (CBC.AdditionalStreetName, address.line2),
@@ -112,131 +105,122 @@ def _address(tag: str, address: Address) -> etree._Element:
         (CBC.PostalZone, address.postal_code),
         (CBC.CountrySubentity, address.region),
     ]
-    children = [make(value) for make, value in parts if value]
+    for part, value in parts:
+        if value:
+            child(element, part, value)
     if address.country:
-        children.append(CAC.Country(CBC.IdentificationCode(address.country)))
-    return CAC(tag, *children)
+        child(child(element, CAC.Country), CBC.IdentificationCode, address.country)
 
 
-def _party(party: Party, *, supplier: bool) -> etree._Element:
-    children: list[etree._Element] = []
+def _party(parent: etree._Element, party: Party, *, supplier: bool) -> None:
+    element = child(parent, CAC.Party)
     if party.electronic_address:
         electronic = party.electronic_address
-        children.append(CBC.EndpointID(electronic.identifier, schemeID=electronic.scheme))
+        child(element, CBC.EndpointID, electronic.identifier, schemeID=electronic.scheme)
     if party.identifier:
-        children.append(CAC.PartyIdentification(CBC.ID(party.identifier)))
-    children.append(CAC.PartyName(CBC.Name(party.name)))
-    children.append(_address("PostalAddress", party.address))
+        child(child(element, CAC.PartyIdentification), CBC.ID, party.identifier)
+    child(child(element, CAC.PartyName), CBC.Name, party.name)
+    _address(element, CAC.PostalAddress, party.address)
     if party.vat_id:
-        children.append(
-            CAC.PartyTaxScheme(CBC.CompanyID(party.vat_id), CAC.TaxScheme(CBC.ID("VAT")))
-        )
-    legal = [CBC.RegistrationName(party.name)]
+        scheme = child(element, CAC.PartyTaxScheme)
+        child(scheme, CBC.CompanyID, party.vat_id)
+        child(child(scheme, CAC.TaxScheme), CBC.ID, "VAT")
+    legal = child(element, CAC.PartyLegalEntity)
+    child(legal, CBC.RegistrationName, party.name)
     if party.registration_id:
         icd = registration_scheme(party.address.country or "", party.registration_id)
-        legal.append(
-            CBC.CompanyID(party.registration_id, **({} if icd is None else {"schemeID": icd}))
-        )
-    children.append(CAC.PartyLegalEntity(*legal))
+        scheme_id = {} if icd is None else {"schemeID": icd}
+        child(legal, CBC.CompanyID, party.registration_id, **scheme_id)
     if supplier and (party.email or party.phone):
-        contact = [CBC.Name(party.name)]
+        contact = child(element, CAC.Contact)
+        child(contact, CBC.Name, party.name)
         if party.phone:
-            contact.append(CBC.Telephone(party.phone))
+            child(contact, CBC.Telephone, party.phone)
         if party.email:
-            contact.append(CBC.ElectronicMail(party.email))
-        children.append(CAC.Contact(*contact))
-    return CAC.Party(*children)
+            child(contact, CBC.ElectronicMail, party.email)
 
 
-def _delivery(invoice: Invoice) -> etree._Element | None:
-    children = []
+def _delivery(parent: etree._Element, invoice: Invoice) -> None:
     delivered = invoice.purchase.delivery_date
-    if delivered:
-        children.append(CBC.ActualDeliveryDate(delivered.isoformat()))
     address = delivery_address(invoice)
+    if not delivered and address is None:
+        return
+    delivery = child(parent, CAC.Delivery)
+    if delivered:
+        child(delivery, CBC.ActualDeliveryDate, delivered.isoformat())
     if address is not None:
-        children.append(CAC.DeliveryLocation(_address("Address", address)))
-    return CAC.Delivery(*children) if children else None
+        _address(child(delivery, CAC.DeliveryLocation), CAC.Address, address)
 
 
 def _tax_category(
-    tag: str, category: str, rate: Decimal, *exemption: etree._Element
-) -> etree._Element:
+    parent: etree._Element,
+    tag: str,
+    category: str,
+    rate: Decimal,
+    exemption: Sequence[tuple[str, str | None]] = (),
+) -> None:
+    """The category, its rate where it states one, the `exemption` elements that are given
+    (name and text) and the scheme."""
+    element = child(parent, tag)
+    child(element, CBC.ID, category)
     stated = stated_rate(category, rate)
-    return CAC(
-        tag,
-        CBC.ID(category),
-        *([] if stated is None else [CBC.Percent(text_of(stated))]),
-        *exemption,
-        CAC.TaxScheme(CBC.ID("VAT")),
-    )
+    if stated is not None:
+        child(element, CBC.Percent, text_of(stated))
+    for name, text in exemption:
+        if text:
+            child(element, name, text)
+    child(child(element, CAC.TaxScheme), CBC.ID, "VAT")
 
 
-def _tax_total(invoice: Invoice) -> etree._Element:
+def _tax_total(parent: etree._Element, invoice: Invoice) -> None:
     amounts = invoice.content.amounts
-    subtotals = []
+    total = child(parent, CAC.TaxTotal)
+    _amount(total, CBC.TaxAmount, amounts.tax_amount, invoice)
     for group in amounts.tax_breakdown:
         treatment = group.treatment
-        exemption = []
-        if treatment.exemption_reason_code:
-            exemption.append(CBC.TaxExemptionReasonCode(treatment.exemption_reason_code))
-        if treatment.exemption_reason:
-            exemption.append(CBC.TaxExemptionReason(treatment.exemption_reason))
-        subtotals.append(
-            CAC.TaxSubtotal(
-                _amount("TaxableAmount", group.taxable_amount, invoice),
-                _amount("TaxAmount", group.tax_amount, invoice),
-                _tax_category("TaxCategory", treatment.category, group.tax_rate, *exemption),
-            )
-        )
-    return CAC.TaxTotal(_amount("TaxAmount", amounts.tax_amount, invoice), *subtotals)
+        subtotal = child(total, CAC.TaxSubtotal)
+        _amount(subtotal, CBC.TaxableAmount, group.taxable_amount, invoice)
+        _amount(subtotal, CBC.TaxAmount, group.tax_amount, invoice)
+        exemption = [
+            (CBC.TaxExemptionReasonCode, treatment.exemption_reason_code),
+            (CBC.TaxExemptionReason, treatment.exemption_reason),
+        ]
+        _tax_category(subtotal, CAC.TaxCategory, treatment.category, group.tax_rate, exemption)
 
 
-def _monetary_total(invoice: Invoice) -> etree._Element:
+def _monetary_total(parent: etree._Element, invoice: Invoice) -> None:
     amounts = invoice.content.amounts
-    return CAC.LegalMonetaryTotal(
-        _amount("LineExtensionAmount", amounts.net_amount, invoice),
-        _amount("TaxExclusiveAmount", amounts.net_amount, invoice),
-        _amount("TaxInclusiveAmount", amounts.gross_amount, invoice),
-        _amount("PayableAmount", payable(invoice), invoice),
-    )
+    total = child(parent, CAC.LegalMonetaryTotal)
+    _amount(total, CBC.LineExtensionAmount, amounts.net_amount, invoice)
+    _amount(total, CBC.TaxExclusiveAmount, amounts.net_amount, invoice)
+    _amount(total, CBC.TaxInclusiveAmount, amounts.gross_amount, invoice)
+    _amount(total, CBC.PayableAmount, payable(invoice), invoice)
 
 
-def _lines(invoice: Invoice) -> list[etree._Element]:
+def _lines(parent: etree._Element, invoice: Invoice) -> None:
     is_invoice = invoice.type is InvoiceType.INVOICE
-    lines = []
+    line_tag = CAC.InvoiceLine if is_invoice else CAC.CreditNoteLine
+    quantity_tag = CBC.InvoicedQuantity if is_invoice else CBC.CreditedQuantity
     for priced in document_lines(invoice):
         line = priced.line
-        children = [
-            CBC.ID(str(line.line_no)),
-            CBC(
-                "InvoicedQuantity" if is_invoice else "CreditedQuantity",
-                text_of(line.quantity),
-                unitCode=priced.unit_code,
-            ),
-            _amount("LineExtensionAmount", line.net_amount, invoice),
-        ]
+        element = child(parent, line_tag)
+        child(element, CBC.ID, str(line.line_no))
+        child(element, quantity_tag, text_of(line.quantity), unitCode=priced.unit_code)
+        _amount(element, CBC.LineExtensionAmount, line.net_amount, invoice)
         if priced.allowance:
-            children.append(
-                CAC.AllowanceCharge(
-                    CBC.ChargeIndicator("false"),
-                    CBC.AllowanceChargeReasonCode(DISCOUNT),
-                    CBC.AllowanceChargeReason(f"Discount {text_of(line.discount_percent)} %"),
-                    _amount("Amount", priced.allowance, invoice),
-                )
-            )
-        item = [CBC.Name(line.name)]
+            allowance = child(element, CAC.AllowanceCharge)
+            child(allowance, CBC.ChargeIndicator, "false")
+            child(allowance, CBC.AllowanceChargeReasonCode, DISCOUNT)
+            reason = f"Discount {text_of(line.discount_percent)} %"
+            child(allowance, CBC.AllowanceChargeReason, reason)
+            _amount(allowance, CBC.Amount, priced.allowance, invoice)
+        item = child(element, CAC.Item)
+        child(item, CBC.Name, line.name)
         if line.sku:
-            item.append(CAC.SellersItemIdentification(CBC.ID(line.sku)))
-        item.append(_tax_category("ClassifiedTaxCategory", priced.category, line.tax_rate))
-        price = [_amount_text("PriceAmount", priced.net_price, invoice)]
+            child(child(item, CAC.SellersItemIdentification), CBC.ID, line.sku)
+        _tax_category(item, CAC.ClassifiedTaxCategory, priced.category, line.tax_rate)
+        price = child(element, CAC.Price)
+        _amount(price, CBC.PriceAmount, priced.net_price, invoice, price=True)
         if priced.base_quantity is not None:
-            price.append(CBC.BaseQuantity(text_of(priced.base_quantity), unitCode=priced.unit_code))
-        children += [CAC.Item(*item), CAC.Price(*price)]
-        lines.append(CAC("InvoiceLine" if is_invoice else "CreditNoteLine", *children))
-    return lines
-
-
-def _amount_text(tag: str, value: Decimal, invoice: Invoice) -> etree._Element:
-    """A price: with the digits it was given, which may be more than the currency's."""
-    return CBC(tag, text_of(value), currencyID=invoice.currency)
+            base = text_of(priced.base_quantity)
+            child(price, CBC.BaseQuantity, base, unitCode=priced.unit_code)

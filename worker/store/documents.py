@@ -185,13 +185,33 @@ async def store_documents(
 ) -> list[StoredDocument]:
     """Stores each document unless one of its kind is stored already, and returns what is
     stored: a render after a crash gives the same bytes, and the first stored stays."""
-    await connection.execute(
+    if unavailable:
+        await connection.execute(
+            """
+            INSERT INTO invoice_documents_unavailable (invoice_id, kind, reason)
+            SELECT $1::uuid, kind, reason FROM unnest($2::text[], $3::text[]) AS t(kind, reason)
+            ON CONFLICT (invoice_id, kind) DO NOTHING
+            """,
+            invoice_id,
+            [kind for kind, _ in unavailable],
+            [reason for _, reason in unavailable],
+        )
+    # One round trip: the statement's own snapshot holds the documents stored before it,
+    # RETURNING the ones it stores.
+    records = await connection.fetch(
         """
-        INSERT INTO invoice_documents (invoice_id, kind, media_type, sha256, size, content)
-        SELECT $1::uuid, kind, media_type, sha256, size, content
-          FROM unnest($2::text[], $3::text[], $4::text[], $5::integer[], $6::bytea[])
-               AS t(kind, media_type, sha256, size, content)
-        ON CONFLICT (invoice_id, kind) DO NOTHING
+        WITH stored AS (
+            INSERT INTO invoice_documents (invoice_id, kind, media_type, sha256, size, content)
+            SELECT $1::uuid, kind, media_type, sha256, size, content
+              FROM unnest($2::text[], $3::text[], $4::text[], $5::integer[], $6::bytea[])
+                   AS t(kind, media_type, sha256, size, content)
+            ON CONFLICT (invoice_id, kind) DO NOTHING
+            RETURNING kind, media_type, sha256, size
+        )
+        SELECT kind, media_type, sha256, size FROM stored
+         UNION ALL
+        SELECT kind, media_type, sha256, size FROM invoice_documents WHERE invoice_id = $1::uuid
+         ORDER BY kind
         """,
         invoice_id,
         [document.kind for document, _ in documents],
@@ -200,17 +220,7 @@ async def store_documents(
         [document.size for document, _ in documents],
         [content for _, content in documents],
     )
-    await connection.execute(
-        """
-        INSERT INTO invoice_documents_unavailable (invoice_id, kind, reason)
-        SELECT $1::uuid, kind, reason FROM unnest($2::text[], $3::text[]) AS t(kind, reason)
-        ON CONFLICT (invoice_id, kind) DO NOTHING
-        """,
-        invoice_id,
-        [kind for kind, _ in unavailable],
-        [reason for _, reason in unavailable],
-    )
-    return await documents_of(connection, invoice_id)
+    return [stored_document_of(record) for record in records]
 
 
 async def documents_of(connection: Executor, invoice_id: str) -> list[StoredDocument]:
