@@ -9,7 +9,7 @@ import pytest
 from facturx.facturx import FACTURX_LEVEL2xmp, generate_xmp_object
 from lxml import etree
 
-from tests.documents.spread import SELLER, closed_invoice
+from tests.documents.spread import SELLER, spread_invoice
 from worker.documents.pdf import _xmp
 
 NAMES = [
@@ -24,7 +24,7 @@ NAMES = [
 @pytest.mark.parametrize("factur_x", [True, False])
 @pytest.mark.parametrize("name", NAMES)
 def test_the_xmp_is_the_one_factur_x_writes(name: str, factur_x: bool) -> None:
-    invoice = closed_invoice(["S"], seller=SELLER | {"name": name})
+    invoice = spread_invoice(["S"], seller=SELLER | {"name": name})
     assert invoice.closed_at is not None
     title = f"Invoice {invoice.number} {name}"
     metadata = {
@@ -51,7 +51,7 @@ def test_the_xmp_is_the_one_factur_x_writes(name: str, factur_x: bool) -> None:
 
 
 def test_the_xmp_refuses_what_xml_cannot_hold_as_lxml_does() -> None:
-    invoice = closed_invoice(["S"], seller=SELLER | {"name": "Bell\x07"})
+    invoice = spread_invoice(["S"], seller=SELLER | {"name": "Bell\x07"})
 
     with pytest.raises(ValueError, match="XML compatible"):
         _xmp("Invoice", invoice, factur_x=True)

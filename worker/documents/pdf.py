@@ -22,10 +22,10 @@ from fpdf import FPDF
 from fpdf.fonts import TTFFont
 from lxml import etree
 
-from worker.documents.content import buyer, invoice_seller, seller, stated
 from worker.documents.fonts import FAMILY, Coverage, FontProducer, add_bundled_fonts
 from worker.documents.labels import LABELS, DocumentLanguage
 from worker.documents.numbers import currency_format, decimal_format
+from worker.domain.en16931 import buyer, invoice_seller, seller, stated
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.money import minor_units
 from worker.domain.parties import Address

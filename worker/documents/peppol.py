@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from worker.documents.content import (
+from worker.domain.en16931 import (
     buyer,
     buyer_address,
     delivery_address,

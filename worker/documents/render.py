@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from functools import cache
 
 from worker.documents.cii import cii_xml
-from worker.documents.content import unavailable_reason
 from worker.documents.labels import DocumentLanguage, document_language
 from worker.documents.pdf import invoice_pdf
 from worker.documents.ubl import ubl_xml
+from worker.domain.en16931 import unavailable_reason
 from worker.domain.lifecycle import Invoice
 from worker.messages.outgoing import DocumentKind
 from worker.settings import DocumentFonts

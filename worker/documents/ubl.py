@@ -8,7 +8,9 @@ from decimal import Decimal
 
 from lxml import etree
 
-from worker.documents.content import (
+from worker.documents.peppol import CUSTOMIZATION, PROFILE, peppol_refusal, registration_scheme
+from worker.documents.xml import Namespace, child, document_bytes
+from worker.domain.en16931 import (
     Party,
     buyer,
     delivery_address,
@@ -21,8 +23,6 @@ from worker.documents.content import (
     text_of,
     type_code,
 )
-from worker.documents.peppol import CUSTOMIZATION, PROFILE, peppol_refusal, registration_scheme
-from worker.documents.xml import Namespace, child, document_bytes
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.parties import Address
 from worker.domain.tax_categories import stated_rate

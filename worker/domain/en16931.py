@@ -1,6 +1,8 @@
-"""What every document of an invoice states, in EN 16931's terms, read from the stored
-invoice (with its seller). Only what cannot change once an invoice is closed is read, so a
-document rendered again is the same document."""
+"""What every document of an invoice states, in EN 16931's terms (its semantic model: the
+parties, the lines as priced, the payment terms, and whether the standard can express the
+invoice at all), read from the stored invoice (with its seller). The documents (CII, UBL,
+the PDF) lay this out, each in its syntax. Only what cannot change once an invoice is
+closed is read, so a document rendered again is the same document."""
 
 from __future__ import annotations
 
