@@ -93,15 +93,15 @@ class Batch:
             # one series' numbers: a longer one is the later ("…-1000000" after "…-999999")
             key=lambda invoice: (invoice.closed_at, len(invoice.number or ""), invoice.number),
         )
-        closing = list(self._closing)
+        closing = {invoice_id: place for place, invoice_id in enumerate(self._closing)}
         awaiting = sorted(
-            (invoice for invoice in invoices if invoice.invoice_id in self._closing),
-            key=lambda invoice: closing.index(invoice.invoice_id),
+            (invoice for invoice in invoices if invoice.invoice_id in closing),
+            key=lambda invoice: closing[invoice.invoice_id],
         )
         others = [
             invoice
             for invoice in invoices
-            if invoice.number is None and invoice.invoice_id not in self._closing
+            if invoice.number is None and invoice.invoice_id not in closing
         ]
         return [*numbered, *awaiting, *others]
 

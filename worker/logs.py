@@ -119,10 +119,9 @@ _held: ContextVar[HeldLines | None] = ContextVar("held_log_lines", default=None)
 def held() -> Iterator[HeldLines]:
     """Holds the lines logged inside (with their context), unwritten: a batch's decisions are
     told once the batch is committed (`release`), and not at all when it is rolled back."""
-    token = _held.set([])
+    lines: HeldLines = []
+    token = _held.set(lines)
     try:
-        lines = _held.get()
-        assert lines is not None
         yield lines
     finally:
         _held.reset(token)
