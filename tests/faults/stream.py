@@ -223,17 +223,12 @@ class _Builder:
         )
         self.stream.applied.add((SOURCE, event_id))
         note_id = stable_event_id("credit-note", SOURCE, event_id, invoice.invoice_id)
-        self.stream.invoices[note_id] = ExpectedInvoice(
-            invoice_id=note_id,
-            order_id=invoice.order_id,
-            currency=invoice.currency,
-            row_ids=(),
-            status="open",
-            announced_as_draft=False,
-            notification_id=None
+        self.expect_credit_note(
+            note_id,
+            invoice,
+            None
             if invoice.channel is None
             else stable_event_id("notification", note_id, invoice.channel, note_id),
-            credit_note=True,
         )
         return Outgoing("returns", invoice.order_id.encode(), encode(event), event_id)
 
@@ -246,7 +241,13 @@ class _Builder:
         )
         self.stream.commands[command_id] = "create"
         self.stream.applied.add((COMMAND_SOURCE, command_id))
-        note_id = stable_event_id("invoice", COMMAND_SOURCE, command_id)
+        self.expect_credit_note(stable_event_id("invoice", COMMAND_SOURCE, command_id), invoice)
+        return Outgoing("commands", invoice.order_id.encode(), encode(event), command_id)
+
+    def expect_credit_note(
+        self, note_id: str, invoice: ExpectedInvoice, notification_id: str | None = None
+    ) -> None:
+        """A credit note of the invoice, closed at once; notified when `notification_id`."""
         self.stream.invoices[note_id] = ExpectedInvoice(
             invoice_id=note_id,
             order_id=invoice.order_id,
@@ -254,10 +255,9 @@ class _Builder:
             row_ids=(),
             status="open",
             announced_as_draft=False,
-            notification_id=None,
+            notification_id=notification_id,
             credit_note=True,
         )
-        return Outgoing("commands", invoice.order_id.encode(), encode(event), command_id)
 
     def command(self, invoice: ExpectedInvoice, action: str, fields: dict[str, Any]) -> Outgoing:
         command_id = self.new_id()
