@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from worker.domain.invoice import OrderRow, build_invoice_content
+from worker.domain.invoice import Adjustment, OrderRow, build_invoice_content
 from worker.domain.lifecycle import Invoice, InvoiceType, close_draft, number_invoice
 from worker.domain.parties import Customer
 
@@ -103,9 +103,12 @@ def closed_invoice(
 
 
 def closed_invoice_of(
-    order_rows: Sequence[OrderRow], currency: str = "EUR", prices_include_tax: bool = False
+    order_rows: Sequence[OrderRow],
+    currency: str = "EUR",
+    prices_include_tax: bool = False,
+    adjustments: Sequence[Adjustment] = (),
 ) -> Invoice:
-    """An open invoice of the rows."""
+    """An open invoice of the rows, with the order's charges and allowances."""
     draft = Invoice(
         invoice_id="inv",
         order_id="o-1",
@@ -114,7 +117,7 @@ def closed_invoice_of(
         currency=currency,
         prices_include_tax=prices_include_tax,
         customer=Customer("A"),
-        content=build_invoice_content(order_rows, currency, prices_include_tax),
+        content=build_invoice_content(order_rows, currency, prices_include_tax, adjustments),
         payment_terms_days=14,
     )
     closed = close_draft(draft, reference=None, today=date(2026, 11, 23)).invoice

@@ -72,7 +72,9 @@ class MemoryStore:
         for item in items:
             decide(batch, item)
         for order in batch.saved_orders:
-            self.orders[order.order_id] = replace(order, held_row_ids=frozenset())
+            self.orders[order.order_id] = replace(
+                order, held_row_ids=frozenset(), held_adjustments=frozenset()
+            )
         counts = batch.series_counts()
         numbers = None
         if counts:
@@ -93,14 +95,18 @@ class MemoryStore:
             )
 
     def _order(self, order_id: str) -> Order:
-        """The order, and which of its rows live invoices hold (as the database derives it)."""
-        held = {
-            row_id
+        """The order, and which of its rows, charges and allowances live invoices hold (as
+        the database derives it)."""
+        holding = [
+            invoice
             for invoice in self.invoices.values()
             if invoice.order_id == order_id and invoice.holds_rows
-            for row_id in invoice.row_ids
-        }
-        return replace(self.orders[order_id], held_row_ids=frozenset(held))
+        ]
+        return replace(
+            self.orders[order_id],
+            held_row_ids=frozenset(row_id for i in holding for row_id in i.row_ids),
+            held_adjustments=frozenset(key for i in holding for key in i.content.adjustment_keys),
+        )
 
 
 _TOPICS = {"order-completed": "orders.completed", "order-returned": "orders.returned"}

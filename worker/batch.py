@@ -134,9 +134,13 @@ class Batch:
         if invoice == before:
             return
         order = self.orders[invoice.order_id]
+        released = before if before is not None and before.holds_rows else None
+        held = invoice if invoice.holds_rows else None
         self.orders[invoice.order_id] = order.holding(
-            released=before.row_ids if before is not None and before.holds_rows else (),
-            held=invoice.row_ids if invoice.holds_rows else (),
+            released=released.row_ids if released else (),
+            held=held.row_ids if held else (),
+            released_adjustments=released.content.adjustment_keys if released else (),
+            held_adjustments=held.content.adjustment_keys if held else (),
         )
         self.invoices[invoice.invoice_id] = invoice
         self._touched[invoice.invoice_id] = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -10,9 +11,14 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
+from tests.builders import closed_invoice_of
+from worker.domain.amounts import TaxTreatment
+from worker.domain.invoice import Adjustment, AdjustmentKind, OrderRow
+from worker.domain.order import Order, OrderDetails
+from worker.domain.parties import Customer
 from worker.rows import OutboxMessage
 from worker.settings import Settings
-from worker.store import documents
+from worker.store import documents, invoices, orders
 from worker.store.migrate import Migration, migrate, migrations
 from worker.store.numbers import take_numbers
 from worker.store.outbox import enqueue, fetch_pending
@@ -323,3 +329,69 @@ async def test_outbox_headers_keep_any_name_and_null_values(db: asyncpg.Connecti
     [pending] = await fetch_pending(db, 10, 1 << 20)
 
     assert pending.message.headers == headers
+
+
+async def test_charges_and_allowances_come_back_as_stored_and_live_invoices_hold_them(
+    db: asyncpg.Connection,
+) -> None:
+    rows = [
+        OrderRow(
+            "r1", 0, None, "Item", Decimal(2), None, Decimal("10.00"), Decimal(0), Decimal(19)
+        ),
+        OrderRow(
+            "r2",
+            1,
+            None,
+            "Item",
+            Decimal(1),
+            None,
+            Decimal("5.00"),
+            Decimal(0),
+            Decimal(0),
+            TaxTreatment("E", "Exempt under §4", None),
+        ),
+    ]
+    adjustments = [
+        Adjustment(AdjustmentKind.ALLOWANCE, "v1", "Voucher", Decimal("2.50"), reason_code="95"),
+        Adjustment(
+            AdjustmentKind.CHARGE,
+            "fee",
+            "Fee",
+            Decimal("1.00"),
+            Decimal(0),
+            TaxTreatment("E", "Exempt under §4", None),
+            position=0,
+        ),
+        Adjustment(
+            AdjustmentKind.CHARGE,
+            "ship",
+            "Shipping",
+            Decimal("4.90"),
+            Decimal(19),
+            reason_code="FC",
+            position=1,
+        ),
+    ]
+    invoice = dataclasses.replace(
+        closed_invoice_of(rows, "EUR", True, adjustments),
+        invoice_id=str(uuid.uuid4()),
+        order_id="O-ADJ",
+    )
+    extra = Adjustment(AdjustmentKind.CHARGE, "gift", "Gift wrap", Decimal("3.00"), position=2)
+    order = Order(
+        "O-ADJ",
+        OrderDetails(None, "EUR", True, Customer("A")),
+        {row.row_id: row for row in rows},
+        adjustments={a.key: a for a in [*adjustments, extra]},
+    )
+    await orders.save_orders(db, [order])
+    await orders.save_rows(db, [("O-ADJ", row) for row in rows])
+    await invoices.insert_invoices(db, [invoice])
+
+    [loaded] = await invoices.load_invoices(db, ["O-ADJ"])
+    stored = (await orders.load_orders(db, ["O-ADJ"]))["O-ADJ"]
+
+    assert loaded == invoice
+    assert stored.adjustments == {a.key: a for a in [*adjustments, extra]}
+    assert stored.held_adjustments == {a.key for a in adjustments}
+    assert [a.adjustment_id for a in stored.free_adjustments()] == ["gift"]

@@ -11,13 +11,14 @@ from itertools import pairwise
 from random import Random
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tests.builders import closed_invoice, closed_invoice_of
-from worker.domain.amounts import TaxTreatment
+from worker.domain.amounts import NegativeBase, TaxTreatment
 from worker.domain.credit_notes import (
     LineCredit,
+    charges_left,
     credit_note_content,
     credit_reference,
     line_group,
@@ -26,14 +27,14 @@ from worker.domain.credit_notes import (
     live_credit_notes,
     whole_lines,
 )
-from worker.domain.invoice import OrderRow
+from worker.domain.invoice import Adjustment, AdjustmentKind, OrderRow
 from worker.domain.lifecycle import (
     Invoice,
     InvoiceStatus,
     InvoiceType,
     close_draft,
 )
-from worker.domain.money import minor_units
+from worker.domain.money import from_minor_units, minor_units
 from worker.domain.rules import RuleViolation
 
 Credit = Sequence[str | tuple[int, str]] | None
@@ -51,8 +52,17 @@ def credits_of(reference: Invoice, notes: Sequence[Invoice], credit: Credit) -> 
     return lines_by_quantity(reference, notes, quantities)
 
 
-def draft_note(reference: Invoice, notes: Sequence[Invoice], credit: Credit) -> Invoice:
+def draft_note(
+    reference: Invoice,
+    notes: Sequence[Invoice],
+    credit: Credit,
+    charge_ids: Sequence[str] | None = None,
+) -> Invoice:
+    """A draft note of `credit` and the charges named (None: with `credit` None, every
+    charge left, as a `create` that names nothing)."""
     others = live_credit_notes(reference, notes)
+    if charge_ids is None:
+        charge_ids = list(charges_left(reference, others)) if credit is None else []
     return Invoice(
         invoice_id=f"cn-{len(notes)}",
         order_id=reference.order_id,
@@ -61,7 +71,9 @@ def draft_note(reference: Invoice, notes: Sequence[Invoice], credit: Credit) -> 
         currency=reference.currency,
         prices_include_tax=reference.prices_include_tax,
         customer=reference.customer,
-        content=credit_note_content(reference, others, credits_of(reference, others, credit)),
+        content=credit_note_content(
+            reference, others, credits_of(reference, others, credit), charge_ids
+        ),
         payment_terms_days=14,
         reference_invoice_id=reference.invoice_id,
     )
@@ -347,7 +359,28 @@ def any_invoices(draw: st.DrawFn) -> Invoice:
                 TaxTreatment(category),
             )
         )
-    return closed_invoice_of(rows, currency, draw(st.booleans()))
+    adjustments = [
+        Adjustment(
+            draw(st.sampled_from(AdjustmentKind), label="kind"),
+            f"a{n}",
+            "Voucher or shipping",
+            from_minor_units(
+                draw(st.sampled_from([1, 100, 495, 1000, 3333, 15000])), minor_units(currency)
+            ),
+            *draw(
+                st.sampled_from(
+                    [(None, None), (None, None), (Decimal(19), None), (Decimal(0), "Z")]
+                ).map(lambda rated: (rated[0], None if rated[1] is None else TaxTreatment("Z")))
+            ),
+            position=n,
+        )
+        for n in range(draw(st.integers(0, 3), label="charges and allowances"))
+    ]
+    try:
+        return closed_invoice_of(rows, currency, draw(st.booleans()), adjustments)
+    except NegativeBase:
+        assume(False)
+        raise
 
 
 def _quantities(left: Decimal) -> st.SearchStrategy[Decimal]:
@@ -401,6 +434,20 @@ def _invoice_per_group(invoice: Invoice) -> dict[object, tuple[Decimal, Decimal]
     }
 
 
+def _parts_of(invoices: Sequence[Invoice]) -> dict[object, Decimal]:
+    """(kind, id, tax group) → the amount of the charges' and allowances' parts."""
+    parts: dict[object, Decimal] = {}
+    for invoice in invoices:
+        content = invoice.content
+        for adjustment, amounts in zip(
+            content.adjustments, content.amounts.adjustments, strict=True
+        ):
+            for part in amounts.parts:
+                key = (*adjustment.key, part.key)
+                parts[key] = parts.get(key, Decimal(0)) + part.amount
+    return parts
+
+
 def _check_never_more(invoice: Invoice, notes: Sequence[Invoice]) -> None:
     billed = _invoice_per_line(invoice)
     for row_id, (quantity, amount) in _taken_per_line(invoice, notes).items():
@@ -408,11 +455,15 @@ def _check_never_more(invoice: Invoice, notes: Sequence[Invoice]) -> None:
     grouped = _invoice_per_group(invoice)
     for key, (taxable, tax) in _taken_per_group(invoice, notes).items():
         assert taxable <= grouped[key][0] and tax <= grouped[key][1], key
+    billed_parts = _parts_of([invoice])
+    for key, amount in _parts_of(notes).items():
+        assert amount <= billed_parts[key], key
     for note in notes:
         amounts = note.content.amounts
         assert amounts.net_amount >= 0 and amounts.tax_amount >= 0
         assert amounts.gross_amount == amounts.net_amount + amounts.tax_amount
-        assert amounts.net_amount == sum(line.net_amount for line in note.content.lines)
+        assert amounts.line_net_amount == sum(line.net_amount for line in note.content.lines)
+        assert all(part.amount > 0 for a in amounts.adjustments for part in a.parts)
         written = [amounts.net_amount, amounts.tax_amount, amounts.gross_amount]
         written += [line.net_amount for line in note.content.lines]
         assert {amount.as_tuple().exponent for amount in written} == {
@@ -441,11 +492,20 @@ def test_any_credits_by_quantity_that_credit_everything_credit_exactly_the_invoi
                 (line.line.line_no, str(data.draw(_quantities(line.quantity), label="quantity")))
                 for line in chosen
             ]
-        notes.append(draft_note(invoice, notes, credit))
+        charges = list(charges_left(invoice, live_credit_notes(invoice, notes)))
+        charge_ids = (
+            data.draw(st.lists(st.sampled_from(charges), unique=True), label="charges")
+            if charges
+            else []
+        )
+        notes.append(draft_note(invoice, notes, credit, charge_ids))
         _check_never_more(invoice, notes)
         if data.draw(st.integers(0, 5), label="delete a draft") == 0:
             del notes[data.draw(st.integers(0, len(notes) - 1), label="deleted")]
-    if any(line.quantity > 0 for line in lines_left(invoice, notes)):
+    others = live_credit_notes(invoice, notes)
+    if any(line.quantity > 0 for line in lines_left(invoice, notes)) or charges_left(
+        invoice, others
+    ):
         notes.append(draft_note(invoice, notes, None))
         _check_never_more(invoice, notes)
 
@@ -457,6 +517,7 @@ def test_any_credits_by_quantity_that_credit_everything_credit_exactly_the_invoi
     assert reference.totals.credited_amount == invoice.totals.gross_amount
     assert _taken_per_line(invoice, notes) == _invoice_per_line(invoice)
     assert _taken_per_group(invoice, notes) == _invoice_per_group(invoice)
+    assert _parts_of(notes) == _parts_of([invoice])
     assert sum(note.totals.gross_amount for note in notes) == invoice.totals.gross_amount
     assert sum(note.totals.net_amount for note in notes) == invoice.totals.net_amount
     assert sum(note.totals.tax_amount for note in notes) == invoice.totals.tax_amount

@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.builders import SOURCE, closed_invoice, command, order, returned
+from tests.builders import SOURCE, closed_invoice, closed_invoice_of, command, order, returned
 from tests.memory_store import MemoryStore, records_of, results
 from tests.sellers import SELLER
+from worker.domain.invoice import Adjustment, AdjustmentKind, OrderRow
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
 from worker.domain.order import OrderConflict
 from worker.domain.returns import already_returned, return_credits
@@ -77,7 +78,7 @@ def test_more_than_is_left_of_a_row_is_a_conflict_on_its_quantity() -> None:
     assert raised.value.errors == {"rows.1.quantity": ["at most 2 of row 'r0' is left to return"]}
 
 
-def test_every_charge_is_an_unknown_charge_and_every_field_in_conflict_is_named() -> None:
+def test_every_field_in_conflict_is_named_a_charge_on_no_invoice_too() -> None:
     invoice = closed_invoice([("2", "10.00", "19")])
 
     with pytest.raises(OrderConflict) as raised:
@@ -86,7 +87,47 @@ def test_every_charge_is_an_unknown_charge_and_every_field_in_conflict_is_named(
     assert raised.value.errors == {
         "rows.0.rowId": ["row 'r9' is not on an open or paid invoice"],
         "rows.1.quantity": ["at most 2 of row 'r0' is left to return"],
-        "charges.0": ["unknown charge 'shipping'"],
+        "charges.0": ["charge 'shipping' is not on an open or paid invoice"],
+    }
+
+
+def _with_shipping(invoice_id: str, row_id: str) -> Invoice:
+    shipping = Adjustment(AdjustmentKind.CHARGE, "shipping", "Shipping", Decimal("4.90"))
+    invoice = closed_invoice_of(
+        [OrderRow(row_id, 0, None, "Item", Decimal(2), None, Decimal(10), Decimal(0), Decimal(19))],
+        adjustments=[shipping],
+    )
+    return dataclasses.replace(invoice, invoice_id=invoice_id)
+
+
+def test_a_charge_is_refunded_by_the_invoice_that_holds_it_even_without_its_rows() -> None:
+    first = closed_invoice([("2", "10.00", "19")])
+    second = _with_shipping("second", "r1")
+
+    credits = return_credits([first, second], [("r0", Decimal(1))], ["shipping"])
+
+    assert [(c.reference.invoice_id, c.lines, c.charges) for c in credits] == [
+        ("inv", ((1, Decimal(1)),), ()),
+        ("second", (), ("shipping",)),
+    ]
+
+
+def test_a_charge_credited_before_is_a_conflict() -> None:
+    invoice = _with_shipping("inv", "r0")
+    note = dataclasses.replace(
+        invoice,
+        invoice_id="cn",
+        type=InvoiceType.CREDIT_NOTE,
+        reference_invoice_id="inv",
+        status=InvoiceStatus.DRAFT,
+    )
+
+    with pytest.raises(OrderConflict) as raised:
+        return_credits([invoice, note], [("r0", Decimal(1))], ["shipping"])
+
+    assert raised.value.errors == {
+        "rows.0.quantity": ["at most 0 of row 'r0' is left to return"],
+        "charges.0": ["charge 'shipping' is already credited"],
     }
 
 
@@ -182,7 +223,7 @@ def test_a_conflict_dead_letters_the_whole_return_and_applies_nothing() -> None:
             "conflict",
             {
                 "rows.1.quantity": ["at most 3 of row 'r2' is left to return"],
-                "charges.0": ["unknown charge 'ship'"],
+                "charges.0": ["charge 'ship' is not on an open or paid invoice"],
             },
         )
     ]

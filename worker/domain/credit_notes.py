@@ -9,7 +9,12 @@ an invoice in full, in any number of notes, credits exactly its gross.
 
 A `create` names lines by number and a return names rows by id: both find the `LineLeft`
 they mean in `lines_left`, make a `LineCredit` of it with `credit_of`, and give the credits
-to `credit_note_content`.
+to `credit_note_content`, with the charges it credits (`charges_to_credit`).
+
+Order-level charges are credited whole, when named. Of each allowance part a note credits
+q(part × L / Lg) (L: the line amount it credits in the part's tax group; Lg: the group's
+line amount on the invoice), never more than L nor than is left of the part; the note that
+completes the group (all its lines and charges) takes what is left of its allowances.
 """
 
 from __future__ import annotations
@@ -17,18 +22,25 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from fractions import Fraction
+from typing import TypeVar
 
 from worker.domain.amounts import (
+    AdjustmentPart,
+    CreditedAdjustment,
     CreditedLine,
     GroupKey,
     GroupLeft,
+    GroupShare,
     credit_amounts,
     credited_line_amount,
 )
-from worker.domain.invoice import InvoiceContent, InvoiceLine
+from worker.domain.invoice import Adjustment, AdjustmentKey, InvoiceContent, InvoiceLine
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
-from worker.domain.money import plain
+from worker.domain.money import minor_units, plain, round_half_up
 from worker.domain.rules import RuleViolation
+
+_K = TypeVar("_K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +158,51 @@ def lines_by_quantity(
     return credits
 
 
+def charges_left(reference: Invoice, notes: Collection[Invoice]) -> dict[str, Adjustment]:
+    """The reference's charges that none of `notes` (its live credit notes) credits yet, by
+    chargeId, in the reference's order."""
+    credited = {
+        adjustment.adjustment_id
+        for note in notes
+        for adjustment in note.content.adjustments
+        if adjustment.is_charge
+    }
+    return {
+        adjustment.adjustment_id: adjustment
+        for adjustment in reference.content.adjustments
+        if adjustment.is_charge and adjustment.adjustment_id not in credited
+    }
+
+
+def charges_to_credit(
+    reference: Invoice, notes: Collection[Invoice], charge_ids: Sequence[str] | None
+) -> list[str]:
+    """The named charges of the reference (`charges`), each refused when it is not on the
+    reference or already credited; None: every charge not credited yet."""
+    left = charges_left(reference, notes)
+    if charge_ids is None:
+        return list(left)
+    on_reference = {a.adjustment_id for a in reference.content.adjustments if a.is_charge}
+    for index, charge_id in enumerate(charge_ids):
+        if charge_id not in on_reference:
+            raise RuleViolation(
+                f"charges.{index}", f"charge {charge_id!r} is not on the reference invoice"
+            )
+        if charge_id not in left:
+            raise RuleViolation(f"charges.{index}", f"charge {charge_id!r} is already credited")
+    return list(charge_ids)
+
+
 def credit_note_content(
-    reference: Invoice, notes: Collection[Invoice], credits: Sequence[LineCredit]
+    reference: Invoice,
+    notes: Collection[Invoice],
+    credits: Sequence[LineCredit],
+    charge_ids: Collection[str] = (),
 ) -> InvoiceContent:
-    """The note's lines, numbered 1..n in the reference's order, and its amounts; `credits`
-    are of what `notes` (the reference's other live credit notes) left. Its tax groups are
-    the reference's (rates as the reference writes them)."""
+    """The note's lines, numbered 1..n in the reference's order, its charges and allowances,
+    and its amounts; `credits` and `charge_ids` are of what `notes` (the reference's other
+    live credit notes) left. Its tax groups are the reference's (rates as the reference
+    writes them)."""
     ordered = sorted(credits, key=lambda credit: credit.left.line.line_no)
     groups = {group.key: group for group in reference.content.amounts.tax_breakdown}
     taken = {credit.left.line.line_no: credit.quantity for credit in ordered}
@@ -159,18 +210,32 @@ def credit_note_content(
     for left in lines_left(reference, notes):
         if left.quantity != taken.get(left.line.line_no, Decimal(0)):
             completing.discard(line_group(left.line))
+    charges = charges_left(reference, notes)
+    for charge_id, charge in charges.items():
+        if charge_id not in charge_ids:
+            completing.difference_update(part.key for part in _parts(reference, charge.key))
     line_amounts = [_credited_amount(credit, reference.currency) for credit in ordered]
+    credited_lines = [
+        CreditedLine(
+            amount, groups[line_group(credit.left.line)].tax_rate, credit.left.line.treatment
+        )
+        for credit, amount in zip(ordered, line_amounts, strict=True)
+    ]
+    adjustments = [
+        *_credited_allowances(reference, notes, credited_lines, charge_ids, completing),
+        *(
+            (charge, _whole(_parts(reference, charge.key)))
+            for charge_id, charge in charges.items()
+            if charge_id in charge_ids
+        ),
+    ]
     amounts = credit_amounts(
-        [
-            CreditedLine(
-                amount, groups[line_group(credit.left.line)].tax_rate, credit.left.line.treatment
-            )
-            for credit, amount in zip(ordered, line_amounts, strict=True)
-        ],
+        credited_lines,
         reference.currency,
         reference.prices_include_tax,
         _groups_left(reference, notes),
         completing,
+        [credited for _, credited in adjustments],
     )
     lines = tuple(
         replace(
@@ -182,7 +247,134 @@ def credit_note_content(
         )
         for line_no, (credit, amount) in enumerate(zip(ordered, amounts.lines, strict=True), 1)
     )
-    return InvoiceContent(lines, amounts)
+    return InvoiceContent(
+        lines,
+        amounts,
+        tuple(
+            replace(adjustment, amount=credited.amount)
+            for (adjustment, _), credited in zip(adjustments, amounts.adjustments, strict=True)
+        ),
+    )
+
+
+def _parts(invoice: Invoice, key: AdjustmentKey) -> tuple[AdjustmentPart, ...]:
+    """The parts of one of the invoice's charges or allowances."""
+    content = invoice.content
+    for adjustment, amounts in zip(content.adjustments, content.amounts.adjustments, strict=True):
+        if adjustment.key == key:
+            return amounts.parts
+    return ()
+
+
+def _whole(parts: Sequence[AdjustmentPart]) -> CreditedAdjustment:
+    return CreditedAdjustment(
+        True, tuple(GroupShare(part.tax_rate, part.treatment, part.amount) for part in parts)
+    )
+
+
+def _credited_allowances(
+    reference: Invoice,
+    notes: Collection[Invoice],
+    credited_lines: Sequence[CreditedLine],
+    charge_ids: Collection[str],
+    completing: Collection[GroupKey],
+) -> list[tuple[Adjustment, CreditedAdjustment]]:
+    """What the note credits of each of the reference's allowances that it credits any of:
+    of a part q(part × L / Lg), never more than is left of it; in a group the note completes,
+    what is left. Per group the sum is then kept where both the note and what it leaves have
+    a base of zero or more: at most the lines and charges it credits there, and at least what
+    is left of the group's allowances beyond the lines and charges it leaves."""
+    digits = minor_units(reference.currency)
+    invoiced: dict[GroupKey, Decimal] = {}
+    for invoice_line in reference.content.lines:
+        _add(
+            invoiced,
+            line_group(invoice_line),
+            _amount_of(invoice_line, reference.prices_include_tax),
+        )
+    credited: dict[GroupKey, Decimal] = {}  # lines and charges this note credits
+    for credited_line in credited_lines:
+        _add(credited, credited_line.group, credited_line.amount)
+    lines_credited = dict(credited)
+    remaining: dict[GroupKey, Decimal] = {}  # lines and charges left before this note
+    for line_left in lines_left(reference, notes):
+        _add(remaining, line_group(line_left.line), line_left.amount)
+    for charge_id, charge in charges_left(reference, notes).items():
+        for part in _parts(reference, charge.key):
+            _add(remaining, part.key, part.amount)
+            if charge_id in charge_ids:
+                _add(credited, part.key, part.amount)
+    taken: dict[tuple[AdjustmentKey, GroupKey], Decimal] = {}
+    for note in notes:
+        content = note.content
+        for adjustment, amounts in zip(
+            content.adjustments, content.amounts.adjustments, strict=True
+        ):
+            for part in amounts.parts:
+                _add(taken, (adjustment.key, part.key), part.amount)
+
+    # (allowance, part, what is left of it, its share) in the reference's order
+    shares: list[tuple[Adjustment, AdjustmentPart, Decimal, Decimal]] = []
+    for allowance in reference.content.adjustments:
+        if allowance.is_charge:
+            continue
+        for part in _parts(reference, allowance.key):
+            left = part.amount - taken.get((allowance.key, part.key), Decimal(0))
+            group_lines = invoiced.get(part.key, Decimal(0))
+            if part.key in completing:
+                share = left
+            elif group_lines == 0:
+                share = Decimal(0)
+            else:
+                in_group = lines_credited.get(part.key, Decimal(0))
+                proportional = Fraction(part.amount) * Fraction(in_group) / Fraction(group_lines)
+                share = min(round_half_up(proportional, digits), in_group, left)
+            shares.append((allowance, part, left, share))
+    shares = _within_bases(shares, credited, remaining)
+
+    found: dict[AdjustmentKey, tuple[Adjustment, list[GroupShare]]] = {}
+    for allowance, part, _, share in shares:
+        if share > 0:
+            found.setdefault(allowance.key, (allowance, []))[1].append(
+                GroupShare(part.tax_rate, part.treatment, share)
+            )
+    return [
+        (allowance, CreditedAdjustment(False, tuple(group_shares)))
+        for allowance, group_shares in found.values()
+    ]
+
+
+def _within_bases(
+    shares: list[tuple[Adjustment, AdjustmentPart, Decimal, Decimal]],
+    credited: dict[GroupKey, Decimal],
+    remaining: dict[GroupKey, Decimal],
+) -> list[tuple[Adjustment, AdjustmentPart, Decimal, Decimal]]:
+    """The shares with each group's sum moved into [what is left of its allowances beyond
+    the lines and charges the note leaves, the lines and charges it credits]: raised part
+    by part in order up to what is left of each, or lowered from the last part down."""
+    allowances_left: dict[GroupKey, Decimal] = {}
+    total: dict[GroupKey, Decimal] = {}
+    for _, part, left, share in shares:
+        _add(allowances_left, part.key, left)
+        _add(total, part.key, share)
+    moved = list(shares)
+    for key, summed in total.items():
+        low = allowances_left[key] - (
+            remaining.get(key, Decimal(0)) - credited.get(key, Decimal(0))
+        )
+        high = credited.get(key, Decimal(0))
+        change = max(low, min(summed, high)) - summed
+        indices = [i for i, (_, part, _, _) in enumerate(moved) if part.key == key]
+        for index in indices if change > 0 else reversed(indices):
+            allowance, part, left, share = moved[index]
+            step = min(change, left - share) if change > 0 else max(change, -share)
+            moved[index] = (allowance, part, left, share + step)
+            change -= step
+    return moved
+
+
+def _add(sums: dict[_K, Decimal], key: _K, amount: Decimal) -> None:
+    sums[key] = sums.get(key, Decimal(0)) + amount
 
 
 def line_group(line: InvoiceLine) -> GroupKey:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
 from worker.domain.amounts import (
     InvoiceAmounts,
+    PricedAdjustment,
     PricedLine,
     TaxTreatment,
     compute_amounts,
@@ -33,11 +35,60 @@ def row_fields_of(record: Mapping[str, Any]) -> dict[str, Any]:
     return {name: record[name] for name in ROW_FIELDS}
 
 
-def _with_treatment(line: OrderRow | InvoiceLine) -> None:
-    """A row or line that states no VAT category has its rate's default: one value for one
-    meaning, so a v1 row equals itself sent again."""
-    if line.treatment is None:
+def _with_treatment(line: OrderRow | InvoiceLine | Adjustment) -> None:
+    """A row, line or rated adjustment that states no VAT category has its rate's default:
+    one value for one meaning, so a v1 row equals itself sent again."""
+    if line.treatment is None and line.tax_rate is not None:
         object.__setattr__(line, "treatment", TaxTreatment(default_tax_category(line.tax_rate)))
+
+
+class AdjustmentKind(StrEnum):
+    """EN 16931's document-level allowances (BG-20) and charges (BG-21)."""
+
+    ALLOWANCE = "allowance"
+    CHARGE = "charge"
+
+
+AdjustmentKey = tuple[AdjustmentKind, str]
+"""A charge or allowance within its order: its kind and its id (chargeId or allowanceId)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """An order-level allowance (a voucher) or charge (shipping, a fee), as recorded; on an
+    invoice, as the invoice takes it (on a credit note, what the note credits of it)."""
+
+    kind: AdjustmentKind
+    adjustment_id: str
+    reason: str
+    amount: Decimal
+    """Net, or gross when prices include tax."""
+    tax_rate: Decimal | None = None
+    """None: split over the invoice's tax groups."""
+    treatment: TaxTreatment | None = None
+    reason_code: str | None = None
+    """UNCL5189 for an allowance, UNCL7161 for a charge."""
+    position: int = 0
+    """Order of first appearance among the order's adjustments of its kind."""
+
+    def __post_init__(self) -> None:
+        _with_treatment(self)
+
+    @property
+    def key(self) -> AdjustmentKey:
+        return self.kind, self.adjustment_id
+
+    @property
+    def is_charge(self) -> bool:
+        return self.kind is AdjustmentKind.CHARGE
+
+    def priced(self) -> PricedAdjustment:
+        return PricedAdjustment(self.is_charge, self.amount, self.tax_rate, self.treatment)
+
+
+def adjustment_order(adjustment: Adjustment) -> tuple[bool, int]:
+    """Allowances first, then charges, each in the order they first appeared."""
+    return adjustment.is_charge, adjustment.position
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +133,26 @@ class InvoiceLine:
 class InvoiceContent:
     lines: tuple[InvoiceLine, ...]
     amounts: InvoiceAmounts
+    adjustments: tuple[Adjustment, ...] = ()
+    """Its charges and allowances, in the order of `amounts.adjustments`."""
+
+    @property
+    def adjustment_keys(self) -> tuple[AdjustmentKey, ...]:
+        return tuple(adjustment.key for adjustment in self.adjustments)
 
 
 def build_invoice_content(
-    rows: Sequence[OrderRow], currency: str, prices_include_tax: bool
+    rows: Sequence[OrderRow],
+    currency: str,
+    prices_include_tax: bool,
+    adjustments: Sequence[Adjustment] = (),
 ) -> InvoiceContent:
-    """Lines numbered 1..n in the order the rows first appeared, with their amounts."""
+    """Lines numbered 1..n in the order the rows first appeared, with their amounts, and the
+    order's free charges and allowances that the lines can take (one without a rate cannot
+    when the line amounts sum to zero). Raises NegativeBase when a tax group's allowances
+    exceed its lines and charges."""
     ordered = sorted(rows, key=attrgetter("position"))
+    offered = sorted(adjustments, key=adjustment_order)
     amounts = compute_amounts(
         [
             PricedLine(
@@ -98,7 +162,13 @@ def build_invoice_content(
         ],
         currency,
         prices_include_tax,
+        [adjustment.priced() for adjustment in offered],
     )
+    taken = [
+        (adjustment, parts)
+        for adjustment, parts in zip(offered, amounts.adjustments, strict=True)
+        if parts.parts
+    ]
     lines = tuple(
         InvoiceLine(
             line_no=line_no,
@@ -110,4 +180,8 @@ def build_invoice_content(
         )
         for line_no, (row, amount) in enumerate(zip(ordered, amounts.lines, strict=True), start=1)
     )
-    return InvoiceContent(lines, amounts)
+    return InvoiceContent(
+        lines,
+        replace(amounts, adjustments=tuple(parts for _, parts in taken)),
+        tuple(adjustment for adjustment, _ in taken),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from worker.domain.invoice import OrderRow
+from worker.domain.invoice import Adjustment, AdjustmentKey, AdjustmentKind, OrderRow
 from worker.domain.parties import Customer, Purchase
 from worker.domain.rules import RuleViolation
 
@@ -33,10 +33,24 @@ class Order:
     rows: Mapping[str, OrderRow] = field(default_factory=dict)
     held_row_ids: frozenset[str] = frozenset()
     """Rows on a live invoice (draft, open or paid): not free to invoice again."""
+    adjustments: Mapping[AdjustmentKey, Adjustment] = field(default_factory=dict)
+    """Its charges and allowances as recorded."""
+    held_adjustments: frozenset[AdjustmentKey] = frozenset()
+    """Charges and allowances on a live invoice: not free to go onto another."""
 
     def free_rows(self) -> list[OrderRow]:
         free = [row for row_id, row in self.rows.items() if row_id not in self.held_row_ids]
         return sorted(free, key=lambda row: row.position)
+
+    def free_adjustments(self, own: Iterable[AdjustmentKey] = ()) -> list[Adjustment]:
+        """The charges and allowances the order's next invoice takes (with those already on
+        the draft being changed, whose keys are `own`)."""
+        owned = set(own)
+        return [
+            adjustment
+            for key, adjustment in self.adjustments.items()
+            if key not in self.held_adjustments or key in owned
+        ]
 
     def rows_to_invoice(
         self, row_ids: Sequence[str] | None, own: Iterable[str] = ()
@@ -55,9 +69,21 @@ class Order:
                 raise RuleViolation(f"rowIds.{index}", f"row {row_id!r} is already on an invoice")
         return [self.rows[row_id] for row_id in row_ids]
 
-    def holding(self, released: Iterable[str], held: Iterable[str]) -> Order:
-        """The order once `released` rows are free again and `held` ones are on an invoice."""
-        return replace(self, held_row_ids=(self.held_row_ids - set(released)) | set(held))
+    def holding(
+        self,
+        released: Iterable[str],
+        held: Iterable[str],
+        released_adjustments: Iterable[AdjustmentKey] = (),
+        held_adjustments: Iterable[AdjustmentKey] = (),
+    ) -> Order:
+        """The order once `released` rows (and adjustments) are free again and `held` ones
+        are on an invoice."""
+        return replace(
+            self,
+            held_row_ids=(self.held_row_ids - set(released)) | set(held),
+            held_adjustments=(self.held_adjustments - set(released_adjustments))
+            | set(held_adjustments),
+        )
 
 
 class OrderConflict(Exception):
@@ -88,15 +114,30 @@ _INVOICED_ROW_FIELDS = {
     "discount_percent": "discountPercent",
     "treatment": "taxCategory",
 }
+_INVOICED_ADJUSTMENT_FIELDS = {
+    "reason": "reason",
+    "amount": "amount",
+    "tax_rate": "taxRate",
+    "treatment": "taxCategory",
+    "reason_code": "reasonCode",
+}
+INVOICED_ADJUSTMENT_CHANGED = "{kind} {adjustment_id!r} is already invoiced and cannot change"
+ADJUSTMENT_FIELDS = {AdjustmentKind.CHARGE: "charges", AdjustmentKind.ALLOWANCE: "allowances"}
+"""Where an order message lists each kind."""
 
 
 def apply_order_message(
-    order: Order | None, order_id: str, details: OrderDetails, rows: Sequence[OrderRow]
+    order: Order | None,
+    order_id: str,
+    details: OrderDetails,
+    rows: Sequence[OrderRow],
+    adjustments: Sequence[Adjustment] = (),
 ) -> OrderUpdate:
-    """Records an order-completed message: rows upserted by row id, rows missing from it
-    kept as they are. ``rows`` carry their position in the message; positions within the
-    order continue after the rows already known. Raises OrderConflict when the message
-    would change an invoiced row, or the currency or tax mode of a partly invoiced order.
+    """Records an order-completed message: rows, charges and allowances upserted by id, the
+    ones missing from it kept as they are. ``rows`` carry their position in the message;
+    positions within the order continue after the rows already known (adjustments' after
+    those of their kind). Raises OrderConflict when the message would change an invoiced
+    row, charge or allowance, or the currency or tax mode of a partly invoiced order.
     """
     if order is None:
         order = Order(order_id=order_id, details=details)
@@ -121,15 +162,48 @@ def apply_order_message(
                     ]
         elif _differs(known, incoming):
             upserted.append(_at(incoming, known.position))
+    recorded = _recorded_adjustments(order, adjustments, errors)
     if errors:
         raise OrderConflict(errors)
-    merged = Order(
-        order.order_id,
-        details,
-        {**order.rows, **{row.row_id: row for row in upserted}},
-        order.held_row_ids,
+    merged = replace(
+        order,
+        details=details,
+        rows={**order.rows, **{row.row_id: row for row in upserted}},
+        adjustments=recorded,
     )
     return OrderUpdate(order=merged, upserted_rows=upserted)
+
+
+def _recorded_adjustments(
+    order: Order, incoming: Sequence[Adjustment], errors: dict[str, list[str]]
+) -> dict[AdjustmentKey, Adjustment]:
+    """The order's adjustments with the message's upserted; an error for each field that
+    would change an invoiced one."""
+    recorded = dict(order.adjustments)
+    next_position = {
+        kind: sum(1 for key in order.adjustments if key[0] is kind) for kind in AdjustmentKind
+    }
+    index_of = dict.fromkeys(AdjustmentKind, -1)
+    for adjustment in incoming:
+        index_of[adjustment.kind] += 1
+        known = recorded.get(adjustment.key)
+        if known is None:
+            position = next_position[adjustment.kind]
+            next_position[adjustment.kind] += 1
+        elif adjustment.key in order.held_adjustments:
+            for name, contract_name in _INVOICED_ADJUSTMENT_FIELDS.items():
+                if getattr(known, name) != getattr(adjustment, name):
+                    path = f"{ADJUSTMENT_FIELDS[adjustment.kind]}.{index_of[adjustment.kind]}"
+                    errors[f"{path}.{contract_name}"] = [
+                        INVOICED_ADJUSTMENT_CHANGED.format(
+                            kind=adjustment.kind, adjustment_id=adjustment.adjustment_id
+                        )
+                    ]
+            continue
+        else:
+            position = known.position
+        recorded[adjustment.key] = replace(adjustment, position=position)
+    return recorded
 
 
 def _at(row: OrderRow, position: int) -> OrderRow:

@@ -2,10 +2,12 @@
 
 A row's quantity is on at most one open or paid invoice of its order (a row is on one live
 invoice at most). What can be returned of it is what the live credit notes of that invoice
-have not taken yet (`lines_left`); a return of more, of a row on no open or paid invoice,
-or of a charge (none can be credited yet) is a conflict, and nothing of it is applied.
-Each invoice that billed returned rows gets one credit note, of the quantities of its
-lines: the same credit by quantity as a `create` with `lines` (worker.domain.credit_notes).
+have not taken yet (`lines_left`); a charge is refunded whole, from the open or paid
+invoice that holds it. A return of more, of a row on no open or paid invoice, or of a
+charge that is unknown, not invoiced or already credited is a conflict, and nothing of it
+is applied. Each invoice that billed returned rows or charges gets one credit note, of the
+quantities of its lines and its charges: the same credit as a `create` with `lines` and
+`charges` (worker.domain.credit_notes).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from worker.domain.credit_notes import LineLeft, lines_left, live_credit_notes
+from worker.domain.credit_notes import LineLeft, charges_left, lines_left, live_credit_notes
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
 from worker.domain.money import plain
 from worker.domain.order import OrderConflict
@@ -27,6 +29,8 @@ class ReturnCredit:
     reference: Invoice
     lines: tuple[tuple[int, Decimal], ...]
     """(lineNo, quantity), in the order of the lines."""
+    charges: tuple[str, ...] = ()
+    """The chargeIds it refunds."""
 
 
 def already_returned(invoices: Collection[Invoice], return_id: str) -> bool:
@@ -72,12 +76,37 @@ def return_credits(
             if quantity_taken > 0:
                 taken.setdefault(invoice_id, {})[left.line.line_no] = quantity_taken
                 wanted -= quantity_taken
+    charged: dict[str, list[str]] = {}
     for index, charge_id in enumerate(charges):
-        errors[f"charges.{index}"] = [f"unknown charge {charge_id!r}"]
+        holder = _charge_holder(references, invoices, charge_id)
+        if isinstance(holder, str):
+            errors[f"charges.{index}"] = [holder]
+        else:
+            charged.setdefault(holder.invoice_id, []).append(charge_id)
     if errors:
         raise OrderConflict(errors)
     return [
-        ReturnCredit(reference, tuple(sorted(taken[reference.invoice_id].items())))
+        ReturnCredit(
+            reference,
+            tuple(sorted(taken.get(reference.invoice_id, {}).items())),
+            tuple(charged.get(reference.invoice_id, ())),
+        )
         for reference in references
-        if reference.invoice_id in taken
+        if reference.invoice_id in taken or reference.invoice_id in charged
     ]
+
+
+def _charge_holder(
+    references: Sequence[Invoice], invoices: Sequence[Invoice], charge_id: str
+) -> Invoice | str:
+    """The open or paid invoice whose charge of this id is left to credit, or why none is."""
+    for reference in references:
+        if charge_id in charges_left(reference, live_credit_notes(reference, invoices)):
+            return reference
+    if any(
+        adjustment.is_charge and adjustment.adjustment_id == charge_id
+        for reference in references
+        for adjustment in reference.content.adjustments
+    ):
+        return f"charge {charge_id!r} is already credited"
+    return f"charge {charge_id!r} is not on an open or paid invoice"

@@ -6,7 +6,7 @@ leaves the invoices as they were and is answered with ok false.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from worker.decisions import CommandResult, Decision, Outcome, Record, View, cause_of
+from worker.domain.amounts import NegativeBase
 from worker.domain.credit_notes import (
+    charges_to_credit,
     credit_note_content,
     credit_reference,
     lines_by_quantity,
@@ -22,7 +24,7 @@ from worker.domain.credit_notes import (
     whole_lines,
 )
 from worker.domain.customer import address_for, merge_customer
-from worker.domain.invoice import build_invoice_content
+from worker.domain.invoice import AdjustmentKey, InvoiceContent, OrderRow, build_invoice_content
 from worker.domain.lifecycle import (
     Action,
     Change,
@@ -154,16 +156,22 @@ def create(
         else:
             quantities = [(line.line_no, line.quantity) for line in command.lines]
             credits = lines_by_quantity(reference, notes, quantities)
-        if not credits:
+        # Named nothing: a note of everything left, its charges too.
+        everything = command.row_ids is None and command.lines is None
+        charge_ids = charges_to_credit(
+            reference,
+            notes,
+            command.charges if command.charges is not None or everything else [],
+        )
+        if not credits and not charge_ids:
             return Change(()), (NOTHING_TO_INVOICE,)
-        content = credit_note_content(reference, notes, credits)
+        content = credit_note_content(reference, notes, credits, charge_ids)
     else:
         reference = None
         rows = order.rows_to_invoice(command.row_ids)
         if not rows:
             return Change(()), (NOTHING_TO_INVOICE,)
-        details = order.details
-        content = build_invoice_content(rows, details.currency, details.prices_include_tax)
+        content = _invoice_content(order, rows)
     draft = new_draft(
         view,
         stable_event_id("invoice", event.source, event.id),
@@ -174,6 +182,20 @@ def create(
         due=command.due_date,
     )
     return create_invoice(draft, close=command.close, reference=reference), ()
+
+
+def _invoice_content(
+    order: Order, rows: list[OrderRow], own: Iterable[AdjustmentKey] = ()
+) -> InvoiceContent:
+    """An invoice of these rows with the order's free charges and allowances (and those of
+    the draft being changed, `own`)."""
+    details = order.details
+    try:
+        return build_invoice_content(
+            rows, details.currency, details.prices_include_tax, order.free_adjustments(own)
+        )
+    except NegativeBase as negative:
+        raise RuleViolation("allowances", str(negative)) from None
 
 
 def update(
@@ -194,12 +216,13 @@ def update(
                 if note.invoice_id != invoice.invoice_id
             ]
             credits = whole_lines(reference, notes, command.row_ids)
-            content = credit_note_content(reference, notes, credits)
+            charge_ids = [a.adjustment_id for a in invoice.content.adjustments if a.is_charge]
+            content = credit_note_content(reference, notes, credits, charge_ids)
         else:
             order = view.order(invoice.order_id)
             assert order is not None
             rows = order.rows_to_invoice(command.row_ids, own=invoice.row_ids)
-            content = build_invoice_content(rows, invoice.currency, invoice.prices_include_tax)
+            content = _invoice_content(order, rows, own=invoice.content.adjustment_keys)
     customer = invoice.customer
     if command.customer is not None:
         customer = merge_customer(customer, command.customer.changes())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 
 from worker.decisions import Decision, Outcome, Record, View, cause_of
-from worker.domain.amounts import TaxTreatment, line_amount
+from worker.domain.amounts import NegativeBase, TaxTreatment, line_amount
 from worker.domain.invoice import OrderRow, build_invoice_content, row_fields
 from worker.domain.lifecycle import Change, create_invoice
 from worker.domain.order import Order, OrderConflict, OrderDetails, apply_order_message
@@ -65,7 +65,15 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
         for index, row in enumerate(data.rows)
     ]
     try:
-        update = apply_order_message(view.order(data.order_id), data.order_id, details, rows)
+        update = apply_order_message(
+            view.order(data.order_id), data.order_id, details, rows, data.adjustments()
+        )
+        free_rows = update.order.free_rows()
+        change = (
+            Change(())
+            if not free_rows
+            else _invoice_free_rows(view, event, free_rows, update.order)
+        )
     except OrderConflict as conflict:
         return dead_letter(
             record,
@@ -76,10 +84,6 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
                 "The message would change what is already invoiced; nothing of it was applied.",
             ),
         )
-    free_rows = update.order.free_rows()
-    change = (
-        Change(()) if not free_rows else _invoice_free_rows(view, event, free_rows, update.order)
-    )
     return Decision(
         Outcome.APPLIED,
         cause_of(event, record),
@@ -96,11 +100,17 @@ def _invoice_free_rows(
 ) -> Change:
     data = event.data
     invoicing = data.invoicing
+    try:
+        content = build_invoice_content(
+            free_rows, data.currency, data.prices_include_tax, order.free_adjustments()
+        )
+    except NegativeBase as negative:
+        raise OrderConflict({"allowances": [str(negative)]}) from None
     draft = new_draft(
         view,
         stable_event_id("invoice", event.source, event.id),
         order,
-        build_invoice_content(free_rows, data.currency, data.prices_include_tax),
+        content,
         None,
         note=invoicing.note,
         payment_terms_days=invoicing.payment_terms_days,

@@ -59,7 +59,7 @@ def _credit_note(view: View, event: OrderReturnedEvent, credit: ReturnCredit) ->
     assert order is not None  # an order with invoices is known
     notes = live_credit_notes(reference, view.invoices_of(order.order_id))
     content = credit_note_content(
-        reference, notes, lines_by_quantity(reference, notes, credit.lines)
+        reference, notes, lines_by_quantity(reference, notes, credit.lines), credit.charges
     )
     draft = new_draft(
         view,

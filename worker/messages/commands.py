@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic.networks import validate_email
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from worker.messages.orders import MAX_ROWS, CustomerDetails, duplicate_row_ids
+from worker.messages.orders import MAX_ROWS, ChargeIds, CustomerDetails, duplicate_ids
 from worker.messages.values import (
     MAX_WHOLE_NUMBER,
     NOT_ROUNDED,
@@ -37,7 +37,7 @@ Channel = Literal["email", "sms"]
 
 
 def _unique_row_ids(row_ids: list[str]) -> list[str]:
-    errors = list(duplicate_row_ids(row_ids, lambda index: (index,)))
+    errors = list(duplicate_ids(row_ids, lambda index: (index,)))
     if errors:
         raise ValidationError.from_exception_data("rowIds", errors)
     return row_ids
@@ -117,9 +117,23 @@ class CreateInvoice(InvoiceCommandData):
     row_ids: Omittable[RowIds] = None
     lines: Omittable[LinesToCredit] = None
     """A credit note's quantities of the reference's lines, instead of `rowIds`."""
+    charges: Omittable[ChargeIds] = None
+    """A credit note's order-level charges of the reference, credited whole, by chargeId.
+    None: every charge not credited yet when no `rowIds` or `lines` are named either."""
     note: Omittable[Note] = None
     due_date: Omittable[date] = None
     close: StrictBool = False
+
+    @model_validator(mode="after")
+    def _check_charges(self) -> Self:
+        if self.charges is None or self.type == "credit-note":
+            return self
+        raise _reject(
+            type(self).__name__,
+            "charges",
+            PydanticCustomError("credited_charges", "only a credit note credits charges"),
+            None,
+        )
 
     @model_validator(mode="after")
     def _check_lines(self) -> Self:

@@ -3,9 +3,10 @@
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -14,11 +15,14 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from worker.domain.amounts import default_tax_category
+from worker.domain.amounts import TaxTreatment, default_tax_category
+from worker.domain.invoice import Adjustment, AdjustmentKind
 from worker.domain.money import minor_units
 from worker.domain.parties import Address, Customer, ElectronicAddress, Purchase, delivered_to
+from worker.domain.reason_codes import ALLOWANCE_REASON_CODES, CHARGE_REASON_CODES
 from worker.domain.tax_categories import (
     Subject,
     TaxBreach,
@@ -36,6 +40,7 @@ from worker.messages.values import (
     Name,
     Note,
     Omittable,
+    PaymentAmount,
     Percentage,
     PhoneNumber,
     Quantity,
@@ -45,6 +50,7 @@ from worker.messages.values import (
 )
 
 MAX_ROWS = 1000
+MAX_ADJUSTMENTS = 100
 
 Delivery = Literal["email", "sms", "none"]
 TaxCategory = Literal["S", "Z", "E", "AE", "K", "G", "O"]
@@ -144,6 +150,99 @@ class OrderRowData(MessageModel):
         return default_tax_category(self.tax_rate)
 
 
+def _coded(codes: frozenset[str], code_list: str) -> Callable[[str], str]:
+    def check(code: str) -> str:
+        if code not in codes:
+            raise PydanticCustomError(
+                "reason_code",
+                "{code} is not a {code_list} code EN 16931 allows",
+                {"code": code, "code_list": code_list},
+            )
+        return code
+
+    return check
+
+
+AllowanceReasonCode = Annotated[str, AfterValidator(_coded(ALLOWANCE_REASON_CODES, "UNCL5189"))]
+ChargeReasonCode = Annotated[str, AfterValidator(_coded(CHARGE_REASON_CODES, "UNCL7161"))]
+
+
+class AdjustmentData(MessageModel):
+    """What an order-level allowance or charge states (docs/contract.md, "Order-level charges
+    and allowances")."""
+
+    kind: ClassVar[AdjustmentKind]
+    reason: Name
+    amount: PaymentAmount
+    """Net, or gross when prices include tax; the currency's digits at most."""
+    tax_rate: Omittable[Percentage] = None
+    """None: split over the invoice's tax groups."""
+    tax_category: Omittable[TaxCategory] = None
+    tax_exemption_reason: Omittable[Text] = None
+    tax_exemption_reason_code: Omittable[ExemptionReasonCode] = None
+
+    @property
+    def identifier(self) -> str:
+        """Its chargeId or allowanceId."""
+        raise NotImplementedError
+
+    @property
+    def code(self) -> str | None:
+        """Its reasonCode."""
+        raise NotImplementedError
+
+    def adjustment(self, position: int) -> Adjustment:
+        treatment = None
+        if self.tax_rate is not None:
+            treatment = TaxTreatment(
+                self.tax_category or default_tax_category(self.tax_rate),
+                self.tax_exemption_reason,
+                self.tax_exemption_reason_code,
+            )
+        return Adjustment(
+            self.kind,
+            self.identifier,
+            self.reason,
+            self.amount,
+            self.tax_rate,
+            treatment,
+            self.code,
+            position,
+        )
+
+
+class AllowanceData(AdjustmentData):
+    model_config = ConfigDict(title="Allowance")
+    kind = AdjustmentKind.ALLOWANCE
+
+    allowance_id: Identifier
+    reason_code: Omittable[AllowanceReasonCode] = None
+
+    @property
+    def identifier(self) -> str:
+        return self.allowance_id
+
+    @property
+    def code(self) -> str | None:
+        return self.reason_code
+
+
+class ChargeData(AdjustmentData):
+    model_config = ConfigDict(title="Charge")
+    kind = AdjustmentKind.CHARGE
+
+    charge_id: Identifier
+    reason_code: Omittable[ChargeReasonCode] = None
+
+    @property
+    def identifier(self) -> str:
+        return self.charge_id
+
+    @property
+    def code(self) -> str | None:
+        return self.reason_code
+
+
 class Invoicing(MessageModel):
     auto_close: StrictBool = True
     delivery: Delivery = "email"
@@ -159,6 +258,8 @@ class OrderCompleted(MessageModel):
     prices_include_tax: StrictBool = False
     customer: CustomerData
     rows: list[OrderRowData] = Field(min_length=1, max_length=MAX_ROWS)
+    allowances: list[AllowanceData] = Field(default_factory=list, max_length=MAX_ADJUSTMENTS)
+    charges: list[ChargeData] = Field(default_factory=list, max_length=MAX_ADJUSTMENTS)
     invoicing: Invoicing = Field(default_factory=Invoicing)
     buyer_reference: Omittable[Text] = None
     purchase_order_reference: Omittable[Text] = None
@@ -179,10 +280,22 @@ class OrderCompleted(MessageModel):
     @model_validator(mode="after")
     def _check_rows(self) -> Self:
         errors = [
-            *duplicate_row_ids(
+            *duplicate_ids(
                 (row.row_id for row in self.rows), lambda index: ("rows", index, "rowId")
             ),
+            *duplicate_ids(
+                (allowance.allowance_id for allowance in self.allowances),
+                lambda index: ("allowances", index, "allowanceId"),
+                "allowanceId",
+            ),
+            *duplicate_ids(
+                (charge.charge_id for charge in self.charges),
+                lambda index: ("charges", index, "chargeId"),
+                "chargeId",
+            ),
             *self._line_totals_beyond_currency(),
+            *self._adjustments_beyond_currency(),
+            *self._categories_without_rate(),
             *self._tax_category_breaches(),
         ]
         if errors:
@@ -204,6 +317,50 @@ class OrderCompleted(MessageModel):
                 )
 
     @property
+    def stated_adjustments(self) -> list[tuple[str, int, AdjustmentData]]:
+        """Its allowances and charges, each with where it is in the message."""
+        return [
+            *(("allowances", index, a) for index, a in enumerate(self.allowances)),
+            *(("charges", index, c) for index, c in enumerate(self.charges)),
+        ]
+
+    def adjustments(self) -> list[Adjustment]:
+        """Its allowances and charges, each at its position in its list."""
+        return [stated.adjustment(index) for _, index, stated in self.stated_adjustments]
+
+    def _adjustments_beyond_currency(self) -> Iterator[InitErrorDetails]:
+        digits = minor_units(self.currency)
+        for field, index, stated in self.stated_adjustments:
+            if fraction_digits(stated.amount) > digits:
+                yield InitErrorDetails(
+                    type=PydanticCustomError(
+                        "amount_digits",
+                        "at most {digits} fraction digits for {currency}",
+                        {"digits": digits, "currency": self.currency},
+                    ),
+                    loc=(field, index, "amount"),
+                    input=str(stated.amount),
+                )
+
+    def _categories_without_rate(self) -> Iterator[InitErrorDetails]:
+        """Without a rate an adjustment is split over the invoice's groups: it has no
+        category of its own."""
+        for field, index, stated in self.stated_adjustments:
+            if stated.tax_rate is not None:
+                continue
+            for name in ("tax_category", "tax_exemption_reason", "tax_exemption_reason_code"):
+                if getattr(stated, name) is not None:
+                    yield InitErrorDetails(
+                        type=PydanticCustomError(
+                            "needs_tax_rate",
+                            "only with a taxRate: without one the amount is split over the "
+                            "invoice's tax groups",
+                        ),
+                        loc=(field, index, to_camel(name)),
+                        input=getattr(stated, name),
+                    )
+
+    @property
     def delivery_country(self) -> str | None:
         billing = self.customer.billing_address
         address = delivered_to(
@@ -220,16 +377,37 @@ class OrderCompleted(MessageModel):
             )
             for row in self.rows
         ]
+        rated = [
+            (field, index, stated)
+            for field, index, stated in self.stated_adjustments
+            if stated.tax_rate is not None
+        ]
+        rows.extend(
+            TaxedRow(
+                stated.tax_category or default_tax_category(stated.tax_rate),
+                stated.tax_rate,
+                stated.tax_exemption_reason,
+                stated.tax_exemption_reason_code,
+            )
+            for _, _, stated in rated
+            if stated.tax_rate is not None
+        )
         for breach in tax_category_breaches(
             rows, self.customer.vat_id, self.delivery_date, self.delivery_country
         ):
-            loc, value = self._place(breach)
+            loc, value = self._place(breach, rated)
             yield InitErrorDetails(
                 type=PydanticCustomError("tax_category", breach.message), loc=loc, input=value
             )
 
-    def _place(self, breach: TaxBreach) -> tuple[tuple[str | int, ...], object]:
-        """Where a breach is in the message, and the value it reports."""
+    def _place(
+        self, breach: TaxBreach, rated: list[tuple[str, int, AdjustmentData]]
+    ) -> tuple[tuple[str | int, ...], object]:
+        """Where a breach is in the message (its rows, then its rated adjustments), and the
+        value it reports."""
+        if breach.row is not None and breach.row >= len(self.rows):
+            field, index, _ = rated[breach.row - len(self.rows)]
+            return (field, index, _ROW_FIELDS[breach.subject]), None
         if breach.row is not None:
             return ("rows", breach.row, _ROW_FIELDS[breach.subject]), None
         if breach.subject is Subject.BUYER_VAT_ID:
@@ -246,18 +424,31 @@ _ROW_FIELDS = {
 }
 
 
-def duplicate_row_ids(
-    row_ids: Iterable[str], location: Callable[[int], tuple[str | int, ...]]
+def duplicate_ids(
+    ids: Iterable[str], location: Callable[[int], tuple[str | int, ...]], name: str = "rowId"
 ) -> Iterator[InitErrorDetails]:
-    """An error for every row id already seen earlier in the list, at its own location."""
+    """An error for every id already seen earlier in the list, at its own location."""
     seen: set[str] = set()
-    for index, row_id in enumerate(row_ids):
-        if row_id in seen:
+    for index, identifier in enumerate(ids):
+        if identifier in seen:
             yield InitErrorDetails(
                 type=PydanticCustomError(
-                    "duplicate_row_id", "duplicate rowId '{row_id}'", {"row_id": row_id}
+                    "duplicate_id", "duplicate {name} '{id}'", {"name": name, "id": identifier}
                 ),
                 loc=location(index),
-                input=row_id,
+                input=identifier,
             )
-        seen.add(row_id)
+        seen.add(identifier)
+
+
+def _unique_charge_ids(charge_ids: list[str]) -> list[str]:
+    errors = list(duplicate_ids(charge_ids, lambda index: (index,), "chargeId"))
+    if errors:
+        raise ValidationError.from_exception_data("charges", errors)
+    return charge_ids
+
+
+ChargeIds = Annotated[
+    list[Identifier], Field(max_length=MAX_ADJUSTMENTS), AfterValidator(_unique_charge_ids)
+]
+"""Order-level charges to credit whole (e.g. shipping), by chargeId, each once."""

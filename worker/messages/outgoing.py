@@ -29,6 +29,13 @@ class TotalsData(MessageModel):
     amount_due: DecimalString
     refund_due: DecimalString
     """max(0, paid + credited - gross): what is owed back to the customer."""
+    # Contract v3 added these; optional in the schema, always written.
+    line_net_amount: Omittable[DecimalString] = None
+    """Σ line net (BT-106): netAmount = lineNetAmount - allowanceAmount + chargeAmount."""
+    allowance_amount: Omittable[DecimalString] = None
+    """The order-level allowances' net (BT-107)."""
+    charge_amount: Omittable[DecimalString] = None
+    """The order-level charges' net (BT-108)."""
 
 
 class InvoiceLineData(MessageModel):
@@ -56,6 +63,45 @@ class TaxGroupData(MessageModel):
     """A group is one VAT category and rate (docs/contract.md)."""
     tax_exemption_reason: Omittable[str] = None
     tax_exemption_reason_code: Omittable[str] = None
+
+
+class AdjustmentPartData(MessageModel):
+    """The share of a charge or allowance in one tax group."""
+
+    model_config = ConfigDict(title="AdjustmentPart")
+
+    tax_category: str
+    tax_rate: DecimalString
+    amount: DecimalString
+    """As the charge or allowance is given: net, or gross when prices include tax."""
+    net_amount: DecimalString
+    tax_exemption_reason: Omittable[str] = None
+    tax_exemption_reason_code: Omittable[str] = None
+
+
+class _AdjustmentFields(MessageModel):
+    reason: str
+    amount: DecimalString
+    """As given (on a credit note: what it credits): net, or gross when prices include tax."""
+    tax_rate: Omittable[DecimalString] = None
+    tax_category: Omittable[str] = None
+    tax_exemption_reason: Omittable[str] = None
+    tax_exemption_reason_code: Omittable[str] = None
+    reason_code: Omittable[str] = None
+    parts: list[AdjustmentPartData]
+    """One per tax group it falls in."""
+
+
+class InvoiceAllowanceData(_AdjustmentFields):
+    model_config = ConfigDict(title="InvoiceAllowance")
+
+    allowance_id: str
+
+
+class InvoiceChargeData(_AdjustmentFields):
+    model_config = ConfigDict(title="InvoiceCharge")
+
+    charge_id: str
 
 
 class SellerData(MessageModel):
@@ -140,6 +186,11 @@ class InvoiceBody(MessageModel):
     prices_include_tax: bool
     customer: CustomerData
     lines: list[InvoiceLineData]
+    # Contract v3 added these; optional in the schema, always written.
+    allowances: Omittable[list[InvoiceAllowanceData]] = None
+    """Order-level allowances (vouchers) it takes, each with its parts per tax group."""
+    charges: Omittable[list[InvoiceChargeData]] = None
+    """Order-level charges (shipping, fees) it takes, each with its parts per tax group."""
     tax_breakdown: list[TaxGroupData]
     totals: TotalsData
     note: Omittable[str] = None

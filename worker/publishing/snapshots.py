@@ -26,6 +26,9 @@ from worker.rows import StoredDocument
 
 def _totals_fields(totals: Totals, currency: str) -> dict[str, str]:
     return {
+        "line_net_amount": format_amount(totals.line_net_amount, currency),
+        "allowance_amount": format_amount(totals.allowance_amount, currency),
+        "charge_amount": format_amount(totals.charge_amount, currency),
         "net_amount": format_amount(totals.net_amount, currency),
         "tax_amount": format_amount(totals.tax_amount, currency),
         "gross_amount": format_amount(totals.gross_amount, currency),
@@ -125,6 +128,7 @@ def invoice_fields(invoice: Invoice) -> dict[str, object]:
             }
             for line in invoice.content.lines
         ],
+        **_adjustment_fields(invoice),
         "tax_breakdown": [
             {
                 "tax_rate": plain(group.tax_rate),
@@ -141,6 +145,41 @@ def invoice_fields(invoice: Invoice) -> dict[str, object]:
         "version": invoice.version,
         **_purchase_fields(invoice),
     }
+
+
+def _adjustment_fields(invoice: Invoice) -> dict[str, list[dict[str, Any]]]:
+    """Its allowances and charges as given, each with its parts."""
+    currency = invoice.currency
+    fields: dict[str, list[dict[str, Any]]] = {"allowances": [], "charges": []}
+    content = invoice.content
+    for adjustment, amounts in zip(content.adjustments, content.amounts.adjustments, strict=True):
+        treatment = adjustment.treatment
+        fields["charges" if adjustment.is_charge else "allowances"].append(
+            {
+                "charge_id" if adjustment.is_charge else "allowance_id": adjustment.adjustment_id,
+                "reason": adjustment.reason,
+                "amount": format_amount(adjustment.amount, currency),
+                "tax_rate": None if adjustment.tax_rate is None else plain(adjustment.tax_rate),
+                "tax_category": None if treatment is None else treatment.category,
+                "tax_exemption_reason": None if treatment is None else treatment.exemption_reason,
+                "tax_exemption_reason_code": None
+                if treatment is None
+                else treatment.exemption_reason_code,
+                "reason_code": adjustment.reason_code,
+                "parts": [
+                    {
+                        "tax_category": part.treatment.category,
+                        "tax_rate": plain(part.tax_rate),
+                        "amount": format_amount(part.amount, currency),
+                        "net_amount": format_amount(part.net_amount, currency),
+                        "tax_exemption_reason": part.treatment.exemption_reason,
+                        "tax_exemption_reason_code": part.treatment.exemption_reason_code,
+                    }
+                    for part in amounts.parts
+                ],
+            }
+        )
+    return fields
 
 
 def _purchase_fields(invoice: Invoice) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from worker.domain.amounts import (
 from worker.domain.invoice import InvoiceContent, InvoiceLine, row_fields_of
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType, Payment
 from worker.domain.money import plain
+from worker.store.adjustments import invoice_adjustments_json, invoice_adjustments_of
 from worker.store.parties import (
     customer_json,
     customer_of,
@@ -39,18 +40,18 @@ HEADER_COLUMNS = (
     "invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,"
     " order_code, currency, prices_include_tax, customer, note, payment_terms_days,"
     " issue_date, due_date, closed_at, net_amount, tax_amount, gross_amount, paid_amount,"
-    " credited_amount, tax_breakdown, purchase, seller, return_id"
+    " credited_amount, tax_breakdown, purchase, seller, return_id, adjustments"
 )
 _HEADER_ARRAYS = """
     unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::integer[],
            $7::text[], $8::text[], $9::text[], $10::boolean[], $11::text[], $12::text[],
            $13::integer[], $14::date[], $15::date[], $16::timestamptz[], $17::numeric[],
            $18::numeric[], $19::numeric[], $20::numeric[], $21::numeric[], $22::text[],
-           $23::text[], $24::text[], $25::text[])
+           $23::text[], $24::text[], $25::text[], $26::text[])
     AS t(invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,
          order_code, currency, prices_include_tax, customer, note, payment_terms_days,
          issue_date, due_date, closed_at, net_amount, tax_amount, gross_amount, paid_amount,
-         credited_amount, tax_breakdown, purchase, seller, return_id)
+         credited_amount, tax_breakdown, purchase, seller, return_id, adjustments)
 """
 
 
@@ -100,6 +101,7 @@ def _header_arrays(invoices: Sequence[Invoice]) -> list[list[Any]]:
             for invoice in invoices
         ],
         [invoice.return_id for invoice in invoices],
+        [json.dumps(invoice_adjustments_json(invoice.content)) for invoice in invoices],
     ]
 
 
@@ -172,7 +174,7 @@ async def insert_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
                invoice_number, order_code, currency, prices_include_tax, customer::jsonb,
                note, payment_terms_days, issue_date, due_date, closed_at, net_amount,
                tax_amount, gross_amount, paid_amount, credited_amount, tax_breakdown::jsonb,
-               purchase::jsonb, seller::jsonb, return_id
+               purchase::jsonb, seller::jsonb, return_id, adjustments::jsonb
           FROM {_HEADER_ARRAYS}
         """,
         *_header_arrays(invoices),
@@ -194,7 +196,8 @@ async def update_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
             due_date = t.due_date, closed_at = t.closed_at, net_amount = t.net_amount,
             tax_amount = t.tax_amount, gross_amount = t.gross_amount,
             paid_amount = t.paid_amount, credited_amount = t.credited_amount,
-            tax_breakdown = t.tax_breakdown::jsonb, updated_at = now()
+            tax_breakdown = t.tax_breakdown::jsonb, adjustments = t.adjustments::jsonb,
+            updated_at = now()
           FROM {_HEADER_ARRAYS}
          WHERE i.invoice_id = t.invoice_id
         """,
@@ -277,6 +280,7 @@ def invoice_from_rows(
         )
         for line in line_records
     )
+    adjustments, adjustment_amounts = invoice_adjustments_of(header["adjustments"])
     amounts = InvoiceAmounts(
         lines=tuple(LineAmount(line.net_amount, line.gross_amount) for line in invoice_lines),
         tax_breakdown=tuple(
@@ -295,6 +299,7 @@ def invoice_from_rows(
         net_amount=header["net_amount"],
         tax_amount=header["tax_amount"],
         gross_amount=header["gross_amount"],
+        adjustments=adjustment_amounts,
     )
     reference = header["reference_invoice_id"]
     return Invoice(
@@ -305,7 +310,7 @@ def invoice_from_rows(
         currency=header["currency"],
         prices_include_tax=header["prices_include_tax"],
         customer=customer_of(header["customer"]),
-        content=InvoiceContent(invoice_lines, amounts),
+        content=InvoiceContent(invoice_lines, amounts, adjustments),
         payment_terms_days=header["payment_terms_days"],
         reference_invoice_id=None if reference is None else str(reference),
         return_id=header["return_id"],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable
 
-from worker.domain.invoice import OrderRow, row_fields_of
+from worker.domain.invoice import AdjustmentKey, AdjustmentKind, OrderRow, row_fields_of
 from worker.domain.order import Order, OrderDetails
+from worker.store.adjustments import adjustment_json, adjustments_of
 from worker.store.invoices import treatment_arrays, treatment_of
 from worker.store.parties import customer_json, customer_of, purchase_json, purchase_of
 from worker.store.pool import Executor, numeric_text
@@ -29,6 +30,12 @@ async def lock_orders(connection: Executor, order_ids: Collection[str]) -> None:
 
 async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[str, Order]:
     ids = list(set(order_ids))
+    records = await connection.fetch(
+        "SELECT order_id, order_code, currency, prices_include_tax, customer, purchase,"
+        " delivery, adjustments"
+        " FROM orders WHERE order_id = ANY($1::text[])",
+        ids,
+    )
     details = {
         record["order_id"]: OrderDetails(
             order_code=record["order_code"],
@@ -38,12 +45,11 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
             purchase=purchase_of(record["purchase"]),
             delivery=record["delivery"],
         )
-        for record in await connection.fetch(
-            "SELECT order_id, order_code, currency, prices_include_tax, customer, purchase,"
-            " delivery"
-            " FROM orders WHERE order_id = ANY($1::text[])",
-            ids,
-        )
+        for record in records
+    }
+    adjustments = {
+        record["order_id"]: {a.key: a for a in adjustments_of(record["adjustments"])}
+        for record in records
     }
     known = list(details)
     rows: dict[str, dict[str, OrderRow]] = {order_id: {} for order_id in known}
@@ -77,10 +83,41 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
             known,
         ):
             held[record["order_id"]].add(record["order_row_id"])
+    held_adjustments = await _held_adjustments(
+        connection, [order_id for order_id in known if adjustments[order_id]]
+    )
     return {
-        order_id: Order(order_id, details[order_id], rows[order_id], frozenset(held[order_id]))
+        order_id: Order(
+            order_id,
+            details[order_id],
+            rows[order_id],
+            frozenset(held[order_id]),
+            adjustments[order_id],
+            frozenset(held_adjustments.get(order_id, ())),
+        )
         for order_id in known
     }
+
+
+async def _held_adjustments(
+    connection: Executor, order_ids: list[str]
+) -> dict[str, set[AdjustmentKey]]:
+    """The charges and allowances on a live invoice of each of these orders."""
+    held: dict[str, set[AdjustmentKey]] = {}
+    if not order_ids:
+        return held
+    for record in await connection.fetch(
+        "SELECT i.order_id, a.kind, a.id"
+        " FROM invoices AS i"
+        " CROSS JOIN LATERAL jsonb_to_recordset(i.adjustments) AS a(kind text, id text)"
+        " WHERE i.order_id = ANY($1::text[]) AND i.type = 'invoice'"
+        "   AND i.status IN ('draft', 'open', 'paid')",
+        order_ids,
+    ):
+        held.setdefault(record["order_id"], set()).add(
+            (AdjustmentKind(record["kind"]), record["id"])
+        )
+    return held
 
 
 async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
@@ -90,13 +127,13 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
     await connection.execute(
         """
         INSERT INTO orders (order_id, order_code, currency, prices_include_tax, customer,
-                            purchase, delivery)
+                            purchase, delivery, adjustments)
         SELECT order_id, order_code, currency, prices_include_tax, customer::jsonb,
-               purchase::jsonb, delivery
+               purchase::jsonb, delivery, adjustments::jsonb
           FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[],
-                      $6::text[], $7::text[])
+                      $6::text[], $7::text[], $8::text[])
                AS t(order_id, order_code, currency, prices_include_tax, customer, purchase,
-                    delivery)
+                    delivery, adjustments)
         ON CONFLICT (order_id) DO UPDATE SET
             order_code = EXCLUDED.order_code,
             currency = EXCLUDED.currency,
@@ -104,6 +141,7 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
             customer = EXCLUDED.customer,
             purchase = EXCLUDED.purchase,
             delivery = EXCLUDED.delivery,
+            adjustments = EXCLUDED.adjustments,
             updated_at = now()
         """,
         [order.order_id for order in batch],
@@ -113,6 +151,7 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
         [json.dumps(customer_json(order.details.customer)) for order in batch],
         [json.dumps(purchase_json(order.details.purchase)) for order in batch],
         [order.details.delivery for order in batch],
+        [json.dumps([adjustment_json(a) for a in order.adjustments.values()]) for order in batch],
     )
 
 
