@@ -1,5 +1,6 @@
 """Closed invoices and credit notes to render, made through the domain as the worker makes
-them: every VAT category, both price modes, several currencies, one line to 1,000."""
+them: every VAT category, both price modes, several currencies, one line to 1,000, with and
+without a voucher, shipping and a fee."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 from worker.domain.amounts import TaxTreatment
-from worker.domain.credit_notes import LineCredit, credit_note_content, lines_left
-from worker.domain.invoice import OrderRow, build_invoice_content
+from worker.domain.credit_notes import (
+    LineCredit,
+    charges_left,
+    credit_note_content,
+    lines_left,
+)
+from worker.domain.invoice import Adjustment, AdjustmentKind, OrderRow, build_invoice_content
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType, number_invoice
+from worker.domain.money import from_minor_units, minor_units
 from worker.store.parties import customer_of, purchase_of, seller_of
 
 SELLER: dict[str, Any] = {
@@ -88,6 +95,36 @@ def rows(categories: list[str], count: int, currency: str) -> list[OrderRow]:
     return made
 
 
+def adjustments(categories: list[str], currency: str) -> list[Adjustment]:
+    """A voucher and a payment fee split over the groups, and shipping at the standard rate
+    where the invoice has standard-rated lines."""
+    digits = minor_units(currency)
+    made = [
+        Adjustment(
+            AdjustmentKind.ALLOWANCE,
+            "voucher",
+            "Voucher WINTER10",
+            from_minor_units(1000, digits),
+            reason_code="95",
+        ),
+        Adjustment(AdjustmentKind.CHARGE, "fee", "Payment fee", from_minor_units(150, digits)),
+    ]
+    if "S" in categories:
+        made.append(
+            Adjustment(
+                AdjustmentKind.CHARGE,
+                "shipping",
+                "Shipping",
+                from_minor_units(495, digits),
+                Decimal(19),
+                TaxTreatment("S"),
+                "FC",
+                position=1,
+            )
+        )
+    return made
+
+
 def spread_invoice(
     categories: list[str],
     *,
@@ -98,10 +135,17 @@ def spread_invoice(
     seller: dict[str, Any] | None = None,
     note: str | None = "Thank you for your order.",
     purchase: dict[str, Any] | None = None,
+    charged: bool = False,
 ) -> Invoice:
-    """`customer`, `seller` and `purchase` as an invoice's row stores them."""
-    content = build_invoice_content(rows(categories, lines, currency), currency, prices_include_tax)
-    name = f"{'-'.join(categories)}-{currency}-{prices_include_tax}-{lines}"
+    """`customer`, `seller` and `purchase` as an invoice's row stores them; `charged`: with
+    the order's voucher, fee and shipping."""
+    content = build_invoice_content(
+        rows(categories, lines, currency),
+        currency,
+        prices_include_tax,
+        adjustments(categories, currency) if charged else (),
+    )
+    name = f"{'-'.join(categories)}-{currency}-{prices_include_tax}-{lines}-{charged}"
     draft = Invoice(
         invoice_id=str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
         order_id="SO-" + name,
@@ -124,22 +168,30 @@ def spread_invoice(
 
 def credit_notes(reference: Invoice) -> list[Invoice]:
     """A note crediting the first lines, one crediting half of each other line, then one
-    completing every tax group."""
+    completing every tax group, charges too."""
     first = credit_note(reference, [], lambda left: left[:2])
     half = credit_note(
         reference,
         [first],
         lambda left: [LineCredit(credit.left, credit.quantity / 2) for credit in left[2:]],
     )
-    return [first, half, credit_note(reference, [first, half], lambda left: left[2:])]
+    rest = credit_note(
+        reference,
+        [first, half],
+        lambda left: left[2:],
+        list(charges_left(reference, [first, half])),
+    )
+    return [first, half, rest]
 
 
 def credit_note(
     reference: Invoice,
     earlier: Sequence[Invoice],
     credited: Callable[[list[LineCredit]], list[LineCredit]],
+    charge_ids: Sequence[str] = (),
 ) -> Invoice:
-    """A note crediting `credited` of what is left of every line after `earlier`."""
+    """A note crediting `credited` of what is left of every line after `earlier`, and the
+    charges named."""
     left = [LineCredit(line, line.quantity) for line in lines_left(reference, earlier)]
     credits = [credit for credit in credited(left) if credit.quantity > 0]
     draft = Invoice(
@@ -150,7 +202,7 @@ def credit_note(
         currency=reference.currency,
         prices_include_tax=reference.prices_include_tax,
         customer=reference.customer,
-        content=credit_note_content(reference, earlier, credits),
+        content=credit_note_content(reference, earlier, credits, charge_ids),
         payment_terms_days=14,
         reference_invoice_id=reference.invoice_id,
         status=InvoiceStatus.OPEN,

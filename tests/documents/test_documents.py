@@ -23,6 +23,7 @@ from worker.domain.lifecycle import Invoice
 
 CATEGORY_SETS = [["S"], ["Z"], ["E"], ["AE"], ["K"], ["G"], ["O"], ["S", "Z", "E", "AE", "K", "G"]]
 CURRENCIES = ["EUR", "USD", "JPY", "SEK"]
+CHARGED_CATEGORY_SETS = [["S"], ["E"], ["O"], ["S", "Z", "E", "AE", "K", "G"]]
 
 
 def spread() -> list[tuple[str, Invoice, str | None]]:
@@ -36,6 +37,16 @@ def spread() -> list[tuple[str, Invoice, str | None]]:
                     categories, currency=currency, prices_include_tax=inclusive, lines=lines
                 )
                 name = f"{'+'.join(categories)}-{currency}-{'gross' if inclusive else 'net'}"
+                made.append((name, invoice, None))
+                for index, note in enumerate(credit_notes(invoice)):
+                    made.append((f"{name}-credit-note-{index}", note, invoice.number))
+        for inclusive in (False, True):
+            for categories in CHARGED_CATEGORY_SETS:
+                invoice = spread_invoice(
+                    categories, currency=currency, prices_include_tax=inclusive, charged=True
+                )
+                name = f"{'+'.join(categories)}-{currency}-{'gross' if inclusive else 'net'}"
+                name += "-voucher-fee-shipping"
                 made.append((name, invoice, None))
                 for index, note in enumerate(credit_notes(invoice)):
                     made.append((f"{name}-credit-note-{index}", note, invoice.number))

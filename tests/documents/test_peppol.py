@@ -145,6 +145,7 @@ CATEGORY_SETS = st.sampled_from([["S"], ["Z"], ["E"], ["AE"], ["K"], ["G"], ["S"
     credit_note=st.booleans(),
     currency=st.sampled_from(["EUR", "JPY", "HUF", "USD"]),
     inclusive=st.booleans(),
+    charged=st.booleans(),
 )
 def test_every_business_buyer_with_an_electronic_address_gets_a_valid_peppol_ubl(
     customer: dict[str, Any],
@@ -154,6 +155,7 @@ def test_every_business_buyer_with_an_electronic_address_gets_a_valid_peppol_ubl
     credit_note: bool,
     currency: str,
     inclusive: bool,
+    charged: bool,
 ) -> None:
     invoice = spread_invoice(
         categories,
@@ -163,6 +165,7 @@ def test_every_business_buyer_with_an_electronic_address_gets_a_valid_peppol_ubl
         customer=customer,
         seller=SELLERS[seller],
         purchase=purchase,
+        charged=charged,
     )
     reference = None
     if credit_note and not (seller == "DE" and customer["billingAddress"]["country"] == "DE"):

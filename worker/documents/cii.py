@@ -13,6 +13,7 @@ from worker.domain.en16931 import (
     Party,
     buyer,
     delivery_address,
+    document_adjustments,
     document_lines,
     invoice_seller,
     money,
@@ -95,8 +96,10 @@ def _lines(parent: etree._Element, invoice: Invoice) -> None:
         child(summation, RAM.LineTotalAmount, money(line.net_amount, invoice))
 
 
-def _line_tax(parent: etree._Element, category: str, rate: Decimal) -> None:
-    tax = child(parent, RAM.ApplicableTradeTax)
+def _line_tax(
+    parent: etree._Element, category: str, rate: Decimal, tag: str = RAM.ApplicableTradeTax
+) -> None:
+    tax = child(parent, tag)
     child(tax, RAM.TypeCode, "VAT")
     child(tax, RAM.CategoryCode, category)
     stated = stated_rate(category, rate)
@@ -201,12 +204,25 @@ def _settlement(parent: etree._Element, invoice: Invoice, reference_number: str 
         stated = stated_rate(treatment.category, group.tax_rate)
         if stated is not None:
             child(tax, RAM.RateApplicablePercent, text_of(stated))
+    adjustments = document_adjustments(invoice)
+    for adjustment in adjustments:
+        element = child(settlement, RAM.SpecifiedTradeAllowanceCharge)
+        indicator = "true" if adjustment.is_charge else "false"
+        child(child(element, RAM.ChargeIndicator), UDT.Indicator, indicator)
+        child(element, RAM.ActualAmount, money(adjustment.amount, invoice))
+        if adjustment.reason_code:
+            child(element, RAM.ReasonCode, adjustment.reason_code)
+        child(element, RAM.Reason, adjustment.reason)
+        _line_tax(element, adjustment.category, adjustment.tax_rate, RAM.CategoryTradeTax)
     terms = child(settlement, RAM.SpecifiedTradePaymentTerms)
     child(terms, RAM.Description, payment_terms(invoice, reference_number))
     if is_invoice and invoice.due_date is not None:
         _date(child(terms, RAM.DueDateDateTime), invoice.due_date)
     total = child(settlement, RAM.SpecifiedTradeSettlementHeaderMonetarySummation)
-    child(total, RAM.LineTotalAmount, money(amounts.net_amount, invoice))
+    child(total, RAM.LineTotalAmount, money(amounts.line_net_amount, invoice))
+    if adjustments:
+        child(total, RAM.ChargeTotalAmount, money(amounts.charge_amount, invoice))
+        child(total, RAM.AllowanceTotalAmount, money(amounts.allowance_amount, invoice))
     child(total, RAM.TaxBasisTotalAmount, money(amounts.net_amount, invoice))
     tax_total = money(amounts.tax_amount, invoice)
     child(total, RAM.TaxTotalAmount, tax_total, currencyID=invoice.currency)

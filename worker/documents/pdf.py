@@ -25,7 +25,7 @@ from lxml import etree
 from worker.documents.fonts import FAMILY, Coverage, FontProducer, add_bundled_fonts
 from worker.documents.labels import LABELS, DocumentLanguage
 from worker.documents.numbers import currency_format, decimal_format
-from worker.domain.en16931 import buyer, invoice_seller, seller, stated
+from worker.domain.en16931 import buyer, document_adjustments, invoice_seller, seller, stated
 from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.domain.money import minor_units
 from worker.domain.parties import Address
@@ -471,6 +471,28 @@ def _lines(pdf: _Document, invoice: Invoice, text: _Writer) -> None:
             _style(pdf, 7.5, color=MUTED)
             _draw(pdf, [_CellLine(x, top + _PAD + len(name) * _LINE, description_width, line.sku)])
         _rule_below(pdf, _LINES, top + height)
+    for adjustment in document_adjustments(invoice):
+        # A voucher, fee or shipping, in each tax group it falls in: as the order gave it.
+        _style(pdf, 8.5)
+        stated = stated_rate(adjustment.category, adjustment.tax_rate)
+        values = (
+            "",
+            adjustment.reason,
+            "",
+            "",
+            "",
+            text[adjustment.category] if stated is None else text.percent(stated),
+            text.money(
+                adjustment.stated_amount if adjustment.is_charge else -adjustment.stated_amount
+            ),
+        )
+        height = len(_wrapped(pdf, adjustment.reason, description_width)) * _LINE + 2 * _PAD
+        if pdf.will_page_break(height):
+            pdf.add_page()
+            _headings(pdf, _LINES, headings)
+            _style(pdf, 8.5)
+        top = pdf.get_y()
+        _rule_below(pdf, _LINES, top + _row(pdf, _LINES, values, top))
     pdf.ln(6)
 
 
@@ -592,7 +614,17 @@ def _breakdown_and_totals(pdf: _Document, invoice: Invoice, text: _Writer) -> No
     breakdown_bottom = pdf.get_y()
 
     is_invoice = invoice.type is InvoiceType.INVOICE
+    adjusted = (
+        [
+            (text["line_total"], text.money(amounts.line_net_amount), False),
+            (text["allowance_total"], text.money(-amounts.allowance_amount), False),
+            (text["charge_total"], text.money(amounts.charge_amount), False),
+        ]
+        if invoice.content.adjustments
+        else []
+    )
     totals = [
+        *adjusted,
         (text["net_total"], text.money(amounts.net_amount), False),
         (text["vat_total"], text.money(amounts.tax_amount), False),
         (text["total"], text.money(amounts.gross_amount), False),

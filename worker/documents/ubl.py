@@ -14,6 +14,7 @@ from worker.domain.en16931 import (
     Party,
     buyer,
     delivery_address,
+    document_adjustments,
     document_lines,
     invoice_seller,
     money,
@@ -81,6 +82,14 @@ def ubl_xml(invoice: Invoice, reference_number: str | None) -> bytes:
         if issuer.bic:
             child(child(account, CAC.FinancialInstitutionBranch), CBC.ID, issuer.bic)
     child(child(root, CAC.PaymentTerms), CBC.Note, payment_terms(invoice, reference_number))
+    for adjustment in document_adjustments(invoice):
+        element = child(root, CAC.AllowanceCharge)
+        child(element, CBC.ChargeIndicator, "true" if adjustment.is_charge else "false")
+        if adjustment.reason_code:
+            child(element, CBC.AllowanceChargeReasonCode, adjustment.reason_code)
+        child(element, CBC.AllowanceChargeReason, adjustment.reason)
+        _amount(element, CBC.Amount, adjustment.amount, invoice)
+        _tax_category(element, CAC.TaxCategory, adjustment.category, adjustment.tax_rate)
     _tax_total(root, invoice)
     _monetary_total(root, invoice)
     _lines(root, invoice)
@@ -191,9 +200,12 @@ def _tax_total(parent: etree._Element, invoice: Invoice) -> None:
 def _monetary_total(parent: etree._Element, invoice: Invoice) -> None:
     amounts = invoice.content.amounts
     total = child(parent, CAC.LegalMonetaryTotal)
-    _amount(total, CBC.LineExtensionAmount, amounts.net_amount, invoice)
+    _amount(total, CBC.LineExtensionAmount, amounts.line_net_amount, invoice)
     _amount(total, CBC.TaxExclusiveAmount, amounts.net_amount, invoice)
     _amount(total, CBC.TaxInclusiveAmount, amounts.gross_amount, invoice)
+    if invoice.content.adjustments:
+        _amount(total, CBC.AllowanceTotalAmount, amounts.allowance_amount, invoice)
+        _amount(total, CBC.ChargeTotalAmount, amounts.charge_amount, invoice)
     _amount(total, CBC.PayableAmount, payable(invoice), invoice)
 
 

@@ -195,6 +195,42 @@ def document_lines(invoice: Invoice) -> list[DocumentLine]:
     return priced
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentAdjustment:
+    """A document-level allowance (BG-20) or charge (BG-21): one per part of an order-level
+    allowance or charge, in its tax group."""
+
+    is_charge: bool
+    amount: Decimal
+    """Net (BT-92, BT-99)."""
+    stated_amount: Decimal
+    """As the order gives it: net, or gross when prices include tax (what the PDF shows)."""
+    reason: str
+    reason_code: str | None
+    category: str
+    tax_rate: Decimal
+
+
+def document_adjustments(invoice: Invoice) -> list[DocumentAdjustment]:
+    """The allowances, then the charges, each part in the order of its groups."""
+    content = invoice.content
+    return [
+        DocumentAdjustment(
+            adjustment.is_charge,
+            part.net_amount,
+            part.amount,
+            adjustment.reason,
+            adjustment.reason_code,
+            part.treatment.category,
+            part.tax_rate,
+        )
+        for adjustment, amounts in zip(
+            content.adjustments, content.amounts.adjustments, strict=True
+        )
+        for part in amounts.parts
+    ]
+
+
 def type_code(invoice: Invoice) -> str:
     """UNTDID 1001: 380 commercial invoice, 381 credit note."""
     return "381" if invoice.type is InvoiceType.CREDIT_NOTE else "380"
