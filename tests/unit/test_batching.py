@@ -242,6 +242,43 @@ _rows = st.lists(
     unique_by=lambda row: row[0],
 )
 
+_allowances = st.lists(
+    st.fixed_dictionaries(
+        {
+            "allowanceId": st.sampled_from(["voucher", "loyalty"]),
+            "reason": st.just("Voucher"),
+            "amount": st.sampled_from(["0.01", "1.00", "2.50", "30.00"]),
+        },
+        optional={"taxRate": st.sampled_from(["5", "19"])},
+    ),
+    max_size=2,
+    unique_by=lambda allowance: allowance["allowanceId"],
+)
+_charges = st.lists(
+    st.fixed_dictionaries(
+        {
+            "chargeId": st.sampled_from(["shipping", "fee"]),
+            "reason": st.just("Shipping"),
+            "amount": st.sampled_from(["0.01", "4.90", "5.90"]),
+        },
+        optional={"taxRate": st.sampled_from(["5", "19"])},
+    ),
+    max_size=2,
+    unique_by=lambda charge: charge["chargeId"],
+)
+
+
+def _charged(draw: st.DrawFn, event: dict[str, Any]) -> dict[str, Any]:
+    """The order, now and then with allowances and charges: some that change ones already
+    invoiced, some beyond what the rows can take."""
+    if draw(st.integers(0, 2)) == 0:
+        event["data"]["allowances"] = draw(_allowances)
+        event["data"]["charges"] = draw(_charges)
+    return event
+
+
+_credited_charges = st.sampled_from([{}, {}, {"charges": ["shipping"]}, {"charges": ["fee"]}])
+
 _credited = st.one_of(
     st.just({}),  # what is left of every line
     st.builds(lambda row_id: {"rowIds": [row_id]}, st.sampled_from(ROW_IDS)),
@@ -312,12 +349,15 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
         if kind == "order":
             rows = draw(_rows)
             billed.setdefault(order_id, set()).update(row_id for row_id, _, _ in rows)
-            event = order(
-                event_id,
-                order_id,
-                rows,
-                autoClose=draw(st.sampled_from([True, True, False])),
-                delivery=draw(st.sampled_from(["email", "sms", "none"])),
+            event = _charged(
+                draw,
+                order(
+                    event_id,
+                    order_id,
+                    rows,
+                    autoClose=draw(st.sampled_from([True, True, False])),
+                    delivery=draw(st.sampled_from(["email", "sms", "none"])),
+                ),
             )
             makers.append(invoice_of(event_id))
             orders_of[makers[-1]] = order_id
@@ -335,6 +375,7 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                 referenceInvoiceId=reference,
                 close=draw(st.booleans()),
                 **draw(_credited),
+                **draw(_credited_charges),
             )
             makers.append(invoice_of(event_id, BACK_OFFICE))
         elif kind == "update":
@@ -396,7 +437,7 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                 returned_order,
                 draw(st.sampled_from(RETURN_IDS)),
                 draw(_returned_rows(billed.get(returned_order, set()))),
-                **({"charges": ["shipping"]} if draw(st.integers(0, 9)) == 0 else {}),
+                **draw(_credited_charges),
             )
         elif kind == "copy" and events:
             events.append(draw(st.sampled_from(events)))
@@ -468,7 +509,12 @@ def return_streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
             billed.setdefault(order_id, set()).update(row_id for row_id, _, _ in rows)
             invoices.append(invoice_of(event_id))
             events.append(
-                order(event_id, order_id, rows, delivery=draw(st.sampled_from(["email", "none"])))
+                _charged(
+                    draw,
+                    order(
+                        event_id, order_id, rows, delivery=draw(st.sampled_from(["email", "none"]))
+                    ),
+                )
             )
         elif kind == "return":
             order_id = draw(st.sampled_from(sorted(billed)))
@@ -478,6 +524,7 @@ def return_streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                     order_id,
                     draw(st.sampled_from(RETURN_IDS)),
                     draw(_returned_rows(billed[order_id])),
+                    **draw(_credited_charges),
                 )
             )
         elif kind == "credit":
@@ -490,6 +537,7 @@ def return_streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                     referenceInvoiceId=draw(st.sampled_from(invoices)),
                     close=True,
                     **draw(_credited),
+                    **draw(_credited_charges),
                 )
             )
         else:
