@@ -44,6 +44,7 @@ def test_the_demo_tells_each_invoice_its_events_and_the_close_command(
         "order-completed-intra-community",
         "order-completed-jpy",
         "order-completed-vat",
+        "order-completed-voucher",
         "order-completed",
         "order-completed-draft",
         "command close of the draft of order DE-3301",
@@ -60,13 +61,14 @@ def test_the_demo_tells_each_invoice_its_events_and_the_close_command(
         3,
         4,
         5,
-        None,
-        6,
-        6,
-        6,
         6,
         None,
-        6,
+        7,
+        7,
+        7,
+        7,
+        None,
+        7,
     ]
     vat = sections[3]
     assert "VAT     9 %: taxable 73.42, tax 6.61" in vat
@@ -74,17 +76,25 @@ def test_the_demo_tells_each_invoice_its_events_and_the_close_command(
     assert "net 161.17  tax 25.04  gross 186.21 EUR" in vat
     closed, notified = vat.index("-> invoice-closed"), vat.index("-> notification-requested")
     assert closed < notified
-    assert "-> invoice-created" in sections[5]
-    assert "result: ok true, status open" in sections[6]
-    assert "-> notification-requested" in sections[6]
-    assert "500.00 paid, 1026.53 due" in sections[7]
-    assert "reminder 1 by email" in sections[8]
-    assert "-> invoice-overdue" in sections[8]
-    assert "status paid" in sections[9]
-    returned = sections[10]
+    # A 27.90 voucher over 29.98 at 7 % and 249.00 at 19 % (3.00 and 24.90), shipping at 19 %
+    voucher = sections[4]
+    assert "allowance Gutschein WINTER10 (10 %) 27.90: 7 % 3.00, 19 % 24.90" in voucher
+    assert "charge Versand 4.90: 19 % 4.90" in voucher
+    assert "VAT     7 %: taxable 25.21, tax 1.77" in voucher
+    assert "VAT    19 %: taxable 192.44, tax 36.56" in voucher
+    assert "lines net 237.25  allowances 23.72  charges 4.12" in voucher
+    assert "net 217.65  tax 38.33  gross 255.98 EUR" in voucher
+    assert "-> invoice-created" in sections[6]
+    assert "result: ok true, status open" in sections[7]
+    assert "-> notification-requested" in sections[7]
+    assert "500.00 paid, 1026.53 due" in sections[8]
+    assert "reminder 1 by email" in sections[9]
+    assert "-> invoice-overdue" in sections[9]
+    assert "status paid" in sections[10]
+    returned = sections[11]
     assert "credit note CN-2026-000001, status open" in returned
     assert "VAT    19 %: taxable 190.00, tax 36.10" in returned
     assert "refund owed on the invoice: 226.10 EUR" in returned
     assert "credit note of 226.10 by email" in returned
-    assert "result: ok true, status paid" in sections[11]
-    assert "0.00 due, 0.00 owed back" in sections[11]
+    assert "result: ok true, status paid" in sections[12]
+    assert "0.00 due, 0.00 owed back" in sections[12]

@@ -244,12 +244,23 @@ class Story:
                 )
                 + "\n"
             )
+        adjustments = [("allowance", item) for item in invoice.get("allowances") or []] + [
+            ("charge", item) for item in invoice.get("charges") or []
+        ]
+        for kind, item in adjustments:
+            parts = ", ".join(f"{part['taxRate']} % {part['amount']}" for part in item["parts"])
+            self._write(f"  {kind} {item['reason']} {item['amount']}: {parts}\n")
         for group in invoice["taxBreakdown"]:
             self._write(
                 f"  VAT {group['taxRate']:>5} %: taxable {group['taxableAmount']},"
                 f" tax {group['taxAmount']}\n"
             )
         totals = invoice["totals"]
+        if adjustments:
+            self._write(
+                f"  lines net {totals['lineNetAmount']}  allowances {totals['allowanceAmount']}"
+                f"  charges {totals['chargeAmount']}\n"
+            )
         due = f", due {invoice['dueDate']}" if invoice.get("dueDate") else ""
         owed = (
             "" if invoice["type"] == "credit-note" else f"  amount due {totals['amountDue']}{due}"
