@@ -66,8 +66,22 @@ def event_documents(draw: st.DrawFn) -> dict[str, Any]:
             "customer": {"name": "Ada", "email": "ada@example.com"},
             "rows": [row] * draw(st.sampled_from([1, 1, 0, 1001, 1500])),
         }
+        if draw(st.booleans()):
+            voucher = {"allowanceId": "v", "reason": draw(hostile_text), "amount": "1.00"}
+            shipping = {"chargeId": draw(hostile_text), "reason": "Shipping", "amount": "4.90"}
+            data["allowances"] = [voucher] * draw(st.sampled_from([1, 100, 101, 3000]))
+            data["charges"] = [shipping] * draw(st.sampled_from([1, 2, 101]))
         overrides = st.sampled_from(
-            ["customer", "rows", "orderId", "invoicing", "currency", draw(hostile_text)]
+            [
+                "customer",
+                "rows",
+                "orderId",
+                "invoicing",
+                "currency",
+                "allowances",
+                "charges",
+                draw(hostile_text),
+            ]
         )
         data |= draw(st.dictionaries(overrides, json_values, max_size=3))
     else:
