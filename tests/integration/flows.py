@@ -44,8 +44,10 @@ def order_returned(
     return_id: str,
     event_id: str | None = None,
     source: str = "/tests",
+    **data: Any,
 ) -> dict[str, Any]:
-    """An order-returned event: (rowId, quantity) of each row given back."""
+    """An order-returned event: (rowId, quantity) of each row given back; `data` adds to
+    its data (charges, reason)."""
     return {
         "specversion": "1.0",
         "id": str(uuid.uuid4()) if event_id is None else event_id,
@@ -57,6 +59,7 @@ def order_returned(
             "orderId": order_id,
             "returnId": return_id,
             "rows": [{"rowId": row_id, "quantity": quantity} for row_id, quantity in rows],
+            **data,
         },
     }
 
