@@ -109,6 +109,28 @@ def test_the_units_left_over_go_to_the_largest_remainders_in_yen() -> None:
     assert amounts.gross_amount == Decimal("1351")
 
 
+def test_a_voucher_and_shipping_in_yen_with_prices_including_tax() -> None:
+    amounts = compute_amounts(
+        [line("1", "1100", "10"), line("1", "540", "8")],
+        "JPY",
+        True,
+        [allowance("164"), charge("550", "10")],
+    )
+    # 164 over 1100 and 540: 110 and 54. 10 %: G = 1540, tax 140, of which shipping's 50
+    # and the voucher's −10 leave the line 100. 8 %: G = 486, tax 36, the line's 40.
+    assert parts(amounts) == [[("10", "110", "100"), ("8", "54", "50")], [("10", "550", "500")]]
+    assert groups(amounts) == [("8", "450", "36"), ("10", "1400", "140")]
+    assert [line.net_amount for line in amounts.lines] == [Decimal(1000), Decimal(500)]
+    assert amounts.gross_amount == Decimal(2026)
+
+
+def test_a_fee_in_a_three_digit_currency_with_prices_including_tax() -> None:
+    amounts = compute_amounts([line("1", "11.000", "10")], "BHD", True, [charge("1.100")])
+    assert parts(amounts) == [[("10", "1.100", "1.000")]]
+    assert groups(amounts) == [("10", "11.000", "1.100")]
+    assert amounts.lines[0].net_amount == Decimal("10.000")
+
+
 def test_equal_remainders_go_to_the_group_whose_first_line_comes_first() -> None:
     amounts = compute_amounts(
         [line("1", "1.00", "7"), line("1", "1.00", "19")], "EUR", False, [allowance("0.01")]
