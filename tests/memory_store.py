@@ -139,3 +139,25 @@ def results(store: MemoryStore) -> list[dict[str, Any]]:
         for message in store.outbox
         if message.topic == store.settings.topics.command_results and message.value
     ]
+
+
+def outgoing(store: MemoryStore, event_type: str) -> list[dict[str, Any]]:
+    """The data of every event of this type the store's outbox holds, in order."""
+    return [
+        json.loads(message.value)["data"]
+        for message in store.outbox
+        if message.value and json.loads(message.value).get("type") == event_type
+    ]
+
+
+def dead_letters(store: MemoryStore) -> list[tuple[str, dict[str, Any]]]:
+    """(reason, errors) of every dead letter the store's outbox holds, in order."""
+    letters = []
+    for message in store.outbox:
+        if message.topic != store.settings.topics.dead_letter:
+            continue
+        headers = dict(message.headers)
+        reason, error = headers["x-dead-letter-reason"], headers["x-dead-letter-error"]
+        assert reason is not None and error is not None
+        letters.append((reason.decode(), json.loads(error)["errors"]))
+    return letters

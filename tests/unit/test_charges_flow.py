@@ -4,11 +4,10 @@ would change, credited by returns and `create`."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tests.builders import command, order, returned
-from tests.memory_store import MemoryStore, records_of, results
+from tests.memory_store import MemoryStore, dead_letters, outgoing, records_of, results
 from worker.domain.lifecycle import InvoiceType
 from worker.settings import Settings
 
@@ -33,26 +32,6 @@ SHIPPING = {
     "taxRate": "19",
     "reasonCode": "FC",
 }
-
-
-def outgoing(store: MemoryStore, event_type: str) -> list[dict[str, Any]]:
-    return [
-        json.loads(message.value)["data"]
-        for message in store.outbox
-        if message.value and json.loads(message.value).get("type") == event_type
-    ]
-
-
-def dead_letters(store: MemoryStore) -> list[tuple[str, dict[str, Any]]]:
-    letters = []
-    for message in store.outbox:
-        if message.topic != store.settings.topics.dead_letter:
-            continue
-        headers = dict(message.headers)
-        reason, error = headers["x-dead-letter-reason"], headers["x-dead-letter-error"]
-        assert reason is not None and error is not None
-        letters.append((reason.decode(), json.loads(error)["errors"]))
-    return letters
 
 
 def test_an_order_with_a_voucher_and_shipping_is_invoiced_with_both() -> None:

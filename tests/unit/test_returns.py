@@ -5,7 +5,6 @@ fields; a return applied before changes nothing."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.builders import SOURCE, closed_invoice, closed_invoice_of, command, order, returned
-from tests.memory_store import MemoryStore, records_of, results
+from tests.memory_store import MemoryStore, dead_letters, outgoing, records_of, results
 from tests.sellers import SELLER
 from worker.domain.invoice import Adjustment, AdjustmentKind, OrderRow
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
@@ -26,27 +25,6 @@ from worker.settings import Settings
 
 def invoice_of(event_id: str) -> str:
     return stable_event_id("invoice", SOURCE, event_id)
-
-
-def outgoing(store: MemoryStore, event_type: str) -> list[dict[str, Any]]:
-    return [
-        json.loads(message.value)["data"]
-        for message in store.outbox
-        if message.value and json.loads(message.value).get("type") == event_type
-    ]
-
-
-def dead_letters(store: MemoryStore) -> list[tuple[str, dict[str, Any]]]:
-    letters = []
-    for message in store.outbox:
-        if message.topic != store.settings.topics.dead_letter:
-            continue
-        headers = dict(message.headers)
-        reason = headers["x-dead-letter-reason"]
-        error = headers["x-dead-letter-error"]
-        assert reason is not None and error is not None
-        letters.append((reason.decode(), json.loads(error)["errors"]))
-    return letters
 
 
 def credit_notes(store: MemoryStore) -> list[Invoice]:

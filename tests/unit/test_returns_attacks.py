@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests import change_log
 from tests.builders import SOURCE, command, order, returned
-from tests.memory_store import MemoryStore, records_of, results
+from tests.memory_store import MemoryStore, dead_letters, records_of, results
 from tests.sellers import SELLER
 from tests.unit.test_batching import invoice_of, run
 from worker.domain.lifecycle import Invoice, InvoiceStatus, InvoiceType
@@ -27,18 +27,6 @@ def events(store: MemoryStore, event_type: str | None = None) -> list[dict[str, 
 
 def data_of(store: MemoryStore, event_type: str) -> list[dict[str, Any]]:
     return [event["data"] for event in events(store, event_type)]
-
-
-def dead_letters(store: MemoryStore) -> list[tuple[str, dict[str, Any]]]:
-    letters = []
-    for message in store.outbox:
-        if message.topic != store.settings.topics.dead_letter:
-            continue
-        headers = dict(message.headers)
-        reason, error = headers["x-dead-letter-reason"], headers["x-dead-letter-error"]
-        assert reason is not None and error is not None
-        letters.append((reason.decode(), json.loads(error)["errors"]))
-    return letters
 
 
 def credit_notes(store: MemoryStore) -> list[Invoice]:
