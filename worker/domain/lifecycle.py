@@ -168,8 +168,12 @@ class Invoice:
     credited_amount: Decimal = Decimal(0)
     purchase: Purchase = field(default_factory=Purchase)
     """What the order's buyer stated about the purchase."""
+    seller_id: str | None = None
+    """Who issues it (docs/contract.md, "Many sellers in one worker"): "default" is the
+    configured seller; None: no seller, no documents."""
     seller: Seller | None = None
-    """The configured seller when it was made; None: no documents."""
+    """Its seller as stored when it was made, and again when its number is taken; None: no
+    documents."""
     payments: tuple[Payment, ...] = ()
     """Every payment recorded on it, in the order recorded."""
 

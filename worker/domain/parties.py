@@ -55,6 +55,10 @@ class Customer:
     """BCP 47 (de, de-AT): the language of its documents."""
 
 
+DEFAULT_SELLER_ID = "default"
+"""The configured seller's id (INVOICER_SELLER_*) among the registered sellers."""
+
+
 @dataclass(frozen=True, slots=True)
 class Seller:
     """Who issues an invoice, as it was when the invoice was made. Its address states at least

@@ -12,6 +12,7 @@ from worker.domain.customer import address_for
 from worker.domain.invoice import InvoiceContent
 from worker.domain.lifecycle import Change, Invoice, InvoiceType, NotificationRequested
 from worker.domain.order import Order, OrderDetails
+from worker.domain.parties import DEFAULT_SELLER_ID
 
 log = structlog.get_logger(__name__)
 
@@ -50,8 +51,13 @@ def new_draft(
         note=note,
         due_date=due,
         purchase=stated.purchase,
+        seller_id=_default_seller_id(view) if reference is None else reference.seller_id,
         seller=view.settings.seller.as_seller() if reference is None else reference.seller,
     )
+
+
+def _default_seller_id(view: View) -> str | None:
+    return DEFAULT_SELLER_ID if view.settings.seller.configured else None
 
 
 def notified(change: Change, delivery: str) -> Change:

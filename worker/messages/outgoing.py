@@ -199,8 +199,11 @@ class InvoiceBody(MessageModel):
     purchase_order_reference: Omittable[str] = None
     delivery_date: Omittable[date] = None
     delivery_address: Omittable[BillingAddress] = None
+    seller_id: Omittable[str] = None
+    """Who issues it: "default" is the configured seller (contract v3, "Many sellers in one
+    worker"); absent without a seller."""
     seller: Omittable[SellerData] = None
-    """Present when documents are made (a seller is configured)."""
+    """Present when documents are made (the invoice has a seller)."""
 
 
 class RecordedRefund(MessageModel):

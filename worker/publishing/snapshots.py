@@ -190,6 +190,7 @@ def _purchase_fields(invoice: Invoice) -> dict[str, Any]:
         "purchase_order_reference": purchase.purchase_order_reference,
         "delivery_date": purchase.delivery_date,
         "delivery_address": _address_data(purchase.delivery_address),
+        "seller_id": invoice.seller_id,
         "seller": None if invoice.seller is None else _seller_data(invoice.seller),
     }
 

@@ -40,18 +40,18 @@ HEADER_COLUMNS = (
     "invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,"
     " order_code, currency, prices_include_tax, customer, note, payment_terms_days,"
     " issue_date, due_date, closed_at, net_amount, tax_amount, gross_amount, paid_amount,"
-    " credited_amount, tax_breakdown, purchase, seller, return_id, adjustments"
+    " credited_amount, tax_breakdown, purchase, seller, return_id, adjustments, seller_id"
 )
 _HEADER_ARRAYS = """
     unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::integer[],
            $7::text[], $8::text[], $9::text[], $10::boolean[], $11::text[], $12::text[],
            $13::integer[], $14::date[], $15::date[], $16::timestamptz[], $17::numeric[],
            $18::numeric[], $19::numeric[], $20::numeric[], $21::numeric[], $22::text[],
-           $23::text[], $24::text[], $25::text[], $26::text[])
+           $23::text[], $24::text[], $25::text[], $26::text[], $27::text[])
     AS t(invoice_id, order_id, type, reference_invoice_id, status, version, invoice_number,
          order_code, currency, prices_include_tax, customer, note, payment_terms_days,
          issue_date, due_date, closed_at, net_amount, tax_amount, gross_amount, paid_amount,
-         credited_amount, tax_breakdown, purchase, seller, return_id, adjustments)
+         credited_amount, tax_breakdown, purchase, seller, return_id, adjustments, seller_id)
 """
 
 
@@ -102,6 +102,7 @@ def _header_arrays(invoices: Sequence[Invoice]) -> list[list[Any]]:
         ],
         [invoice.return_id for invoice in invoices],
         [json.dumps(invoice_adjustments_json(invoice.content)) for invoice in invoices],
+        [invoice.seller_id for invoice in invoices],
     ]
 
 
@@ -174,7 +175,7 @@ async def insert_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
                invoice_number, order_code, currency, prices_include_tax, customer::jsonb,
                note, payment_terms_days, issue_date, due_date, closed_at, net_amount,
                tax_amount, gross_amount, paid_amount, credited_amount, tax_breakdown::jsonb,
-               purchase::jsonb, seller::jsonb, return_id, adjustments::jsonb
+               purchase::jsonb, seller::jsonb, return_id, adjustments::jsonb, seller_id
           FROM {_HEADER_ARRAYS}
         """,
         *_header_arrays(invoices),
@@ -197,7 +198,7 @@ async def update_invoices(connection: Executor, invoices: Sequence[Invoice]) -> 
             tax_amount = t.tax_amount, gross_amount = t.gross_amount,
             paid_amount = t.paid_amount, credited_amount = t.credited_amount,
             tax_breakdown = t.tax_breakdown::jsonb, adjustments = t.adjustments::jsonb,
-            updated_at = now()
+            seller = t.seller::jsonb, updated_at = now()
           FROM {_HEADER_ARRAYS}
          WHERE i.invoice_id = t.invoice_id
         """,
@@ -323,6 +324,7 @@ def invoice_from_rows(
         closed_at=header["closed_at"],
         credited_amount=header["credited_amount"],
         purchase=purchase_of(header["purchase"]),
+        seller_id=header["seller_id"],
         seller=None if header["seller"] is None else seller_of(header["seller"]),
         payments=payments,
     )
