@@ -127,6 +127,9 @@ class OutboxRelay:
         log.info("outbox relay active", action="relay")
         await connection.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
         while True:
+            # Only a drain begun after the stop sees every commit its worker made: one under
+            # way may have looked at the outbox before the last of them.
+            stopping = stop.is_set()
             self._wake.clear()
             try:
                 sent = await self.drain(connection)
@@ -136,8 +139,10 @@ class OutboxRelay:
                     return
                 continue
             backoff.reset()
-            if stop.is_set():
+            if stopping:
                 return
+            if stop.is_set():
+                continue
             if not sent:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL_SECONDS)
