@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -40,7 +41,15 @@ from worker.messages.dead_letter import HEADERS
 from worker.retry import Backoff, Waiting
 from worker.rows import OutboxMessage
 from worker.settings import Settings
-from worker.store.outbox import OUTBOX_CHANNEL, PendingMessage, delete_sent, fetch_pending, park
+from worker.store.outbox import (
+    OUTBOX_CHANNEL,
+    PendingMessage,
+    delete_sent,
+    fetch_pending,
+    newest_id,
+    park,
+    waiting_up_to,
+)
 from worker.store.pool import connect
 
 log = structlog.get_logger(__name__)
@@ -48,6 +57,12 @@ log = structlog.get_logger(__name__)
 RELAY_LOCK_ID = 0x1A70_0002
 POLL_INTERVAL_SECONDS = 1.0
 LOCK_RETRY_SECONDS = 2.0
+HANDOVER_POLL_SECONDS = 0.1
+"""A stopping relay that is not the active one: how often it looks whether what its worker
+wrote has been published, or the lock is free for it to publish that itself."""
+HANDOVER_WAIT_SECONDS = 20.0
+"""How long it waits for that at most (the broker away): the active relay publishes the
+rest once it can, a replica's stop does not wait on the broker."""
 SEND_BATCH_SIZE = 2000
 SEND_BATCH_BYTES = 8 * 1024 * 1024
 """What one round of the relay holds in memory at most (but for a single larger message)."""
@@ -121,9 +136,11 @@ class OutboxRelay:
     async def _run_on(
         self, connection: asyncpg.Connection, stop: asyncio.Event, backoff: Backoff
     ) -> None:
-        while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_ID):
-            if await _wait(stop, LOCK_RETRY_SECONDS):
+        while not await _take_lock(connection):
+            if stop.is_set():
+                await self._hand_over(connection)
                 return
+            await _wait(stop, LOCK_RETRY_SECONDS)
         log.info("outbox relay active", action="relay")
         await connection.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
         while True:
@@ -146,6 +163,27 @@ class OutboxRelay:
             if not sent:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL_SECONDS)
+
+    async def _hand_over(self, connection: asyncpg.Connection) -> None:
+        """Stopping while another relay is active: waits until what this worker wrote is
+        published, by that relay, or by this one once that one has stopped too (as the
+        processes of `invoicer run --processes N` stop together); HANDOVER_WAIT_SECONDS at
+        most."""
+        last = await newest_id(connection)
+        until = time.monotonic() + HANDOVER_WAIT_SECONDS
+        log.info("waiting for the active outbox relay to publish", action="relay")
+        while await waiting_up_to(connection, last):
+            if await _take_lock(connection):
+                log.info("outbox relay active", action="relay")
+                await self.drain(connection)
+                return
+            if time.monotonic() > until:
+                log.warning(
+                    "stopping with messages in the outbox: the active relay publishes them",
+                    action="relay",
+                )
+                return
+            await asyncio.sleep(HANDOVER_POLL_SECONDS)
 
     async def drain(self, connection: asyncpg.Connection) -> int:
         """Sends everything pending; returns how many messages were sent or parked. A
@@ -251,6 +289,12 @@ def _stored_dead_letter(item: PendingMessage, error: KafkaError) -> OutboxMessag
         ),
         event_time=message.event_time,
     )
+
+
+async def _take_lock(connection: asyncpg.Connection) -> bool:
+    """Whether this relay is (now) the active one."""
+    taken: bool = await connection.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_ID)
+    return taken
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

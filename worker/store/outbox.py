@@ -215,3 +215,18 @@ async def backlog(connection: Executor) -> tuple[int, datetime | None]:
     )
     assert record is not None
     return record["n"], record["oldest"]
+
+
+async def newest_id(connection: Executor) -> int:
+    """The id of the newest message in the outbox; 0 when it is empty."""
+    newest: int = await connection.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+    return newest
+
+
+async def waiting_up_to(connection: Executor, last_id: int) -> bool:
+    """Whether a message with an id up to `last_id` is still in the outbox (not yet
+    published nor parked)."""
+    waiting: bool = await connection.fetchval(
+        "SELECT EXISTS (SELECT FROM outbox WHERE id <= $1)", last_id
+    )
+    return waiting
