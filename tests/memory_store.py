@@ -14,6 +14,7 @@ from worker.batch import Batch, Numbers
 from worker.decisions import Record
 from worker.domain.lifecycle import Invoice
 from worker.domain.order import Order
+from worker.domain.sellers import RegisteredSeller
 from worker.handlers import ROUTES
 from worker.messages import Rejection
 from worker.processing import decide, parse_items
@@ -36,6 +37,7 @@ class MemoryStore:
     outbox: list[OutboxMessage] = field(default_factory=list)
     render_jobs: list[RenderJob] = field(default_factory=list)
     waiting_notifications: list[WaitingNotification] = field(default_factory=list)
+    sellers: dict[str, RegisteredSeller] = field(default_factory=dict)
 
     def run(self, records: Sequence[Record]) -> None:
         """One batch: loaded as worker.unit_of_work.begin loads it, decided record by
@@ -68,9 +70,16 @@ class MemoryStore:
                 if invoice.order_id in with_invoices
             },
             inbox=dict(self.inbox),
+            sellers={
+                seller_id: self.sellers[seller_id]
+                for need in needs
+                for seller_id in need.sellers
+                if seller_id in self.sellers
+            },
         )
         for item in items:
             decide(batch, item)
+        self.sellers.update((seller.seller_id, seller) for seller in batch.saved_sellers)
         for order in batch.saved_orders:
             self.orders[order.order_id] = replace(
                 order, held_row_ids=frozenset(), held_adjustments=frozenset()
@@ -109,7 +118,11 @@ class MemoryStore:
         )
 
 
-_TOPICS = {"order-completed": "orders.completed", "order-returned": "orders.returned"}
+_TOPICS = {
+    "order-completed": "orders.completed",
+    "order-returned": "orders.returned",
+    "seller-updated": "sellers",
+}
 
 
 def records_of(events: Iterable[dict[str, Any] | bytes]) -> list[Record]:

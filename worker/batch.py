@@ -20,6 +20,7 @@ from worker.domain.invoice import OrderRow
 from worker.domain.lifecycle import Invoice, InvoiceType, number_invoice
 from worker.domain.numbering import invoice_number
 from worker.domain.order import Order
+from worker.domain.sellers import RegisteredSeller
 from worker.rows import EventKey, InboxEntry
 from worker.settings import Settings
 
@@ -65,7 +66,10 @@ class Batch:
     invoices: dict[str, Invoice]
     """The invoices of the orders the batch's commands are about, by id."""
     inbox: dict[EventKey, InboxEntry]
+    sellers: dict[str, RegisteredSeller] = field(default_factory=dict)
+    """The registered sellers the batch's records name, by id."""
     _saved_orders: dict[str, Order] = field(default_factory=dict)
+    _saved_sellers: dict[str, RegisteredSeller] = field(default_factory=dict)
     _saved_rows: dict[tuple[str, str], OrderRow] = field(default_factory=dict)
     _touched: dict[str, None] = field(default_factory=dict)
     """The invoices made or changed, in the order first touched."""
@@ -83,6 +87,9 @@ class Batch:
 
     def invoice(self, invoice_id: str) -> Invoice | None:
         return self.invoices.get(invoice_id)
+
+    def seller(self, seller_id: str) -> RegisteredSeller | None:
+        return self.sellers.get(seller_id)
 
     def invoices_of(self, order_id: str) -> list[Invoice]:
         return [invoice for invoice in self.invoices.values() if invoice.order_id == order_id]
@@ -120,6 +127,9 @@ class Batch:
             self.orders[order.order_id] = self._saved_orders[order.order_id] = order
             for row in decision.saved_rows:
                 self._saved_rows[(order.order_id, row.row_id)] = row
+        if decision.seller is not None:
+            seller = decision.seller
+            self.sellers[seller.seller_id] = self._saved_sellers[seller.seller_id] = seller
         for invoice in decision.invoices:
             self._take(invoice, log_context)
         cause = replace(decision.cause, traceparent=traceparent)
@@ -151,6 +161,11 @@ class Batch:
     def saved_orders(self) -> list[Order]:
         """The orders to store, stored before the numbers are taken."""
         return list(self._saved_orders.values())
+
+    @property
+    def saved_sellers(self) -> list[RegisteredSeller]:
+        """The sellers registered or changed, each as its last record left it."""
+        return list(self._saved_sellers.values())
 
     @property
     def saved_rows(self) -> list[tuple[str, OrderRow]]:

@@ -16,6 +16,7 @@ from typing import Protocol
 from worker.domain.invoice import OrderRow
 from worker.domain.lifecycle import Invoice, InvoiceFact
 from worker.domain.order import Order
+from worker.domain.sellers import RegisteredSeller
 from worker.messages import CloudEvent, Rejection
 from worker.rows import EventKey, Headers
 from worker.settings import Settings
@@ -100,6 +101,8 @@ class Decision:
     """The order's new value, when the record changed it."""
     saved_rows: tuple[OrderRow, ...] = ()
     """The order's rows to store (new or changed ones)."""
+    seller: RegisteredSeller | None = None
+    """A seller the record registered or changed."""
     invoices: tuple[Invoice, ...] = ()
     """The new value of every invoice the record made or changed."""
     facts: tuple[Fact, ...] = ()
@@ -121,6 +124,10 @@ class View(Protocol):
     def now(self) -> datetime: ...
 
     def order(self, order_id: str) -> Order | None: ...
+
+    def seller(self, seller_id: str) -> RegisteredSeller | None:
+        """A registered seller as the records before this one left it."""
+        ...
 
     def invoice(self, invoice_id: str) -> Invoice | None: ...
 

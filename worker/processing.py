@@ -241,6 +241,10 @@ def _decision(batch: Batch, item: Item) -> Decision:
         # applied or answered before: whatever this copy says, it changes nothing
         republished = (Republished(key),) if _event_type(event) == INVOICE_COMMAND else ()
         return Decision(Outcome.DUPLICATE, _item_cause(item), facts=republished)
+    if record.value is None and record.topic == batch.settings.topics.sellers:
+        # A compacted topic's tombstone: a seller is never removed (invoices keep theirs).
+        log.warning("seller record without a value ignored", action="seller")
+        return Decision(Outcome.APPLIED, _item_cause(item))
     if isinstance(event, Rejection):
         if (
             event.event_type == INVOICE_COMMAND

@@ -27,15 +27,13 @@ from worker.domain.parties import Address, ElectronicAddress, Seller
 from worker.domain.tax_categories import has_vat_prefix
 from worker.faults import parse as parse_fault_injection
 from worker.messages.text import text_refusal
-from worker.messages.values import EAS_SCHEMES, CountryCode, PhoneNumber
+from worker.messages.values import EAS_SCHEMES, CountryCode, PhoneNumber, check_bic, check_iban
 
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")
 """RFC 6750's b64token, at least 16 characters long."""
 _TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 
 _ELECTRONIC_ADDRESS = re.compile(r"(?P<scheme>[0-9A-Z]{2,4}):(?P<id>\S{1,100})")
-_BIC = re.compile(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?")
-_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +72,8 @@ class Topics(BaseSettings):
     """In: `order-returned`."""
     invoice_commands: str = "invoices.commands"
     """In: `invoice-command`."""
+    sellers: str = "sellers"
+    """In: `seller-updated` (compacted, keyed by sellerId)."""
     invoices_closed: str = "invoices.closed"
     """Out: `invoice-closed`."""
     notifications_requested: str = "notifications.requested"
@@ -90,7 +90,7 @@ class Topics(BaseSettings):
     @property
     def inputs(self) -> tuple[str, ...]:
         """The topics the worker consumes."""
-        return (self.orders_completed, self.orders_returned, self.invoice_commands)
+        return (self.orders_completed, self.orders_returned, self.invoice_commands, self.sellers)
 
     @field_validator("*")
     @classmethod
@@ -165,20 +165,12 @@ class SellerSettings(BaseSettings):
     @field_validator("iban")
     @classmethod
     def _iban_checks(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        iban = value.replace(" ", "").upper()
-        digits = "".join(str(int(char, 36)) for char in iban[4:] + iban[:4])
-        if not _IBAN.fullmatch(iban) or int(digits) % 97 != 1:
-            raise ValueError("not a valid IBAN")
-        return iban
+        return None if value is None else check_iban(value)
 
     @field_validator("bic")
     @classmethod
     def _bic_is_well_formed(cls, value: str | None) -> str | None:
-        if value is not None and not _BIC.fullmatch(value):
-            raise ValueError("not a valid BIC (8 or 11 letters and digits)")
-        return value
+        return None if value is None else check_bic(value)
 
     @model_validator(mode="after")
     def _complete_when_named(self) -> Self:

@@ -12,7 +12,7 @@ from worker.handlers import Needs
 from worker.publishing.batch_writes import Writes, batch_writes
 from worker.rows import EventKey
 from worker.settings import Settings
-from worker.store import documents, inbox, invoices, numbers, orders, outbox
+from worker.store import documents, inbox, invoices, numbers, orders, outbox, sellers
 from worker.store.pool import Executor
 
 
@@ -41,12 +41,16 @@ async def begin(
         orders=await orders.load_orders(connection, all_orders),
         invoices={invoice.invoice_id: invoice for invoice in loaded},
         inbox=await inbox.load_inbox(connection, event_keys),
+        sellers=await sellers.load_sellers(
+            connection, {seller_id for need in needs for seller_id in need.sellers}
+        ),
     )
 
 
 async def commit(connection: Executor, batch: Batch) -> Writes:
     """Stores what the batch decided. The series' counters are locked from the moment the
     numbers are taken until commit, so that is the last thing but the writes it numbers."""
+    await sellers.save_sellers(connection, batch.saved_sellers)
     await orders.save_orders(connection, batch.saved_orders)
     await orders.save_rows(connection, batch.saved_rows)
     counts = batch.series_counts()

@@ -15,10 +15,11 @@ from tests.builders import closed_invoice_of
 from worker.domain.amounts import TaxTreatment
 from worker.domain.invoice import Adjustment, AdjustmentKind, OrderRow
 from worker.domain.order import Order, OrderDetails
-from worker.domain.parties import Customer
+from worker.domain.parties import Address, Customer, Seller
+from worker.domain.sellers import RegisteredSeller
 from worker.rows import OutboxMessage
 from worker.settings import Settings
-from worker.store import documents, invoices, orders
+from worker.store import documents, invoices, orders, sellers
 from worker.store.migrate import Migration, migrate, migrations
 from worker.store.numbers import take_numbers
 from worker.store.outbox import enqueue, fetch_pending
@@ -395,3 +396,27 @@ async def test_charges_and_allowances_come_back_as_stored_and_live_invoices_hold
     assert stored.adjustments == {a.key: a for a in [*adjustments, extra]}
     assert stored.held_adjustments == {a.key for a in adjustments}
     assert [a.adjustment_id for a in stored.free_adjustments()] == ["gift"]
+
+
+async def test_a_seller_comes_back_as_saved_and_the_last_one_stands(
+    db: asyncpg.Connection,
+) -> None:
+    first = RegisteredSeller(
+        "merchant-b",
+        Seller(
+            "Koffie B.V.",
+            "NL987654321B01",
+            Address("Kade 3", None, "Amsterdam", "1011 AB", None, "NL"),
+        ),
+        language="nl",
+        payment_terms_days=30,
+        invoice_number_prefix="KB",
+    )
+    changed = dataclasses.replace(
+        first, seller=dataclasses.replace(first.seller, name="Koffie & Co")
+    )
+
+    await sellers.save_sellers(db, [first])
+    await sellers.save_sellers(db, [changed])
+
+    assert await sellers.load_sellers(db, ["merchant-b", "unknown"]) == {"merchant-b": changed}

@@ -576,7 +576,9 @@ def test_compose_wires_the_worker_to_prometheus_and_grafana() -> None:
 def test_compose_creates_every_topic_the_worker_uses() -> None:
     [script] = compose()["services"]["topics"]["command"]
     created = set(re.findall(r"[a-z-]+\.[a-z.-]+", script.split("; do")[0]))
-    assert created == set(Topics().model_dump().values())
+    compacted = set(re.findall(r"--topic (\S+) .*--config cleanup\.policy=compact", script))
+    assert created | compacted == set(Topics().model_dump().values())
+    assert compacted == {Topics().sellers}, "a seller's last event is kept"
 
 
 # The image

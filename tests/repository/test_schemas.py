@@ -377,7 +377,7 @@ def test_asyncapi_receives_the_incoming_topics_and_sends_the_others() -> None:
         if operation["action"] == "receive"
     }
 
-    assert receiving == {"orders_completed", "orders_returned", "invoice_commands"}
+    assert receiving == {"orders_completed", "orders_returned", "invoice_commands", "sellers"}
     assert len(document["operations"]) == len(document["channels"])
 
 

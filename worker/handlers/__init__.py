@@ -15,6 +15,7 @@ from worker.decisions import Decision, Record, View
 from worker.handlers import commands
 from worker.handlers.orders import handle_order_completed
 from worker.handlers.returns import handle_order_returned
+from worker.handlers.sellers import handle_seller_updated
 from worker.messages import (
     CloseInvoice,
     CreateInvoice,
@@ -24,6 +25,7 @@ from worker.messages import (
     OrderReturned,
     RecordPayment,
     RefundPayment,
+    SellerUpdated,
     SendInvoice,
     UpdateInvoice,
     VoidInvoice,
@@ -39,6 +41,8 @@ class Needs:
     orders_with_invoices: tuple[str, ...] = ()
     invoices: tuple[str, ...] = ()
     """Invoices by id: their orders are loaded with all their invoices."""
+    sellers: tuple[str, ...] = ()
+    """Registered sellers by id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,10 @@ class Route:
 
 def _order_needs(data: OrderCompleted) -> Needs:
     return Needs(orders=(data.order_id,))
+
+
+def _seller_needs(data: SellerUpdated) -> Needs:
+    return Needs(sellers=(data.seller_id,))
 
 
 def _return_needs(data: OrderReturned) -> Needs:
@@ -67,6 +75,7 @@ def _action_needs(command: InvoiceCommandData) -> Needs:
 ROUTES: Mapping[type[BaseModel], Route] = {
     OrderCompleted: Route(handle_order_completed, _order_needs),
     OrderReturned: Route(handle_order_returned, _return_needs),
+    SellerUpdated: Route(handle_seller_updated, _seller_needs),
     CreateInvoice: Route(commands.command_handler(commands.create), _create_needs),
     UpdateInvoice: Route(commands.command_handler(commands.update), _action_needs),
     DeleteInvoice: Route(commands.command_handler(commands.delete), _action_needs),

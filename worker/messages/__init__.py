@@ -22,6 +22,7 @@ from worker.messages.envelope import (
     INVOICE_COMMAND,
     ORDER_COMPLETED,
     ORDER_RETURNED,
+    SELLER_UPDATED,
     CloudEvent,
     IncomingEvent,
     InvoiceCommandEvent,
@@ -29,6 +30,7 @@ from worker.messages.envelope import (
     OrderCompletedEvent,
     OrderReturnedEvent,
     OutgoingEvent,
+    SellerUpdatedEvent,
     stable_event_id,
 )
 from worker.messages.orders import (
@@ -66,6 +68,7 @@ from worker.messages.parsing import (
 )
 from worker.messages.returns import OrderReturned, ReturnedRow
 from worker.messages.routing import event_bytes
+from worker.messages.sellers import SellerUpdated
 
 __all__ = [
     "EVENT_ID_NAMESPACE",
@@ -73,6 +76,7 @@ __all__ = [
     "MAX_HEADER_BYTES",
     "ORDER_COMPLETED",
     "ORDER_RETURNED",
+    "SELLER_UPDATED",
     "BillingAddress",
     "CloseInvoice",
     "CloudEvent",
@@ -111,6 +115,8 @@ __all__ = [
     "Rejection",
     "ReturnedRow",
     "SellerData",
+    "SellerUpdated",
+    "SellerUpdatedEvent",
     "SendInvoice",
     "TaxGroupData",
     "TotalsData",

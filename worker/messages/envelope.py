@@ -9,10 +9,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny
 from worker.messages.commands import InvoiceCommand
 from worker.messages.orders import OrderCompleted
 from worker.messages.returns import OrderReturned
+from worker.messages.sellers import SellerUpdated
 from worker.messages.values import MAX_ID_LENGTH, Omittable
 
 ORDER_COMPLETED = "order-completed"
 ORDER_RETURNED = "order-returned"
+SELLER_UPDATED = "seller-updated"
 INVOICE_COMMAND = "invoice-command"
 
 EVENT_ID_NAMESPACE = uuid.UUID("02519d1c-4bbf-4846-bec2-02534bf8c91c")
@@ -65,7 +67,12 @@ class OrderReturnedEvent(CloudEvent):
     data: OrderReturned
 
 
-KnownEvent = OrderCompletedEvent | OrderReturnedEvent | InvoiceCommandEvent
+class SellerUpdatedEvent(CloudEvent):
+    type: Literal["seller-updated"]
+    data: SellerUpdated
+
+
+KnownEvent = OrderCompletedEvent | OrderReturnedEvent | InvoiceCommandEvent | SellerUpdatedEvent
 """An incoming event of a type the contract knows, its data valid."""
 IncomingEvent = Annotated[KnownEvent, Field(discriminator="type")]
 

@@ -15,6 +15,7 @@ from worker.messages.envelope import (
     INVOICE_COMMAND,
     ORDER_COMPLETED,
     ORDER_RETURNED,
+    SELLER_UPDATED,
     CloudEvent,
     IncomingEvent,
     KnownEvent,
@@ -75,10 +76,10 @@ class Rejection:
 
 
 _INCOMING: TypeAdapter[IncomingEvent] = TypeAdapter(IncomingEvent)
-_TYPES = (ORDER_COMPLETED, ORDER_RETURNED, INVOICE_COMMAND)
+_TYPES = (ORDER_COMPLETED, ORDER_RETURNED, INVOICE_COMMAND, SELLER_UPDATED)
 # Where the path inside `data` starts in an error's location: after the event type's tag
 # and "data", and for a command after its action's tag too.
-_DATA_PATH_START = {ORDER_COMPLETED: 2, ORDER_RETURNED: 2, INVOICE_COMMAND: 3}
+_DATA_PATH_START = {ORDER_COMPLETED: 2, ORDER_RETURNED: 2, INVOICE_COMMAND: 3, SELLER_UPDATED: 2}
 
 
 def parse_record(

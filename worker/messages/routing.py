@@ -12,10 +12,12 @@ from worker.messages.envelope import (
     INVOICE_COMMAND,
     ORDER_COMPLETED,
     ORDER_RETURNED,
+    SELLER_UPDATED,
     InvoiceCommandEvent,
     OrderCompletedEvent,
     OrderReturnedEvent,
     OutgoingEvent,
+    SellerUpdatedEvent,
 )
 from worker.messages.outgoing import (
     DraftCreated,
@@ -68,6 +70,12 @@ INCOMING: Mapping[str, EventRoute] = {
         "invoice_commands",
         InvoiceCommandEvent,
         "A command about invoices (data.action); the event id is the command id.",
+    ),
+    SELLER_UPDATED: EventRoute(
+        "sellers",
+        SellerUpdatedEvent,
+        "A seller registered or changed, by its id (compacted topic, keyed by sellerId): the"
+        " last one stands, for invoices closed afterwards.",
     ),
 }
 

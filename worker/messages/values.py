@@ -372,3 +372,24 @@ PaymentId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LEN
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=200)]
 Note = Annotated[str, StringConstraints(max_length=1000)]
+
+
+_BIC = re.compile(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?")
+_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
+
+
+def check_iban(value: str) -> str:
+    """The IBAN without spaces, in capitals, when its form and check digits are right."""
+    iban = value.replace(" ", "").upper()
+    if (
+        not _IBAN.fullmatch(iban)
+        or int("".join(str(int(c, 36)) for c in iban[4:] + iban[:4])) % 97 != 1
+    ):
+        raise ValueError("not a valid IBAN")
+    return iban
+
+
+def check_bic(value: str) -> str:
+    if not _BIC.fullmatch(value):
+        raise ValueError("not a valid BIC (8 or 11 letters and digits)")
+    return value
