@@ -1,0 +1,48 @@
+"""Order-level charges and allowances at their edges (docs/contract.md, "Order-level charges
+and allowances"): what a `create` names, kept adjustments across messages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.builders import command, order
+from tests.memory_store import MemoryStore, records_of, results
+from tests.unit.test_charges_flow import SHIPPING, VOUCHER, outgoing, with_adjustments
+from worker.domain.lifecycle import InvoiceType
+from worker.settings import Settings
+
+
+def test_a_credit_note_that_names_only_a_charge_credits_only_that_charge() -> None:
+    store = MemoryStore(Settings())
+    store.run(
+        records_of(
+            [with_adjustments(order("e-1", "o-1", [("r1", "2", "10.00")]), [VOUCHER], [SHIPPING])]
+        )
+    )
+    [invoice] = store.invoices.values()
+
+    store.run(
+        records_of(
+            [
+                command(
+                    "c-1",
+                    "create",
+                    orderId="o-1",
+                    type="credit-note",
+                    referenceInvoiceId=invoice.invoice_id,
+                    charges=["ship"],
+                    close=True,
+                )
+            ]
+        )
+    )
+
+    [result] = results(store)
+    assert result["ok"], result
+    [note] = [i for i in store.invoices.values() if i.type is InvoiceType.CREDIT_NOTE]
+    assert note.content.lines == ()
+    assert [a.adjustment_id for a in note.content.adjustments] == ["ship"]
+    assert note.totals.gross_amount == Decimal("5.83")  # 4.90 + 19 % (0.93)
+    assert store.invoices[invoice.invoice_id].totals.amount_due == (
+        invoice.totals.gross_amount - note.totals.gross_amount
+    )
