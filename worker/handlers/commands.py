@@ -151,11 +151,13 @@ def create(
         assert command.reference_invoice_id is not None
         reference = credit_reference(view.invoice(command.reference_invoice_id), order.order_id)
         notes = live_credit_notes(reference, view.invoices_of(order.order_id))
-        if command.lines is None:
-            credits = whole_lines(reference, notes, command.row_ids)
-        else:
+        if command.lines is not None:
             quantities = [(line.line_no, line.quantity) for line in command.lines]
             credits = lines_by_quantity(reference, notes, quantities)
+        elif command.row_ids is None and command.charges is not None:
+            credits = []  # charges only: no lines
+        else:
+            credits = whole_lines(reference, notes, command.row_ids)
         # Named nothing: a note of everything left, its charges too.
         everything = command.row_ids is None and command.lines is None
         charge_ids = charges_to_credit(
