@@ -46,3 +46,28 @@ def test_a_credit_note_that_names_only_a_charge_credits_only_that_charge() -> No
     assert store.invoices[invoice.invoice_id].totals.amount_due == (
         invoice.totals.gross_amount - note.totals.gross_amount
     )
+
+
+def test_an_allowance_kept_from_a_message_in_another_currency_does_not_break_the_order() -> None:
+    store = MemoryStore(Settings())
+    store.run(
+        records_of(
+            [
+                with_adjustments(
+                    order("e-1", "o-1", [("r1", "1", "10.00")]), [{**VOUCHER, "amount": "1.50"}]
+                )
+            ]
+        )
+    )
+    [invoice_id] = list(store.invoices)
+    store.run(records_of([command("c-1", "void", invoiceId=invoice_id, reason="wrong")]))
+    in_yen = order("e-2", "o-1", [("r1", "1", "1000")])
+    in_yen["data"]["currency"] = "JPY"
+
+    store.run(records_of([in_yen]))
+
+    closed = outgoing(store, "invoice-closed")
+    assert len(closed) == 2, store.outbox[-1]
+    for snapshot in closed[1:]:
+        for allowance in snapshot["allowances"]:
+            assert "." not in allowance["amount"]
