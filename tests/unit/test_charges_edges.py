@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import example, given
+from hypothesis import strategies as st
+
 from tests.builders import command, order
 from tests.memory_store import MemoryStore, records_of, results
 from tests.unit.test_charges_flow import SHIPPING, VOUCHER, outgoing, with_adjustments
+from worker.domain.amounts import PricedAdjustment, PricedLine, compute_amounts
 from worker.domain.lifecycle import InvoiceType
 from worker.settings import Settings
 
@@ -71,3 +75,24 @@ def test_an_allowance_kept_from_a_message_in_another_currency_does_not_break_the
     for snapshot in closed[1:]:
         for allowance in snapshot["allowances"]:
             assert "." not in allowance["amount"]
+
+
+@given(
+    st.lists(st.sampled_from(["0.01", "0.02", "0.05", "0.10", "1.00"]), min_size=1, max_size=3),
+    st.lists(st.sampled_from(["0.01", "0.02", "0.03", "0.04"]), min_size=1, max_size=8),
+    st.sampled_from(["7", "19", "25"]),
+)
+@example(["0.01"], ["0.03", "0.03", "0.03"], "19")
+def test_with_tax_inclusive_prices_no_line_net_is_below_zero(
+    prices: list[str], charges: list[str], rate: str
+) -> None:
+    """BR-27: an item's net price is never negative; a line priced at zero or more keeps a
+    net of zero or more whatever charges share its tax group."""
+    amounts = compute_amounts(
+        [PricedLine(Decimal(1), Decimal(price), Decimal(0), Decimal(rate)) for price in prices],
+        "EUR",
+        True,
+        [PricedAdjustment(True, Decimal(charge), Decimal(rate)) for charge in charges],
+    )
+
+    assert all(line.net_amount >= 0 for line in amounts.lines), amounts.lines
