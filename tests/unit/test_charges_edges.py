@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from tests.builders import command, order
 from tests.memory_store import MemoryStore, records_of, results
-from tests.unit.test_charges_flow import SHIPPING, VOUCHER, outgoing, with_adjustments
+from tests.unit.test_charges_flow import (
+    SHIPPING,
+    VOUCHER,
+    dead_letters,
+    outgoing,
+    with_adjustments,
+)
 from worker.domain.amounts import PricedAdjustment, PricedLine, compute_amounts
 from worker.domain.lifecycle import InvoiceType
 from worker.settings import Settings
@@ -70,9 +76,9 @@ def test_an_allowance_kept_from_a_message_in_another_currency_does_not_break_the
 
     store.run(records_of([in_yen]))
 
-    closed = outgoing(store, "invoice-closed")
-    assert len(closed) == 2, store.outbox[-1]
-    for snapshot in closed[1:]:
+    # Refused as a conflict, or applied with whole yen: never a defect of the worker.
+    assert [reason for reason, _ in dead_letters(store)] in ([], ["conflict"])
+    for snapshot in outgoing(store, "invoice-closed")[1:]:
         for allowance in snapshot["allowances"]:
             assert "." not in allowance["amount"]
 
