@@ -11,6 +11,9 @@ from worker.domain.rules import RuleViolation
 
 INVOICED_ROW_CHANGED = "row {row_id!r} is already invoiced and cannot change"
 INVOICED_ORDER_CHANGED = "cannot change once rows of the order are invoiced"
+KEPT_ADJUSTMENTS_CHANGED = (
+    "cannot change while the order keeps charges or allowances this message does not restate"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +145,15 @@ def apply_order_message(
     if order is None:
         order = Order(order_id=order_id, details=details)
     errors: dict[str, list[str]] = {}
-    if order.held_row_ids:
+    restated = {adjustment.key for adjustment in adjustments}
+    kept = any(key not in restated for key in order.adjustments)
+    if order.held_row_ids or kept:
+        # A kept charge or allowance is stated in the order's currency and tax mode.
+        why = INVOICED_ORDER_CHANGED if order.held_row_ids else KEPT_ADJUSTMENTS_CHANGED
         if details.currency != order.details.currency:
-            errors["currency"] = [INVOICED_ORDER_CHANGED]
+            errors["currency"] = [why]
         if details.prices_include_tax != order.details.prices_include_tax:
-            errors["pricesIncludeTax"] = [INVOICED_ORDER_CHANGED]
+            errors["pricesIncludeTax"] = [why]
     upserted: list[OrderRow] = []
     next_position = len(order.rows)
     for index, incoming in enumerate(rows):
