@@ -154,7 +154,7 @@ def create(
         if command.lines is not None:
             quantities = [(line.line_no, line.quantity) for line in command.lines]
             credits = lines_by_quantity(reference, notes, quantities)
-        elif command.row_ids is None and command.charges is not None:
+        elif command.row_ids is None and command.charges:
             credits = []  # charges only: no lines
         else:
             credits = whole_lines(reference, notes, command.row_ids)
