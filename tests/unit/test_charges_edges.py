@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.builders import command, order
+from tests.builders import command, order, returned
 from tests.memory_store import MemoryStore, records_of, results
 from tests.unit.test_charges_flow import (
     SHIPPING,
@@ -102,3 +102,26 @@ def test_with_tax_inclusive_prices_no_line_net_is_below_zero(
     )
 
     assert all(line.net_amount >= 0 for line in amounts.lines), amounts.lines
+
+
+def test_a_return_of_shipping_on_an_invoice_without_returned_rows_makes_a_valid_note() -> None:
+    """BR-16: every credit note has at least one line, also the one a return makes for the
+    invoice that holds its shipping when none of its rows came back."""
+    store = MemoryStore(Settings())
+    store.run(records_of([order("e-1", "o-1", [("r1", "1", "10.00")])]))
+    store.run(
+        records_of(
+            [
+                with_adjustments(
+                    order("e-2", "o-1", [("r1", "1", "10.00"), ("r2", "1", "5.00")]),
+                    charges=[SHIPPING],
+                )
+            ]
+        )
+    )
+
+    store.run(records_of([returned("ret-1", "o-1", "RET-1", [("r1", "1")], charges=["ship"])]))
+
+    notes = [i for i in store.invoices.values() if i.type is InvoiceType.CREDIT_NOTE]
+    assert sorted(len(n.content.adjustments) for n in notes) == [0, 1]
+    assert all(note.content.lines for note in notes)
