@@ -4,12 +4,15 @@ and allowances"): what a `create` names, kept adjustments across messages."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.builders import command, order, returned
+from tests.documents.validation import fatal_assertions, schema_errors
 from tests.memory_store import MemoryStore, records_of, results
+from tests.sellers import SELLER
 from tests.unit.test_charges_flow import (
     SHIPPING,
     VOUCHER,
@@ -17,6 +20,8 @@ from tests.unit.test_charges_flow import (
     outgoing,
     with_adjustments,
 )
+from worker.documents.cii import cii_xml
+from worker.documents.ubl import ubl_xml
 from worker.domain.amounts import PricedAdjustment, PricedLine, compute_amounts
 from worker.domain.lifecycle import InvoiceType
 from worker.settings import Settings
@@ -106,15 +111,18 @@ def test_with_tax_inclusive_prices_no_line_net_is_below_zero(
 
 def test_a_return_of_shipping_on_an_invoice_without_returned_rows_makes_a_valid_note() -> None:
     """BR-16: every credit note has at least one line, also the one a return makes for the
-    invoice that holds its shipping when none of its rows came back."""
-    store = MemoryStore(Settings())
-    store.run(records_of([order("e-1", "o-1", [("r1", "1", "10.00")])]))
+    invoice that holds its shipping when none of its rows came back: its documents state the
+    shipping's part as a line."""
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([_addressed(order("e-1", "o-1", [("r1", "1", "10.00")]))]))
     store.run(
         records_of(
             [
-                with_adjustments(
-                    order("e-2", "o-1", [("r1", "1", "10.00"), ("r2", "1", "5.00")]),
-                    charges=[SHIPPING],
+                _addressed(
+                    with_adjustments(
+                        order("e-2", "o-1", [("r1", "1", "10.00"), ("r2", "1", "5.00")]),
+                        charges=[SHIPPING],
+                    )
                 )
             ]
         )
@@ -124,4 +132,23 @@ def test_a_return_of_shipping_on_an_invoice_without_returned_rows_makes_a_valid_
 
     notes = [i for i in store.invoices.values() if i.type is InvoiceType.CREDIT_NOTE]
     assert sorted(len(n.content.adjustments) for n in notes) == [0, 1]
-    assert all(note.content.lines for note in notes)
+    for note in notes:
+        assert note.reference_invoice_id is not None
+        reference = store.invoices[note.reference_invoice_id].number
+        for syntax, document in (
+            ("ubl", ubl_xml(note, reference)),
+            ("cii", cii_xml(note, reference)),
+        ):
+            assert schema_errors(document, syntax) is None
+            assert fatal_assertions(document, syntax) == []
+
+
+def _addressed(event: dict[str, Any]) -> dict[str, Any]:
+    """The order's customer with the billing country EN 16931 documents need."""
+    event["data"]["customer"]["billingAddress"] = {
+        "line1": "Markt 1",
+        "city": "Utrecht",
+        "postalCode": "3511 AA",
+        "country": "NL",
+    }
+    return event

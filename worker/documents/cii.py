@@ -15,6 +15,7 @@ from worker.domain.en16931 import (
     delivery_address,
     document_adjustments,
     document_lines,
+    document_totals,
     invoice_seller,
     money,
     payable,
@@ -219,10 +220,11 @@ def _settlement(parent: etree._Element, invoice: Invoice, reference_number: str 
     if is_invoice and invoice.due_date is not None:
         _date(child(terms, RAM.DueDateDateTime), invoice.due_date)
     total = child(settlement, RAM.SpecifiedTradeSettlementHeaderMonetarySummation)
-    child(total, RAM.LineTotalAmount, money(amounts.line_net_amount, invoice))
+    summed = document_totals(invoice)
+    child(total, RAM.LineTotalAmount, money(summed.line_net, invoice))
     if adjustments:
-        child(total, RAM.ChargeTotalAmount, money(amounts.charge_amount, invoice))
-        child(total, RAM.AllowanceTotalAmount, money(amounts.allowance_amount, invoice))
+        child(total, RAM.ChargeTotalAmount, money(summed.charges, invoice))
+        child(total, RAM.AllowanceTotalAmount, money(summed.allowances, invoice))
     child(total, RAM.TaxBasisTotalAmount, money(amounts.net_amount, invoice))
     tax_total = money(amounts.tax_amount, invoice)
     child(total, RAM.TaxTotalAmount, tax_total, currencyID=invoice.currency)

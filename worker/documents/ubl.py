@@ -16,6 +16,7 @@ from worker.domain.en16931 import (
     delivery_address,
     document_adjustments,
     document_lines,
+    document_totals,
     invoice_seller,
     money,
     payable,
@@ -200,12 +201,13 @@ def _tax_total(parent: etree._Element, invoice: Invoice) -> None:
 def _monetary_total(parent: etree._Element, invoice: Invoice) -> None:
     amounts = invoice.content.amounts
     total = child(parent, CAC.LegalMonetaryTotal)
-    _amount(total, CBC.LineExtensionAmount, amounts.line_net_amount, invoice)
+    summed = document_totals(invoice)
+    _amount(total, CBC.LineExtensionAmount, summed.line_net, invoice)
     _amount(total, CBC.TaxExclusiveAmount, amounts.net_amount, invoice)
     _amount(total, CBC.TaxInclusiveAmount, amounts.gross_amount, invoice)
-    if invoice.content.adjustments:
-        _amount(total, CBC.AllowanceTotalAmount, amounts.allowance_amount, invoice)
-        _amount(total, CBC.ChargeTotalAmount, amounts.charge_amount, invoice)
+    if document_adjustments(invoice):
+        _amount(total, CBC.AllowanceTotalAmount, summed.allowances, invoice)
+        _amount(total, CBC.ChargeTotalAmount, summed.charges, invoice)
     _amount(total, CBC.PayableAmount, payable(invoice), invoice)
 
 

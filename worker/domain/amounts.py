@@ -317,15 +317,23 @@ def _grouped_amounts(
         if prices_include_tax:
             own = {i: _v1_tax(parts[i].units, rate, True) for i in in_parts}
             rest = tax - sum(own[i] if parts[i].is_charge else -own[i] for i in in_parts)
-            if sum(group_lines):
-                for index, share in zip(in_lines, _spread(rest, group_lines), strict=True):
-                    line_net[index] -= share
-            else:
-                charges = [i for i in in_parts if parts[i].is_charge]
+            # A line's share is at most its gross (BR-27: no negative net); what lines cannot
+            # take (all of it where they sum to zero) goes to the group's charges.
+            shares = [
+                min(share, gross)
+                for share, gross in zip(_spread(rest, group_lines), group_lines, strict=True)
+            ]
+            charges = [i for i in in_parts if parts[i].is_charge]
+            if charges:
+                charge_units = [parts[i].units for i in charges]
                 for index, share in zip(
-                    charges, _spread(rest, [parts[i].units for i in charges]), strict=True
+                    charges, _spread(rest - sum(shares), charge_units), strict=True
                 ):
                     own[index] += share
+            else:
+                shares = _spread(rest, group_lines)
+            for index, share in zip(in_lines, shares, strict=True):
+                line_net[index] -= share
             for index in in_parts:
                 part_net[index] -= own[index]
             taxable = base - tax

@@ -159,9 +159,43 @@ def delivery_address(invoice: Invoice) -> Address | None:
     )
 
 
+def _lines(invoice: Invoice) -> tuple[InvoiceLine, ...]:
+    """The invoice's lines; a credit note of charges alone (a refunded shipping) states
+    each charge's part as a line, as EN 16931 wants at least one line (BR-16)."""
+    if invoice.content.lines:
+        return invoice.content.lines
+    content = invoice.content
+    parts = [
+        (adjustment, part)
+        for adjustment, amounts in zip(
+            content.adjustments, content.amounts.adjustments, strict=True
+        )
+        if adjustment.is_charge
+        for part in amounts.parts
+    ]
+    inclusive = invoice.prices_include_tax
+    return tuple(
+        InvoiceLine(
+            line_no=line_no,
+            order_row_id=adjustment.adjustment_id,
+            sku=None,
+            name=adjustment.reason,
+            quantity=Decimal(1),
+            unit=None,
+            unit_price=part.amount if inclusive else part.net_amount,
+            discount_percent=Decimal(0),
+            tax_rate=part.tax_rate,
+            net_amount=part.net_amount,
+            gross_amount=part.amount if inclusive else None,
+            treatment=part.treatment,
+        )
+        for line_no, (adjustment, part) in enumerate(parts, start=1)
+    )
+
+
 def document_lines(invoice: Invoice) -> list[DocumentLine]:
     priced = []
-    for line in invoice.content.lines:
+    for line in _lines(invoice):
         assert line.treatment is not None
         unit_code = _UNIT_CODES.get((line.unit or "").strip().lower(), ONE)
         if invoice.prices_include_tax:
@@ -212,8 +246,10 @@ class DocumentAdjustment:
 
 
 def document_adjustments(invoice: Invoice) -> list[DocumentAdjustment]:
-    """The allowances, then the charges, each part in the order of its groups."""
+    """The allowances, then the charges (but on a note of charges alone, whose charges are
+    its lines), each part in the order of its groups."""
     content = invoice.content
+    charges_are_lines = not content.lines
     return [
         DocumentAdjustment(
             adjustment.is_charge,
@@ -227,8 +263,27 @@ def document_adjustments(invoice: Invoice) -> list[DocumentAdjustment]:
         for adjustment, amounts in zip(
             content.adjustments, content.amounts.adjustments, strict=True
         )
+        if not (adjustment.is_charge and charges_are_lines)
         for part in amounts.parts
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentTotals:
+    """BT-106, BT-107 and BT-108 as the document's lines and adjustments add up."""
+
+    line_net: Decimal
+    allowances: Decimal
+    charges: Decimal
+
+
+def document_totals(invoice: Invoice) -> DocumentTotals:
+    adjustments = document_adjustments(invoice)
+    return DocumentTotals(
+        sum((line.net_amount for line in _lines(invoice)), Decimal(0)),
+        sum((a.amount for a in adjustments if not a.is_charge), Decimal(0)),
+        sum((a.amount for a in adjustments if a.is_charge), Decimal(0)),
+    )
 
 
 def type_code(invoice: Invoice) -> str:
