@@ -91,7 +91,12 @@ class MemoryStore:
             first = {prefix: self.series.get((prefix, year), 0) + 1 for prefix in counts}
             for prefix, count in counts.items():
                 self.series[(prefix, year)] = self.series.get((prefix, year), 0) + count
-            numbers = Numbers(first, TAKEN_AT, TAKEN_AT.date())
+            closing = {
+                seller_id: self.sellers[seller_id]
+                for seller_id in batch.closing_sellers
+                if seller_id in self.sellers
+            }
+            numbers = Numbers(first, TAKEN_AT, TAKEN_AT.date(), closing)
         writes = batch_writes(batch.finish(numbers), batch.settings, batch.now)
         for invoice in [*writes.numbered.changed_invoices, *writes.numbered.new_invoices]:
             self.invoices[invoice.invoice_id] = invoice

@@ -20,6 +20,7 @@ from worker.domain.invoice import OrderRow
 from worker.domain.lifecycle import Invoice, InvoiceType, number_invoice
 from worker.domain.numbering import invoice_number
 from worker.domain.order import Order
+from worker.domain.parties import DEFAULT_SELLER_ID
 from worker.domain.sellers import RegisteredSeller
 from worker.rows import EventKey, InboxEntry
 from worker.settings import Settings
@@ -27,12 +28,14 @@ from worker.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class Numbers:
-    """Numbers the closing transaction took: the first of each series (by prefix; the year
-    is the issue date's), the moment they were taken and that moment's date."""
+    """Numbers the closing transaction took: the first of each series (by `Batch.series`;
+    the year is the issue date's), the moment they were taken and that moment's date, and
+    the registered sellers of the closing invoices as stored at that moment."""
 
     first: Mapping[str, int]
     taken_at: datetime
     issue_date: date
+    sellers: Mapping[str, RegisteredSeller] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,17 +176,54 @@ class Batch:
         return [(order_id, row) for (order_id, _), row in self._saved_rows.items()]
 
     def series_counts(self) -> dict[str, int]:
-        """How many numbers each series (by prefix) needs when the batch commits."""
+        """How many numbers each series needs when the batch commits."""
         counts: dict[str, int] = {}
         for invoice_id in self._closing:
-            prefix = self._prefix(self.invoices[invoice_id])
-            counts[prefix] = counts.get(prefix, 0) + 1
+            series = self.series(self.invoices[invoice_id])
+            counts[series] = counts.get(series, 0) + 1
         return counts
 
-    def _prefix(self, invoice: Invoice) -> str:
+    @property
+    def closing_sellers(self) -> set[str]:
+        """The registered sellers of the invoices the batch closes."""
+        return {
+            seller_id
+            for invoice_id in self._closing
+            if (seller_id := self.invoices[invoice_id].seller_id) not in (None, DEFAULT_SELLER_ID)
+        }
+
+    def series(self, invoice: Invoice) -> str:
+        """The number series of an invoice: the configured seller's by its prefix (as
+        before sellers were registered), a registered seller's by its id and the invoice's
+        type, so that a changed prefix continues it."""
+        if invoice.seller_id in (None, DEFAULT_SELLER_ID):
+            return self._configured_prefix(invoice)
+        return f"{invoice.seller_id}/{invoice.type.value}"
+
+    def _configured_prefix(self, invoice: Invoice) -> str:
         if invoice.type is InvoiceType.CREDIT_NOTE:
             return self.settings.credit_note_number_prefix
         return self.settings.invoice_number_prefix
+
+    def _prefix(self, invoice: Invoice, sellers: Mapping[str, RegisteredSeller]) -> str:
+        registered = None if invoice.seller_id is None else sellers.get(invoice.seller_id)
+        if registered is None:
+            return self._configured_prefix(invoice)
+        if invoice.type is InvoiceType.CREDIT_NOTE:
+            return registered.credit_note_number_prefix
+        return registered.invoice_number_prefix
+
+    def _seller_at_numbering(
+        self, invoice: Invoice, sellers: Mapping[str, RegisteredSeller]
+    ) -> Invoice:
+        """An invoice with its seller as stored when its number is taken; a credit note
+        keeps its invoice's."""
+        if invoice.type is InvoiceType.CREDIT_NOTE or invoice.seller_id is None:
+            return invoice
+        if invoice.seller_id == DEFAULT_SELLER_ID:
+            return replace(invoice, seller=self.settings.seller.as_seller())
+        registered = sellers.get(invoice.seller_id)
+        return invoice if registered is None else replace(invoice, seller=registered.seller)
 
     def finish(self, numbers: Numbers | None) -> Numbered:
         """The batch's values once `numbers` (None when nothing closes) are taken."""
@@ -198,9 +238,10 @@ class Batch:
                 return invoice
             done = filled_by_identity.get(id(invoice))
             if done is None:
+                assert numbers is not None
                 number, closed_at, issue_date = assigned
-                done = filled_by_identity[id(invoice)] = number_invoice(
-                    invoice, number, closed_at, issue_date
+                done = filled_by_identity[id(invoice)] = self._seller_at_numbering(
+                    number_invoice(invoice, number, closed_at, issue_date), numbers.sellers
                 )
             return done
 
@@ -232,9 +273,11 @@ class Batch:
         taken: dict[str, int] = {}
         numbered: dict[str, tuple[str, datetime, date]] = {}
         for invoice_id in self._closing:
-            prefix = self._prefix(self.invoices[invoice_id])
-            sequence = numbers.first[prefix] + taken.get(prefix, 0)
-            taken[prefix] = taken.get(prefix, 0) + 1
+            invoice = self.invoices[invoice_id]
+            series = self.series(invoice)
+            sequence = numbers.first[series] + taken.get(series, 0)
+            taken[series] = taken.get(series, 0) + 1
+            prefix = self._prefix(invoice, numbers.sellers)
             number = invoice_number(prefix, numbers.issue_date.year, sequence)
             numbered[invoice_id] = (number, numbers.taken_at, numbers.issue_date)
         return numbered

@@ -60,7 +60,9 @@ async def commit(connection: Executor, batch: Batch) -> Writes:
         first, taken_at = await numbers.take_numbers(
             connection, counts, lambda moment: moment.astimezone(timezone).year
         )
-        taken = Numbers(first, taken_at, taken_at.astimezone(timezone).date())
+        # The closing invoices' sellers as stored now, under the series' locks.
+        closing = await sellers.load_sellers(connection, batch.closing_sellers)
+        taken = Numbers(first, taken_at, taken_at.astimezone(timezone).date(), closing)
     writes = batch_writes(batch.finish(taken), batch.settings, batch.now)
     # Changed invoices first: a voided invoice releases rows a new one may take.
     await invoices.update_invoices(connection, writes.numbered.changed_invoices)
