@@ -109,6 +109,11 @@ def _list_operation() -> dict[str, Any]:
             ),
             query("status", {"enum": list(STATUSES)}, "Only the invoices in this status."),
             query(
+                "sellerId",
+                {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                "Only this seller's invoices.",
+            ),
+            query(
                 "limit",
                 {
                     "type": "integer",

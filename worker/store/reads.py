@@ -31,6 +31,7 @@ class InvoiceFilter:
     order_id: str | None = None
     customer_id: str | None = None
     status: str | None = None
+    seller_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ def page_query(
         ("order_id = ${}", only.order_id),
         ("customer ->> 'customerId' = ${}", only.customer_id),
         ("status = ${}", only.status),
+        ("seller_id = ${}", only.seller_id),
     ):
         if value is not None:
             arguments.append(value)
