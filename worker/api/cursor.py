@@ -1,5 +1,7 @@
 """The opaque `after` cursor of a list: base64url of the position where a page ended and
-the filters of its list (a cursor is refused for a list with other filters)."""
+the filters of its list (a cursor is refused for a list with other filters). Not signed:
+what a page shows never depends on it beyond where the page starts, as the reader's sellers
+are applied to every page (worker/store/reads.py)."""
 
 from __future__ import annotations
 
