@@ -23,14 +23,15 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.documents.labels import DocumentLanguage
-from worker.domain.parties import Address, ElectronicAddress, Seller
+from worker.domain.parties import SELLER_ID, Address, ElectronicAddress, Seller
 from worker.domain.tax_categories import has_vat_prefix
 from worker.faults import parse as parse_fault_injection
 from worker.messages.text import text_refusal
 from worker.messages.values import EAS_SCHEMES, CountryCode, PhoneNumber, check_bic, check_iban
 
-_BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")
-"""RFC 6750's b64token, at least 16 characters long."""
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}")
+"""RFC 6750's b64token, at least 16 characters long, without its `=` padding (which
+INVOICER_API_TOKENS uses to give a token its sellers)."""
 _TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 
 _ELECTRONIC_ADDRESS = re.compile(r"(?P<scheme>[0-9A-Z]{2,4}):(?P<id>\S{1,100})")
@@ -245,8 +246,47 @@ def _configured_seller() -> SellerSettings:
         ) from None
 
 
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A bearer token of the read API and the sellers whose invoices it reads (None: every
+    seller's, and those of invoices without a seller)."""
+
+    token: str
+    sellers: frozenset[str] | None = None
+
+
 def _split(tokens: SecretStr) -> tuple[str, ...]:
     return tuple(token.strip() for token in tokens.get_secret_value().split(",") if token.strip())
+
+
+def _api_token(entry: str, position: int) -> ApiToken:
+    """`token` or `token=sellerA|sellerB`; a ValueError naming the entry by its position (never
+    its text: it holds the token)."""
+    token, scoped, sellers = entry.partition("=")
+    token = token.strip()
+    if not _BEARER_TOKEN.fullmatch(token):
+        raise ValueError(
+            f"token {position} (comma-separated): a token is at least 16 of"
+            " A-Z a-z 0-9 - . _ ~ + / (never = , or |), optionally followed by =seller|seller"
+        )
+    if not scoped:
+        return ApiToken(token)
+    ids = [seller.strip() for seller in sellers.split("|")]
+    if not all(SELLER_ID.fullmatch(seller) for seller in ids):
+        raise ValueError(
+            f"token {position} (comma-separated): after = come its sellers, separated by |,"
+            " each 1 to 64 of A-Z a-z 0-9 . _ -"
+        )
+    return ApiToken(token, frozenset(ids))
+
+
+def _api_tokens(tokens: SecretStr) -> tuple[ApiToken, ...]:
+    parsed = tuple(_api_token(entry, n) for n, entry in enumerate(_split(tokens), start=1))
+    sellers_of: dict[str, frozenset[str] | None] = {}
+    for api_token in parsed:
+        if sellers_of.setdefault(api_token.token, api_token.sellers) != api_token.sellers:
+            raise ValueError("a token is listed twice with different sellers")
+    return parsed
 
 
 class DocumentFonts(BaseSettings):
@@ -384,20 +424,18 @@ class Settings(DocumentFonts):
     """Where `invoicer api` serves the read API."""
     api_tokens: SecretStr = SecretStr("")
     """The bearer tokens the read API accepts, comma-separated, each at least 16 of A-Z a-z 0-9 - .
-    _ ~ + /; `invoicer api` refuses to start without one; never shown."""
+    _ ~ + /; `token=sellerA|sellerB` reads only those sellers' invoices, a token alone every
+    invoice; `invoicer api` refuses to start without one; never shown."""
 
     @field_validator("api_tokens")
     @classmethod
     def _api_tokens_are_bearer_tokens(cls, tokens: SecretStr) -> SecretStr:
-        if not all(_BEARER_TOKEN.fullmatch(token) for token in _split(tokens)):
-            raise ValueError(
-                "each token (comma-separated) is at least 16 of A-Z a-z 0-9 - . _ ~ + /"
-            )
+        _api_tokens(tokens)
         return tokens
 
     @property
-    def api_bearer_tokens(self) -> tuple[str, ...]:
-        return _split(self.api_tokens)
+    def api_bearer_tokens(self) -> tuple[ApiToken, ...]:
+        return _api_tokens(self.api_tokens)
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from worker.rows import StoredDocument
 from worker.store.documents import store_documents
@@ -52,3 +54,48 @@ async def store_document(
     finally:
         await connection.close()
     return document
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """An invoice written by store_invoices: what the read API's filters look at."""
+
+    invoice_id: str
+    seller_id: str | None
+    order_id: str
+    customer_id: str
+    status: str
+    created_at: datetime
+
+
+async def store_invoices(database_url: str, invoices: list[Seeded]) -> None:
+    """Each invoice (a draft, or numbered and issued) with its order, as the read API reads it."""
+    connection = await connect(database_url)
+    try:
+        for seeded in invoices:
+            await connection.execute(
+                "INSERT INTO orders (order_id, currency, prices_include_tax, customer, seller_id)"
+                """ VALUES ($1, 'EUR', false, '{"name": "Customer"}', $2)"""
+                " ON CONFLICT DO NOTHING",
+                seeded.order_id,
+                seeded.seller_id,
+            )
+            issued = seeded.status != "draft"
+            await connection.execute(
+                "INSERT INTO invoices (invoice_id, order_id, type, status, invoice_number,"
+                " currency, prices_include_tax, customer, payment_terms_days, issue_date,"
+                " net_amount, tax_amount, gross_amount, tax_breakdown, created_at, seller_id)"
+                " VALUES ($1::uuid, $2, 'invoice', $3, $4, 'EUR', false,"
+                " jsonb_build_object('name', 'Customer', 'customerId', $5::text), 14, $6,"
+                " 0, 0, 0, '[]', $7, $8)",
+                seeded.invoice_id,
+                seeded.order_id,
+                seeded.status,
+                f"INV-{seeded.invoice_id[:8]}" if issued else None,
+                seeded.customer_id,
+                date(2026, 11, 23) if issued else None,
+                seeded.created_at,
+                seeded.seller_id,
+            )
+    finally:
+        await connection.close()

@@ -63,3 +63,14 @@ def test_a_snapshot_of_any_digits_is_a_cursor_or_a_bad_one(
         assert refused.parameter == "after"
     else:
         assert position.snapshot == snapshot
+
+
+def test_a_cursor_of_one_sellers_list_is_refused_for_another_list() -> None:
+    of_b = cursor.encode(MADE, InvoiceFilter(seller_id="seller-b"))
+    assert cursor.decode(of_b, InvoiceFilter(seller_id="seller-b")) == MADE
+    for other in (EVERYTHING, InvoiceFilter(seller_id="seller-a")):
+        with pytest.raises(BadParameter) as refused:
+            cursor.decode(of_b, other)
+        assert refused.value.parameter == "after"
+    with pytest.raises(BadParameter):
+        cursor.decode(cursor.encode(MADE, EVERYTHING), InvoiceFilter(seller_id="seller-b"))

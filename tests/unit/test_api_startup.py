@@ -1,5 +1,5 @@
-"""`invoicer api` refuses to start without tokens, or with a token that cannot be one: one
-line on standard error, exit code 2, and never a token's value."""
+"""`invoicer api` refuses to start without tokens, or with a token that cannot be one (nor
+its sellers): one line on standard error, exit code 2, and never a token's value."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from worker.startup import EXIT_CODE
         (" , ", "INVOICER_API_TOKENS is not set"),
         ("short-secret", "INVOICER_API_TOKENS is not valid"),
         ("a-long-enough-token-1234,has spaces in it !", "INVOICER_API_TOKENS is not valid"),
+        ("a-long-enough-token-1234=", "INVOICER_API_TOKENS is not valid"),
+        ("a-long-enough-token-1234=seller|not a seller", "INVOICER_API_TOKENS is not valid"),
+        ("a-long-enough-token-1234|seller", "INVOICER_API_TOKENS is not valid"),
     ],
 )
 def test_the_api_refuses_to_start_without_tokens(tokens: str | None, named: str) -> None:
@@ -40,3 +43,4 @@ def test_the_api_refuses_to_start_without_tokens(tokens: str | None, named: str)
     for token in (tokens or "").split(","):
         if token.strip():
             assert token.strip() not in run.stderr
+            assert token.partition("=")[0].strip() not in run.stderr

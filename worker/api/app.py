@@ -14,7 +14,7 @@ from aiohttp import web
 
 from worker.api import cursor
 from worker.api.access import route_of
-from worker.api.auth import Tokens, unauthorized
+from worker.api.auth import Tokens, scope_of, unauthorized
 from worker.api.openapi import OPENAPI_PATH, openapi_document
 from worker.api.problems import BadParameter, problem_response
 from worker.api.requests import DOCUMENT_ROUTE, INVOICE_PATH, INVOICES_PATH, list_parameters
@@ -78,14 +78,14 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
 
     async def get_invoice(request: web.Request) -> web.Response:
         invoice_id = request.match_info["invoiceId"]
-        stored = await reads.stored_invoice(pool, invoice_id)
+        stored = await reads.stored_invoice(pool, invoice_id, scope_of(request))
         if stored is None:
             return problem_response(404, f"there is no invoice {invoice_id}")
         return _json(invoice_resource(stored, today()).model_dump_json())
 
     async def list_invoices(request: web.Request) -> web.Response:
         only, limit, after = list_parameters(request.query)
-        page = await reads.page_of_invoices(pool, only, limit, after)
+        page = await reads.page_of_invoices(pool, only, limit, after, scope_of(request))
         body = InvoicePage(
             items=[invoice_resource(stored, today()) for stored in page.invoices],
             next=None if page.next is None else cursor.encode(page.next, only),
@@ -96,7 +96,7 @@ def create_api(settings: Settings, pool: asyncpg.Pool) -> web.Application:
         invoice_id, kind = request.match_info["invoiceId"], request.match_info["kind"]
         if_none_match = request.headers.get(IF_NONE_MATCH)
         check_header(IF_NONE_MATCH, if_none_match)
-        stored = await reads.stored_document(pool, invoice_id, kind)
+        stored = await reads.stored_document(pool, invoice_id, kind, scope_of(request))
         if stored is None:
             return problem_response(
                 404, f"there is no {kind} of invoice {invoice_id} (not yet, or never)"

@@ -1,5 +1,7 @@
 """The opaque `after` cursor of a list: base64url of the position where a page ended and
-the filters of its list (a cursor is refused for a list with other filters)."""
+the filters of its list (a cursor is refused for a list with other filters). Not signed:
+what a page shows never depends on it beyond where the page starts, as the reader's sellers
+are applied to every page (worker/store/reads.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class _Cursor(BaseModel):
     order_id: str | None
     customer_id: str | None
     status: str | None
+    seller_id: str | None = None
 
 
 def encode(position: Position, only: InvoiceFilter) -> str:
@@ -39,6 +42,7 @@ def encode(position: Position, only: InvoiceFilter) -> str:
         order_id=only.order_id,
         customer_id=only.customer_id,
         status=only.status,
+        seller_id=only.seller_id,
     )
     return base64.urlsafe_b64encode(cursor.model_dump_json().encode()).decode().rstrip("=")
 
@@ -53,10 +57,11 @@ def decode(text: str, only: InvoiceFilter) -> Position:
         raise BadParameter(PARAMETER, "not a cursor: pass the `next` of a page") from None
     if not _is_snapshot(cursor.snapshot) or not _is_instant(cursor.created_at):
         raise BadParameter(PARAMETER, "not a cursor: pass the `next` of a page")
-    if (cursor.order_id, cursor.customer_id, cursor.status) != (
+    if (cursor.order_id, cursor.customer_id, cursor.status, cursor.seller_id) != (
         only.order_id,
         only.customer_id,
         only.status,
+        only.seller_id,
     ):
         raise BadParameter(PARAMETER, "the cursor is of a list with other filters")
     return Position(cursor.snapshot, cursor.created_at, cursor.invoice_id)

@@ -85,7 +85,9 @@ def openapi_document() -> dict[str, Any]:
                 SECURITY_SCHEME: {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "One of the tokens in INVOICER_API_TOKENS.",
+                    "description": "One of the tokens in INVOICER_API_TOKENS. A token limited"
+                    " to some sellers reads only their invoices: any other is unknown to it"
+                    " (404) and in no list.",
                 }
             },
         },
@@ -108,6 +110,11 @@ def _list_operation() -> dict[str, Any]:
                 "customerId", {"type": "string", "minLength": 1}, "Only this customer's invoices."
             ),
             query("status", {"enum": list(STATUSES)}, "Only the invoices in this status."),
+            query(
+                "sellerId",
+                {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                "Only this seller's invoices (none for a seller the token may not read).",
+            ),
             query(
                 "limit",
                 {
@@ -176,7 +183,7 @@ _PROBLEM_DESCRIPTIONS = {
     400: "A parameter that cannot be used, or that is not text: not percent-encoded UTF-8,"
     " or holding a character XML 1.0 cannot carry such as NUL (`parameter` names it)",
     401: "No bearer token, or one not accepted",
-    404: "No such invoice or document (yet)",
+    404: "No such invoice or document (yet), or one of a seller the token may not read",
 }
 
 

@@ -10,6 +10,7 @@ from multidict import MultiMapping
 from worker.api import cursor
 from worker.api.problems import BadParameter
 from worker.api.well_formed import parameter_name
+from worker.domain.parties import SELLER_ID
 from worker.messages.outgoing import DOCUMENT_KINDS, InvoiceStatusName
 from worker.store import reads
 
@@ -18,7 +19,7 @@ INVOICE_PATH = "/v1/invoices/{invoiceId}"
 DOCUMENT_ROUTE = INVOICE_PATH + "/{kind:" + "|".join(DOCUMENT_KINDS) + "}"
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 200
-LIST_PARAMETERS = ("orderId", "customerId", "status", "limit", cursor.PARAMETER)
+LIST_PARAMETERS = ("orderId", "customerId", "status", "sellerId", "limit", cursor.PARAMETER)
 STATUSES: tuple[str, ...] = get_args(InvoiceStatusName)
 _LIMIT = re.compile(r"\d{1,3}")
 
@@ -39,9 +40,12 @@ def list_parameters(
     status = query.get("status")
     if status is not None and status not in STATUSES:
         raise BadParameter("status", f"one of {', '.join(STATUSES)}")
+    seller_id = query.get("sellerId")
+    if seller_id is not None and not SELLER_ID.fullmatch(seller_id):
+        raise BadParameter("sellerId", "a seller id: 1 to 64 of A-Z a-z 0-9 . _ -")
     limit_text = query.get("limit", str(DEFAULT_PAGE_LIMIT))
     if not _LIMIT.fullmatch(limit_text) or not 1 <= int(limit_text) <= MAX_PAGE_LIMIT:
         raise BadParameter("limit", f"a whole number from 1 to {MAX_PAGE_LIMIT}")
-    only = reads.InvoiceFilter(query.get("orderId"), query.get("customerId"), status)
+    only = reads.InvoiceFilter(query.get("orderId"), query.get("customerId"), status, seller_id)
     after = query.get(cursor.PARAMETER)
     return only, int(limit_text), None if after is None else cursor.decode(after, only)

@@ -3,6 +3,7 @@ addressed to, the seller who issues it, their addresses. Values, as the invoice 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -57,6 +58,8 @@ class Customer:
 
 DEFAULT_SELLER_ID = "default"
 """The configured seller's id (INVOICER_SELLER_*) among the registered sellers."""
+SELLER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+"""What a seller id is (docs/contract.md, "Many sellers in one worker")."""
 
 
 @dataclass(frozen=True, slots=True)

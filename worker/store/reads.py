@@ -4,7 +4,11 @@ invoices newest first, a document. Read-only; each answer is read in one snapsho
 A list is read in the snapshot of its first page: later pages carry it (in the cursor) and
 see only the invoices that snapshot saw, so that an invoice whose transaction began before
 the first page and committed after it neither slips in between pages already served nor
-is skipped (migration 0006)."""
+is skipped (migration 0006).
+
+Each read takes `sellers`, the sellers whose invoices the reader may see (None: every
+invoice, also those without a seller): an invoice of another seller is not there for it,
+on every page whatever its cursor says, as an unknown one (docs/contract.md, "Read API")."""
 
 from __future__ import annotations
 
@@ -31,6 +35,11 @@ class InvoiceFilter:
     order_id: str | None = None
     customer_id: str | None = None
     status: str | None = None
+    seller_id: str | None = None
+
+
+Sellers = frozenset[str] | None
+"""The sellers whose invoices a reader may see; None: every invoice."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,29 +75,36 @@ def invoice_key(invoice_id: str) -> uuid.UUID | None:
     return key if str(key) == invoice_id else None
 
 
-async def stored_invoice(pool: asyncpg.Pool, invoice_id: str) -> StoredInvoice | None:
-    """The invoice with its documents; None when there is none (or the id is no uuid)."""
+async def stored_invoice(
+    pool: asyncpg.Pool, invoice_id: str, sellers: Sellers
+) -> StoredInvoice | None:
+    """The invoice with its documents; None when there is none (or the id is no uuid, or the
+    invoice is not of `sellers`)."""
     if (key := invoice_key(invoice_id)) is None:
         return None
     async with read_only(pool) as connection:
         headers = await connection.fetch(
-            f"SELECT {HEADER_COLUMNS} FROM invoices WHERE invoice_id = $1", key
+            f"SELECT {HEADER_COLUMNS} FROM invoices WHERE invoice_id = $1"
+            " AND ($2::text[] IS NULL OR seller_id = ANY($2::text[]))",
+            key,
+            _seller_array(sellers),
         )
         found = await _with_lines_and_documents(connection, headers)
     return found[0] if found else None
 
 
 async def page_of_invoices(
-    pool: asyncpg.Pool, only: InvoiceFilter, limit: int, after: Position | None
+    pool: asyncpg.Pool, only: InvoiceFilter, limit: int, after: Position | None, sellers: Sellers
 ) -> Page:
-    """At most `limit` invoices, newest first (by creation, then id), after `after`."""
+    """At most `limit` invoices of `sellers`, newest first (by creation, then id), after
+    `after`."""
     async with read_only(pool) as connection:
         snapshot: str = (
             after.snapshot
             if after is not None
             else await connection.fetchval("SELECT pg_current_snapshot()::text")
         )
-        statement, arguments = page_query(only, limit + 1, snapshot, after)
+        statement, arguments = page_query(only, limit + 1, snapshot, after, sellers)
         headers = await connection.fetch(statement, *arguments)
         invoices = await _with_lines_and_documents(connection, headers[:limit])
     if len(headers) <= limit:
@@ -98,10 +114,10 @@ async def page_of_invoices(
 
 
 def page_query(
-    only: InvoiceFilter, limit: int, snapshot: str, after: Position | None
+    only: InvoiceFilter, limit: int, snapshot: str, after: Position | None, sellers: Sellers
 ) -> tuple[str, list[Any]]:
     """The statement reading a page's invoice headers, and its arguments: only the filters
-    given, so that each uses its index."""
+    given, so that each uses its index, and always the reader's sellers."""
     conditions = [
         "(created_xid IS NULL OR pg_visible_in_snapshot(created_xid, $1::text::pg_snapshot))"
     ]
@@ -110,6 +126,8 @@ def page_query(
         ("order_id = ${}", only.order_id),
         ("customer ->> 'customerId' = ${}", only.customer_id),
         ("status = ${}", only.status),
+        ("seller_id = ${}", only.seller_id),
+        *_seller_condition(sellers),
     ):
         if value is not None:
             arguments.append(value)
@@ -123,6 +141,20 @@ def page_query(
         f" ORDER BY created_at DESC, invoice_id DESC LIMIT {int(limit)}"
     )
     return statement, arguments
+
+
+def _seller_condition(sellers: Sellers) -> list[tuple[str, str | list[str]]]:
+    """The condition that keeps a page to the reader's sellers (none for every invoice): one
+    seller by the index of a seller's invoices, several as any of them."""
+    if sellers is None:
+        return []
+    if len(sellers) == 1:
+        return [("seller_id = ${}", next(iter(sellers)))]
+    return [("seller_id = ANY(${}::text[])", sorted(sellers))]
+
+
+def _seller_array(sellers: Sellers) -> list[str] | None:
+    return None if sellers is None else sorted(sellers)
 
 
 async def _with_lines_and_documents(
@@ -147,15 +179,20 @@ async def _with_lines_and_documents(
     return [StoredInvoice(invoice, documents.get(invoice.invoice_id, [])) for invoice in invoices]
 
 
-async def stored_document(pool: asyncpg.Pool, invoice_id: str, kind: str) -> StoredDocument | None:
+async def stored_document(
+    pool: asyncpg.Pool, invoice_id: str, kind: str, sellers: Sellers
+) -> StoredDocument | None:
     """A document's description, without its bytes (documents.document_content); None when
-    the invoice has none of this kind (yet), or the id is no uuid."""
+    the invoice has none of this kind (yet), or the id is no uuid, or the invoice is not of
+    `sellers`."""
     if (key := invoice_key(invoice_id)) is None:
         return None
     record = await pool.fetchrow(
         "SELECT kind, media_type, sha256, size FROM invoice_documents"
-        " WHERE invoice_id = $1 AND kind = $2",
+        " WHERE invoice_id = $1 AND kind = $2 AND ($3::text[] IS NULL OR EXISTS ("
+        "SELECT FROM invoices WHERE invoices.invoice_id = $1 AND seller_id = ANY($3::text[])))",
         key,
         kind,
+        _seller_array(sellers),
     )
     return None if record is None else stored_document_of(record)
