@@ -11,7 +11,6 @@ from aiokafka.errors import TopicAlreadyExistsError
 from worker.kafka_client import client_options
 from worker.settings import Settings
 
-
 _CONFIGS = {"sellers": {"cleanup.policy": "compact"}}
 """Per `Topics` field: the sellers topic keeps each seller's last event."""
 

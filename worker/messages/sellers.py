@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StringConstraints
 
-from worker.domain.parties import DEFAULT_SELLER_ID, Address, Seller
+from worker.domain.parties import DEFAULT_SELLER_ID, SELLER_ID, Address, Seller
 from worker.domain.sellers import RegisteredSeller
 from worker.domain.tax_categories import has_vat_prefix
 from worker.messages.orders import ElectronicAddressData, LanguageTag
@@ -18,8 +18,6 @@ from worker.messages.values import (
     check_bic,
     check_iban,
 )
-
-SELLER_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 
 
 def _not_the_configured_seller(seller_id: str) -> str:
@@ -37,7 +35,7 @@ def _with_country_prefix(vat_id: str) -> str:
     return vat_id
 
 
-SellerId = Annotated[str, StringConstraints(pattern=SELLER_ID_PATTERN)]
+SellerId = Annotated[str, StringConstraints(pattern=f"^{SELLER_ID.pattern}$")]
 """1..64 of A-Z a-z 0-9 . _ -"""
 _Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 _Prefix = Annotated[str, StringConstraints(min_length=1, max_length=20)]
