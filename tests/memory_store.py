@@ -71,10 +71,14 @@ class MemoryStore:
             },
             inbox=dict(self.inbox),
             sellers={
-                seller_id: self.sellers[seller_id]
-                for need in needs
-                for seller_id in need.sellers
-                if seller_id in self.sellers
+                seller_id: seller
+                for seller_id, seller in self.sellers.items()
+                if seller_id in {name for need in needs for name in need.sellers}
+                or any(
+                    self.orders[o].details.seller_id == seller_id
+                    for o in all_orders
+                    if o in self.orders
+                )
             },
         )
         for item in items:

@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from worker.batch import Batch, Numbers
+from worker.domain.parties import DEFAULT_SELLER_ID
 from worker.handlers import Needs
 from worker.publishing.batch_writes import Writes, batch_writes
 from worker.rows import EventKey
@@ -35,15 +36,16 @@ async def begin(
     all_orders = {*(order_id for need in needs for order_id in need.orders), *with_invoices}
     await orders.lock_orders(connection, all_orders)
     loaded = await invoices.load_invoices(connection, with_invoices)
+    loaded_orders = await orders.load_orders(connection, all_orders)
+    named = {seller_id for need in needs for seller_id in need.sellers}
+    named |= {o.details.seller_id for o in loaded_orders.values() if o.details.seller_id}
     return Batch(
         settings=settings,
         now=now,
-        orders=await orders.load_orders(connection, all_orders),
+        orders=loaded_orders,
         invoices={invoice.invoice_id: invoice for invoice in loaded},
         inbox=await inbox.load_inbox(connection, event_keys),
-        sellers=await sellers.load_sellers(
-            connection, {seller_id for need in needs for seller_id in need.sellers}
-        ),
+        sellers=await sellers.load_sellers(connection, named - {DEFAULT_SELLER_ID}),
     )
 
 

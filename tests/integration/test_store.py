@@ -407,8 +407,8 @@ async def test_a_seller_comes_back_as_saved_and_the_last_one_stands(
             "Koffie B.V.",
             "NL987654321B01",
             Address("Kade 3", None, "Amsterdam", "1011 AB", None, "NL"),
+            language="nl",
         ),
-        language="nl",
         payment_terms_days=30,
         invoice_number_prefix="KB",
     )

@@ -270,11 +270,40 @@ _charges = st.lists(
 
 def _charged(draw: st.DrawFn, event: dict[str, Any]) -> dict[str, Any]:
     """The order, now and then with allowances and charges: some that change ones already
-    invoiced, some beyond what the rows can take."""
+    invoiced, some beyond what the rows can take; now and then of a registered seller (or
+    of one not registered yet)."""
     if draw(st.integers(0, 2)) == 0:
         event["data"]["allowances"] = draw(_allowances)
         event["data"]["charges"] = draw(_charges)
+    if draw(st.integers(0, 3)) == 0:
+        event["data"]["sellerId"] = draw(st.sampled_from(SELLER_IDS))
     return event
+
+
+SELLER_IDS = ["merchant-b", "merchant-c"]
+
+
+def _seller_updated(draw: st.DrawFn, event_id: str) -> dict[str, Any]:
+    seller_id = draw(st.sampled_from(SELLER_IDS))
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "/merchants",
+        "type": "seller-updated",
+        "data": {
+            "sellerId": seller_id,
+            "name": draw(st.sampled_from(["Koffie B.V.", "Koffie & Co"])),
+            "vatId": "NL987654321B01",
+            "address": {
+                "line1": "Kade 3",
+                "city": "Amsterdam",
+                "postalCode": "1011 AB",
+                "country": "NL",
+            },
+            "invoiceNumberPrefix": draw(st.sampled_from(["KB", "KC"])),
+            **draw(st.sampled_from([{}, {"paymentTermsDays": 30}])),
+        },
+    }
 
 
 _credited_charges = st.sampled_from([{}, {}, {"charges": ["shipping"]}, {"charges": ["fee"]}])
@@ -341,6 +370,7 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                     "refund",
                     "return",
                     "return",
+                    "seller",
                     "copy",
                     "bad",
                 ]
@@ -439,6 +469,8 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any] | bytes]:
                 draw(_returned_rows(billed.get(returned_order, set()))),
                 **draw(_credited_charges),
             )
+        elif kind == "seller":
+            event = _seller_updated(draw, event_id)
         elif kind == "copy" and events:
             events.append(draw(st.sampled_from(events)))
             continue

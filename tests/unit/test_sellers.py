@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.memory_store import MemoryStore, dead_letters, records_of
+from tests.builders import command, order
+from tests.memory_store import MemoryStore, dead_letters, outgoing, records_of, results
+from tests.sellers import SELLER
 from worker.decisions import Record
 from worker.settings import Settings
 
@@ -39,7 +41,7 @@ def test_a_registered_seller_is_stored_with_its_defaults() -> None:
     registered = store.sellers["merchant-b"]
     assert registered.seller.name == "Koffiebranderij B.V."
     assert registered.seller.iban == "NL91ABNA0417164300"
-    assert (registered.language, registered.payment_terms_days) == ("nl", 30)
+    assert (registered.seller.language, registered.payment_terms_days) == ("nl", 30)
     assert (registered.invoice_number_prefix, registered.credit_note_number_prefix) == (
         "KB",
         "CN",
@@ -97,3 +99,121 @@ def test_a_record_without_a_value_removes_no_seller() -> None:
 
     assert "merchant-b" in store.sellers
     assert dead_letters(store) == []
+
+
+# Orders of a registered seller.
+
+
+def seller_order(
+    event_id: str, seller_id: str | None, rows: list[tuple[str, str, str]]
+) -> dict[str, Any]:
+    event = order(event_id, "o-1" if seller_id is None else f"o-{seller_id}", rows)
+    if seller_id is not None:
+        event["data"]["sellerId"] = seller_id
+    return event
+
+
+def closed_invoices(store: MemoryStore) -> list[dict[str, Any]]:
+    return outgoing(store, "invoice-closed")
+
+
+def test_each_seller_numbers_its_invoices_in_its_own_series_with_its_own_defaults() -> None:
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+
+    store.run(
+        records_of(
+            [
+                seller_order("e-1", "merchant-b", [("r1", "1", "10.00")]),
+                seller_order("e-2", None, [("r1", "1", "10.00")]),
+                seller_order("e-3", "merchant-b", [("r2", "1", "5.00")]),
+            ]
+        )
+    )
+
+    closed = closed_invoices(store)
+    assert [(c["sellerId"], c["invoiceNumber"]) for c in closed] == [
+        ("merchant-b", "KB-2026-000001"),
+        ("default", "INV-2026-000001"),
+        ("merchant-b", "KB-2026-000002"),
+    ]
+    assert closed[0]["seller"]["name"] == "Koffiebranderij B.V."
+    assert closed[1]["seller"]["name"] == SELLER.name
+    # the seller's payment terms where the order states none: 30 days, not the default 14
+    assert (closed[0]["dueDate"], closed[1]["dueDate"]) == ("2026-12-23", "2026-12-07")
+
+
+def test_an_order_of_an_unknown_seller_is_invoiced_once_replayed_after_its_registration() -> None:
+    store = MemoryStore(Settings(seller=SELLER))
+    early = seller_order("e-1", "merchant-b", [("r1", "1", "10.00")])
+
+    store.run(records_of([early]))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    store.run(records_of([early]))
+
+    assert dead_letters(store) == [
+        ("unknown-seller", {"sellerId": ["unknown seller 'merchant-b'"]})
+    ]
+    assert [c["invoiceNumber"] for c in closed_invoices(store)] == ["KB-2026-000001"]
+
+
+def test_an_invoice_takes_its_seller_as_stored_when_its_number_is_taken() -> None:
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    draft = seller_order("e-1", "merchant-b", [("r1", "1", "10.00")])
+    draft["data"]["invoicing"] = {"autoClose": False}
+    store.run(records_of([draft]))
+    [invoice_id] = list(store.invoices)
+
+    store.run(
+        records_of(
+            [
+                seller_updated(
+                    "s-2", **{**SELLER_B, "name": "Koffie & Co", "invoiceNumberPrefix": "KC"}
+                ),
+                command("c-1", "close", invoiceId=invoice_id),
+            ]
+        )
+    )
+
+    [closed] = closed_invoices(store)
+    assert (closed["seller"]["name"], closed["invoiceNumber"]) == ("Koffie & Co", "KC-2026-000001")
+
+
+def test_an_orders_seller_cannot_change_once_its_rows_are_invoiced() -> None:
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    store.run(records_of([seller_order("e-1", "merchant-b", [("r1", "1", "10.00")])]))
+
+    moved = seller_order("e-2", "merchant-b", [("r2", "1", "10.00")])
+    del moved["data"]["sellerId"]  # absent: the configured seller
+    store.run(records_of([moved]))
+
+    assert dead_letters(store) == [
+        ("conflict", {"sellerId": ["cannot change once rows of the order are invoiced"]})
+    ]
+
+
+def test_a_create_names_a_known_seller_and_the_orders_own() -> None:
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    draft = seller_order("e-1", "merchant-b", [("r1", "1", "10.00")])
+    draft["data"]["invoicing"] = {"autoClose": False}
+    store.run(records_of([draft, order("e-2", "o-2", [("r1", "1", "1.00")], autoClose=False)]))
+
+    store.run(
+        records_of(
+            [
+                command("c-1", "create", orderId="o-merchant-b", sellerId="nobody"),
+                command("c-2", "create", orderId="o-merchant-b", sellerId="default"),
+                command("c-3", "create", orderId="o-merchant-b", sellerId="merchant-b"),
+            ]
+        )
+    )
+
+    answers = [(r["ok"], r.get("errors")) for r in results(store)]
+    assert answers == [
+        (False, {"sellerId": ["unknown seller 'nobody'"]}),
+        (False, {"sellerId": ["the order's invoices are issued by 'merchant-b'"]}),
+        (True, None),
+    ]

@@ -62,7 +62,10 @@ def render_documents(
     customer's language or `default_language`; the same invoice always gives the same
     bytes. `reference_number` is the number of a credit note's invoice. `fallback_fonts`
     draw what the bundled fonts cannot (by default INVOICER_DOCUMENT_FONTS)."""
-    language = document_language(invoice.customer.language, default_language)
+    seller_language = None if invoice.seller is None else invoice.seller.language
+    language = document_language(
+        invoice.customer.language, document_language(seller_language, default_language)
+    )
     fonts = configured_fonts() if fallback_fonts is None else fallback_fonts
     reason = unavailable_reason(invoice)
     if reason is not None:

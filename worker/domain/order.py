@@ -27,6 +27,8 @@ class OrderDetails:
     purchase: Purchase = field(default_factory=Purchase)
     delivery: str = "email"
     """How the customer hears of its invoices: "email", "sms" or "none"."""
+    seller_id: str | None = None
+    """Who issues its invoices: "default" is the configured seller; None: none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,8 @@ def apply_order_message(
             errors["currency"] = [why]
         if details.prices_include_tax != order.details.prices_include_tax:
             errors["pricesIncludeTax"] = [why]
+    if order.held_row_ids and details.seller_id != order.details.seller_id:
+        errors["sellerId"] = [INVOICED_ORDER_CHANGED]
     upserted: list[OrderRow] = []
     next_position = len(order.rows)
     for index, incoming in enumerate(rows):

@@ -76,6 +76,8 @@ class Seller:
     electronic_address: ElectronicAddress | None = None
     iban: str | None = None
     bic: str | None = None
+    language: str | None = None
+    """A registered seller's: its documents' language for customers that state none."""
 
 
 @dataclass(frozen=True, slots=True)

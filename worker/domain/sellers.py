@@ -12,8 +12,6 @@ from worker.domain.parties import Seller
 class RegisteredSeller:
     seller_id: str
     seller: Seller
-    language: str | None = None
-    """The documents' language for customers that state none; None: the configured one."""
     payment_terms_days: int | None = None
     """Payment terms where the order states none; None: the configured ones."""
     invoice_number_prefix: str = "INV"

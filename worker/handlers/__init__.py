@@ -52,7 +52,11 @@ class Route:
 
 
 def _order_needs(data: OrderCompleted) -> Needs:
-    return Needs(orders=(data.order_id,))
+    return Needs(orders=(data.order_id,), sellers=_named(data.seller_id))
+
+
+def _named(seller_id: str | None) -> tuple[str, ...]:
+    return () if seller_id is None else (seller_id,)
 
 
 def _seller_needs(data: SellerUpdated) -> Needs:
@@ -64,7 +68,7 @@ def _return_needs(data: OrderReturned) -> Needs:
 
 
 def _create_needs(command: CreateInvoice) -> Needs:
-    return Needs(orders_with_invoices=(command.order_id,))
+    return Needs(orders_with_invoices=(command.order_id,), sellers=_named(command.seller_id))
 
 
 def _action_needs(command: InvoiceCommandData) -> Needs:

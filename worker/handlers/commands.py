@@ -46,7 +46,7 @@ from worker.domain.lifecycle import (
 )
 from worker.domain.order import Order
 from worker.domain.rules import RuleViolation
-from worker.handlers.drafts import new_draft
+from worker.handlers.drafts import UnknownSeller, issuing_seller, new_draft
 from worker.messages import (
     CloseInvoice,
     CreateInvoice,
@@ -146,6 +146,7 @@ def create(
     view: View, event: InvoiceCommandEvent, command: CreateInvoice
 ) -> tuple[Change, tuple[str, ...]]:
     order = _order(view, command.order_id)
+    seller_id = _named_seller(view, order, command.seller_id)
     check_due_date(command.due_date, _today(view))
     if command.type == InvoiceType.CREDIT_NOTE.value:
         assert command.reference_invoice_id is not None
@@ -182,8 +183,24 @@ def create(
         reference,
         note=command.note,
         due=command.due_date,
+        seller_id=seller_id,
     )
     return create_invoice(draft, close=command.close, reference=reference), ()
+
+
+def _named_seller(view: View, order: Order, stated: str | None) -> str | None:
+    """The seller a `create` names: a known one, and the order's where it has one."""
+    if stated is None:
+        return None
+    try:
+        issuing_seller(view, stated)
+    except UnknownSeller as unknown:
+        raise RuleViolation("sellerId", str(unknown)) from None
+    if order.details.seller_id not in (None, stated):
+        raise RuleViolation(
+            "sellerId", f"the order's invoices are issued by {order.details.seller_id!r}"
+        )
+    return stated
 
 
 def _invoice_content(

@@ -9,7 +9,7 @@ from worker.domain.amounts import NegativeBase, TaxTreatment, line_amount
 from worker.domain.invoice import OrderRow, build_invoice_content, row_fields
 from worker.domain.lifecycle import Change, create_invoice
 from worker.domain.order import Order, OrderConflict, OrderDetails, apply_order_message
-from worker.handlers.drafts import new_draft, notified
+from worker.handlers.drafts import UnknownSeller, issuing_seller, new_draft, notified
 from worker.handlers.rejections import dead_letter, event_rejection
 from worker.messages import OrderCompleted, OrderCompletedEvent, RejectReason, stable_event_id
 
@@ -45,6 +45,19 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
                 "A stated lineTotal does not match its line amount.",
             ),
         )
+    try:
+        seller_id = issuing_seller(view, data.seller_id)
+    except UnknownSeller as unknown:
+        return dead_letter(
+            record,
+            event_rejection(
+                event,
+                RejectReason.UNKNOWN_SELLER,
+                {"sellerId": [str(unknown)]},
+                "The order names a seller not registered (yet); sent again once a"
+                " seller-updated registers it, it is invoiced.",
+            ),
+        )
     details = OrderDetails(
         data.order_code,
         data.currency,
@@ -52,6 +65,7 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
         data.customer.customer(),
         data.purchase(),
         data.invoicing.delivery,
+        seller_id,
     )
     rows = [
         OrderRow(

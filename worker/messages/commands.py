@@ -16,7 +16,13 @@ from pydantic import (
 from pydantic.networks import validate_email
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from worker.messages.orders import MAX_ROWS, ChargeIds, CustomerDetails, duplicate_ids
+from worker.messages.orders import (
+    MAX_ROWS,
+    ChargeIds,
+    CustomerDetails,
+    SellerId,
+    duplicate_ids,
+)
 from worker.messages.values import (
     MAX_WHOLE_NUMBER,
     NOT_ROUNDED,
@@ -117,6 +123,8 @@ class CreateInvoice(InvoiceCommandData):
     row_ids: Omittable[RowIds] = None
     lines: Omittable[LinesToCredit] = None
     """A credit note's quantities of the reference's lines, instead of `rowIds`."""
+    seller_id: Omittable[SellerId] = None
+    """Who issues the invoice; must be the order's seller where the order names one."""
     charges: Omittable[ChargeIds] = None
     """A credit note's order-level charges of the reference, credited whole, by chargeId.
     None: every charge not credited yet when no `rowIds` or `lines` are named either."""

@@ -21,7 +21,14 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from worker.domain.amounts import TaxTreatment, default_tax_category
 from worker.domain.invoice import Adjustment, AdjustmentKind
 from worker.domain.money import minor_units
-from worker.domain.parties import Address, Customer, ElectronicAddress, Purchase, delivered_to
+from worker.domain.parties import (
+    SELLER_ID,
+    Address,
+    Customer,
+    ElectronicAddress,
+    Purchase,
+    delivered_to,
+)
 from worker.domain.reason_codes import ALLOWANCE_REASON_CODES, CHARGE_REASON_CODES
 from worker.domain.tax_categories import (
     Subject,
@@ -50,6 +57,8 @@ from worker.messages.values import (
 )
 
 MAX_ROWS = 1000
+SellerId = Annotated[str, StringConstraints(pattern=f"^{SELLER_ID.pattern}$")]
+"""1..64 of A-Z a-z 0-9 . _ -"""
 MAX_ADJUSTMENTS = 100
 
 Delivery = Literal["email", "sms", "none"]
@@ -254,6 +263,9 @@ class Invoicing(MessageModel):
 class OrderCompleted(MessageModel):
     order_id: Identifier
     order_code: Omittable[Annotated[str, StringConstraints(max_length=20)]] = None
+    seller_id: Omittable[SellerId] = None
+    """Who issues its invoices (a registered seller, or "default"); None: the configured
+    seller, if any."""
     currency: CurrencyCode
     prices_include_tax: StrictBool = False
     customer: CustomerData

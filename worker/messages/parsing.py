@@ -44,6 +44,9 @@ class RejectReason(StrEnum):
     UNKNOWN_TYPE = "unknown-type"
     VALIDATION = "validation"
     CONFLICT = "conflict"
+    UNKNOWN_SELLER = "unknown-seller"
+    """The order names a seller no seller-updated registered (yet): sent again once it is
+    registered, it is invoiced."""
     PROCESSING_ERROR = "processing-error"
     """Not in the contract's list: a valid record that kept failing for a reason no retry
     cured (a defect of the worker, not of the record). Sending it back after the fix

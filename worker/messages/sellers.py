@@ -4,10 +4,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StringConstraints
 
-from worker.domain.parties import DEFAULT_SELLER_ID, SELLER_ID, Address, Seller
+from worker.domain.parties import DEFAULT_SELLER_ID, Address, Seller
 from worker.domain.sellers import RegisteredSeller
 from worker.domain.tax_categories import has_vat_prefix
-from worker.messages.orders import ElectronicAddressData, LanguageTag
+from worker.messages.orders import ElectronicAddressData, LanguageTag, SellerId
 from worker.messages.values import (
     NOT_ROUNDED,
     CountryCode,
@@ -35,8 +35,6 @@ def _with_country_prefix(vat_id: str) -> str:
     return vat_id
 
 
-SellerId = Annotated[str, StringConstraints(pattern=f"^{SELLER_ID.pattern}$")]
-"""1..64 of A-Z a-z 0-9 . _ -"""
 _Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 _Prefix = Annotated[str, StringConstraints(min_length=1, max_length=20)]
 
@@ -101,8 +99,8 @@ class SellerUpdated(MessageModel):
                 else self.electronic_address.electronic_address(),
                 iban=self.iban,
                 bic=self.bic,
+                language=self.language,
             ),
-            language=self.language,
             payment_terms_days=self.payment_terms_days,
             invoice_number_prefix=self.invoice_number_prefix,
             credit_note_number_prefix=self.credit_note_number_prefix,

@@ -32,7 +32,7 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
     ids = list(set(order_ids))
     records = await connection.fetch(
         "SELECT order_id, order_code, currency, prices_include_tax, customer, purchase,"
-        " delivery, adjustments"
+        " delivery, adjustments, seller_id"
         " FROM orders WHERE order_id = ANY($1::text[])",
         ids,
     )
@@ -44,6 +44,7 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
             customer=customer_of(record["customer"]),
             purchase=purchase_of(record["purchase"]),
             delivery=record["delivery"],
+            seller_id=record["seller_id"],
         )
         for record in records
     }
@@ -127,13 +128,13 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
     await connection.execute(
         """
         INSERT INTO orders (order_id, order_code, currency, prices_include_tax, customer,
-                            purchase, delivery, adjustments)
+                            purchase, delivery, adjustments, seller_id)
         SELECT order_id, order_code, currency, prices_include_tax, customer::jsonb,
-               purchase::jsonb, delivery, adjustments::jsonb
+               purchase::jsonb, delivery, adjustments::jsonb, seller_id
           FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[],
-                      $6::text[], $7::text[], $8::text[])
+                      $6::text[], $7::text[], $8::text[], $9::text[])
                AS t(order_id, order_code, currency, prices_include_tax, customer, purchase,
-                    delivery, adjustments)
+                    delivery, adjustments, seller_id)
         ON CONFLICT (order_id) DO UPDATE SET
             order_code = EXCLUDED.order_code,
             currency = EXCLUDED.currency,
@@ -142,6 +143,7 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
             purchase = EXCLUDED.purchase,
             delivery = EXCLUDED.delivery,
             adjustments = EXCLUDED.adjustments,
+            seller_id = EXCLUDED.seller_id,
             updated_at = now()
         """,
         [order.order_id for order in batch],

@@ -115,6 +115,7 @@ def seller_json(seller: Seller) -> dict[str, Any]:
             "iban": seller.iban,
             "bic": seller.bic,
             "electronicAddress": _electronic_address_json(seller.electronic_address),
+            "language": seller.language,
         }
     )
 
@@ -135,4 +136,5 @@ def seller_of(stored: dict[str, Any]) -> Seller:
         electronic_address=_electronic_address_of(stored.get("electronicAddress")),
         iban=stored.get("iban"),
         bic=stored.get("bic"),
+        language=stored.get("language"),
     )

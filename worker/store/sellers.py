@@ -13,7 +13,6 @@ from worker.store.pool import Executor
 
 def _defaults_json(seller: RegisteredSeller) -> dict[str, Any]:
     return {
-        "language": seller.language,
         "paymentTermsDays": seller.payment_terms_days,
         "invoiceNumberPrefix": seller.invoice_number_prefix,
         "creditNoteNumberPrefix": seller.credit_note_number_prefix,
@@ -33,7 +32,6 @@ async def load_sellers(
         record["seller_id"]: RegisteredSeller(
             seller_id=record["seller_id"],
             seller=seller_of(record["seller"]),
-            language=record["defaults"]["language"],
             payment_terms_days=record["defaults"]["paymentTermsDays"],
             invoice_number_prefix=record["defaults"]["invoiceNumberPrefix"],
             credit_note_number_prefix=record["defaults"]["creditNoteNumberPrefix"],
