@@ -7,6 +7,7 @@ import contextlib
 import re
 import signal
 import subprocess
+from datetime import date, timedelta
 from pathlib import Path
 
 from tests.faults.processes import environment_without_invoicer, invoicer_command
@@ -40,9 +41,11 @@ def test_the_demo_tells_each_invoice_its_events_and_the_close_command(
     assert "\x1b[" not in story
     sections = story.split("\n== ")[1:]
     assert [re.split(r":| \d{4}-", section, maxsplit=1)[0] for section in sections] == [
+        "seller-updated koffiebranderij",
         "order-completed-inclusive",
         "order-completed-intra-community",
         "order-completed-jpy",
+        "order-completed-marketplace",
         "order-completed-vat",
         "order-completed-voucher",
         "order-completed",
@@ -56,9 +59,11 @@ def test_the_demo_tells_each_invoice_its_events_and_the_close_command(
     ]
     numbers = [re.search(r"INV-\d{4}-(\d{6})", section) for section in sections]
     assert [None if n is None else int(n.group(1)) for n in numbers] == [
+        None,
         1,
         2,
         3,
+        None,
         4,
         5,
         6,
@@ -70,31 +75,38 @@ def test_the_demo_tells_each_invoice_its_events_and_the_close_command(
         None,
         7,
     ]
-    vat = sections[3]
+    # A marketplace's merchant, registered first: its own series, name and payment terms
+    merchant = sections[4]
+    assert "invoice ANKER-2026-000001, status open, issued by Koffiebranderij Het Anker" in merchant
+    due = re.search(r"gross 140\.61 EUR  amount due 140\.61, due (\S+)", merchant)
+    assert due is not None
+    # its 30 days to pay from the day it was issued (today, or yesterday past midnight)
+    assert date.fromisoformat(due.group(1)) - date.today() in (timedelta(30), timedelta(29))
+    vat = sections[5]
     assert "VAT     9 %: taxable 73.42, tax 6.61" in vat
     assert "VAT    21 %: taxable 87.75, tax 18.43" in vat
     assert "net 161.17  tax 25.04  gross 186.21 EUR" in vat
     closed, notified = vat.index("-> invoice-closed"), vat.index("-> notification-requested")
     assert closed < notified
     # A 27.90 voucher over 29.98 at 7 % and 249.00 at 19 % (3.00 and 24.90), shipping at 19 %
-    voucher = sections[4]
+    voucher = sections[6]
     assert "allowance Gutschein WINTER10 (10 %) 27.90: 7 % 3.00, 19 % 24.90" in voucher
     assert "charge Versand 4.90: 19 % 4.90" in voucher
     assert "VAT     7 %: taxable 25.21, tax 1.77" in voucher
     assert "VAT    19 %: taxable 192.44, tax 36.56" in voucher
     assert "lines net 237.25  allowances 23.72  charges 4.12" in voucher
     assert "net 217.65  tax 38.33  gross 255.98 EUR" in voucher
-    assert "-> invoice-created" in sections[6]
-    assert "result: ok true, status open" in sections[7]
-    assert "-> notification-requested" in sections[7]
-    assert "500.00 paid, 1026.53 due" in sections[8]
-    assert "reminder 1 by email" in sections[9]
-    assert "-> invoice-overdue" in sections[9]
-    assert "status paid" in sections[10]
-    returned = sections[11]
+    assert "-> invoice-created" in sections[8]
+    assert "result: ok true, status open" in sections[9]
+    assert "-> notification-requested" in sections[9]
+    assert "500.00 paid, 1026.53 due" in sections[10]
+    assert "reminder 1 by email" in sections[11]
+    assert "-> invoice-overdue" in sections[11]
+    assert "status paid" in sections[12]
+    returned = sections[13]
     assert "credit note CN-2026-000001, status open" in returned
     assert "VAT    19 %: taxable 190.00, tax 36.10" in returned
     assert "refund owed on the invoice: 226.10 EUR" in returned
     assert "credit note of 226.10 by email" in returned
-    assert "result: ok true, status paid" in sections[12]
-    assert "0.00 due, 0.00 owed back" in sections[12]
+    assert "result: ok true, status paid" in sections[14]
+    assert "0.00 due, 0.00 owed back" in sections[14]

@@ -32,6 +32,7 @@ ORDER_PREFIX = "order-completed"
 CLOSE_COMMAND = "invoice-command-close.json"
 DRAFT_SAMPLE = "order-completed-draft.json"
 RETURN_SAMPLE = "order-returned.json"
+SELLER_SAMPLE = "seller-updated.json"
 ANSWER_TIMEOUT_SECONDS = 30.0
 QUIET_SECONDS = 0.5
 """How long after its last expected event a step's other events may still come."""
@@ -75,6 +76,7 @@ class Story:
         await producer.start()
         reading = asyncio.create_task(self._read(consumer))
         try:
+            await self._register_seller(producer)
             for name, event in _samples():
                 await self._publish(producer, topics.orders_completed, event)
                 self._order(name, event, await self._answer(event["data"]["orderId"]))
@@ -94,6 +96,22 @@ class Story:
                 await reading
             await producer.stop()
             await consumer.stop()
+
+    async def _register_seller(self, producer: AIOKafkaProducer) -> None:
+        """A marketplace's merchant registered as a seller of its own: its orders are
+        invoiced in its name, in its series."""
+        event = _sample(SELLER_SAMPLE)
+        data = event["data"]
+        await producer.send_and_wait(
+            self._settings.topics.sellers,
+            value=json.dumps(event).encode(),
+            key=data["sellerId"].encode(),
+        )
+        self._write(
+            f"\n== seller-updated {data['sellerId']}: {data['name']}, {data['vatId']},"
+            f" invoices numbered {data['invoiceNumberPrefix']}-…, {data['paymentTermsDays']}"
+            " days to pay\n"
+        )
 
     async def _life_of(
         self, producer: AIOKafkaProducer, order_id: str, invoice_id: str, closing: list[Received]
@@ -224,7 +242,11 @@ class Story:
     def _invoice(self, invoice: dict[str, Any]) -> None:
         number = invoice.get("invoiceNumber") or "(draft, not numbered yet)"
         kind = invoice["type"].replace("-", " ")
-        self._write(f"  {kind} {number}, status {invoice['status']}\n")
+        seller = invoice.get("seller")
+        issued_by = (
+            "" if seller is None else f", issued by {seller['name']} ({invoice['sellerId']})"
+        )
+        self._write(f"  {kind} {number}, status {invoice['status']}{issued_by}\n")
         self._write(
             LINE_ROW.format(
                 no="#", name="item", qty="qty", price="price", disc="disc%", rate="tax%", net="net"

@@ -154,6 +154,7 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
         [json.dumps(purchase_json(order.details.purchase)) for order in batch],
         [order.details.delivery for order in batch],
         [json.dumps([adjustment_json(a) for a in order.adjustments.values()]) for order in batch],
+        [order.details.seller_id for order in batch],
     )
 
 
