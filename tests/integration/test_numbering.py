@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 
@@ -14,6 +15,7 @@ from tests.integration.flows import command_event, order_event, row
 from tests.integration.kafka_client import KafkaClient
 from worker.running import Worker
 from worker.settings import Settings
+from worker.store.numbers import SERIES_LOCK_NAMESPACE
 
 ORDERS = 150
 
@@ -74,3 +76,85 @@ async def test_two_replicas_close_hundreds_of_invoices_without_a_gap_or_a_double
     )
     assert len(per_order) == ORDERS
     assert all(record["lines"] == record["rows"] == 2 for record in per_order)
+
+
+SELLER_ORDERS = 40
+
+
+def seller_event(seller_id: str, prefix: str) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/merchants",
+        "type": "seller-updated",
+        "data": {
+            "sellerId": seller_id,
+            "name": f"Merchant {seller_id}",
+            "vatId": "NL987654321B01",
+            "address": {
+                "line1": "Kade 3",
+                "city": "Amsterdam",
+                "postalCode": "1011 AB",
+                "country": "NL",
+            },
+            "invoiceNumberPrefix": prefix,
+        },
+    }
+
+
+async def test_two_sellers_number_apart_across_replicas_and_neither_waits_for_the_other(
+    kafka: KafkaClient, settings: Settings, db: asyncpg.Connection
+) -> None:
+    """Each seller's series is gap-free in closing order across two replicas, and a
+    seller's series lock held by another transaction holds up that seller's closing only:
+    another seller's invoices close meanwhile."""
+    async with replicas(settings, 2):
+        for seller_id, prefix in (("merchant-a", "A"), ("merchant-b", "B")):
+            await kafka.publish(
+                settings.topics.sellers, seller_event(seller_id, prefix), key=seller_id
+            )
+        await wait_until(db, "SELECT count(*) FROM sellers", 2)
+        async with asyncpg_connection(settings) as holder, holder.transaction():
+            # merchant-a's series locked, as a replica closing its invoices would hold it
+            await holder.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext('merchant-a/invoice'))",
+                SERIES_LOCK_NAMESPACE,
+            )
+            for index in range(SELLER_ORDERS // 2):
+                event = order_event(f"B-{index}", [row("a")], sellerId="merchant-b")
+                await kafka.publish(settings.topics.orders_completed, event, key=uuid.uuid4().hex)
+            await wait_until(
+                db,
+                "SELECT count(*) FROM invoices WHERE seller_id = 'merchant-b'",
+                SELLER_ORDERS // 2,
+            )
+            for index in range(SELLER_ORDERS // 2):
+                event = order_event(f"A-{index}", [row("a")], sellerId="merchant-a")
+                await kafka.publish(settings.topics.orders_completed, event, key=uuid.uuid4().hex)
+            await asyncio.sleep(1)
+            assert (
+                await db.fetchval("SELECT count(*) FROM invoices WHERE seller_id = 'merchant-a'")
+                == 0
+            )
+        await wait_until(db, "SELECT count(*) FROM invoices", SELLER_ORDERS)
+
+    for seller_id, prefix in (("merchant-a", "A"), ("merchant-b", "B")):
+        in_closing_order = await db.fetch(
+            "SELECT invoice_number FROM invoices WHERE seller_id = $1"
+            " ORDER BY closed_at, invoice_number",
+            seller_id,
+        )
+        numbers = [record["invoice_number"] for record in in_closing_order]
+        assert all(number.startswith(f"{prefix}-") for number in numbers)
+        assert [int(n.rsplit("-", 1)[1]) for n in numbers] == list(range(1, SELLER_ORDERS // 2 + 1))
+
+
+@contextlib.asynccontextmanager
+async def asyncpg_connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection, without the worker's session timeouts: it may idle in a
+    transaction as long as the test needs."""
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
