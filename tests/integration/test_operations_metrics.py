@@ -124,11 +124,13 @@ async def test_the_outbox_backlog_and_its_age_are_what_waits_in_the_outbox(
                     outcome="applied",
                 )
                 == 2
+                # A scrape reads the outbox within a time limit, which a busy machine may
+                # exceed: that scrape keeps the last value, a later one brings it up to date.
+                and s.value("invoicer_outbox_backlog_messages") == 4
             ),
-            "both orders applied",
+            "both orders applied, and each closed invoice waiting with its invoice-closed"
+            " and notification-requested",
         )
-        # Each closed invoice waits with its invoice-closed and notification-requested.
-        assert waiting.value("invoicer_outbox_backlog_messages") == 4
         assert await db.fetchval("SELECT count(*) FROM outbox") == 4
         assert waiting.value("invoicer_outbox_oldest_age_seconds") > 0
 
