@@ -16,8 +16,10 @@ from tests.sellers import SELLER
 from tests.unit.test_charges_flow import (
     SHIPPING,
     VOUCHER,
+    credit_note_of,
     dead_letters,
     outgoing,
+    voucher_and_shipping_invoiced,
     with_adjustments,
 )
 from worker.documents.cii import cii_xml
@@ -28,29 +30,9 @@ from worker.settings import Settings
 
 
 def test_a_credit_note_that_names_only_a_charge_credits_only_that_charge() -> None:
-    store = MemoryStore(Settings())
-    store.run(
-        records_of(
-            [with_adjustments(order("e-1", "o-1", [("r1", "2", "10.00")]), [VOUCHER], [SHIPPING])]
-        )
-    )
-    [invoice] = store.invoices.values()
+    store, invoice = voucher_and_shipping_invoiced()
 
-    store.run(
-        records_of(
-            [
-                command(
-                    "c-1",
-                    "create",
-                    orderId="o-1",
-                    type="credit-note",
-                    referenceInvoiceId=invoice.invoice_id,
-                    charges=["ship"],
-                    close=True,
-                )
-            ]
-        )
-    )
+    store.run(records_of([credit_note_of(invoice, charges=["ship"])]))
 
     [result] = results(store)
     assert result["ok"], result

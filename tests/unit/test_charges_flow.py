@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.builders import command, order, returned
 from tests.memory_store import MemoryStore, dead_letters, outgoing, records_of, results
-from worker.domain.lifecycle import InvoiceType
+from worker.domain.lifecycle import Invoice, InvoiceType
 from worker.settings import Settings
 
 
@@ -183,6 +183,20 @@ def test_a_return_refunds_shipping_and_credits_the_voucher_in_proportion() -> No
 
 
 def test_a_create_that_names_nothing_credits_everything_left_charges_too() -> None:
+    store, invoice = voucher_and_shipping_invoiced()
+
+    store.run(records_of([credit_note_of(invoice)]))
+
+    [result] = results(store)
+    assert result["ok"], result
+    notes = [i for i in store.invoices.values() if i.type is InvoiceType.CREDIT_NOTE]
+    assert [n.totals.gross_amount for n in notes] == [invoice.totals.gross_amount]
+    assert store.invoices[invoice.invoice_id].totals.amount_due == 0
+
+
+def voucher_and_shipping_invoiced() -> tuple[MemoryStore, Invoice]:
+    """A store holding an order of two rows at 10.00 with the voucher and the shipping,
+    invoiced and closed."""
     store = MemoryStore(Settings())
     store.run(
         records_of(
@@ -190,24 +204,17 @@ def test_a_create_that_names_nothing_credits_everything_left_charges_too() -> No
         )
     )
     [invoice] = store.invoices.values()
+    return store, invoice
 
-    store.run(
-        records_of(
-            [
-                command(
-                    "c-1",
-                    "create",
-                    orderId="o-1",
-                    type="credit-note",
-                    referenceInvoiceId=invoice.invoice_id,
-                    close=True,
-                )
-            ]
-        )
+
+def credit_note_of(invoice: Invoice, **fields: Any) -> dict[str, Any]:
+    """A `create` closing a credit note of the invoice, naming `fields`."""
+    return command(
+        "c-1",
+        "create",
+        orderId=invoice.order_id,
+        type="credit-note",
+        referenceInvoiceId=invoice.invoice_id,
+        close=True,
+        **fields,
     )
-
-    [result] = results(store)
-    assert result["ok"], result
-    notes = [i for i in store.invoices.values() if i.type is InvoiceType.CREDIT_NOTE]
-    assert [n.totals.gross_amount for n in notes] == [invoice.totals.gross_amount]
-    assert store.invoices[invoice.invoice_id].totals.amount_due == 0
