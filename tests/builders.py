@@ -122,3 +122,22 @@ def closed_invoice_of(
     )
     closed = close_draft(draft, reference=None, today=date(2026, 11, 23)).invoice
     return number_invoice(closed, "INV-2026-000001", TAKEN_AT, date(2026, 11, 23))
+
+
+MERCHANT: dict[str, Any] = {
+    "name": "Koffiebranderij B.V.",
+    "vatId": "NL987654321B01",
+    "address": {"line1": "Kade 3", "city": "Amsterdam", "postalCode": "1011 AB", "country": "NL"},
+}
+"""What a registered seller must state, but its id."""
+
+
+def seller_updated(event_id: str, seller_id: str, **data: Any) -> dict[str, Any]:
+    """A seller-updated event: MERCHANT registered as `seller_id`, `data` added or changed."""
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "/merchants",
+        "type": "seller-updated",
+        "data": {"sellerId": seller_id, **MERCHANT, **data},
+    }

@@ -78,6 +78,8 @@ class Batch:
     """The invoices made or changed, in the order first touched."""
     _stored: set[str] = field(default_factory=set)
     _closing: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    _sellers_at_closing: dict[str, RegisteredSeller] = field(default_factory=dict)
+    """A closing invoice's registered seller as the batch saw it when the invoice closed."""
     _facts: list[tuple[Fact, Cause]] = field(default_factory=list)
     _outcomes: dict[EventKey, tuple[str, Outcome]] = field(default_factory=dict)
 
@@ -159,6 +161,9 @@ class Batch:
         self._touched[invoice.invoice_id] = None
         if invoice.awaits_number and invoice.invoice_id not in self._closing:
             self._closing[invoice.invoice_id] = log_context
+            seller = None if invoice.seller_id is None else self.sellers.get(invoice.seller_id)
+            if seller is not None:
+                self._sellers_at_closing[invoice.invoice_id] = seller
 
     @property
     def saved_orders(self) -> list[Order]:
@@ -213,6 +218,15 @@ class Batch:
             return registered.credit_note_number_prefix
         return registered.invoice_number_prefix
 
+    def _sellers_of(self, invoice: Invoice, numbers: Numbers) -> Mapping[str, RegisteredSeller]:
+        """The sellers an invoice is numbered with: as stored when its number is taken,
+        but a seller this batch changed as it was when the invoice closed (as if each record
+        were a batch of its own)."""
+        if invoice.seller_id not in self._saved_sellers:
+            return numbers.sellers
+        seen = self._sellers_at_closing[invoice.invoice_id]
+        return {**numbers.sellers, seen.seller_id: seen}
+
     def _seller_at_numbering(
         self, invoice: Invoice, sellers: Mapping[str, RegisteredSeller]
     ) -> Invoice:
@@ -241,7 +255,8 @@ class Batch:
                 assert numbers is not None
                 number, closed_at, issue_date = assigned
                 done = filled_by_identity[id(invoice)] = self._seller_at_numbering(
-                    number_invoice(invoice, number, closed_at, issue_date), numbers.sellers
+                    number_invoice(invoice, number, closed_at, issue_date),
+                    self._sellers_of(invoice, numbers),
                 )
             return done
 
@@ -277,7 +292,7 @@ class Batch:
             series = self.series(invoice)
             sequence = numbers.first[series] + taken.get(series, 0)
             taken[series] = taken.get(series, 0) + 1
-            prefix = self._prefix(invoice, numbers.sellers)
+            prefix = self._prefix(invoice, self._sellers_of(invoice, numbers))
             number = invoice_number(prefix, numbers.issue_date.year, sequence)
             numbered[invoice_id] = (number, numbers.taken_at, numbers.issue_date)
         return numbered

@@ -7,10 +7,10 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 
+from tests.builders import seller_updated
 from tests.integration.flows import command_event, order_event, row
 from tests.integration.kafka_client import KafkaClient
 from worker.running import Worker
@@ -81,27 +81,6 @@ async def test_two_replicas_close_hundreds_of_invoices_without_a_gap_or_a_double
 SELLER_ORDERS = 40
 
 
-def seller_event(seller_id: str, prefix: str) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "/merchants",
-        "type": "seller-updated",
-        "data": {
-            "sellerId": seller_id,
-            "name": f"Merchant {seller_id}",
-            "vatId": "NL987654321B01",
-            "address": {
-                "line1": "Kade 3",
-                "city": "Amsterdam",
-                "postalCode": "1011 AB",
-                "country": "NL",
-            },
-            "invoiceNumberPrefix": prefix,
-        },
-    }
-
-
 async def test_two_sellers_number_apart_across_replicas_and_neither_waits_for_the_other(
     kafka: KafkaClient, settings: Settings, db: asyncpg.Connection
 ) -> None:
@@ -111,7 +90,9 @@ async def test_two_sellers_number_apart_across_replicas_and_neither_waits_for_th
     async with replicas(settings, 2):
         for seller_id, prefix in (("merchant-a", "A"), ("merchant-b", "B")):
             await kafka.publish(
-                settings.topics.sellers, seller_event(seller_id, prefix), key=seller_id
+                settings.topics.sellers,
+                seller_updated(str(uuid.uuid4()), seller_id, invoiceNumberPrefix=prefix),
+                key=seller_id,
             )
         await wait_until(db, "SELECT count(*) FROM sellers", 2)
         async with asyncpg_connection(settings) as holder, holder.transaction():

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from opentelemetry import trace
 
 from tests import change_log
-from tests.builders import BACK_OFFICE, SOURCE, command, order, returned
+from tests.builders import BACK_OFFICE, SOURCE, command, order, returned, seller_updated
 from tests.memory_store import MemoryStore, records_of, results
 from tests.sellers import SELLER
 from worker import tracing
@@ -284,26 +284,13 @@ SELLER_IDS = ["merchant-b", "merchant-c"]
 
 
 def _seller_updated(draw: st.DrawFn, event_id: str) -> dict[str, Any]:
-    seller_id = draw(st.sampled_from(SELLER_IDS))
-    return {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "/merchants",
-        "type": "seller-updated",
-        "data": {
-            "sellerId": seller_id,
-            "name": draw(st.sampled_from(["Koffie B.V.", "Koffie & Co"])),
-            "vatId": "NL987654321B01",
-            "address": {
-                "line1": "Kade 3",
-                "city": "Amsterdam",
-                "postalCode": "1011 AB",
-                "country": "NL",
-            },
-            "invoiceNumberPrefix": draw(st.sampled_from(["KB", "KC"])),
-            **draw(st.sampled_from([{}, {"paymentTermsDays": 30}])),
-        },
-    }
+    return seller_updated(
+        event_id,
+        draw(st.sampled_from(SELLER_IDS)),
+        name=draw(st.sampled_from(["Koffie B.V.", "Koffie & Co"])),
+        invoiceNumberPrefix=draw(st.sampled_from(["KB", "KC"])),
+        **draw(st.sampled_from([{}, {"paymentTermsDays": 30}])),
+    )
 
 
 _credited_charges = st.sampled_from([{}, {}, {"charges": ["shipping"]}, {"charges": ["fee"]}])

@@ -5,32 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.builders import command, order
+from tests.builders import command, order, seller_updated
 from tests.memory_store import MemoryStore, dead_letters, outgoing, records_of, results
 from tests.sellers import SELLER
 from worker.decisions import Record
 from worker.settings import Settings
 
 SELLER_B = {
-    "sellerId": "merchant-b",
-    "name": "Koffiebranderij B.V.",
-    "vatId": "NL987654321B01",
-    "address": {"line1": "Kade 3", "city": "Amsterdam", "postalCode": "1011 AB", "country": "NL"},
+    "seller_id": "merchant-b",
     "iban": "NL91 ABNA 0417 1643 00",
     "language": "nl",
     "paymentTermsDays": 30,
     "invoiceNumberPrefix": "KB",
 }
-
-
-def seller_updated(event_id: str, **data: Any) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "/merchants",
-        "type": "seller-updated",
-        "data": data,
-    }
 
 
 def test_a_registered_seller_is_stored_with_its_defaults() -> None:
@@ -217,3 +204,25 @@ def test_a_create_names_a_known_seller_and_the_orders_own() -> None:
         (False, {"sellerId": ["the order's invoices are issued by 'merchant-b'"]}),
         (True, None),
     ]
+
+
+def test_a_seller_changed_later_in_the_batch_leaves_an_invoice_closed_before_as_it_was() -> None:
+    """As if each record were a batch of its own: the invoice takes the seller as it was
+    when the invoice closed, not as the batch leaves it."""
+    changed = seller_updated("s-2", "merchant-b", name="Koffie & Co", invoiceNumberPrefix="KC")
+    closing = seller_order("e-1", "merchant-b", [("r1", "1", "10.00")])
+    together, apart = MemoryStore(Settings()), MemoryStore(Settings())
+    for store in (together, apart):
+        store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+
+    together.run(records_of([closing, changed]))
+    apart.run(records_of([closing]))
+    apart.run(records_of([changed]))
+
+    assert together.outbox == apart.outbox
+    [closed] = closed_invoices(together)
+    assert (closed["invoiceNumber"], closed["seller"]["name"]) == (
+        "KB-2026-000001",
+        "Koffiebranderij B.V.",
+    )
+    assert together.invoices == apart.invoices
