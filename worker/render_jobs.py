@@ -37,9 +37,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any, TypeAlias
 
 import asyncpg
 import structlog
+from asyncpg.pool import PoolConnectionProxy
 
 from worker import metrics
 from worker.documents.labels import DocumentLanguage
@@ -57,9 +59,11 @@ from worker.settings import Settings
 from worker.store import documents, invoices, orders, outbox
 from worker.store.pool import Executor as Connection
 from worker.store.pool import Fault, describe_error, fault_of
-from worker.store.transactions import unit_of_work
+from worker.store.transactions import on_connection, unit_of_work
 
 log = structlog.get_logger(__name__)
+
+PooledConnection: TypeAlias = "PoolConnectionProxy[Any]"
 
 IDLE_POLL_SECONDS = 0.5
 """How long a loop that found nothing to do waits before it looks again."""
@@ -231,7 +235,8 @@ class Renderer:
         and gives the jobs not started back to the queue, in their place."""
         group: _Group | None = None
         try:
-            async with self._pool.acquire() as connection:  # one reset on release, not two
+            # one connection for the group's statements: one reset when it goes back
+            async with self._pool.acquire() as connection:
                 claims = await documents.claim(connection, self._lease_seconds, GROUP_SIZE)
                 if not claims:
                     return False
@@ -239,15 +244,15 @@ class Renderer:
                 group.invoices = await _invoices_of(
                     connection, [claim.job.invoice_id for claim in claims]
                 )
-            self._rendered_at = time.monotonic()
-            while group.pending and not (self._stop is not None and self._stop.is_set()):
-                job = await documents.start(self._pool, group.pending[0], self._lease_seconds)
-                group.pending.pop(0)
-                if job is not None:  # else: no longer this loop's
-                    await self._render_job(group, job)
-                if group.pending:
-                    await self._release_when_due()
-            await self._store(group)
+                self._rendered_at = time.monotonic()
+                while group.pending and not (self._stop is not None and self._stop.is_set()):
+                    job = await documents.start(connection, group.pending[0], self._lease_seconds)
+                    group.pending.pop(0)
+                    if job is not None:  # else: no longer this loop's
+                        await self._render_job(group, job)
+                    if group.pending:
+                        await self._release_when_due()
+                await self._store(group, connection)
         finally:
             if group is not None and (group.pending or group.rendered):
                 await asyncio.shield(self._let_go(group, raising=False))
@@ -347,7 +352,7 @@ class Renderer:
             notifications=len(sent),
         )
 
-    async def _store(self, group: _Group) -> None:
+    async def _store(self, group: _Group, connection: PooledConnection | None = None) -> None:
         """Stores the group's rendered documents in one transaction. Should the database
         refuse them, each job's are stored on their own, and a job whose documents it
         refuses has failed (cause `store`): tried again, then given up, as a rendering."""
@@ -355,7 +360,7 @@ class Renderer:
         if not rendered:
             return
         try:
-            await self._store_together(rendered)
+            await self._store_together(rendered, connection)
             return
         except Exception as error:
             if fault_of(error) is not Fault.RECORD:
@@ -385,11 +390,20 @@ class Renderer:
                 except _RenderFailed as failure:
                     await self._failed(job, failure)
 
-    async def _store_together(self, rendered: list[tuple[RenderJob, RenderedDocuments]]) -> None:
-        """In one transaction, for each job still this loop's: its documents stored, its
-        `invoice-documents-ready` and the notifications waiting for them written to the
-        outbox, the job deleted."""
-        async with unit_of_work(self._pool) as connection:
+    async def _store_together(
+        self,
+        rendered: list[tuple[RenderJob, RenderedDocuments]],
+        on: PooledConnection | None = None,
+    ) -> None:
+        """In one transaction (on `on`, else on a connection of the pool), for each job
+        still this loop's: its documents stored, its `invoice-documents-ready` and the
+        notifications waiting for them written to the outbox, the job deleted."""
+        async with contextlib.AsyncExitStack() as stack:
+            if on is None:
+                connection = await stack.enter_async_context(unit_of_work(self._pool))
+            else:
+                connection = on
+                await stack.enter_async_context(on_connection(on))
             held = await documents.hold(connection, [job for job, _ in rendered])
             mine = [(job, made) for job, made in rendered if job.invoice_id in held]
             if not mine:
