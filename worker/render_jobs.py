@@ -246,7 +246,7 @@ class Renderer:
                 )
                 self._rendered_at = time.monotonic()
                 while group.pending and not (self._stop is not None and self._stop.is_set()):
-                    job = await documents.start(connection, group.pending[0], self._lease_seconds)
+                    job = await documents.start(connection, group.pending[0])
                     group.pending.pop(0)
                     if job is not None:  # else: no longer this loop's
                         await self._render_job(group, job)
@@ -267,6 +267,12 @@ class Renderer:
             try:
                 await asyncio.wait({rendering}, timeout=HOLD_UP_SECONDS)
                 if not rendering.done():  # the rest of the group waits for no hung rendering
+                    log.info(
+                        "rendering held up: the rest of its group let go",
+                        action="render",
+                        rendered=len(group.rendered),
+                        given_back=len(group.pending),
+                    )
                     await self._let_go(group, raising=True)
                 rendered = await rendering
             except _RenderFailed as failure:

@@ -186,13 +186,13 @@ async def test_a_render_job_is_leased_and_a_claim_whose_lease_ran_out_stores_not
 
     await db.execute("UPDATE render_jobs SET not_before = now()")  # the lease ran out
     [second] = await documents.claim(db, 600)
-    late = await documents.start(db, first, 600)
+    late = await documents.start(db, first)
     assert late is not None and late.attempts == 1
-    started = await documents.start(db, second, 600)  # the late renderer started it first
+    started = await documents.start(db, second)  # the late renderer started it first
     assert started is None
     await db.execute("UPDATE render_jobs SET not_before = now()")  # its lease ran out too
     [third] = await documents.claim(db, 600)
-    again = await documents.start(db, third, 600)
+    again = await documents.start(db, third)
     assert again is not None and again.attempts == 2
     async with db.transaction():
         assert await documents.hold(db, [late]) == set()  # the late renderer stores nothing

@@ -123,22 +123,23 @@ async def claim(connection: Executor, lease_seconds: float, limit: int = 1) -> l
     ]
 
 
-async def start(connection: Executor, claim: Claim, lease_seconds: float) -> RenderJob | None:
-    """Counts the claimed job's rendering, about to start, among its `attempts` and leases it
-    for `lease_seconds` from now: the job as this rendering holds it (see `hold`). None when
-    the claim is no longer this renderer's (its lease ran out, and another renderer started
-    or finished the job)."""
+async def start(connection: Executor, claim: Claim) -> RenderJob | None:
+    """Counts the claimed job's rendering, about to start, among its `attempts`: the job as
+    this rendering holds it (see `hold`). None when the claim is no longer this renderer's
+    (its lease ran out, and another renderer started or finished the job). Its lease stays
+    as claimed (what is indexed stays as it is: the row is updated in place): a group's
+    renderings each end within the render timeout, those still to start are given back
+    after HOLD_UP_SECONDS (worker/render_jobs.py), and the lease outlasts the render timeout
+    by a minute."""
     attempts: int | None = await connection.fetchval(
         """
-        UPDATE render_jobs
-           SET attempts = attempts + 1, not_before = now() + make_interval(secs => $4)
+        UPDATE render_jobs SET attempts = attempts + 1
          WHERE invoice_id = $1::uuid AND attempts = $2 AND retried = $3
         RETURNING attempts
         """,
         claim.job.invoice_id,
         claim.job.attempts,
         claim.job.retried,
-        lease_seconds,
     )
     return None if attempts is None else replace(claim.job, attempts=attempts)
 
