@@ -242,8 +242,8 @@ async def test_a_send_is_not_held_up_by_a_group_of_renderings(
     [sent] = await closed(pool, selling, 1)
     renderer = Renderer(selling, pool, process)
     assert await renderer.render_next()  # its documents stored
-    group = await closed(pool, selling, 4)
-    plan_renderings(plan, "ssss")
+    group = await closed(pool, selling, 6)
+    plan_renderings(plan, "ssssss")
     monkeypatch.setattr(renderer_module, "HOLD_UP_SECONDS", 30.0)  # the group goes on whole
     stop = asyncio.Event()
     running = asyncio.create_task(renderer.run(stop))
