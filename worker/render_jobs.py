@@ -325,7 +325,7 @@ class Renderer:
                 "rendering failed, tried again later",
                 action="render",
                 cause=failure.cause,
-                error=repr(failure.__cause__),
+                error=failure.error,
                 attempts=job.attempts,
             )
             retry_after = _retry_after(job.attempts, self._settings.render_retry_after_seconds)
@@ -353,7 +353,7 @@ class Renderer:
             "documents failed for good, notifications sent without them",
             action="render",
             cause=failure.cause,
-            error=repr(failure.__cause__),
+            error=failure.error,
             attempts=job.attempts,
             notifications=len(sent),
         )
@@ -519,6 +519,14 @@ class _RenderFailed(Exception):
         """The `cause` label of invoicer_render_failures_total."""
         self.reason = reason
         """What the documents' failure event and notifications say."""
+
+    @property
+    def error(self) -> str:
+        """The error behind it, for a log line: the database's without the values its
+        message may quote."""
+        if isinstance(self.__cause__, asyncpg.PostgresError):
+            return describe_error(self.__cause__)
+        return repr(self.__cause__)
 
 
 async def _invoices_of(
