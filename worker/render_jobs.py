@@ -292,7 +292,7 @@ class Renderer:
                 await self._store(group)
             finally:
                 async with self._pool.acquire() as connection:
-                    await documents.release(connection, pending)
+                    await documents.give_back(connection, pending)
         except Exception as error:
             if raising:
                 raise

@@ -144,7 +144,7 @@ async def start(connection: Executor, claim: Claim) -> RenderJob | None:
     return None if attempts is None else replace(claim.job, attempts=attempts)
 
 
-async def release(connection: Executor, claims: Sequence[Claim]) -> None:
+async def give_back(connection: Executor, claims: Sequence[Claim]) -> None:
     """Gives the jobs of claims whose rendering never started back to the queue, at the
     place they had (each still this claim's: not started, nor claimed since)."""
     if claims:
