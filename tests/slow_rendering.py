@@ -29,12 +29,18 @@ def render_slowly(invoice: Invoice, reference_number: str | None, language: str)
 RENDER_PLAN = "INVOICER_TEST_RENDER_PLAN"
 """The variable naming the plan file of render_as_planned (render processes inherit it)."""
 FAILS = "x"
+HANGS = "h"
+HANG_SECONDS = 10.0
+SLOW = "s"
+SLOW_SECONDS = 0.6
+"""Less than the renderer's HOLD_UP_SECONDS."""
 
 
 def render_as_planned(invoice: Invoice, reference_number: str | None, language: str) -> Any:
     """Takes the next outcome off the plan file named by RENDER_PLAN: "x" fails as a defect
-    in rendering would, anything else or nothing left renders for real. Notes each
-    rendering's time and outcome in the file's `.log` sibling."""
+    in rendering would, "h" hangs for HANG_SECONDS first, "s" takes SLOW_SECONDS first,
+    anything else or nothing left renders for real. Notes each rendering's time and outcome
+    in the file's `.log` sibling, as it starts."""
     plan = Path(os.environ[RENDER_PLAN])
     outcomes = plan.read_text()
     plan.write_text(outcomes[1:])
@@ -43,6 +49,8 @@ def render_as_planned(invoice: Invoice, reference_number: str | None, language: 
         log.write(f"{time.time()} {'failed' if fails else 'rendered'}\n")
     if fails:
         raise ValueError(f"no font has a glyph for {invoice.customer.name[:1]!r}")
+    if outcomes[:1] in (HANGS, SLOW):
+        time.sleep(HANG_SECONDS if outcomes[:1] == HANGS else SLOW_SECONDS)
     return render_documents(invoice, reference_number, language)
 
 

@@ -66,7 +66,8 @@ RENDER_OLDEST_AGE = Gauge(
 )
 RENDER_FAILURES = Counter(
     "invoicer_render_failures_total",
-    "Renderings that failed, by cause: error, timeout, process-lost.",
+    "Renderings that failed, by cause: error, timeout, process-lost; store: documents the"
+    " database refused to store.",
     ["cause"],
 )
 DOCUMENTS_FAILED = Counter(

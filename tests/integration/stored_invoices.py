@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from worker.rows import StoredDocument
-from worker.store.documents import store_documents
+from worker.store.documents import Rendered, store_documents
 from worker.store.pool import connect
 
 ORDER_ID = "O-1"
@@ -50,7 +50,7 @@ async def store_document(
     document = StoredDocument(kind, media_type, hashlib.sha256(content).hexdigest(), len(content))
     connection = await connect(database_url)
     try:
-        await store_documents(connection, invoice_id, [(document, content)], [])
+        await store_documents(connection, [Rendered(invoice_id, [(document, content)], [])])
     finally:
         await connection.close()
     return document

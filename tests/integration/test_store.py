@@ -187,17 +187,24 @@ async def test_a_render_job_is_leased_and_a_claim_whose_lease_ran_out_stores_not
     await db.execute(
         "INSERT INTO render_jobs (invoice_id, correlation_id) VALUES ($1, 'c')", uuid.uuid4()
     )
-    first = await documents.claim(db, 600)
-    assert first is not None and first.attempts == 1
-    assert await documents.claim(db, 600) is None  # leased: no other renderer takes it
+    [first] = await documents.claim(db, 600)
+    assert first.job.attempts == 0  # counted when its rendering starts
+    assert await documents.claim(db, 600) == []  # leased: no other renderer takes it
 
     await db.execute("UPDATE render_jobs SET not_before = now()")  # the lease ran out
-    second = await documents.claim(db, 600)
-    assert second is not None and second.attempts == 2
+    [second] = await documents.claim(db, 600)
+    late = await documents.start(db, first)
+    assert late is not None and late.attempts == 1
+    started = await documents.start(db, second)  # the late renderer started it first
+    assert started is None
+    await db.execute("UPDATE render_jobs SET not_before = now()")  # its lease ran out too
+    [third] = await documents.claim(db, 600)
+    again = await documents.start(db, third)
+    assert again is not None and again.attempts == 2
     async with db.transaction():
-        assert not await documents.hold(db, first)  # the late renderer stores nothing
+        assert await documents.hold(db, [late]) == set()  # the late renderer stores nothing
     async with db.transaction():
-        assert await documents.hold(db, second)
+        assert await documents.hold(db, [again]) == {again.invoice_id}
 
 
 async def _order_with_row(db: asyncpg.Connection, order_id: str) -> None:

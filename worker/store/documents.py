@@ -1,15 +1,16 @@
 """Render jobs and documents: a closed invoice's job is enqueued by the closing transaction;
-a renderer claims one for a lease, renders it with no transaction open, then stores its
-documents and deletes it in one transaction. A stored document never changes (the table
-refuses updates). A notification that goes out with the documents waits in
-document_notifications until they are stored, or until they have failed for good: a job
+a renderer claims a few for a lease, renders them one by one with no transaction open, then
+stores their documents and deletes them in one transaction. A stored document never
+changes (the table refuses updates). A notification that goes out with the documents waits
+in document_notifications until they are stored, or until they have failed for good: a job
 whose rendering failed INVOICER_RENDER_MAX_ATTEMPTS times in a row stays, with its
 `failure`, never due again until it is rendered again on request."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import asyncpg
@@ -68,47 +69,119 @@ async def add_waiting(connection: Executor, waiting: Sequence[WaitingNotificatio
         )
 
 
-async def claim(connection: Executor, lease_seconds: float) -> RenderJob | None:
-    """Takes the oldest due job that no other renderer holds, for `lease_seconds`: it is
-    not due again (for any renderer) until then, and its `attempts` count this one. Run
-    outside a transaction, so the lease holds while the job renders without one open;
-    None when no job is due."""
-    record = await connection.fetchrow(
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A due job a renderer took for a lease, its rendering not started yet."""
+
+    job: RenderJob
+    """As claimed: `attempts` those of the renderings before this claim."""
+    due: datetime
+    """When it was due: its place in the queue, given back if it is released unrendered."""
+    leased_until: datetime
+
+
+async def claim(connection: Executor, lease_seconds: float, limit: int = 1) -> list[Claim]:
+    """Takes up to `limit` of the oldest due jobs that no other renderer holds, for
+    `lease_seconds`: they are not due again (for any renderer) until then. Their `attempts`
+    count none of this claim's: a rendering counts when it starts (`start`), so a renderer
+    that dies holding jobs it never began charges them nothing. Run outside a transaction,
+    so the lease holds while the jobs render without one open; in their queue's order,
+    none when no job is due."""
+    records = await connection.fetch(
         """
-        UPDATE render_jobs
-           SET attempts = attempts + 1, not_before = now() + make_interval(secs => $1)
-         WHERE invoice_id = (SELECT invoice_id FROM render_jobs
-                              WHERE not_before <= now()
-                              ORDER BY not_before, created_at
-                              LIMIT 1
-                                FOR UPDATE SKIP LOCKED)
-        RETURNING invoice_id::text, correlation_id, event_time, attempts, retried, traceparent
+        WITH due AS (
+            SELECT invoice_id, not_before FROM render_jobs
+             WHERE not_before <= now()
+             ORDER BY not_before, created_at
+             LIMIT $2
+               FOR UPDATE SKIP LOCKED
+        )
+        UPDATE render_jobs j
+           SET not_before = now() + make_interval(secs => $1)
+          FROM due
+         WHERE j.invoice_id = due.invoice_id
+        RETURNING j.invoice_id::text, j.correlation_id, j.event_time, j.attempts, j.retried,
+                  j.traceparent, j.created_at, due.not_before AS due, j.not_before AS leased_until
         """,
         lease_seconds,
+        limit,
     )
-    if record is None:
-        return None
-    return RenderJob(
-        invoice_id=record["invoice_id"],
-        correlation_id=record["correlation_id"],
-        event_time=record["event_time"],
-        attempts=record["attempts"],
-        retried=record["retried"],
-        traceparent=record["traceparent"],
-    )
+    return [
+        Claim(
+            job=RenderJob(
+                invoice_id=record["invoice_id"],
+                correlation_id=record["correlation_id"],
+                event_time=record["event_time"],
+                attempts=record["attempts"],
+                retried=record["retried"],
+                traceparent=record["traceparent"],
+            ),
+            due=record["due"],
+            leased_until=record["leased_until"],
+        )
+        for record in sorted(records, key=lambda r: (r["due"], r["created_at"]))
+    ]
 
 
-async def hold(connection: Executor, job: RenderJob) -> bool:
-    """Locks the job until the transaction ends, if it is still this claim's: False when a
-    renderer finished it, or claimed it again after this claim's lease ran out."""
-    held: bool | None = await connection.fetchval(
-        "SELECT true FROM render_jobs"
-        " WHERE invoice_id = $1::uuid AND attempts = $2 AND retried = $3 FOR UPDATE",
-        job.invoice_id,
-        job.attempts,
-        job.retried,
+async def start(connection: Executor, claim: Claim) -> RenderJob | None:
+    """Counts the claimed job's rendering, about to start, among its `attempts`: the job as
+    this rendering holds it (see `hold`). None when the claim is no longer this renderer's
+    (its lease ran out, and another renderer started or finished the job). Its lease stays
+    as claimed (what is indexed stays as it is: the row is updated in place): a group's
+    renderings each end within the render timeout, those still to start are given back
+    after HOLD_UP_SECONDS (worker/render_jobs.py), and the lease outlasts the render timeout
+    by a minute."""
+    attempts: int | None = await connection.fetchval(
+        """
+        UPDATE render_jobs SET attempts = attempts + 1
+         WHERE invoice_id = $1::uuid AND attempts = $2 AND retried = $3
+        RETURNING attempts
+        """,
+        claim.job.invoice_id,
+        claim.job.attempts,
+        claim.job.retried,
     )
-    return held is not None
+    return None if attempts is None else replace(claim.job, attempts=attempts)
+
+
+async def give_back(connection: Executor, claims: Sequence[Claim]) -> None:
+    """Gives the jobs of claims whose rendering never started back to the queue, at the
+    place they had (each still this claim's: not started, nor claimed since)."""
+    if claims:
+        await connection.execute(
+            """
+            UPDATE render_jobs j
+               SET not_before = c.due
+              FROM unnest($1::uuid[], $2::integer[], $3::integer[], $4::timestamptz[],
+                          $5::timestamptz[]) AS c(invoice_id, attempts, retried, due, leased_until)
+             WHERE j.invoice_id = c.invoice_id AND j.attempts = c.attempts
+               AND j.retried = c.retried AND j.not_before = c.leased_until
+            """,
+            [claim.job.invoice_id for claim in claims],
+            [claim.job.attempts for claim in claims],
+            [claim.job.retried for claim in claims],
+            [claim.due for claim in claims],
+            [claim.leased_until for claim in claims],
+        )
+
+
+async def hold(connection: Executor, jobs: Sequence[RenderJob]) -> set[str]:
+    """Locks the jobs still their renderings' until the transaction ends (in one order, so
+    two renderers never deadlock) and returns their invoice ids: not those a renderer
+    finished, or started again after this rendering's lease ran out."""
+    records = await connection.fetch(
+        """
+        SELECT j.invoice_id::text FROM render_jobs j
+          JOIN unnest($1::uuid[], $2::integer[], $3::integer[]) AS t(invoice_id, attempts, retried)
+            ON j.invoice_id = t.invoice_id AND j.attempts = t.attempts AND j.retried = t.retried
+         ORDER BY j.invoice_id
+           FOR UPDATE OF j
+        """,
+        [job.invoice_id for job in jobs],
+        [job.attempts for job in jobs],
+        [job.retried for job in jobs],
+    )
+    return {record["invoice_id"] for record in records}
 
 
 _WAITING_COLUMNS = """invoice_id::text, channel, recipient, reason, request, amount_due,
@@ -130,20 +203,26 @@ def _waiting(record: asyncpg.Record) -> WaitingNotification:
     )
 
 
-async def take_waiting(connection: Executor, invoice_id: str) -> list[WaitingNotification]:
-    """Deletes and returns the notifications waiting for the invoice's documents, oldest
-    first: the renderer that stores the documents sends them in the same transaction."""
+async def take_waiting(
+    connection: Executor, invoice_ids: Collection[str]
+) -> dict[str, list[WaitingNotification]]:
+    """Deletes and returns the notifications waiting for these invoices' documents, by
+    invoice, oldest first: the renderer that stores the documents sends them in the same
+    transaction."""
     records = await connection.fetch(
         f"""
         WITH taken AS (
-            DELETE FROM document_notifications WHERE invoice_id = $1::uuid
+            DELETE FROM document_notifications WHERE invoice_id = ANY($1::uuid[])
             RETURNING id, {_WAITING_COLUMNS}
         )
         SELECT {_WAITING_COLUMNS} FROM taken ORDER BY id
         """,
-        invoice_id,
+        list(invoice_ids),
     )
-    return [_waiting(record) for record in records]
+    waiting: dict[str, list[WaitingNotification]] = {invoice_id: [] for invoice_id in invoice_ids}
+    for record in records:
+        waiting[record["invoice_id"]].append(_waiting(record))
+    return waiting
 
 
 async def take_released(
@@ -177,60 +256,89 @@ async def take_released(
     return [(_waiting(record), record["failure"]) for record in records]
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An invoice's rendered documents, to store."""
+
+    invoice_id: str
+    documents: Sequence[tuple[StoredDocument, bytes]]
+    unavailable: Sequence[tuple[str, str]]
+    """(kind, reason) of each document that cannot be made."""
+
+
 async def store_documents(
-    connection: Executor,
-    invoice_id: str,
-    documents: Sequence[tuple[StoredDocument, bytes]],
-    unavailable: Sequence[tuple[str, str]],
-) -> list[StoredDocument]:
+    connection: Executor, rendered: Sequence[Rendered]
+) -> dict[str, list[StoredDocument]]:
     """Stores each document unless one of its kind is stored already, and returns what is
-    stored: a render after a crash gives the same bytes, and the first stored stays."""
+    stored, by invoice: a render after a crash gives the same bytes, and the first stored
+    stays."""
+    unavailable = [(r.invoice_id, *each) for r in rendered for each in r.unavailable]
     if unavailable:
         await connection.execute(
             """
             INSERT INTO invoice_documents_unavailable (invoice_id, kind, reason)
-            SELECT $1::uuid, kind, reason FROM unnest($2::text[], $3::text[]) AS t(kind, reason)
+            SELECT invoice_id, kind, reason
+              FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(invoice_id, kind, reason)
             ON CONFLICT (invoice_id, kind) DO NOTHING
             """,
-            invoice_id,
-            [kind for kind, _ in unavailable],
-            [reason for _, reason in unavailable],
+            [invoice_id for invoice_id, _, _ in unavailable],
+            [kind for _, kind, _ in unavailable],
+            [reason for _, _, reason in unavailable],
         )
+    made = [(r.invoice_id, doc, content) for r in rendered for doc, content in r.documents]
     # One round trip: the statement's own snapshot holds the documents stored before it,
     # RETURNING the ones it stores.
     records = await connection.fetch(
         """
         WITH stored AS (
             INSERT INTO invoice_documents (invoice_id, kind, media_type, sha256, size, content)
-            SELECT $1::uuid, kind, media_type, sha256, size, content
-              FROM unnest($2::text[], $3::text[], $4::text[], $5::integer[], $6::bytea[])
-                   AS t(kind, media_type, sha256, size, content)
+            SELECT invoice_id, kind, media_type, sha256, size, content
+              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[],
+                          $6::bytea[]) AS t(invoice_id, kind, media_type, sha256, size, content)
             ON CONFLICT (invoice_id, kind) DO NOTHING
-            RETURNING kind, media_type, sha256, size
+            RETURNING invoice_id, kind, media_type, sha256, size
         )
-        SELECT kind, media_type, sha256, size FROM stored
+        SELECT invoice_id::text, kind, media_type, sha256, size FROM stored
          UNION ALL
-        SELECT kind, media_type, sha256, size FROM invoice_documents WHERE invoice_id = $1::uuid
-         ORDER BY kind
+        SELECT invoice_id::text, kind, media_type, sha256, size FROM invoice_documents
+         WHERE invoice_id = ANY($7::uuid[])
+         ORDER BY invoice_id, kind
         """,
-        invoice_id,
-        [document.kind for document, _ in documents],
-        [document.media_type for document, _ in documents],
-        [document.sha256 for document, _ in documents],
-        [document.size for document, _ in documents],
-        [content for _, content in documents],
+        [invoice_id for invoice_id, _, _ in made],
+        [document.kind for _, document, _ in made],
+        [document.media_type for _, document, _ in made],
+        [document.sha256 for _, document, _ in made],
+        [document.size for _, document, _ in made],
+        [content for _, _, content in made],
+        [r.invoice_id for r in rendered],
     )
-    return [stored_document_of(record) for record in records]
+    return _by_invoice([r.invoice_id for r in rendered], records)
 
 
 async def documents_of(connection: Executor, invoice_id: str) -> list[StoredDocument]:
     """The invoice's stored documents, by kind (pdf, then ubl)."""
+    return (await documents_of_invoices(connection, [invoice_id]))[invoice_id]
+
+
+async def documents_of_invoices(
+    connection: Executor, invoice_ids: Collection[str]
+) -> dict[str, list[StoredDocument]]:
+    """Each invoice's stored documents, by kind (pdf, then ubl)."""
     records = await connection.fetch(
-        "SELECT kind, media_type, sha256, size FROM invoice_documents"
-        " WHERE invoice_id = $1::uuid ORDER BY kind",
-        invoice_id,
+        "SELECT invoice_id::text, kind, media_type, sha256, size FROM invoice_documents"
+        " WHERE invoice_id = ANY($1::uuid[]) ORDER BY invoice_id, kind",
+        list(invoice_ids),
     )
-    return [stored_document_of(record) for record in records]
+    return _by_invoice(invoice_ids, records)
+
+
+def _by_invoice(
+    invoice_ids: Collection[str], records: Sequence[asyncpg.Record]
+) -> dict[str, list[StoredDocument]]:
+    stored: dict[str, list[StoredDocument]] = {invoice_id: [] for invoice_id in invoice_ids}
+    for record in records:
+        stored[record["invoice_id"]].append(stored_document_of(record))
+    return stored
 
 
 def stored_document_of(record: asyncpg.Record) -> StoredDocument:
@@ -248,8 +356,10 @@ async def document_content(connection: Executor, invoice_id: str, kind: str) -> 
     return content
 
 
-async def finish(connection: Executor, invoice_id: str) -> None:
-    await connection.execute("DELETE FROM render_jobs WHERE invoice_id = $1::uuid", invoice_id)
+async def finish(connection: Executor, invoice_ids: Collection[str]) -> None:
+    await connection.execute(
+        "DELETE FROM render_jobs WHERE invoice_id = ANY($1::uuid[])", list(invoice_ids)
+    )
 
 
 async def postpone(connection: Executor, job: RenderJob, seconds: float) -> None:

@@ -44,7 +44,7 @@ async def read_only(pool: asyncpg.Pool) -> AsyncIterator[PoolConnectionProxy[Any
         yield connection
 
 
-def on_connection(connection: asyncpg.Connection[Any]) -> Transaction:
+def on_connection(connection: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> Transaction:
     """A transaction on a connection a loop keeps for itself (the relay's, which holds its
     session lock; the migration's)."""
     return connection.transaction()
