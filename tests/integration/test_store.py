@@ -23,6 +23,7 @@ from worker.store import documents, invoices, orders, sellers
 from worker.store.migrate import Migration, migrate, migrations
 from worker.store.numbers import take_numbers
 from worker.store.outbox import enqueue, fetch_pending
+from worker.store.pool import connect
 
 
 async def test_migrate_twice_applies_nothing_the_second_time(
@@ -427,3 +428,35 @@ async def test_a_seller_comes_back_as_saved_and_the_last_one_stands(
     await sellers.save_sellers(db, [changed])
 
     assert await sellers.load_sellers(db, ["merchant-b", "unknown"]) == {"merchant-b": changed}
+
+
+async def test_an_order_invoiced_by_the_configured_seller_before_sellers_keeps_that_seller(
+    fresh_database: str,
+) -> None:
+    """An order stored before 0013 has no seller_id; its invoices are the configured
+    seller's ("default"), and so are the order's later rows, messages and creates."""
+    db = await connect(fresh_database)
+    try:
+        before, sellers_migration = up_to("0013_sellers.sql")
+        for migration in [*before, sellers_migration]:
+            await db.execute(migration.sql)
+        row = OrderRow("r1", 0, None, "Item", Decimal(1), None, Decimal("10.00"), Decimal(0), 19)
+        invoiced = dataclasses.replace(
+            closed_invoice_of([row], "EUR", False),
+            invoice_id=str(uuid.uuid4()),
+            order_id="O-OLD",
+            seller_id="default",
+        )
+        old = Order("O-OLD", OrderDetails(None, "EUR", False, Customer("A")), {"r1": row})
+        assert old.details.seller_id is None  # as 0013 leaves an older order
+        await orders.save_orders(db, [old])
+        await orders.save_rows(db, [("O-OLD", row)])
+        await invoices.insert_invoices(db, [invoiced])
+
+        for later in migrations()[len(before) + 1 :]:  # as `invoicer migrate` goes on
+            await db.execute(later.sql)
+
+        stored = (await orders.load_orders(db, ["O-OLD"]))["O-OLD"]
+        assert stored.details.seller_id == "default"
+    finally:
+        await db.close()
