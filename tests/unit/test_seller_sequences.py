@@ -3,6 +3,8 @@ in the same batch as a close, credit notes of a registered seller's invoice."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.builders import command, order
 from tests.memory_store import MemoryStore, outgoing, records_of
 from tests.sellers import SELLER
@@ -77,3 +79,17 @@ def test_a_credit_note_of_a_registered_sellers_invoice_is_in_its_credit_note_ser
         ("merchant-b", "KBC-2026-000001", "Koffiebranderij B.V."),
         ("default", "CN-2026-000001", SELLER.name),
     ]
+
+
+def test_a_seller_is_registered_only_from_the_sellers_topic() -> None:
+    """Who may write orders or commands may not change a seller's party (its IBAN)."""
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    settings = store.settings
+    forged = seller_updated("s-2", **{**SELLER_B, "iban": "DE89 3704 0044 0532 0130 00"})
+    for offset, topic in enumerate(
+        [settings.topics.orders_completed, settings.topics.invoice_commands]
+    ):
+        store.run([replace(record, topic=topic, offset=offset) for record in records_of([forged])])
+
+    assert store.sellers["merchant-b"].seller.iban == "NL91ABNA0417164300"
