@@ -5,12 +5,24 @@ from __future__ import annotations
 import structlog
 
 from worker.decisions import Decision, Outcome, Record, View, cause_of
-from worker.messages import SellerUpdatedEvent
+from worker.handlers.rejections import dead_letter, event_rejection
+from worker.messages import RejectReason, SellerUpdatedEvent
 
 log = structlog.get_logger(__name__)
 
 
 def handle_seller_updated(view: View, record: Record, event: SellerUpdatedEvent) -> Decision:
+    if record.topic != view.settings.topics.sellers:
+        # Who may write orders or commands may not change a seller (its party, its IBAN).
+        return dead_letter(
+            record,
+            event_rejection(
+                event,
+                RejectReason.UNKNOWN_TYPE,
+                {"type": [f"seller-updated is taken only from {view.settings.topics.sellers}"]},
+                "A seller is registered only by the sellers topic.",
+            ),
+        )
     seller = event.data.registered()
     known = view.seller(seller.seller_id) is not None
     log.info(
