@@ -440,7 +440,9 @@ async def test_an_order_invoiced_by_the_configured_seller_before_sellers_keeps_t
         before, sellers_migration = up_to("0013_sellers.sql")
         for migration in [*before, sellers_migration]:
             await db.execute(migration.sql)
-        row = OrderRow("r1", 0, None, "Item", Decimal(1), None, Decimal("10.00"), Decimal(0), 19)
+        row = OrderRow(
+            "r1", 0, None, "Item", Decimal(1), None, Decimal("10.00"), Decimal(0), Decimal(19)
+        )
         invoiced = dataclasses.replace(
             closed_invoice_of([row], "EUR", False),
             invoice_id=str(uuid.uuid4()),
