@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.builders import command, order
-from tests.memory_store import MemoryStore, outgoing, records_of
+from tests.memory_store import MemoryStore, outgoing, records_of, results
 from tests.sellers import SELLER
 from tests.unit.test_sellers import SELLER_B, seller_order, seller_updated
 from worker.settings import Settings
@@ -93,3 +93,19 @@ def test_a_seller_is_registered_only_from_the_sellers_topic() -> None:
         store.run([replace(record, topic=topic, offset=offset) for record in records_of([forged])])
 
     assert store.sellers["merchant-b"].seller.iban == "NL91ABNA0417164300"
+
+
+def test_a_create_cannot_name_a_seller_for_an_order_without_one() -> None:
+    store = MemoryStore(Settings())  # no configured seller: orders naming none have none
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    store.run(records_of([order("e-1", "o-1", [("r1", "1", "10.00")], autoClose=False)]))
+    [draft] = store.invoices.values()
+    store.run(records_of([command("c-1", "delete", invoiceId=draft.invoice_id)]))
+
+    store.run(records_of([command("c-2", "create", orderId="o-1", sellerId="merchant-b")]))
+
+    answer = results(store)[-1]
+    assert (answer["ok"], answer.get("errors")) == (
+        False,
+        {"sellerId": ["the order's invoices have no seller"]},
+    )
