@@ -196,10 +196,11 @@ def _named_seller(view: View, order: Order, stated: str | None) -> str | None:
         issuing_seller(view, stated)
     except UnknownSeller as unknown:
         raise RuleViolation("sellerId", str(unknown)) from None
-    if order.details.seller_id not in (None, stated):
-        raise RuleViolation(
-            "sellerId", f"the order's invoices are issued by {order.details.seller_id!r}"
-        )
+    # An order that names none is the configured seller's, else has none.
+    own = order.details.seller_id or issuing_seller(view, None)
+    if own != stated:
+        issued = "have no seller" if own is None else f"are issued by {own!r}"
+        raise RuleViolation("sellerId", f"the order's invoices {issued}")
     return stated
 
 
