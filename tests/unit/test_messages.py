@@ -27,6 +27,7 @@ from worker.messages import (
     RecordPayment,
     Rejection,
     RejectReason,
+    SellerUpdatedEvent,
     TotalsData,
     event_bytes,
     parse_event,
@@ -105,7 +106,10 @@ def totals() -> TotalsData:
 def test_every_sample_event_parses(path: Path) -> None:
     event = parse_event(path.read_bytes())
 
-    assert isinstance(event, OrderCompletedEvent | OrderReturnedEvent | InvoiceCommandEvent), event
+    assert isinstance(
+        event,
+        OrderCompletedEvent | OrderReturnedEvent | InvoiceCommandEvent | SellerUpdatedEvent,
+    ), event
     assert event.type == json.loads(path.read_bytes())["type"]
 
 
