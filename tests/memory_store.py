@@ -141,7 +141,8 @@ def records_of(events: Iterable[dict[str, Any] | bytes]) -> list[Record]:
     for offset, event in enumerate(events):
         value = event if isinstance(event, bytes) else json.dumps(event).encode()
         event_type = event.get("type") if isinstance(event, dict) else None
-        key = event.get("data", {}).get("orderId") if isinstance(event, dict) else None
+        data = event.get("data", {}) if isinstance(event, dict) else {}
+        key = data.get("orderId", data.get("sellerId")) if isinstance(data, dict) else None
         records.append(
             Record(
                 topic=_TOPICS.get(event_type, "invoices.commands"),

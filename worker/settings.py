@@ -372,9 +372,14 @@ class Settings(DocumentFonts):
     """Payment terms when an order does not state them."""
     event_source: str = "/invoicer"
     """The CloudEvents `source` of every emitted event."""
-    invoice_number_prefix: str = Field(default="INV", min_length=1, max_length=20)
-    """Prefix of invoice numbers (INV-2026-000001)."""
-    credit_note_number_prefix: str = Field(default="CN", min_length=1, max_length=20)
+    invoice_number_prefix: str = Field(
+        default="INV", min_length=1, max_length=20, pattern=r"^[^/]+$"
+    )
+    """Prefix of invoice numbers (INV-2026-000001); no "/", which names a registered seller's
+    series."""
+    credit_note_number_prefix: str = Field(
+        default="CN", min_length=1, max_length=20, pattern=r"^[^/]+$"
+    )
     """Prefix of credit note numbers (CN-2026-000001)."""
     batch_max_records: int = Field(default=500, ge=1)
     """The most records applied in one database transaction."""

@@ -3,7 +3,11 @@ the configured seller is, the last one standing; a record without a value remove
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+
+import pytest
+from pydantic import ValidationError
 
 from tests.builders import command, order, seller_updated
 from tests.memory_store import MemoryStore, dead_letters, outgoing, records_of, results
@@ -226,3 +230,25 @@ def test_a_seller_changed_later_in_the_batch_leaves_an_invoice_closed_before_as_
         "Koffiebranderij B.V.",
     )
     assert together.invoices == apart.invoices
+
+
+def test_a_seller_record_keyed_otherwise_than_by_its_id_is_refused() -> None:
+    """The sellers topic is compacted by key: a record under another key could make the
+    broker drop a seller's last event."""
+    store = MemoryStore(Settings())
+    [record] = records_of([seller_updated("s-1", **SELLER_B)])
+
+    store.run([replace(record, key=b"merchant-x")])
+
+    assert dead_letters(store) == [
+        (
+            "validation",
+            {"sellerId": ["must be the record's key (the sellers topic is compacted by it)"]},
+        )
+    ]
+    assert not store.sellers
+
+
+def test_a_configured_prefix_cannot_name_a_registered_sellers_series() -> None:
+    with pytest.raises(ValidationError):
+        Settings(invoice_number_prefix="merchant-b/invoice")

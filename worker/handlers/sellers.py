@@ -23,6 +23,17 @@ def handle_seller_updated(view: View, record: Record, event: SellerUpdatedEvent)
                 "A seller is registered only by the sellers topic.",
             ),
         )
+    if record.key != event.data.seller_id.encode():
+        # The topic is compacted by its key: a seller's events must all bear its id.
+        return dead_letter(
+            record,
+            event_rejection(
+                event,
+                RejectReason.VALIDATION,
+                {"sellerId": ["must be the record's key (the sellers topic is compacted by it)"]},
+                "A seller-updated record is keyed by its sellerId.",
+            ),
+        )
     seller = event.data.registered()
     known = view.seller(seller.seller_id) is not None
     log.info(
