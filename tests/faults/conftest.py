@@ -38,9 +38,12 @@ from tests.faults.processes import (
     run_invoicer,
     stop_all,
 )
-from tests.faults.stream import Outgoing, Stream, inbox_keys
+from tests.faults.stream import FAULT_SELLERS, Outgoing, Stream, inbox_keys
+from worker.domain.parties import Address, Seller
+from worker.domain.sellers import RegisteredSeller
 from worker.local_services import LocalKafka, LocalPostgres
 from worker.settings import Settings, Topics
+from worker.store import sellers
 from worker.topics import ensure_topics
 
 PARTITIONS = 4
@@ -160,6 +163,30 @@ class Stack:
         return await asyncpg.connect(self.database_url)
 
 
+async def register_sellers(database_url: str) -> None:
+    """The stream's registered sellers, stored as their seller-updated events would store
+    them, before any order of theirs arrives."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await sellers.save_sellers(
+            connection,
+            [
+                RegisteredSeller(
+                    seller_id,
+                    Seller(
+                        f"Merchant {seller_id}",
+                        "NL987654321B01",
+                        Address("Kade 3", None, "Amsterdam", "1011 AB", None, "NL"),
+                    ),
+                    invoice_number_prefix=prefix,
+                )
+                for seller_id, prefix in FAULT_SELLERS.items()
+            ],
+        )
+    finally:
+        await connection.close()
+
+
 @contextlib.asynccontextmanager
 async def open_stack(
     servers: Servers, log_dir: Path, seed: int, partitions: int = PARTITIONS
@@ -179,6 +206,9 @@ async def open_stack(
         "INVOICER_GROUP_ID": f"{name}-invoicer",
         "INVOICER_KAFKA_SESSION_TIMEOUT_MS": "6000",
         "INVOICER_BATCH_MAX_RECORDS": "50",
+        # A rendering cut short by a crash or an outage is taken up again when its lease
+        # ends (this plus a margin): short, so the suite's settling sees the documents.
+        "INVOICER_RENDER_TIMEOUT_SECONDS": "20",
         **{f"INVOICER_TOPIC_{key.upper()}": value for key, value in topics.model_dump().items()},
     }
     await ensure_topics(
@@ -186,6 +216,7 @@ async def open_stack(
         partitions=partitions,
     )
     run_invoicer(["migrate"], env, log_dir / "migrate.log")
+    await register_sellers(database_url)
     producer = AIOKafkaProducer(
         bootstrap_servers=servers.kafka.bootstrap_servers,
         acks="all",

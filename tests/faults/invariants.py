@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from tests import change_log
 from tests.faults.stream import Stream
 from tests.integration.kafka_client import Received
+from worker.domain.parties import DEFAULT_SELLER_ID
 from worker.messages import stable_event_id
 from worker.settings import Topics
 from worker.store.invoices import load_invoices
@@ -117,7 +118,8 @@ async def wait_until_applied(
     events: Iterable[tuple[str, str]],
     within: float = SETTLE_TIMEOUT_SECONDS,
 ) -> None:
-    """Until these events are applied and the outbox is empty (bounded)."""
+    """Until these events are applied, their invoices' documents rendered and the
+    notifications waiting for them sent, and the outbox is empty (bounded)."""
     keys = sorted(events)
     deadline = time.monotonic() + within
     missing, backlog = len(keys), -1
@@ -135,14 +137,19 @@ async def wait_until_applied(
                 [source for source, _ in keys],
                 [event_id for _, event_id in keys],
             )
-            backlog = await connection.fetchval("SELECT count(*) FROM outbox")
+            backlog = await connection.fetchval(
+                "SELECT (SELECT count(*) FROM outbox)"
+                " + (SELECT count(*) FROM render_jobs WHERE failure IS NULL)"
+                " + (SELECT count(*) FROM document_notifications)"
+            )
         finally:
             await connection.close()
         if missing == 0 and backlog == 0:
             return
         await asyncio.sleep(0.5)
     raise AssertionError(
-        f"after {within}s, {missing} of {len(keys)} events not applied, {backlog} rows in outbox"
+        f"after {within}s, {missing} of {len(keys)} events not applied, {backlog} rows in the"
+        " outbox, render jobs and waiting notifications"
     )
 
 
@@ -354,15 +361,20 @@ async def _change_log(
 
 
 async def _numbering(db: asyncpg.Connection) -> list[str]:
-    """Each series: the numbers given are exactly 1..n, and its counter says n."""
+    """Each series (the configured seller's by prefix, a registered seller's by its id and
+    the invoice's type): the numbers given are exactly 1..n, and its counter says n."""
     violations = []
     series: dict[str, list[int]] = defaultdict(list)
     for record in await db.fetch(
-        "SELECT invoice_number FROM invoices WHERE invoice_number IS NOT NULL"
+        "SELECT invoice_number, seller_id, type FROM invoices WHERE invoice_number IS NOT NULL"
     ):
         match = _NUMBER.match(record["invoice_number"])
         assert match, record["invoice_number"]
-        series[match["series"]].append(int(match["sequence"]))
+        name = match["series"]
+        if record["seller_id"] not in (None, DEFAULT_SELLER_ID):
+            year = name.rsplit("-", 1)[1]
+            name = f"{record['seller_id']}/{record['type']}-{year}"
+        series[name].append(int(match["sequence"]))
     counters = {
         f"{r['prefix']}-{r['year']}": r["last_number"]
         for r in await db.fetch("SELECT prefix, year, last_number FROM number_series")

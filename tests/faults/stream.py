@@ -114,6 +114,11 @@ def encode(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode()
 
 
+FAULT_SELLERS = {"merchant-a": "MA", "merchant-b": "MB"}
+"""The sellers every stack registers (by id, with its invoice number prefix): a third of
+the orders are each one's."""
+
+
 class _Builder:
     def __init__(self, seed: int, run: str) -> None:
         self.random = random.Random(seed)
@@ -144,6 +149,8 @@ class _Builder:
         delivery = rnd.choices(("email", "sms", "none"), weights=(70, 15, 15))[0]
         auto_close = rnd.random() > 0.05
         customer = {"name": f"Customer {index}", "email": f"c{index}@example.com"}
+        # About a third each: the configured seller's, and each registered seller's
+        seller = rnd.choice((None, *FAULT_SELLERS))
         if rnd.random() < 0.5:
             customer["phone"] = f"+31612{index:06d}"
         rows: list[dict[str, Any]] = []
@@ -163,6 +170,7 @@ class _Builder:
                 currency=currency,
                 customer=customer,
                 invoicing={"autoClose": auto_close or message_no > 0, "delivery": delivery},
+                **({} if seller is None else {"sellerId": seller}),
             )
             expect_order_message(self.stream, event, [row["rowId"] for row in new_rows])
             messages.append(Outgoing("orders", order_id.encode(), encode(event), event_id))

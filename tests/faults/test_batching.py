@@ -30,6 +30,8 @@ def _decided(value: bytes) -> dict[str, Any]:
     event["data"].pop("closedAt", None)
     if event["data"].get("invoice"):
         event["data"]["invoice"].pop("closedAt", None)
+    for document in event["data"].get("documents") or []:
+        document.pop("sha256")  # the PDF states when the invoice was closed
     return event
 
 
@@ -99,4 +101,13 @@ async def test_one_record_per_batch_and_500_per_batch_emit_the_same_events(
 
     assert sum(map(len, one_by_one.values())) > 300
     for kind in OUTPUTS:
-        assert batched[kind] == one_by_one[kind], kind
+        assert _per_invoice(batched[kind]) == _per_invoice(one_by_one[kind]), kind
+
+
+def _per_invoice(
+    outputs: list[tuple[bytes | None, dict[str, Any]]],
+) -> list[tuple[bytes | None, dict[str, Any]]]:
+    """Each invoice's events in the order they came, invoice after invoice: a registered
+    seller's invoices wait for their documents, which render beside the batches, so how
+    their events interleave with other invoices' is the renderer's timing, not the batch's."""
+    return sorted(outputs, key=lambda output: (output[0] or b"", output[1].get("subject") or ""))

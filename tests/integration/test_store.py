@@ -11,7 +11,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from tests.builders import closed_invoice_of
+from tests.builders import closed_invoice, closed_invoice_of
 from worker.domain.amounts import TaxTreatment
 from worker.domain.invoice import Adjustment, AdjustmentKind, OrderRow
 from worker.domain.order import Order, OrderDetails
@@ -462,3 +462,25 @@ async def test_an_order_invoiced_by_the_configured_seller_before_sellers_keeps_t
         assert stored.details.seller_id == "default"
     finally:
         await db.close()
+
+
+async def test_a_number_is_unique_within_its_sellers_invoices_only(db: asyncpg.Connection) -> None:
+    """Two sellers may both have INV-2026-000001; one seller never twice."""
+    base = closed_invoice([("1", "10.00", "19")])
+    mine, theirs, again = (
+        dataclasses.replace(
+            base, invoice_id=str(uuid.uuid4()), order_id=f"O-NUM-{n}", seller_id=seller_id
+        )
+        for n, seller_id in enumerate(("merchant-a", "merchant-b", "merchant-a"))
+    )
+    for invoice in (mine, theirs, again):
+        row = OrderRow(
+            "r0", 0, None, "Item", Decimal(1), None, Decimal("10.00"), Decimal(0), Decimal(19)
+        )
+        order = Order(invoice.order_id, OrderDetails(None, "EUR", False, Customer("A")))
+        await orders.save_orders(db, [order])
+        await orders.save_rows(db, [(invoice.order_id, row)])
+
+    await invoices.insert_invoices(db, [mine, theirs])
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await invoices.insert_invoices(db, [again])
