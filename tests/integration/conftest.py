@@ -11,17 +11,20 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from tests.integration.kafka_client import KafkaClient
 from tests.integration.operations import running_worker
+from tests.slow_rendering import RENDER_PLAN, plan_renderings, render_as_planned
+from worker import render_jobs
 from worker.local_services import LocalKafka, LocalPostgres
 from worker.running import Worker
 from worker.settings import Settings, Topics
 from worker.store.migrate import migrate
-from worker.store.pool import connect
+from worker.store.pool import connect, create_pool
 from worker.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -106,6 +109,26 @@ async def settings(services: Services, fresh_database: str) -> Settings:
     await ensure_topics(test_settings, partitions=3)
     await migrate(test_settings.database_url)
     return test_settings
+
+
+@pytest.fixture
+async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the test's own database, migrated (as `settings` migrates it too: a
+    migration runs once)."""
+    await migrate(fresh_database)
+    created = await create_pool(fresh_database)
+    yield created
+    await created.close()
+
+
+@pytest.fixture
+def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The file of render_as_planned's outcomes, which renders every document from now on."""
+    planned = tmp_path / "plan"
+    plan_renderings(planned, "")
+    monkeypatch.setenv(RENDER_PLAN, str(planned))
+    monkeypatch.setattr(render_jobs, "render_documents", render_as_planned)
+    return planned
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import asyncpg
 import pytest
@@ -17,8 +17,6 @@ from tests.memory_store import records_of
 from worker.logs import configure_logging
 from worker.processing import Outage, process_records
 from worker.settings import Settings
-from worker.store.migrate import migrate
-from worker.store.pool import create_pool
 
 # The first commit of a batch fails as a serialization failure would (a conflict the worker
 # retries); the retry goes through.
@@ -34,14 +32,6 @@ END $$;
 CREATE CONSTRAINT TRIGGER fail_the_first_commit AFTER INSERT ON inbox
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_the_first_commit();
 """
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate(fresh_database)
-    created = await create_pool(fresh_database)
-    yield created
-    await created.close()
 
 
 @pytest.fixture

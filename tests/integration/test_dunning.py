@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,13 +32,6 @@ from worker.store.pool import create_pool
 
 NOTICES_SQL = "SELECT invoice_id::text, level FROM dunning_notices ORDER BY invoice_id, level"
 OUTBOX_SQL = "SELECT convert_from(value, 'UTF8')::jsonb AS event FROM outbox ORDER BY id"
-
-
-@pytest.fixture
-async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    opened = await create_pool(settings.database_url)
-    yield opened
-    await opened.close()
 
 
 async def overdue_invoice(kafka: KafkaClient, settings: Settings, order_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,14 +29,11 @@ from tests.integration.operations import running_worker
 from tests.memory_store import records_of
 from tests.sellers import SELLER
 from tests.slow_rendering import (
-    RENDER_PLAN,
     outcomes_left,
     plan_renderings,
     planned_renderings,
-    render_as_planned,
 )
 from worker import metrics
-from worker import render_jobs as renderer_module
 from worker.dunning_scan import scan
 from worker.processing import Outage, process_records
 from worker.render_jobs import Renderer, RenderProcess
@@ -60,23 +57,6 @@ def selling(settings: Settings) -> Settings:
             "render_retry_after_seconds": RETRY_AFTER_SECONDS,
         }
     )
-
-
-@pytest.fixture
-def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The file of render_as_planned's outcomes, which renders every document from now on."""
-    planned = tmp_path / "plan"
-    plan_renderings(planned, "")
-    monkeypatch.setenv(RENDER_PLAN, str(planned))
-    monkeypatch.setattr(renderer_module, "render_documents", render_as_planned)
-    return planned
-
-
-@pytest.fixture
-async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    opened = await create_pool(settings.database_url)
-    yield opened
-    await opened.close()
 
 
 async def documents_retry(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

@@ -23,14 +23,13 @@ from tests.examples import example
 from tests.integration.flows import command_event
 from tests.memory_store import records_of
 from tests.sellers import SELLER
-from tests.slow_rendering import RENDER_PLAN, plan_renderings, planned_renderings, render_as_planned
+from tests.slow_rendering import plan_renderings, planned_renderings
 from worker import render_jobs as renderer_module
 from worker.processing import Outage, process_records
 from worker.render_jobs import Renderer, RenderProcess
 from worker.settings import Settings
 from worker.store import documents
 from worker.store import pool as pool_module
-from worker.store.pool import create_pool
 
 pytestmark = pytest.mark.integration
 
@@ -51,29 +50,12 @@ def selling(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The file of render_as_planned's outcomes, which renders every document from now on."""
-    planned = tmp_path / "plan"
-    plan_renderings(planned, "")
-    monkeypatch.setenv(RENDER_PLAN, str(planned))
-    monkeypatch.setattr(renderer_module, "render_documents", render_as_planned)
-    return planned
-
-
-@pytest.fixture
 async def process(plan: Path) -> AsyncIterator[RenderProcess]:
     """A render process that has rendered once already: the first rendering of a process
     (its imports, its fonts) may take longer than HOLD_UP_SECONDS."""
     with RenderProcess(300) as started:
         await started.render(invoice(1, 0), None, "en")
         yield started
-
-
-@pytest.fixture
-async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    opened = await create_pool(settings.database_url)
-    yield opened
-    await opened.close()
 
 
 async def apply(pool: asyncpg.Pool, settings: Settings, *events: dict[str, Any]) -> None:

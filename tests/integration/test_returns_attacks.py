@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
@@ -17,16 +16,6 @@ from tests.builders import order, returned
 from tests.memory_store import records_of
 from worker.processing import Outage, process_records
 from worker.settings import Settings
-from worker.store.migrate import migrate
-from worker.store.pool import create_pool
-
-
-@pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate(fresh_database)
-    created = await create_pool(fresh_database)
-    yield created
-    await created.close()
 
 
 async def _apply(pool: asyncpg.Pool, settings: Settings, *events: dict[str, Any]) -> None:
