@@ -5,6 +5,7 @@ a. broker limit: the orders produced and consumed back by plain aiokafka, no dat
 b. database limit: the worker's writes per order issued directly with asyncpg, batched;
 c. the worker end to end (`invoicer run`), first record consumed → last invoice-closed out;
    and the same with documents on (a seller configured: the render pool works beside);
+   and with documents on and the orders spread over many registered sellers;
 d. the same with INVOICER_BATCH_MAX_RECORDS=1: one transaction per record;
 e. latency under a steady offered load: event time → invoice-closed delivered;
 f. delivered: the burst of c with documents on, first record consumed → last notification
@@ -30,16 +31,33 @@ from bench.delivery import measure_delivery
 from bench.orders import make_orders
 from bench.profiling import Profiler, summarize
 from bench.report import BenchResult, Machine, as_json, render_table
+from bench.sellers import SELLER_COUNT, make_sellers, spread_over
 from bench.services import Services, started_services
 from bench.worker_process import log_directory
 from bench.worker_runs import measure_latency, measure_throughput
 from worker.logs import configure_logging
 
-SCENARIOS = ("broker", "database", "worker", "documents", "baseline", "latency", "delivered")
+SCENARIOS = (
+    "broker",
+    "database",
+    "worker",
+    "documents",
+    "sellers",
+    "baseline",
+    "latency",
+    "delivered",
+)
 DEFAULT_PROCESSES = 2
 """One worker process per core of the machine the figures are of."""
 DEFAULT_RATE = 500.0
-SMOKE = {"orders": 40, "baseline_orders": 40, "rate": 20.0, "duration": 2.0, "partitions": 2}
+SMOKE = {
+    "orders": 40,
+    "baseline_orders": 40,
+    "rate": 20.0,
+    "duration": 2.0,
+    "partitions": 2,
+    "sellers": 4,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +71,8 @@ class Options:
     batch_max_records: int
     processes: int
     renderer_processes: int
+    sellers: int
+    """Registered sellers the orders are spread over in c's sellers run."""
     scenarios: tuple[str, ...]
     seconds_allowed: float
     smoke: bool
@@ -72,6 +92,7 @@ class Options:
             "batch_max_records": self.batch_max_records,
             "processes": self.processes,
             "renderer_processes": self.renderer_processes,
+            "sellers": self.sellers,
             "scenarios": list(self.scenarios),
             "smoke": self.smoke,
         }
@@ -126,6 +147,11 @@ def parse_options(argv: list[str] | None) -> Options:
         help="INVOICER_RENDERER_PROCESSES for f: render processes per worker process (1)",
     )
     parser.add_argument(
+        "--sellers",
+        type=_positive_int,
+        help=f"registered sellers the orders of c's sellers run are spread over ({SELLER_COUNT})",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=SCENARIOS,
@@ -169,6 +195,7 @@ def parse_options(argv: list[str] | None) -> Options:
         batch_max_records=args.batch_max_records,
         processes=args.processes,
         renderer_processes=args.renderer_processes or 1,
+        sellers=args.sellers or int(defaults.get("sellers", SELLER_COUNT)),
         scenarios=tuple(args.only or SCENARIOS),
         seconds_allowed=args.timeout,
         smoke=args.smoke,
@@ -252,6 +279,25 @@ async def run_benchmark(options: Options, services: Services) -> BenchResult:
                 log_dir=log_dir,
                 documents=True,
                 render_sample_seconds=1.0 if options.smoke else 10.0,
+            )
+        if "sellers" in options.scenarios:
+            sellers = make_sellers(options.sellers)
+            _progress(
+                f"c. worker, documents on: {len(orders):,} pre-loaded orders"
+                f" of {len(sellers)} registered sellers"
+            )
+            result.sellers = await measure_throughput(
+                services,
+                spread_over(orders, sellers),
+                label="sellers",
+                partitions=options.partitions,
+                batch_max_records=options.batch_max_records,
+                processes=options.processes,
+                seconds_allowed=seconds_allowed,
+                log_dir=log_dir,
+                documents=True,
+                render_sample_seconds=1.0 if options.smoke else 10.0,
+                sellers=sellers,
             )
         if "baseline" in options.scenarios:
             baseline_orders = orders[: options.baseline_orders]

@@ -6,14 +6,22 @@ import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
-from bench.orders import BenchOrder
 
 # Sends in flight before their acknowledgements are awaited: bounds the memory.
 SEND_WINDOW = 2_000
 READ_POLL_MS = 200
+
+
+class BenchRecord(Protocol):
+    """An event the benchmark offers: an order, or a seller."""
+
+    @property
+    def key(self) -> bytes: ...
+
+    def value(self) -> bytes: ...
 
 
 def create_producer(bootstrap_servers: str) -> AIOKafkaProducer:
@@ -27,11 +35,11 @@ def create_producer(bootstrap_servers: str) -> AIOKafkaProducer:
     )
 
 
-async def produce(producer: AIOKafkaProducer, topic: str, orders: Sequence[BenchOrder]) -> None:
-    """Sends every order and waits until the broker acknowledged all of them."""
+async def produce(producer: AIOKafkaProducer, topic: str, records: Sequence[BenchRecord]) -> None:
+    """Sends every record and waits until the broker acknowledged all of them."""
     window: list[Awaitable[object]] = []
-    for order in orders:
-        window.append(await producer.send(topic, value=order.value(), key=order.key))
+    for record in records:
+        window.append(await producer.send(topic, value=record.value(), key=record.key))
         if len(window) >= SEND_WINDOW:
             await asyncio.gather(*window)
             window.clear()

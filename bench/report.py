@@ -23,6 +23,8 @@ TARGET_DOCUMENTS_SLOWER = 0.10
 """c with documents on at most this much slower than without."""
 TARGET_DELIVERED_SHARE = 0.1
 """f, invoices delivered with their documents a second, at least this share of c."""
+TARGET_SELLERS_SLOWER = 0.10
+"""c with orders over many registered sellers at most this much slower than with one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,8 @@ class BenchResult:
     worker: ThroughputResult | None = None
     documents: ThroughputResult | None = None
     """c with documents on."""
+    sellers: ThroughputResult | None = None
+    """c with documents on, the orders spread over registered sellers."""
     baseline: ThroughputResult | None = None
     latency: LatencyResult | None = None
     delivered: DeliveryResult | None = None
@@ -98,6 +102,13 @@ class BenchResult:
         return 1 - self.documents.orders_per_second / self.worker.orders_per_second
 
     @property
+    def sellers_slower(self) -> float | None:
+        """How much slower c with documents on is with many sellers than with one."""
+        if self.documents is None or self.sellers is None:
+            return None
+        return 1 - self.sellers.orders_per_second / self.documents.orders_per_second
+
+    @property
     def times_baseline(self) -> float | None:
         if self.worker is None or self.baseline is None:
             return None
@@ -105,7 +116,7 @@ class BenchResult:
 
     @property
     def peak_rss_mib(self) -> float | None:
-        runs = (self.worker, self.documents, self.latency)
+        runs = (self.worker, self.documents, self.sellers, self.latency)
         peaks = [run.usage.peak_rss_mib for run in runs if run is not None]
         return max(peaks) if peaks else None
 
@@ -126,6 +137,7 @@ class BenchResult:
             "share_of_database": at_least(self.share_of_database, TARGET_SHARE_OF_DATABASE),
             "times_baseline": at_least(self.times_baseline, TARGET_TIMES_BASELINE),
             "documents_slower": at_most(self.documents_slower, TARGET_DOCUMENTS_SLOWER),
+            "sellers_slower": at_most(self.sellers_slower, TARGET_SELLERS_SLOWER),
             "p99_ms": at_most(
                 None if self.latency is None else self.latency.delivered.p99_ms, TARGET_P99_MS
             ),
@@ -176,6 +188,7 @@ def _counts(counts: Counts) -> dict[str, int]:
         "invoice_closed_events": counts.invoice_closed_events,
         "invoice_closed_orders": counts.invoice_closed_orders,
         "notifications": counts.notifications,
+        "registered_sellers": counts.registered_sellers,
     }
 
 
@@ -213,6 +226,7 @@ def as_json(result: BenchResult) -> dict[str, Any]:
         "database": None,
         "worker": None,
         "documents": None,
+        "sellers": None,
         "baseline": None,
         "latency": None,
         "delivered": None,
@@ -220,6 +234,7 @@ def as_json(result: BenchResult) -> dict[str, Any]:
             "worker_over_database": _rounded(result.share_of_database),
             "worker_over_baseline": _rounded(result.times_baseline),
             "documents_slower": _rounded(result.documents_slower, 3),
+            "sellers_slower": _rounded(result.sellers_slower, 3),
             "delivered_over_worker": _rounded(result.delivered_share, 3),
         },
         "peak_rss_mib": _rounded(result.peak_rss_mib, 1),
@@ -259,6 +274,8 @@ def as_json(result: BenchResult) -> dict[str, Any]:
         document["worker"] = _throughput(result.worker)
     if result.documents is not None:
         document["documents"] = _throughput(result.documents)
+    if result.sellers is not None:
+        document["sellers"] = _throughput(result.sellers)
     if result.baseline is not None:
         document["baseline"] = _throughput(result.baseline)
     if result.latency is not None:
@@ -376,6 +393,20 @@ def render_table(result: BenchResult) -> str:
         per_core = documents.documents_per_core_second
         if per_core is not None:
             row("     documents/s per core of rendering", f"{per_core:.1f}")
+    if result.sellers is not None:
+        sellers = result.sellers
+        row(
+            f"   with documents on, orders of {result.options.get('sellers', '?')} sellers",
+            f"{sellers.orders_per_second:,.0f}",
+            f"{sellers.seconds:.2f}",
+        )
+        if result.sellers_slower is not None:
+            row(
+                "     slower than with one seller",
+                f"{result.sellers_slower:.0%}",
+                "",
+                f"<= {TARGET_SELLERS_SLOWER:.0%}  {_status(targets['sellers_slower'])}",
+            )
     if result.baseline is not None:
         baseline = result.baseline
         row(
@@ -454,6 +485,7 @@ def render_table(result: BenchResult) -> str:
         for name, run in (
             ("c", result.worker),
             ("c, documents on", result.documents),
+            ("c, many sellers", result.sellers),
             ("d", result.baseline),
             ("e", result.latency),
             ("f", result.delivered),

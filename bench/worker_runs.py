@@ -21,6 +21,7 @@ import asyncpg
 from bench.kafka import Received, assigned_reader, create_producer, produce, read_topic, read_until
 from bench.orders import BenchOrder
 from bench.profiling import Profiler
+from bench.sellers import BenchSeller
 from bench.services import Services, fresh_scenario
 from bench.worker_process import (
     CpuMeter,
@@ -54,6 +55,8 @@ class Counts:
     invoice_closed_orders: int
     """Distinct orders among the invoice-closed events."""
     notifications: int
+    registered_sellers: int = 0
+    """Distinct registered sellers (not the configured one) among the invoices."""
     documents_pending: bool = False
     """Documents on: an invoice's notification waits for its documents, so fewer may be out."""
 
@@ -189,9 +192,13 @@ async def _database_counts(connection: asyncpg.Connection) -> asyncpg.Record:
         """
         SELECT (SELECT count(*) FROM invoices) AS invoices,
                (SELECT count(DISTINCT order_id) FROM invoices) AS invoiced_orders,
-               (SELECT count(DISTINCT invoice_number) FROM invoices) AS invoice_numbers,
-               (SELECT count(*) FROM inbox) AS inbox_entries,
-               (SELECT count(*) FROM outbox) AS outbox_left
+               (SELECT count(DISTINCT (coalesce(seller_id, 'default'), invoice_number))
+                  FROM invoices) AS invoice_numbers,
+               (SELECT count(*) FROM inbox WHERE event_type = 'order-completed')
+                  AS inbox_entries,
+               (SELECT count(*) FROM outbox) AS outbox_left,
+               (SELECT count(DISTINCT seller_id) FROM invoices
+                 WHERE seller_id IS DISTINCT FROM 'default') AS registered_sellers
         """
     )
     assert record is not None
@@ -226,6 +233,7 @@ async def _counts(
         invoice_closed_events=len(closed),
         invoice_closed_orders=len({record.key for record in closed}),
         notifications=len(notifications),
+        registered_sellers=stored["registered_sellers"],
         documents_pending=documents,
     )
     return counts, closed
@@ -259,12 +267,16 @@ async def measure_throughput(
     profile_path: Path | None = None,
     documents: bool = False,
     render_sample_seconds: float = 10.0,
+    sellers: Sequence[BenchSeller] = (),
 ) -> ThroughputResult:
     """Pre-loads the orders, then starts the worker and waits until every invoice is out
-    (with `documents`, a seller configured: closed while the render pool works beside)."""
+    (with `documents`, a seller configured: closed while the render pool works beside).
+    `sellers` are registered first, by a worker run of their own."""
     async with fresh_scenario(services, label, partitions, migrated=False) as scenario:
         settings = scenario.settings
         await asyncio.to_thread(migrate_database, settings)
+        if sellers:
+            await _register_sellers(settings, services, sellers, log_dir, seconds_allowed)
         producer = create_producer(services.bootstrap_servers)
         await producer.start()
         try:
@@ -282,7 +294,7 @@ async def measure_throughput(
             await wait_until(
                 connection,
                 worker,
-                "SELECT EXISTS (SELECT FROM inbox)",
+                f"SELECT EXISTS (SELECT FROM inbox WHERE {_ORDERS})",
                 START_POLL_SECONDS,
                 deadline,
                 "start",
@@ -300,7 +312,9 @@ async def measure_throughput(
                 f"invoice {len(orders)} orders",
             )
             meters.stop()
-            first_consumed = await connection.fetchval("SELECT min(processed_at) FROM inbox")
+            first_consumed = await connection.fetchval(
+                f"SELECT min(processed_at) FROM inbox WHERE {_ORDERS}"
+            )
             rendering = None
             if documents:
                 rendering = await _sample_rendering(connection, worker, render_sample_seconds)
@@ -329,6 +343,44 @@ async def measure_throughput(
         if rendering is None
         else _render_cpu_seconds(rendering[1], worker.pid, worker_pids),
     )
+
+
+_ORDERS = "event_type = 'order-completed'"
+"""The inbox entries of orders: a run's sellers were registered before it."""
+
+
+async def _register_sellers(
+    settings: Settings,
+    services: Services,
+    sellers: Sequence[BenchSeller],
+    log_dir: Path,
+    seconds_allowed: float,
+) -> None:
+    """Registers the sellers as a marketplace does before their orders come: produced to
+    the sellers topic, consumed by a worker that is stopped once all are stored."""
+    producer = create_producer(services.bootstrap_servers)
+    await producer.start()
+    try:
+        await produce(producer, settings.topics.sellers, sellers)
+    finally:
+        await producer.stop()
+    worker = WorkerProcess(settings, batch_max_records=500)
+    worker.start(log_dir)
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        await wait_until(
+            connection,
+            worker,
+            f"SELECT count(*) >= {len(sellers)} FROM sellers",
+            START_POLL_SECONDS,
+            time.monotonic() + seconds_allowed,
+            f"register {len(sellers)} sellers",
+        )
+    finally:
+        await connection.close()
+        exit_code = await worker.stop()
+    if exit_code != 0:
+        raise BenchmarkFailed(f"registering sellers: exit code {exit_code}")
 
 
 async def _sample_rendering(

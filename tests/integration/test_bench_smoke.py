@@ -19,6 +19,7 @@ from tests.integration.conftest import Services
 REPOSITORY = Path(__file__).resolve().parents[2]
 SMOKE_ORDERS = 40
 SMOKE_LATENCY_ORDERS = 40  # 20 orders/s for 2 s
+SMOKE_SELLERS = 4
 ROWS_WRITTEN_PER_ORDER = 15  # order, 5 rows, invoice, 5 lines, inbox, 2 outbox rows
 RUN_TIMEOUT_SECONDS = 240
 
@@ -51,7 +52,10 @@ def smoke_run(services: Services, tmp_path_factory: pytest.TempPathFactory) -> t
     return completed.stdout, json.loads(output.read_text())
 
 
-def _assert_every_order_invoiced_once(counts: dict[str, int], orders: int) -> None:
+def _assert_every_order_invoiced_once(
+    counts: dict[str, int], orders: int, *, documents: bool = False
+) -> None:
+    """With documents on, notifications wait for documents: the run does not count them."""
     assert counts["orders"] == orders
     for name in (
         "invoices",
@@ -60,7 +64,7 @@ def _assert_every_order_invoiced_once(counts: dict[str, int], orders: int) -> No
         "inbox_entries",
         "invoice_closed_events",
         "invoice_closed_orders",
-        "notifications",
+        *(() if documents else ("notifications",)),
     ):
         assert counts[name] == orders, name
     assert counts["outbox_left"] == 0
@@ -71,6 +75,7 @@ def test_the_table_has_every_scenario_ratio_and_target(smoke_run: tuple[str, Any
     labels = [line.split()[0] for line in table.splitlines() if line.strip()]
     for label in ("a.", "b.", "c.", "d.", "e.", "f.", "c/b", "c/d", "f/c", "worker"):
         assert label in labels, label
+    assert any(f"orders of {SMOKE_SELLERS} sellers" in line for line in table.splitlines())
     for percentile in ("p50", "p95", "p99"):
         assert any(line.strip().startswith(percentile) for line in table.splitlines())
 
@@ -107,6 +112,19 @@ def test_the_worker_invoiced_every_order_exactly_once(
     assert run["usage"]["peak_rss_mib"] > 0
 
 
+def test_the_sellers_run_invoiced_every_order_for_its_registered_seller(
+    smoke_run: tuple[str, Any],
+) -> None:
+    document = smoke_run[1]
+    assert document["options"]["sellers"] == SMOKE_SELLERS
+    for scenario, sellers in (("documents", 0), ("sellers", SMOKE_SELLERS)):
+        run = document[scenario]
+        assert run["exit_code"] == 0
+        _assert_every_order_invoiced_once(run["counts"], SMOKE_ORDERS, documents=True)
+        assert run["counts"]["registered_sellers"] == sellers, scenario
+        assert run["orders_per_second"] > 0
+
+
 def test_the_latency_run_delivered_every_order_and_has_percentiles(
     smoke_run: tuple[str, Any],
 ) -> None:
@@ -136,11 +154,13 @@ def test_the_ratios_and_targets_are_all_reported(smoke_run: tuple[str, Any]) -> 
         "share_of_database",
         "times_baseline",
         "documents_slower",
+        "sellers_slower",
         "p99_ms",
         "peak_rss_mib",
         "delivered_share",
     }
     assert document["ratios"]["documents_slower"] is not None
+    assert document["ratios"]["sellers_slower"] is not None
     assert document["ratios"]["delivered_over_worker"] > 0
     assert all(isinstance(met, bool) for met in document["targets"].values())
     assert document["options"]["smoke"] is True
