@@ -32,7 +32,7 @@ ORDER_PREFIX = "order-completed"
 CLOSE_COMMAND = "invoice-command-close.json"
 DRAFT_SAMPLE = "order-completed-draft.json"
 RETURN_SAMPLE = "order-returned.json"
-SELLER_SAMPLE = "seller-updated.json"
+SELLER_PREFIX = "seller-updated"
 ANSWER_TIMEOUT_SECONDS = 30.0
 QUIET_SECONDS = 0.5
 """How long after its last expected event a step's other events may still come."""
@@ -76,7 +76,8 @@ class Story:
         await producer.start()
         reading = asyncio.create_task(self._read(consumer))
         try:
-            await self._register_seller(producer)
+            for event in _seller_samples():
+                await self._register_seller(producer, event)
             for name, event in _samples():
                 await self._publish(producer, topics.orders_completed, event)
                 self._order(name, event, await self._answer(event["data"]["orderId"]))
@@ -97,10 +98,9 @@ class Story:
             await producer.stop()
             await consumer.stop()
 
-    async def _register_seller(self, producer: AIOKafkaProducer) -> None:
+    async def _register_seller(self, producer: AIOKafkaProducer, event: dict[str, Any]) -> None:
         """A marketplace's merchant registered as a seller of its own: its orders are
         invoiced in its name, in its series."""
-        event = _sample(SELLER_SAMPLE)
         data = event["data"]
         await producer.send_and_wait(
             self._settings.topics.sellers,
@@ -400,6 +400,16 @@ def _about(event: dict[str, Any]) -> str:
 def _sample(name: str) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(resources.files(SAMPLES).joinpath(name).read_text("utf-8"))
     return loaded
+
+
+def _seller_samples() -> list[dict[str, Any]]:
+    """The marketplace's merchants, by file name."""
+    names = sorted(
+        entry.name
+        for entry in resources.files(SAMPLES).iterdir()
+        if entry.name.startswith(SELLER_PREFIX)
+    )
+    return [_sample(name) for name in names]
 
 
 def _samples() -> Iterator[tuple[str, dict[str, Any]]]:
