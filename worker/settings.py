@@ -26,6 +26,7 @@ from worker.documents.labels import DocumentLanguage
 from worker.domain.parties import SELLER_ID, Address, ElectronicAddress, Seller
 from worker.domain.tax_categories import has_vat_prefix
 from worker.faults import parse as parse_fault_injection
+from worker.messages.routing import INCOMING
 from worker.messages.text import text_refusal
 from worker.messages.values import EAS_SCHEMES, CountryCode, PhoneNumber, check_bic, check_iban
 
@@ -90,8 +91,9 @@ class Topics(BaseSettings):
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        """The topics the worker consumes."""
-        return (self.orders_completed, self.orders_returned, self.invoice_commands, self.sellers)
+        """The topics the worker consumes: each incoming event's (routing's INCOMING)."""
+        fields = (field for route in INCOMING.values() for field in route.topics)
+        return tuple(dict.fromkeys(getattr(self, field) for field in fields))
 
     @field_validator("*")
     @classmethod

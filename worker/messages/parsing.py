@@ -13,14 +13,12 @@ from pydantic_core import ErrorDetails
 from worker.messages.binding import BinaryEvent, BindingError, binary_event
 from worker.messages.envelope import (
     INVOICE_COMMAND,
-    ORDER_COMPLETED,
-    ORDER_RETURNED,
-    SELLER_UPDATED,
     CloudEvent,
     IncomingEvent,
     KnownEvent,
 )
 from worker.messages.error_report import bounded_report, report_bytes
+from worker.messages.routing import INCOMING
 from worker.messages.text import may_hold_refused_text, text_refusal
 from worker.messages.values import (
     MAX_INTEGER_DIGITS,
@@ -79,10 +77,13 @@ class Rejection:
 
 
 _INCOMING: TypeAdapter[IncomingEvent] = TypeAdapter(IncomingEvent)
-_TYPES = (ORDER_COMPLETED, ORDER_RETURNED, INVOICE_COMMAND, SELLER_UPDATED)
-# Where the path inside `data` starts in an error's location: after the event type's tag
-# and "data", and for a command after its action's tag too.
-_DATA_PATH_START = {ORDER_COMPLETED: 2, ORDER_RETURNED: 2, INVOICE_COMMAND: 3, SELLER_UPDATED: 2}
+_TYPES = tuple(INCOMING)
+
+
+def _data_path_start(event_type: str) -> int:
+    """Where the path inside `data` starts in an error's location: after the event type's
+    tag and "data", and for a command after its action's tag too."""
+    return 3 if event_type == INVOICE_COMMAND else 2
 
 
 def parse_record(
@@ -213,7 +214,7 @@ def _validated(document: Any, may_hold_refused: bool) -> KnownEvent | Rejection:
     errors = (
         {}
         if data_error is None
-        else _error_map(data_error.errors(), path_start=_DATA_PATH_START[event_type])
+        else _error_map(data_error.errors(), path_start=_data_path_start(event_type))
     )
     for path, problem in unstorable:
         errors.setdefault(_dotted(path[1:]), []).append(problem)
