@@ -13,6 +13,9 @@ from tests.builders import command, order, seller_updated
 from tests.memory_store import MemoryStore, dead_letters, outgoing, records_of, results
 from tests.sellers import SELLER
 from worker.decisions import Record
+from worker.domain.lifecycle import NotificationRequested
+from worker.messages import NotificationRequestedData
+from worker.publishing.invoice_events import event_data
 from worker.settings import Settings
 
 SELLER_B = {
@@ -132,6 +135,45 @@ def test_each_seller_numbers_its_invoices_in_its_own_series_with_its_own_default
     assert closed[1]["seller"]["name"] == SELLER.name
     # the seller's payment terms where the order states none: 30 days, not the default 14
     assert (closed[0]["dueDate"], closed[1]["dueDate"]) == ("2026-12-23", "2026-12-07")
+
+
+def test_a_notification_tells_whom_it_comes_from_as_its_invoice_states_its_seller() -> None:
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B, email="facturen@anker.example")]))
+    store.run(
+        records_of(
+            [
+                seller_order("e-1", "merchant-b", [("r1", "1", "10.00")]),
+                seller_order("e-2", None, [("r1", "1", "10.00")]),
+            ]
+        )
+    )
+    by_seller = {invoice.seller_id: invoice for invoice in store.invoices.values()}
+
+    def notification(seller_id: str | None) -> NotificationRequestedData:
+        fact = NotificationRequested(by_seller[seller_id], "email", "a@example.com", "auto", ())
+        event_type, data = event_data(fact)
+        assert event_type == "notification-requested"
+        return NotificationRequestedData.model_validate(data)
+
+    merchant, configured = notification("merchant-b"), notification("default")
+    assert (merchant.seller_id, merchant.seller_name, merchant.seller_email) == (
+        "merchant-b",
+        "Koffiebranderij B.V.",
+        "facturen@anker.example",
+    )
+    assert (configured.seller_id, configured.seller_name, configured.seller_email) == (
+        "default",
+        SELLER.name,
+        None,
+    )
+
+
+def test_a_notification_of_an_invoice_without_a_seller_names_none() -> None:
+    store = MemoryStore(Settings())
+    store.run(records_of([seller_order("e-1", None, [("r1", "1", "10.00")])]))
+    [notified] = outgoing(store, "notification-requested")
+    assert not {"sellerId", "sellerName", "sellerEmail"} & set(notified)
 
 
 def test_an_order_of_an_unknown_seller_is_invoiced_once_replayed_after_its_registration() -> None:

@@ -394,6 +394,12 @@ class NotificationRequestedData(MessageModel):
     """With documents on, the automatic notification waits for them and carries them."""
     documents_unavailable: Omittable[str] = None
     """Instead of `documents`, when they failed for good: why (`invoice-documents-failed`)."""
+    seller_id: Omittable[str] = None
+    """The invoice's seller ("default": the configured one); absent for one without."""
+    seller_name: Omittable[str] = None
+    """Who the message comes from, as the invoice states its seller."""
+    seller_email: Omittable[str] = None
+    """Where the customer may answer: the seller's address on the invoice, when it has one."""
 
 
 class InvoiceSnapshot(MessageModel):

@@ -176,8 +176,9 @@ def _template(fact: NotificationRequested) -> str:
 
 def _notification_fields(fact: NotificationRequested) -> dict[str, Any]:
     """A credit note's tells its gross (`creditAmount`), and what is due and owed back on
-    the invoice it credits."""
+    the invoice it credits. Each tells the invoice's seller, whom the message is from."""
     invoice = fact.invoice
+    seller = invoice.seller
     currency = invoice.currency
     credit_note = invoice.type is InvoiceType.CREDIT_NOTE
     assert invoice.number is not None and invoice.due_date is not None
@@ -201,6 +202,9 @@ def _notification_fields(fact: NotificationRequested) -> dict[str, Any]:
         "due_date": invoice.due_date,
         "reason": fact.reason,
         "reminder_level": fact.reminder_level,
+        "seller_id": invoice.seller_id,
+        "seller_name": None if seller is None else seller.name,
+        "seller_email": None if seller is None else seller.email,
     }
 
 
