@@ -1,8 +1,17 @@
 """The data of a `seller-updated` event: a seller registered, or changed, by its id."""
 
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from worker.domain.parties import DEFAULT_SELLER_ID, Address, Seller
 from worker.domain.sellers import RegisteredSeller
@@ -72,6 +81,27 @@ class SellerUpdated(MessageModel):
     """Its invoices' payment terms where the order states none."""
     invoice_number_prefix: _Prefix = "INV"
     credit_note_number_prefix: _Prefix = "CN"
+
+    @model_validator(mode="after")
+    def _prefixes_apart(self) -> Self:
+        # A seller's invoices and credit notes are numbered in two series (per type): with
+        # one prefix they would give the same number twice.
+        if self.credit_note_number_prefix == self.invoice_number_prefix:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "same_prefix",
+                            "must differ from invoiceNumberPrefix: the credit notes' series"
+                            " would repeat the invoices' numbers",
+                        ),
+                        loc=("creditNoteNumberPrefix",),
+                        input=self.credit_note_number_prefix,
+                    )
+                ],
+            )
+        return self
 
     @property
     def order_id(self) -> None:
