@@ -41,7 +41,7 @@ from worker.messages import (
 )
 from worker.publishing.batch_writes import Writes
 from worker.retry import Backoff, Waiting
-from worker.rows import EventKey
+from worker.rows import EventKey, seller_event_key
 from worker.settings import Settings
 from worker.store.inbox import ConcurrentDuplicate
 from worker.store.pool import Fault, condition, describe_error, fault_of
@@ -189,7 +189,9 @@ async def _apply(
             settings,
             datetime.now(UTC),
             needs=[ROUTES[type(event.data)].needs(event.data) for event in events],
-            event_keys=[key for item in items if (key := _event_key(item.event)) is not None],
+            event_keys=[
+                key for item in items if (key := _inbox_key(item, settings)) is not None
+            ],
         )
         with batch_span(len(items), settings.group_id):
             outcomes = [decide(batch, item) for item in items]
@@ -236,7 +238,7 @@ def _bound_to(item: Item) -> AbstractContextManager[None]:
 
 def _decision(batch: Batch, item: Item) -> Decision:
     record, event = item.record, item.event
-    key = _event_key(event)
+    key = _inbox_key(item, batch.settings)
     if key is not None and batch.seen(key):
         # applied or answered before: whatever this copy says, it changes nothing
         republished = (Republished(key),) if _event_type(event) == INVOICE_COMMAND else ()
@@ -272,6 +274,14 @@ def _item_cause(item: Item) -> Cause:
     if isinstance(item.event, Rejection):
         return rejection_cause(item.event, item.record)
     return cause_of(item.event, item.record)
+
+
+def _inbox_key(item: Item, settings: Settings) -> EventKey | None:
+    """The event's key in the inbox: (source, id), a sellers-topic event's apart."""
+    key = _event_key(item.event)
+    if key is None or item.record.topic != settings.topics.sellers:
+        return key
+    return seller_event_key(key)
 
 
 def _event_key(event: Parsed) -> EventKey | None:

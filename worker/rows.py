@@ -9,6 +9,18 @@ from datetime import datetime
 from decimal import Decimal
 
 EventKey = tuple[str, str]
+
+SELLERS_INBOX = "\x01sellers\x01"
+"""Before the source of a sellers-topic event's inbox key: its events are kept apart from
+those of orders and commands, so that no order or command can take (source, id) of a
+seller's event and make it a duplicate (who may write orders may not change a seller). No
+incoming source can start with it (U+0001 is refused in every text)."""
+
+
+def seller_event_key(key: EventKey) -> EventKey:
+    """The inbox key of a sellers-topic event of this (source, id)."""
+    source, event_id = key
+    return SELLERS_INBOX + source, event_id
 """(source, id) of a CloudEvent."""
 
 Headers = tuple[tuple[str, bytes | None], ...]

@@ -97,3 +97,63 @@ def test_a_changed_prefix_never_repeats_a_number_of_the_sellers_other_series() -
     numbers = _numbers_of(store, "merchant-b")
     assert len(numbers) == 4, (numbers, dead_letters(store))
     assert len(numbers) == len(set(numbers)), numbers
+
+
+def test_a_command_cannot_keep_a_seller_from_being_changed_by_taking_its_event_id() -> None:
+    """Who may write commands may not change a seller: a command that borrows the
+    (source, id) of the seller's next seller-updated must not make that event a duplicate
+    (the seller would keep the IBAN it is changing away from)."""
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    squatter = command("s-2", "send", source="/merchants", invoiceId="x")
+    store.run(records_of([squatter]))
+
+    moved = seller_updated("s-2", **{**SELLER_B, "iban": "DE89 3704 0044 0532 0130 00"})
+    store.run(records_of([moved]))
+
+    assert store.sellers["merchant-b"].seller.iban == "DE89370400440532013000"
+
+
+def test_an_order_cannot_keep_a_seller_from_being_changed_by_taking_its_event_id() -> None:
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    squatter = seller_order("s-2", "merchant-b", [("r1", "1", "1.00")])
+    squatter["source"] = "/merchants"
+    store.run(records_of([squatter]))
+
+    moved = seller_updated("s-2", **{**SELLER_B, "iban": "DE89 3704 0044 0532 0130 00"})
+    store.run(records_of([moved]))
+
+    assert store.sellers["merchant-b"].seller.iban == "DE89370400440532013000"
+
+
+def test_a_sellers_event_does_not_make_an_order_with_its_event_id_a_duplicate() -> None:
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    clash = seller_order("s-1", "merchant-b", [("r1", "1", "1.00")])
+    clash["source"] = "/merchants"
+    store.run(records_of([clash]))
+
+    assert [i.seller_id for i in store.invoices.values()] == ["merchant-b"]
+
+
+def test_a_seller_event_told_again_leaves_the_last_one_standing() -> None:
+    first = seller_updated("s-1", **SELLER_B)
+    second = seller_updated("s-2", **{**SELLER_B, "name": "Koffie & Co B.V."})
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([first, second]))
+    store.run(records_of([first, second]))  # redelivered from an uncommitted offset
+
+    assert store.sellers["merchant-b"].seller.name == "Koffie & Co B.V."
+
+
+def test_a_sellers_event_seen_before_is_still_a_duplicate() -> None:
+    """A replica that applies again an older event of the seller (its batch of it after a
+    rebalance) changes nothing: the newer one stands."""
+    first = seller_updated("s-1", **SELLER_B)
+    second = seller_updated("s-2", **{**SELLER_B, "name": "Koffie & Co B.V."})
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([first, second]))
+    store.run(records_of([first]))
+
+    assert store.sellers["merchant-b"].seller.name == "Koffie & Co B.V."
