@@ -102,6 +102,28 @@ class Topics(BaseSettings):
             raise ValueError("a Kafka topic name is 1 to 249 of a-z A-Z 0-9 . _ -")
         return name
 
+    @model_validator(mode="after")
+    def _sellers_topic_is_its_own(self) -> Self:
+        # Who may write orders or commands may not change a seller (its IBAN): the sellers
+        # topic is read as the sellers' only when it is no other topic.
+        others = {name for field, name in self if field != "sellers"}
+        if self.sellers in others:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "shared_sellers_topic",
+                            "the sellers topic must be no other topic of the worker: who"
+                            " writes that one could change a seller",
+                        ),
+                        loc=("sellers",),
+                        input=self.sellers,
+                    )
+                ],
+            )
+        return self
+
 
 def text_is_accepted(cls: type, value: Any) -> Any:
     """A setting's text follows the door's rule (worker/messages/text.py): what a document

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from tests.builders import command, seller_updated
 from tests.memory_store import MemoryStore, dead_letters, outgoing, records_of
 from tests.sellers import SELLER
 from tests.unit.test_sellers import SELLER_B, seller_order
 from worker.settings import Settings
+from worker.startup import invalid_settings
 
 
 def _numbers_of(store: MemoryStore, seller_id: str) -> list[str]:
@@ -157,3 +159,14 @@ def test_a_sellers_event_seen_before_is_still_a_duplicate() -> None:
     store.run(records_of([first]))
 
     assert store.sellers["merchant-b"].seller.name == "Koffie & Co B.V."
+
+
+@pytest.mark.parametrize("other", ["orders.completed", "orders.returned", "invoices.commands", "invoices.events"])
+def test_the_sellers_topic_cannot_be_another_topic_of_the_worker(other: str) -> None:
+    """Were it the orders' or the commands' topic, whoever writes orders could change a
+    seller's IBAN; the worker refuses to start, naming the variable."""
+    with pytest.raises(ValidationError) as raised:
+        Settings(topics={"sellers": other})
+
+    message = str(invalid_settings(raised.value))
+    assert f"INVOICER_TOPIC_SELLERS='{other}' is not valid" in message, message
