@@ -3,7 +3,7 @@ invoice's documents show, and the defaults its invoices take."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from worker.domain.parties import Seller
 
@@ -16,3 +16,33 @@ class RegisteredSeller:
     """Payment terms where the order states none; None: the configured ones."""
     invoice_number_prefix: str = "INV"
     credit_note_number_prefix: str = "CN"
+    invoice_prefixes: frozenset[str] = field(default_factory=frozenset)
+    """Every prefix its invoices have had (besides the one they have now)."""
+    credit_note_prefixes: frozenset[str] = field(default_factory=frozenset)
+    """Every prefix its credit notes have had (besides the one they have now)."""
+
+    def prefixes_of(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Every prefix its invoices, and its credit notes, have had, the present ones too."""
+        return (
+            self.invoice_prefixes | {self.invoice_number_prefix},
+            self.credit_note_prefixes | {self.credit_note_number_prefix},
+        )
+
+    def after(self, before: RegisteredSeller | None) -> RegisteredSeller:
+        """This registration of the seller, with the prefixes it had `before`."""
+        if before is None:
+            return self
+        invoices, credit_notes = before.prefixes_of()
+        return replace(
+            self,
+            invoice_prefixes=(self.invoice_prefixes | invoices) - {self.invoice_number_prefix},
+            credit_note_prefixes=(self.credit_note_prefixes | credit_notes)
+            - {self.credit_note_number_prefix},
+        )
+
+    def shared_prefix(self) -> str | None:
+        """A prefix both its invoices and its credit notes have had: the two series, each
+        continuing under any prefix, would give the same number twice."""
+        invoices, credit_notes = self.prefixes_of()
+        shared = sorted(invoices & credit_notes)
+        return shared[0] if shared else None

@@ -37,8 +37,31 @@ def handle_seller_updated(view: View, record: Record, event: SellerUpdatedEvent)
                 "A seller-updated record is keyed by its sellerId.",
             ),
         )
-    seller = event.data.registered()
-    known = view.seller(seller.seller_id) is not None
+    before = view.seller(event.data.seller_id)
+    seller = event.data.registered().after(before)
+    if (shared := seller.shared_prefix()) is not None:
+        # Each series continues under a changed prefix: one prefix of both would repeat
+        # numbers (the database refuses the second, so it could never close).
+        field = (
+            "invoiceNumberPrefix"
+            if shared == seller.invoice_number_prefix
+            else "creditNoteNumberPrefix"
+        )
+        return dead_letter(
+            record,
+            event_rejection(
+                event,
+                RejectReason.VALIDATION,
+                {
+                    field: [
+                        f"{shared!r} is a prefix of both the seller's invoices and its credit"
+                        " notes (now or before): their series would repeat numbers"
+                    ]
+                },
+                "A seller's invoices and credit notes never share a number prefix.",
+            ),
+        )
+    known = before is not None
     log.info(
         "seller changed" if known else "seller registered",
         action="seller",

@@ -16,6 +16,8 @@ def _defaults_json(seller: RegisteredSeller) -> dict[str, Any]:
         "paymentTermsDays": seller.payment_terms_days,
         "invoiceNumberPrefix": seller.invoice_number_prefix,
         "creditNoteNumberPrefix": seller.credit_note_number_prefix,
+        "invoicePrefixes": sorted(seller.invoice_prefixes),
+        "creditNotePrefixes": sorted(seller.credit_note_prefixes),
     }
 
 
@@ -35,6 +37,9 @@ async def load_sellers(
             payment_terms_days=record["defaults"]["paymentTermsDays"],
             invoice_number_prefix=record["defaults"]["invoiceNumberPrefix"],
             credit_note_number_prefix=record["defaults"]["creditNoteNumberPrefix"],
+            # the prefixes each type had before (none stored by earlier versions)
+            invoice_prefixes=frozenset(record["defaults"].get("invoicePrefixes", ())),
+            credit_note_prefixes=frozenset(record["defaults"].get("creditNotePrefixes", ())),
         )
         for record in records
     }
