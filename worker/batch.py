@@ -248,16 +248,30 @@ class Batch:
 
         def filled(invoice: Invoice) -> Invoice:
             assigned = numbered.get(invoice.invoice_id)
-            if assigned is None or not invoice.awaits_number:
+            numbering = assigned is not None and invoice.awaits_number
+            # A credit note of an invoice the batch numbers was made from the invoice before
+            # it took its seller as stored then: it keeps the seller the invoice took.
+            of_numbered = (
+                invoice.type is InvoiceType.CREDIT_NOTE
+                and invoice.reference_invoice_id in numbered
+            )
+            if not numbering and not of_numbered:
                 return invoice
             done = filled_by_identity.get(id(invoice))
             if done is None:
-                assert numbers is not None
-                number, closed_at, issue_date = assigned
-                done = filled_by_identity[id(invoice)] = self._seller_at_numbering(
-                    number_invoice(invoice, number, closed_at, issue_date),
-                    self._sellers_of(invoice, numbers),
-                )
+                done = invoice
+                if numbering:
+                    assert numbers is not None and assigned is not None
+                    number, closed_at, issue_date = assigned
+                    done = self._seller_at_numbering(
+                        number_invoice(invoice, number, closed_at, issue_date),
+                        self._sellers_of(invoice, numbers),
+                    )
+                if of_numbered:
+                    assert invoice.reference_invoice_id is not None
+                    reference = filled(self.invoices[invoice.reference_invoice_id])
+                    done = replace(done, seller=reference.seller)
+                filled_by_identity[id(invoice)] = done
             return done
 
         def filled_fact(fact: Fact) -> Fact:

@@ -202,3 +202,38 @@ def test_a_prefix_given_up_may_come_back_to_its_own_type() -> None:
 
     assert dead_letters(store) == []
     assert store.sellers["merchant-b"].invoice_number_prefix == "KB"
+
+
+def test_a_credit_note_of_an_invoice_closed_in_its_batch_keeps_the_invoices_seller() -> None:
+    """A draft made while the seller was one way, the seller changed, then the draft closed
+    (taking the seller as stored then) and a credit note of it made in the same batch: the
+    note keeps its invoice's seller, the one the invoice closed with, as in two batches."""
+    together, apart = MemoryStore(Settings(seller=SELLER)), MemoryStore(Settings(seller=SELLER))
+    for store in (together, apart):
+        store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+        draft = seller_order("e-1", "merchant-b", [("r1", "1", "10.00")])
+        draft["data"]["invoicing"] = {"autoClose": False}
+        store.run(records_of([draft]))
+        store.run(records_of([seller_updated("s-2", **{**SELLER_B, "name": "Koffie & Co B.V."})]))
+    [invoice_id] = list(together.invoices)
+    close = command("c-1", "close", invoiceId=invoice_id)
+    credit = command(
+        "c-2",
+        "create",
+        orderId="o-merchant-b",
+        type="credit-note",
+        referenceInvoiceId=invoice_id,
+        close=True,
+    )
+
+    together.run(records_of([close, credit]))
+    apart.run(records_of([close]))
+    apart.run(records_of([credit]))
+
+    for store in (together, apart):
+        closed = outgoing(store, "invoice-closed")
+        assert [(c["type"], c["seller"]["name"]) for c in closed] == [
+            ("invoice", "Koffie & Co B.V."),
+            ("credit-note", "Koffie & Co B.V."),
+        ]
+    assert together.invoices == apart.invoices
