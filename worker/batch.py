@@ -252,8 +252,7 @@ class Batch:
             # A credit note of an invoice the batch numbers was made from the invoice before
             # it took its seller as stored then: it keeps the seller the invoice took.
             of_numbered = (
-                invoice.type is InvoiceType.CREDIT_NOTE
-                and invoice.reference_invoice_id in numbered
+                invoice.type is InvoiceType.CREDIT_NOTE and invoice.reference_invoice_id in numbered
             )
             if not numbering and not of_numbered:
                 return invoice

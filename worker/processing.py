@@ -34,6 +34,7 @@ from worker.handlers.rejections import dead_letter, reject_invalid_command, reje
 from worker.logs import CORRELATION_ID, MESSAGE_ID, OFFSET, PARTITION, TOPIC, held, release
 from worker.messages import (
     INVOICE_COMMAND,
+    SELLER_UPDATED,
     KnownEvent,
     Rejection,
     RejectReason,
@@ -189,9 +190,7 @@ async def _apply(
             settings,
             datetime.now(UTC),
             needs=[ROUTES[type(event.data)].needs(event.data) for event in events],
-            event_keys=[
-                key for item in items if (key := _inbox_key(item, settings)) is not None
-            ],
+            event_keys=[key for item in items if (key := _inbox_key(item, settings)) is not None],
         )
         with batch_span(len(items), settings.group_id):
             outcomes = [decide(batch, item) for item in items]
@@ -237,6 +236,17 @@ def _bound_to(item: Item) -> AbstractContextManager[None]:
 
 
 def _decision(batch: Batch, item: Item) -> Decision:
+    decision = _decision_of(batch, item)
+    if _is_sellers(item, batch.settings) and decision.cause.source is not None:
+        # kept in the inbox apart from orders and commands (worker.rows.seller_event_key)
+        source = seller_event_key((decision.cause.source, ""))[0]
+        decision = dataclasses.replace(
+            decision, cause=dataclasses.replace(decision.cause, source=source)
+        )
+    return decision
+
+
+def _decision_of(batch: Batch, item: Item) -> Decision:
     record, event = item.record, item.event
     key = _inbox_key(item, batch.settings)
     if key is not None and batch.seen(key):
@@ -276,10 +286,17 @@ def _item_cause(item: Item) -> Cause:
     return cause_of(item.event, item.record)
 
 
+def _is_sellers(item: Item, settings: Settings) -> bool:
+    """A seller-updated of the sellers topic: its inbox key is kept apart."""
+    return (
+        item.record.topic == settings.topics.sellers and _event_type(item.event) == SELLER_UPDATED
+    )
+
+
 def _inbox_key(item: Item, settings: Settings) -> EventKey | None:
-    """The event's key in the inbox: (source, id), a sellers-topic event's apart."""
+    """The event's key in the inbox: (source, id), a seller's event's apart."""
     key = _event_key(item.event)
-    if key is None or item.record.topic != settings.topics.sellers:
+    if key is None or not _is_sellers(item, settings):
         return key
     return seller_event_key(key)
 

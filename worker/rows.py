@@ -21,6 +21,8 @@ def seller_event_key(key: EventKey) -> EventKey:
     """The inbox key of a sellers-topic event of this (source, id)."""
     source, event_id = key
     return SELLERS_INBOX + source, event_id
+
+
 """(source, id) of a CloudEvent."""
 
 Headers = tuple[tuple[str, bytes | None], ...]

@@ -18,7 +18,11 @@ async def test_the_prefixes_a_seller_had_come_back_as_saved(db: asyncpg.Connecti
     """What keeps a prefix from moving to the other type survives the database."""
     first = RegisteredSeller(
         "merchant-review",
-        Seller("Koffie B.V.", "NL987654321B01", Address("Kade 3", None, "Amsterdam", "1011 AB", None, "NL")),
+        Seller(
+            "Koffie B.V.",
+            "NL987654321B01",
+            Address("Kade 3", None, "Amsterdam", "1011 AB", None, "NL"),
+        ),
         invoice_number_prefix="KB",
         credit_note_number_prefix="KN",
     )

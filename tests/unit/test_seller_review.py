@@ -162,7 +162,9 @@ def test_a_sellers_event_seen_before_is_still_a_duplicate() -> None:
     assert store.sellers["merchant-b"].seller.name == "Koffie & Co B.V."
 
 
-@pytest.mark.parametrize("other", ["orders.completed", "orders.returned", "invoices.commands", "invoices.events"])
+@pytest.mark.parametrize(
+    "other", ["orders.completed", "orders.returned", "invoices.commands", "invoices.events"]
+)
 def test_the_sellers_topic_cannot_be_another_topic_of_the_worker(other: str) -> None:
     """Were it the orders' or the commands' topic, whoever writes orders could change a
     seller's IBAN; the worker refuses to start, naming the variable."""
@@ -183,7 +185,11 @@ def test_a_prefix_moved_to_the_other_type_in_two_steps_is_refused_too() -> None:
                 [
                     seller_updated(
                         f"s-{n}",
-                        **{**SELLER_B, "invoiceNumberPrefix": invoices, "creditNoteNumberPrefix": notes},
+                        **{
+                            **SELLER_B,
+                            "invoiceNumberPrefix": invoices,
+                            "creditNoteNumberPrefix": notes,
+                        },
                     )
                 ]
             )
@@ -198,7 +204,9 @@ def test_a_prefix_moved_to_the_other_type_in_two_steps_is_refused_too() -> None:
 def test_a_prefix_given_up_may_come_back_to_its_own_type() -> None:
     store = MemoryStore(Settings(seller=SELLER))
     for n, prefix in enumerate(["KB", "KC", "KB"]):
-        store.run(records_of([seller_updated(f"s-{n}", **{**SELLER_B, "invoiceNumberPrefix": prefix})]))
+        store.run(
+            records_of([seller_updated(f"s-{n}", **{**SELLER_B, "invoiceNumberPrefix": prefix})])
+        )
 
     assert dead_letters(store) == []
     assert store.sellers["merchant-b"].invoice_number_prefix == "KB"
@@ -237,3 +245,20 @@ def test_a_credit_note_of_an_invoice_closed_in_its_batch_keeps_the_invoices_sell
             ("credit-note", "Koffie & Co B.V."),
         ]
     assert together.invoices == apart.invoices
+
+
+def test_a_sellers_event_refused_after_an_order_took_its_id_is_still_a_dead_letter() -> None:
+    """Its outcome is kept apart from the order's (the same (source, id) applied): a
+    refused seller's event goes to the dead letters, and the order stays applied."""
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    squatter = seller_order("s-2", "merchant-b", [("r1", "1", "1.00")])
+    squatter["source"] = "/merchants"
+    store.run(records_of([squatter]))
+    refused = seller_updated("s-2", **{**SELLER_B, "vatId": "987654321"})
+
+    store.run(records_of([refused]))
+    store.run(records_of([squatter]))  # still a duplicate
+
+    assert [reason for reason, _ in dead_letters(store)] == ["validation"]
+    assert len(store.invoices) == 1

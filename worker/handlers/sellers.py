@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import structlog
 
 from worker.decisions import Decision, Outcome, Record, View, cause_of
 from worker.handlers.rejections import dead_letter, event_rejection
 from worker.messages import RejectReason, SellerUpdatedEvent
-from worker.rows import seller_event_key
 
 log = structlog.get_logger(__name__)
 
@@ -67,7 +64,4 @@ def handle_seller_updated(view: View, record: Record, event: SellerUpdatedEvent)
         action="seller",
         seller_id=seller.seller_id,
     )
-    # Kept in the inbox apart from orders and commands (worker.rows.seller_event_key).
-    cause = cause_of(event, record)
-    cause = replace(cause, source=seller_event_key((event.source, event.id))[0])
-    return Decision(Outcome.APPLIED, cause, event.type, seller=seller)
+    return Decision(Outcome.APPLIED, cause_of(event, record), event.type, seller=seller)
