@@ -262,3 +262,22 @@ def test_a_sellers_event_refused_after_an_order_took_its_id_is_still_a_dead_lett
 
     assert [reason for reason, _ in dead_letters(store)] == ["validation"]
     assert len(store.invoices) == 1
+
+
+def test_what_a_seller_keeps_of_its_prefixes_is_bounded() -> None:
+    """The prefixes a seller had are loaded with it in every batch: a seller-updated that
+    would make them more than MAX_PREFIXES is refused, the seller left as it was."""
+    from worker.handlers.sellers import MAX_PREFIXES
+
+    store = MemoryStore(Settings(seller=SELLER))
+    events = [
+        seller_updated(f"s-{n}", **{**SELLER_B, "invoiceNumberPrefix": f"K{n}"})
+        for n in range(MAX_PREFIXES + 1)
+    ]
+    store.run(records_of(events))
+
+    [(reason, errors)] = dead_letters(store)
+    assert (reason, list(errors)) == ("validation", ["invoiceNumberPrefix"])
+    registered = store.sellers["merchant-b"]
+    assert registered.invoice_number_prefix == f"K{MAX_PREFIXES - 1}"
+    assert len(registered.prefixes_of()[0]) == MAX_PREFIXES

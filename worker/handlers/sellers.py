@@ -10,6 +10,9 @@ from worker.messages import RejectReason, SellerUpdatedEvent
 
 log = structlog.get_logger(__name__)
 
+MAX_PREFIXES = 100
+"""The most prefixes a seller's invoices (or credit notes) have had, the present one too."""
+
 
 def handle_seller_updated(view: View, record: Record, event: SellerUpdatedEvent) -> Decision:
     if record.topic != view.settings.topics.sellers:
@@ -58,6 +61,21 @@ def handle_seller_updated(view: View, record: Record, event: SellerUpdatedEvent)
                 "A seller's invoices and credit notes never share a number prefix.",
             ),
         )
+    for field, had in (
+        ("invoiceNumberPrefix", seller.invoice_prefixes),
+        ("creditNoteNumberPrefix", seller.credit_note_prefixes),
+    ):
+        if len(had) >= MAX_PREFIXES:
+            # What a seller keeps is bounded: a seller's every batch loads it.
+            return dead_letter(
+                record,
+                event_rejection(
+                    event,
+                    RejectReason.VALIDATION,
+                    {field: [f"a seller's {field} may change at most {MAX_PREFIXES - 1} times"]},
+                    "A seller's number prefixes change seldom.",
+                ),
+            )
     known = before is not None
     log.info(
         "seller changed" if known else "seller registered",
