@@ -281,3 +281,26 @@ def test_what_a_seller_keeps_of_its_prefixes_is_bounded() -> None:
     registered = store.sellers["merchant-b"]
     assert registered.invoice_number_prefix == f"K{MAX_PREFIXES - 1}"
     assert len(registered.prefixes_of()[0]) == MAX_PREFIXES
+
+
+def test_a_seller_stored_with_one_prefix_for_both_types_may_still_change() -> None:
+    """Stored so before such sellers were refused: its IBAN may still change (and its
+    credit notes move to a prefix of their own)."""
+    from worker.domain.sellers import RegisteredSeller
+
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    legacy = store.sellers["merchant-b"]
+    store.sellers["merchant-b"] = RegisteredSeller(
+        legacy.seller_id, legacy.seller, invoice_number_prefix="KB", credit_note_number_prefix="KB"
+    )
+    changed = {
+        **SELLER_B,
+        "iban": "DE89 3704 0044 0532 0130 00",
+        "invoiceNumberPrefix": "KB",
+        "creditNoteNumberPrefix": "KBC",
+    }
+    store.run(records_of([seller_updated("s-2", **changed)]))
+
+    assert dead_letters(store) == []
+    assert store.sellers["merchant-b"].seller.iban == "DE89370400440532013000"

@@ -40,9 +40,14 @@ class RegisteredSeller:
             - {self.credit_note_number_prefix},
         )
 
-    def shared_prefix(self) -> str | None:
-        """A prefix both its invoices and its credit notes have had: the two series, each
-        continuing under any prefix, would give the same number twice."""
+    def shared_prefix(self, before: RegisteredSeller | None = None) -> str | None:
+        """A prefix both its invoices and its credit notes have had, and that they did not
+        share `before` (a seller stored so before such sellers were refused is not kept from
+        changing): the two series, each continuing under any prefix, would give the same
+        number twice."""
         invoices, credit_notes = self.prefixes_of()
-        shared = sorted(invoices & credit_notes)
-        return shared[0] if shared else None
+        shared = invoices & credit_notes
+        if before is not None:
+            had_invoices, had_credit_notes = before.prefixes_of()
+            shared -= had_invoices & had_credit_notes
+        return min(shared) if shared else None

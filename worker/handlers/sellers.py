@@ -39,7 +39,7 @@ def handle_seller_updated(view: View, record: Record, event: SellerUpdatedEvent)
         )
     before = view.seller(event.data.seller_id)
     seller = event.data.registered().after(before)
-    if (shared := seller.shared_prefix()) is not None:
+    if (shared := seller.shared_prefix(before)) is not None:
         # Each series continues under a changed prefix: one prefix of both would repeat
         # numbers (the database refuses the second, so it could never close).
         field = (
