@@ -1,4 +1,5 @@
-"""Attacks on many sellers in one worker that found defects (review)."""
+"""Attacks on many sellers in one worker: shared number prefixes, event ids taken by orders
+or commands, the sellers topic set to another, a credit note closed with its invoice."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Attacks on many sellers in one worker that needed the database (review)."""
+"""Attacks on many sellers in one worker, through the database: the prefixes a seller had,
+its events kept apart in the inbox."""
 
 from __future__ import annotations
 
