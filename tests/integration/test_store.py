@@ -406,6 +406,25 @@ async def test_charges_and_allowances_come_back_as_stored_and_live_invoices_hold
     assert [a.adjustment_id for a in stored.free_adjustments()] == ["gift"]
 
 
+@pytest.mark.parametrize("terms", [None, 0, 45])
+async def test_an_orders_details_come_back_as_saved(
+    db: asyncpg.Connection, terms: int | None
+) -> None:
+    details = OrderDetails(
+        "C-1",
+        "SEK",
+        False,
+        Customer("A"),
+        delivery="sms",
+        seller_id="merchant-b",
+        payment_terms_days=terms,
+    )
+    order_id = f"O-TERMS-{terms}"
+    await orders.save_orders(db, [Order(order_id, details)])
+
+    assert (await orders.load_orders(db, [order_id]))[order_id].details == details
+
+
 async def test_a_seller_comes_back_as_saved_and_the_last_one_stands(
     db: asyncpg.Connection,
 ) -> None:
@@ -449,9 +468,11 @@ async def test_an_order_invoiced_by_the_configured_seller_before_sellers_keeps_t
             order_id="O-OLD",
             seller_id="default",
         )
-        old = Order("O-OLD", OrderDetails(None, "EUR", False, Customer("A")), {"r1": row})
-        assert old.details.seller_id is None  # as 0013 leaves an older order
-        await orders.save_orders(db, [old])
+        # as a version before 0013 stored it (the columns of its day), without a seller_id
+        await db.execute(
+            "INSERT INTO orders (order_id, currency, prices_include_tax, customer)"
+            " VALUES ('O-OLD', 'EUR', false, '{\"name\": \"A\"}')"
+        )
         await orders.save_rows(db, [("O-OLD", row)])
         await invoices.insert_invoices(db, [invoiced])
 

@@ -176,6 +176,35 @@ def test_a_notification_of_an_invoice_without_a_seller_names_none() -> None:
     assert not {"sellerId", "sellerName", "sellerEmail"} & set(notified)
 
 
+def test_a_create_takes_the_payment_terms_its_order_stated_before_the_sellers() -> None:
+    store = MemoryStore(Settings(seller=SELLER))
+    store.run(records_of([seller_updated("s-1", **SELLER_B)]))
+    stated = seller_order("e-1", "merchant-b", [("r1", "1", "10.00")])
+    stated["data"]["invoicing"] = {"paymentTermsDays": 7, "autoClose": False}
+    silent = seller_order("e-2", "merchant-b", [("r1", "1", "10.00"), ("r2", "1", "5.00")])
+    silent["data"]["invoicing"] = {"autoClose": False}
+    silent["data"]["orderId"] = "o-silent"
+    store.run(records_of([stated, silent]))
+    for invoice_id in list(store.invoices):
+        store.run(records_of([command(f"d-{invoice_id}", "delete", invoiceId=invoice_id)]))
+
+    store.run(
+        records_of(
+            [
+                command("c-1", "create", orderId="o-merchant-b", close=True),
+                command("c-2", "create", orderId="o-silent", close=True),
+            ]
+        )
+    )
+
+    terms = {c["orderId"]: (c["dueDate"], c["sellerId"]) for c in closed_invoices(store)}
+    # the order's 7 days, not the seller's 30; an order stating none: the seller's
+    assert terms == {
+        "o-merchant-b": ("2026-11-30", "merchant-b"),
+        "o-silent": ("2026-12-23", "merchant-b"),
+    }
+
+
 def test_an_order_of_an_unknown_seller_is_invoiced_once_replayed_after_its_registration() -> None:
     store = MemoryStore(Settings(seller=SELLER))
     early = seller_order("e-1", "merchant-b", [("r1", "1", "10.00")])

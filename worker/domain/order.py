@@ -29,6 +29,9 @@ class OrderDetails:
     """How the customer hears of its invoices: "email", "sms" or "none"."""
     seller_id: str | None = None
     """Who issues its invoices: "default" is the configured seller; None: none."""
+    payment_terms_days: int | None = None
+    """The terms its last message stated (`invoicing.paymentTermsDays`), for its invoices
+    made since, by it or by `create`; None: the seller's, else the configured ones."""
 
 
 @dataclass(frozen=True, slots=True)

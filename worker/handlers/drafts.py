@@ -26,15 +26,14 @@ def new_draft(
     *,
     note: str | None = None,
     due: date | None = None,
-    payment_terms_days: int | None = None,
     return_id: str | None = None,
     seller_id: str | None = None,
 ) -> Invoice:
     """A draft of the order: an invoice to the order's customer, from its seller (or
     `seller_id`) as it is now; or a credit note of `reference`, between that invoice's
     parties, for its order code and purchase, in its currency and tax mode (the order, or
-    the seller, may have changed since). Its payment terms are the given ones, else the
-    seller's, else the configured ones."""
+    the seller, may have changed since). Its payment terms are those the order stated,
+    else the seller's, else the configured ones."""
     stated: OrderDetails | Invoice = order.details if reference is None else reference
     issuer = (
         reference.seller_id
@@ -52,7 +51,7 @@ def new_draft(
         customer=stated.customer,
         content=content,
         payment_terms_days=_first_stated(
-            payment_terms_days,
+            order.details.payment_terms_days,
             None if registered is None else registered.payment_terms_days,
             view.settings.payment_terms_days,
         ),

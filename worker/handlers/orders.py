@@ -66,6 +66,7 @@ def handle_order_completed(view: View, record: Record, event: OrderCompletedEven
         data.purchase(),
         data.invoicing.delivery,
         seller_id,
+        data.invoicing.payment_terms_days,
     )
     rows = [
         OrderRow(
@@ -127,7 +128,6 @@ def _invoice_free_rows(
         content,
         None,
         note=invoicing.note,
-        payment_terms_days=invoicing.payment_terms_days,
     )
     structlog.contextvars.bind_contextvars(invoice_id=draft.invoice_id)
     change = create_invoice(draft, close=invoicing.auto_close, reference=None)

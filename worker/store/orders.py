@@ -32,7 +32,7 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
     ids = list(set(order_ids))
     records = await connection.fetch(
         "SELECT order_id, order_code, currency, prices_include_tax, customer, purchase,"
-        " delivery, adjustments, seller_id"
+        " delivery, adjustments, seller_id, payment_terms_days"
         " FROM orders WHERE order_id = ANY($1::text[])",
         ids,
     )
@@ -45,6 +45,7 @@ async def load_orders(connection: Executor, order_ids: Collection[str]) -> dict[
             purchase=purchase_of(record["purchase"]),
             delivery=record["delivery"],
             seller_id=record["seller_id"],
+            payment_terms_days=record["payment_terms_days"],
         )
         for record in records
     }
@@ -128,13 +129,13 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
     await connection.execute(
         """
         INSERT INTO orders (order_id, order_code, currency, prices_include_tax, customer,
-                            purchase, delivery, adjustments, seller_id)
+                            purchase, delivery, adjustments, seller_id, payment_terms_days)
         SELECT order_id, order_code, currency, prices_include_tax, customer::jsonb,
-               purchase::jsonb, delivery, adjustments::jsonb, seller_id
+               purchase::jsonb, delivery, adjustments::jsonb, seller_id, payment_terms_days
           FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[],
-                      $6::text[], $7::text[], $8::text[], $9::text[])
+                      $6::text[], $7::text[], $8::text[], $9::text[], $10::integer[])
                AS t(order_id, order_code, currency, prices_include_tax, customer, purchase,
-                    delivery, adjustments, seller_id)
+                    delivery, adjustments, seller_id, payment_terms_days)
         ON CONFLICT (order_id) DO UPDATE SET
             order_code = EXCLUDED.order_code,
             currency = EXCLUDED.currency,
@@ -144,6 +145,7 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
             delivery = EXCLUDED.delivery,
             adjustments = EXCLUDED.adjustments,
             seller_id = EXCLUDED.seller_id,
+            payment_terms_days = EXCLUDED.payment_terms_days,
             updated_at = now()
         """,
         [order.order_id for order in batch],
@@ -155,6 +157,7 @@ async def save_orders(connection: Executor, orders: Iterable[Order]) -> None:
         [order.details.delivery for order in batch],
         [json.dumps([adjustment_json(a) for a in order.adjustments.values()]) for order in batch],
         [order.details.seller_id for order in batch],
+        [order.details.payment_terms_days for order in batch],
     )
 
 
