@@ -305,3 +305,14 @@ def test_a_seller_stored_with_one_prefix_for_both_types_may_still_change() -> No
 
     assert dead_letters(store) == []
     assert store.sellers["merchant-b"].seller.iban == "DE89370400440532013000"
+
+
+@pytest.mark.parametrize("prefix", ["K B", "KB\u202e", "\u200bKB", "KB\t", "\u2066KB"])
+def test_a_prefix_that_would_show_another_number_is_refused(prefix: str) -> None:
+    store = MemoryStore(Settings(seller=SELLER))
+
+    store.run(records_of([seller_updated("s-1", **{**SELLER_B, "invoiceNumberPrefix": prefix})]))
+
+    [(reason, errors)] = dead_letters(store)
+    assert reason == "validation" and list(errors) == ["invoiceNumberPrefix"]
+    assert "merchant-b" not in store.sellers

@@ -1,5 +1,6 @@
 """The data of a `seller-updated` event: a seller registered, or changed, by its id."""
 
+import unicodedata
 from typing import Annotated, Self
 
 from pydantic import (
@@ -45,7 +46,19 @@ def _with_country_prefix(vat_id: str) -> str:
 
 
 _Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-_Prefix = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+
+
+def _readable_prefix(prefix: str) -> str:
+    """Of an invoice number as people read it: no spaces, controls or format characters (a
+    bidi override would show another number than the one stated)."""
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in prefix):
+        raise ValueError("must have no space, control or format character")
+    return prefix
+
+
+_Prefix = Annotated[
+    str, StringConstraints(min_length=1, max_length=20), AfterValidator(_readable_prefix)
+]
 
 
 class SellerAddress(MessageModel):
