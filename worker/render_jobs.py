@@ -80,9 +80,11 @@ HOLD_UP_SECONDS = 1.0
 """A rendering still running after this long lets the rest of its group go: the documents
 rendered before it are stored, the jobs not started go back to the queue (for another loop,
 or this one once the rendering ends)."""
-LEASE_MARGIN_SECONDS = 60.0
+LEASE_MARGIN_SECONDS = 20.0
 """A claimed job is due again (a renderer that died with it) this long after its rendering
-would have timed out."""
+would have timed out: time for the group's renderings before it (at most HOLD_UP_SECONDS)
+and its store. A store after the lease ran out finds its claims no longer its own and
+stores nothing: the jobs are rendered again, never stored twice."""
 RELEASED_PER_TRANSACTION = 100
 """Notifications sent with documents stored earlier, at most, per transaction."""
 YIELD_AT_MOST_SECONDS = 30.0

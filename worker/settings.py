@@ -438,10 +438,12 @@ class Settings(DocumentFonts):
     renderer_processes: int = Field(default=1, ge=1, le=64)
     """Processes rendering documents, at a lower CPU priority than the worker (each uses one core
     while it renders)."""
-    render_timeout_seconds: float = Field(default=300.0, gt=0)
-    """The longest one invoice's documents may take to render (a 1,000-line invoice takes a few
-    seconds); past it the rendering process is replaced and the job is tried again later (see
-    INVOICER_RENDER_RETRY_AFTER_SECONDS)."""
+    render_timeout_seconds: float = Field(default=60.0, gt=0)
+    """The longest one invoice's documents may take to render (a 1,000-line invoice takes well
+    under a second, a fallback font for Chinese, say, about one more); past it the rendering
+    process is replaced and the job is tried again later (see
+    INVOICER_RENDER_RETRY_AFTER_SECONDS). A rendering cut short by a crash is taken up again
+    this long plus 20 s after it was claimed."""
     render_max_attempts: int = Field(default=5, ge=1, le=100)
     """Renderings of one invoice's documents that may fail in a row; after the last the
     documents have failed for good (`invoice-documents-failed`) and the notifications that
