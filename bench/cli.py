@@ -22,6 +22,7 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +32,10 @@ from bench.delivery import measure_delivery
 from bench.orders import make_orders
 from bench.profiling import Profiler, summarize
 from bench.report import BenchResult, Machine, as_json, render_table
-from bench.sellers import SELLER_COUNT, make_sellers, spread_over
+from bench.sellers import SELLER_COUNT, BenchSeller, make_sellers, spread_over
 from bench.services import Services, started_services
 from bench.worker_process import log_directory
-from bench.worker_runs import measure_latency, measure_throughput
+from bench.worker_runs import ThroughputResult, measure_latency, measure_throughput
 from worker.logs import configure_logging
 
 SCENARIOS = (
@@ -266,30 +267,16 @@ async def run_benchmark(options: Options, services: Services) -> BenchResult:
                 profile_path=profile,
             )
             _write_profile_summary(profile)
-        if "documents" in options.scenarios:
-            _progress(f"c. worker, documents on: {len(orders):,} pre-loaded orders")
-            result.documents = await measure_throughput(
+
+        async def with_documents(
+            label: str, sellers: Sequence[BenchSeller] = ()
+        ) -> ThroughputResult:
+            of_sellers = f" of {len(sellers)} registered sellers" if sellers else ""
+            _progress(f"c. worker, documents on: {len(orders):,} pre-loaded orders{of_sellers}")
+            return await measure_throughput(
                 services,
-                orders,
-                label="documents",
-                partitions=options.partitions,
-                batch_max_records=options.batch_max_records,
-                processes=options.processes,
-                seconds_allowed=seconds_allowed,
-                log_dir=log_dir,
-                documents=True,
-                render_sample_seconds=1.0 if options.smoke else 10.0,
-            )
-        if "sellers" in options.scenarios:
-            sellers = make_sellers(options.sellers)
-            _progress(
-                f"c. worker, documents on: {len(orders):,} pre-loaded orders"
-                f" of {len(sellers)} registered sellers"
-            )
-            result.sellers = await measure_throughput(
-                services,
-                spread_over(orders, sellers),
-                label="sellers",
+                spread_over(orders, sellers) if sellers else orders,
+                label=label,
                 partitions=options.partitions,
                 batch_max_records=options.batch_max_records,
                 processes=options.processes,
@@ -299,6 +286,11 @@ async def run_benchmark(options: Options, services: Services) -> BenchResult:
                 render_sample_seconds=1.0 if options.smoke else 10.0,
                 sellers=sellers,
             )
+
+        if "documents" in options.scenarios:
+            result.documents = await with_documents("documents")
+        if "sellers" in options.scenarios:
+            result.sellers = await with_documents("sellers", make_sellers(options.sellers))
         if "baseline" in options.scenarios:
             baseline_orders = orders[: options.baseline_orders]
             if len(baseline_orders) < options.baseline_orders:

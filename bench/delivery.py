@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.kafka import Received, create_producer, produce, read_topic
+from bench.kafka import Received, preload, read_topic
 from bench.orders import BenchOrder
 from bench.services import Services, fresh_scenario
 from bench.worker_process import WorkerProcess, migrate_database
@@ -77,12 +77,7 @@ async def measure_delivery(
     async with fresh_scenario(services, "delivered", partitions, migrated=False) as scenario:
         settings = scenario.settings
         await asyncio.to_thread(migrate_database, settings)
-        producer = create_producer(services.bootstrap_servers)
-        await producer.start()
-        try:
-            await produce(producer, settings.topics.orders_completed, orders)
-        finally:
-            await producer.stop()
+        await preload(services.bootstrap_servers, settings.topics.orders_completed, orders)
         worker = WorkerProcess(
             settings,
             batch_max_records,

@@ -46,6 +46,16 @@ async def produce(producer: AIOKafkaProducer, topic: str, records: Sequence[Benc
     await asyncio.gather(*window)
 
 
+async def preload(bootstrap_servers: str, topic: str, records: Sequence[BenchRecord]) -> None:
+    """Sends every record with a producer of its own, before the worker starts."""
+    producer = create_producer(bootstrap_servers)
+    await producer.start()
+    try:
+        await produce(producer, topic, records)
+    finally:
+        await producer.stop()
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
     key: bytes | None

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.kafka import Received, assigned_reader, create_producer, produce, read_topic, read_until
+from bench.kafka import (
+    Received,
+    assigned_reader,
+    create_producer,
+    preload,
+    read_topic,
+    read_until,
+)
 from bench.orders import BenchOrder
 from bench.profiling import Profiler
 from bench.sellers import BenchSeller
@@ -277,12 +284,7 @@ async def measure_throughput(
         await asyncio.to_thread(migrate_database, settings)
         if sellers:
             await _register_sellers(settings, services, sellers, log_dir, seconds_allowed)
-        producer = create_producer(services.bootstrap_servers)
-        await producer.start()
-        try:
-            await produce(producer, settings.topics.orders_completed, orders)
-        finally:
-            await producer.stop()
+        await preload(services.bootstrap_servers, settings.topics.orders_completed, orders)
 
         worker = WorkerProcess(settings, batch_max_records, processes, documents=documents)
         worker.start(log_dir)
@@ -358,12 +360,7 @@ async def _register_sellers(
 ) -> None:
     """Registers the sellers as a marketplace does before their orders come: produced to
     the sellers topic, consumed by a worker that is stopped once all are stored."""
-    producer = create_producer(services.bootstrap_servers)
-    await producer.start()
-    try:
-        await produce(producer, settings.topics.sellers, sellers)
-    finally:
-        await producer.stop()
+    await preload(services.bootstrap_servers, settings.topics.sellers, sellers)
     worker = WorkerProcess(settings, batch_max_records=500)
     worker.start(log_dir)
     connection = await asyncpg.connect(settings.database_url)
