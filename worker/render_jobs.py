@@ -27,13 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
-import os
-import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -53,6 +48,7 @@ from worker.publishing.document_events import (
     documents_ready,
     notifications_with_documents,
 )
+from worker.render_process import PipedProcess, ProcessLost
 from worker.retry import Backoff, Waiting
 from worker.rows import OutboxMessage, RenderJob, StoredDocument, WaitingNotification
 from worker.settings import Settings
@@ -95,59 +91,59 @@ RENDER_NICENESS = 10
 of a core's share against the worker and the database, so documents lag, not closing."""
 
 
-def _prepare_render_process() -> None:
-    """Lower priority; and deaf to Ctrl-C, which a terminal sends its whole process group:
-    the worker stops its render processes itself."""
-    os.nice(RENDER_NICENESS)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+class RenderProcessLost(Exception):
+    """The render process died rendering, or could not be sent the rendering."""
 
 
 class RenderProcess:
     """One process that renders (spawned afresh: a fork of the running event loop and its
-    threads would inherit their locks), replaced when it dies or a rendering outlasts its
-    time; one per renderer loop, so replacing it stops no other loop's rendering."""
+    threads would inherit their locks), behind a pipe the event loop reads; started when
+    there is something to render, replaced when it dies or a rendering outlasts its time;
+    one per renderer loop, so replacing it stops no other loop's rendering."""
 
     def __init__(self, timeout_seconds: float) -> None:
         self._timeout = timeout_seconds
-        self._executor = self._start()
+        self._process: PipedProcess | None = None
 
-    @staticmethod
-    def _start() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn"), initializer=_prepare_render_process
-        )
+    @property
+    def pid(self) -> int | None:
+        """The process rendering now or next, if it has started."""
+        return None if self._process is None else self._process.pid
+
+    def _started(self) -> PipedProcess:
+        if self._process is None or self._process.lost:
+            self._process = PipedProcess(
+                asyncio.get_running_loop(), RENDER_NICENESS, "invoicer-render"
+            )
+        return self._process
 
     async def render(
         self, invoice: Invoice, reference_number: str | None, language: DocumentLanguage
     ) -> RenderedDocuments:
-        def submit() -> asyncio.Future[RenderedDocuments]:
-            return asyncio.get_running_loop().run_in_executor(
-                self._executor, render_documents, invoice, reference_number, language
-            )
-
+        # sent by reference: the process imports render_documents (or a test's stand-in)
+        arguments = (render_documents, invoice, reference_number, language)
         try:
-            rendering = submit()
-        except BrokenProcessPool:  # it died since it last rendered: this one never started
-            self._restart()
-            rendering = submit()
+            try:
+                rendering = self._started().call(*arguments)
+            except BrokenPipeError:  # it died since it last rendered: this one never started
+                rendering = self._started().call(*arguments)
+        except (BrokenPipeError, ProcessLost) as error:
+            raise RenderProcessLost(f"the rendering could not be sent: {error!r}") from error
         try:
-            return await asyncio.wait_for(rendering, self._timeout)
-        except (TimeoutError, BrokenProcessPool):
-            self._restart()
+            async with asyncio.timeout(self._timeout):
+                rendered: RenderedDocuments = await rendering
+        except TimeoutError:
+            self._stop()  # the next rendering starts another process
             raise
-
-    def _restart(self) -> None:
-        self._stop()
-        self._executor = self._start()
+        except ProcessLost as error:
+            raise RenderProcessLost(str(error)) from error
+        return rendered
 
     def _stop(self) -> None:
-        """Kills the process, or a runaway rendering would hold its core (and a shutdown
-        that waited for it would hold the event loop)."""
-        # ProcessPoolExecutor offers no way to stop a running task (terminate_workers() is
-        # Python 3.14's); its process table is the only handle on its process.
-        for process in list(self._executor._processes.values()):
-            process.kill()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Kills the process, or a runaway rendering would hold its core; never waits for
+        it (a shutdown that did would hold the event loop)."""
+        if self._process is not None:
+            self._process.stop()
 
     def __enter__(self) -> RenderProcess:
         return self
@@ -313,7 +309,7 @@ class Renderer:
         except TimeoutError as error:
             timeout = self._settings.render_timeout_seconds
             raise _RenderFailed("timeout", f"rendering took longer than {timeout:g} s") from error
-        except BrokenProcessPool as error:
+        except RenderProcessLost as error:
             raise _RenderFailed("process-lost", "the rendering process died") from error
         except Exception as error:  # a bug in rendering: the job waits, others go on
             reason = f"rendering failed: {error!r}"[:MAX_REASON_CHARACTERS]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 
 from tests.slow_rendering import sleep_then_echo
 from worker import render_jobs as renderer
-from worker.render_jobs import RenderProcess
+from worker.render_jobs import RenderProcess, RenderProcessLost
 
 
 @pytest.fixture(autouse=True)
@@ -28,8 +28,8 @@ async def render(process: RenderProcess, name: str, seconds: float) -> Any:
 
 
 def kill(process: RenderProcess) -> None:
-    for child in list(process._executor._processes.values()):
-        child.kill()  # as the kernel's OOM killer would
+    assert process.pid is not None
+    os.kill(process.pid, signal.SIGKILL)  # as the kernel's OOM killer would
 
 
 def zombies() -> list[str]:
@@ -48,14 +48,26 @@ def zombies() -> list[str]:
 async def test_a_process_that_died_since_it_last_rendered_is_replaced_before_the_next() -> None:
     with RenderProcess(30) as process:
         assert await render(process, "first", 0) == "first"
+        killed = process.pid
         kill(process)
-        await asyncio.sleep(1)  # the executor notices that its process is gone
+        await asyncio.sleep(1)  # the event loop notices that its process is gone
+        assert zombies() == []
 
         assert [await render(process, f"after-{i}", 0) for i in range(3)] == [
             "after-0",
             "after-1",
             "after-2",
         ]
+        assert process.pid != killed
+
+
+async def test_a_process_killed_just_before_a_rendering_is_sent_is_replaced_for_it() -> None:
+    with RenderProcess(30) as process:
+        assert await render(process, "first", 0) == "first"
+        kill(process)
+        time.sleep(0.5)  # noqa: ASYNC251 (dead, its pipes closed, the event loop held: not noticed yet)
+
+        assert await render(process, "second", 0) == "second"
 
 
 async def test_a_process_that_dies_rendering_fails_that_rendering_and_is_replaced() -> None:
@@ -64,7 +76,7 @@ async def test_a_process_that_dies_rendering_fails_that_rendering_and_is_replace
         rendering = asyncio.create_task(render(process, "killed", 5))
         await asyncio.sleep(0.5)
         kill(process)
-        with pytest.raises(BrokenProcessPool):
+        with pytest.raises(RenderProcessLost):
             await rendering
 
         assert await render(process, "next", 0) == "next"
