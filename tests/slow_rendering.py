@@ -4,6 +4,7 @@ or fail as they are told, importable by the renderer's spawned processes."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,37 @@ def sleep_then_echo(name: str, seconds: str, language: str) -> str:
     """Sleeps `seconds` (passed where the reference number goes) and returns `name`."""
     time.sleep(float(seconds))
     return name
+
+
+def repeat(name: str, times: str, language: str) -> str:
+    """`name` `times` times over (passed where the reference number goes): a long answer."""
+    return name * int(times)
+
+
+class Unpicklable(Exception):
+    """An exception that holds what pickle cannot carry."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+class Unreadable(Exception):
+    """An exception that pickles, but cannot be unpickled (its arguments are not kept)."""
+
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(f"{first} {second}")
+
+
+def fail_with(name: str, kind: str, language: str) -> str:
+    """Raises the exception named by `kind` (passed where the reference number goes)."""
+    if kind == "unpicklable":
+        raise Unpicklable(name)
+    if kind == "unreadable":
+        raise Unreadable(name, "twice")
+    if kind == "exit":
+        raise SystemExit(3)
+    raise ValueError(name)
 
 
 def render_slowly(invoice: Invoice, reference_number: str | None, language: str) -> Any:

@@ -1,6 +1,7 @@
 """The renderer's process: replaced when it died since it last rendered, when it dies
 rendering, or when a rendering outlasts its time, without stopping another loop's process,
-leaving a zombie, or holding the event loop when the worker stops."""
+leaving a zombie, or holding the event loop when the worker stops; answers of any length,
+and exceptions that cannot travel as themselves, come back through its pipe."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.slow_rendering import sleep_then_echo
+from tests.slow_rendering import fail_with, repeat, sleep_then_echo
 from worker import render_jobs as renderer
 from worker.render_jobs import RenderProcess, RenderProcessLost
+from worker.render_process import PIPE_BYTES, RemoteError, RemoteTraceback
 
 
 @pytest.fixture(autouse=True)
@@ -107,3 +109,87 @@ async def test_stopping_with_a_rendering_in_flight_does_not_wait_for_it() -> Non
     started = time.monotonic()
     process.__exit__(None, None, None)
     assert time.monotonic() - started < 1
+
+
+async def test_an_answer_larger_than_the_pipe_comes_back_whole() -> None:
+    with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(renderer, "render_documents", repeat)
+        answers = [await render(process, "0123456789", times) for times in (1, 500_000, 2)]
+
+    assert answers == ["0123456789", "0123456789" * 500_000, "0123456789" * 2]
+    assert len(answers[1]) > 4 * PIPE_BYTES
+
+
+async def test_the_renderings_own_exception_comes_back_with_its_traceback() -> None:
+    with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(renderer, "render_documents", fail_with)
+        with pytest.raises(ValueError, match="no glyph") as raised:
+            await process.render("no glyph", "value", "en")  # type: ignore[arg-type]
+        assert isinstance(raised.value.__cause__, RemoteTraceback)
+        assert "fail_with" in str(raised.value.__cause__)
+
+        patch.setattr(renderer, "render_documents", sleep_then_echo)
+        assert await render(process, "next", 0) == "next"
+
+
+@pytest.mark.parametrize("kind", ["unpicklable", "unreadable", "exit"])
+async def test_an_exception_that_cannot_come_back_as_itself_comes_back_as_its_repr(
+    kind: str,
+) -> None:
+    with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(renderer, "render_documents", fail_with)
+        started = process.pid
+        with pytest.raises(RemoteError):
+            await process.render("no glyph", kind, "en")  # type: ignore[arg-type]
+
+        patch.setattr(renderer, "render_documents", sleep_then_echo)
+        assert await render(process, "next", 0) == "next"  # the same process renders on
+        assert started is None or process.pid == started
+
+
+async def test_a_cancelled_renderings_answer_is_not_taken_for_the_next() -> None:
+    with RenderProcess(30) as process:
+        assert await render(process, "warm", 0) == "warm"
+        cancelled = asyncio.create_task(render(process, "cancelled", 1))
+        await asyncio.sleep(0.2)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+
+        assert await render(process, "next", 0) == "next"
+
+
+async def test_a_rendering_never_holds_the_event_loop() -> None:
+    with RenderProcess(30) as process:
+        assert await render(process, "warm", 0) == "warm"
+        rendering = asyncio.create_task(render(process, "long", 2))
+        gaps = []
+        while not rendering.done():
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            gaps.append(time.monotonic() - before)
+        assert await rendering == "long"
+
+    assert len(gaps) > 20
+    assert max(gaps) < 0.5
+
+
+async def test_a_rendering_that_times_out_leaves_no_zombie_and_no_pipe_open() -> None:
+    def descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    with RenderProcess(6.0) as process:  # time for the process to start on a busy machine
+        assert await render(process, "warm", 0) == "warm"
+        running = descriptors()
+        with pytest.raises(TimeoutError):
+            await render(process, "stuck", 60)
+        await asyncio.sleep(0.5)
+        assert zombies() == []
+        gone = descriptors()
+        assert gone < running  # its pipes' ends and its sentinel's
+        assert await render(process, "again", 0) == "again"
+        assert descriptors() == running
+    await asyncio.sleep(0.5)
+
+    assert zombies() == []
+    assert descriptors() == gone
