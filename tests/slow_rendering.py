@@ -49,6 +49,8 @@ def fail_with(name: str, kind: str, language: str) -> str:
         raise Unreadable(name, "twice")
     if kind == "exit":
         raise SystemExit(3)
+    if kind == "timeout":
+        raise TimeoutError(name)
     raise ValueError(name)
 
 

@@ -15,7 +15,7 @@ after their invoice's documents were done (a later `send`).
 
 A rendering that fails, outlasts `INVOICER_RENDER_TIMEOUT_SECONDS` or loses its process
 postpones its job (the others go on) and is counted, as do documents the database refuses
-to store; a pool that lost a process or holds a runaway one is replaced. After
+to store; a render process that died or holds a runaway rendering is replaced. After
 INVOICER_RENDER_MAX_ATTEMPTS such failures in a row the documents have failed for good: in
 one transaction the job is marked failed, and `invoice-documents-failed` and the
 notifications waiting for the documents, without them, are written to the outbox (a
@@ -130,10 +130,11 @@ class RenderProcess:
         except (BrokenPipeError, ProcessLost) as error:
             raise RenderProcessLost(f"the rendering could not be sent: {error!r}") from error
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._timeout) as deadline:
                 rendered: RenderedDocuments = await rendering
         except TimeoutError:
-            self._stop()  # the next rendering starts another process
+            if deadline.expired():  # else the rendering's own
+                self._stop()  # the next rendering starts another process
             raise
         except ProcessLost as error:
             raise RenderProcessLost(str(error)) from error

@@ -6,8 +6,8 @@ reference (the process imports it), after an 8-byte length; its answer comes bac
 way, its result or its exception. The event loop writes the calls without blocking
 (whatever the pipe does not take at once is written when it can) and reads the answers
 when their pipe is readable (`loop.add_reader`): a call, however long, never holds it. The
-pipes are asked to hold a megabyte, so an answer of that size goes in one write and wakes
-the loop once or twice.
+answers' pipe is asked to hold a megabyte, so an answer (an invoice's documents: tens of
+kilobytes) goes in one write and wakes the loop once or twice.
 
 The process is spawned (a fork of the running event loop and its threads would inherit
 their locks) at a lower CPU priority and deaf to Ctrl-C. When it dies, the end of its
@@ -35,7 +35,7 @@ from typing import Any
 HEADER = struct.Struct("!Q")
 """The length of the pickle that follows."""
 PIPE_BYTES = 1 << 20
-"""Asked of each pipe (Linux grants unprivileged processes up to a megabyte)."""
+"""Asked of the answers' pipe (Linux grants unprivileged processes up to a megabyte)."""
 MAX_REPR_CHARACTERS = 10_000
 """Of an exception that cannot be sent back as itself, in the RemoteError sent instead."""
 REAP_RETRY_SECONDS = 0.005
@@ -152,8 +152,7 @@ class PipedProcess:
         context = multiprocessing.get_context("spawn")
         requests_read, requests_write = context.Pipe(duplex=False)
         answers_read, answers_write = context.Pipe(duplex=False)
-        for pipe in (requests_write, answers_write):
-            _enlarge(pipe.fileno())
+        _enlarge(answers_write.fileno())  # a call is a few kilobytes, its answer tens
         self.process = context.Process(
             target=serve,
             args=(requests_read, answers_write, niceness),

@@ -132,19 +132,31 @@ async def test_the_renderings_own_exception_comes_back_with_its_traceback() -> N
         assert await render(process, "next", 0) == "next"
 
 
+async def test_a_timeout_the_rendering_raises_itself_does_not_replace_the_process() -> None:
+    with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(renderer, "render_documents", fail_with)
+        with pytest.raises(TimeoutError, match="the font server"):
+            await process.render("the font server", "timeout", "en")  # type: ignore[arg-type]
+        started = process.pid
+
+        patch.setattr(renderer, "render_documents", sleep_then_echo)
+        assert await render(process, "next", 0) == "next"
+        assert process.pid == started
+
+
 @pytest.mark.parametrize("kind", ["unpicklable", "unreadable", "exit"])
 async def test_an_exception_that_cannot_come_back_as_itself_comes_back_as_its_repr(
     kind: str,
 ) -> None:
     with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
         patch.setattr(renderer, "render_documents", fail_with)
-        started = process.pid
-        with pytest.raises(RemoteError):
+        with pytest.raises(RemoteError, match=r"no glyph|SystemExit\(3\)|could not be read"):
             await process.render("no glyph", kind, "en")  # type: ignore[arg-type]
+        started = process.pid
 
         patch.setattr(renderer, "render_documents", sleep_then_echo)
-        assert await render(process, "next", 0) == "next"  # the same process renders on
-        assert started is None or process.pid == started
+        assert await render(process, "next", 0) == "next"
+        assert process.pid == started  # the same process renders on
 
 
 async def test_a_cancelled_renderings_answer_is_not_taken_for_the_next() -> None:
