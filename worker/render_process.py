@@ -221,7 +221,10 @@ class PipedProcess:
 
     def _send(self, *parts: memoryview) -> None:
         if not self._unsent:
-            written = os.writev(self._requests_fd, parts)
+            try:
+                written = os.writev(self._requests_fd, parts)
+            except (BlockingIOError, InterruptedError):  # full: calls sent, not yet read
+                written = 0
             views = list(parts)
             while views and written >= len(views[0]):
                 written -= len(views.pop(0))
