@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvloop
 
 from tests.slow_rendering import fail_with, repeat, sleep_then_echo
 from worker import render_jobs as renderer
@@ -120,6 +121,15 @@ async def test_an_answer_larger_than_the_pipe_comes_back_whole() -> None:
     assert len(answers[1]) > 4 * PIPE_BYTES
 
 
+async def test_renderings_sent_faster_than_the_process_reads_them_are_all_answered() -> None:
+    names = [f"{i:02}" * 20_000 for i in range(12)]  # 40 kB a call: more than the pipe holds
+    with RenderProcess(60) as process, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(renderer, "render_documents", repeat)
+        answers = await asyncio.gather(*(render(process, name, 1) for name in names))
+
+    assert answers == names
+
+
 async def test_the_renderings_own_exception_comes_back_with_its_traceback() -> None:
     with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
         patch.setattr(renderer, "render_documents", fail_with)
@@ -205,3 +215,21 @@ async def test_a_rendering_that_times_out_leaves_no_zombie_and_no_pipe_open() ->
 
     assert zombies() == []
     assert descriptors() == gone
+
+
+def test_under_uvloop_as_the_worker_runs_it() -> None:
+    async def scenario() -> tuple[Any, ...]:
+        with RenderProcess(6.0) as process:  # time for the process to start on a busy machine
+            first = await render(process, "first", 0)
+            kill(process)
+            await asyncio.sleep(1)
+            assert zombies() == []
+            again = await render(process, "again", 0)
+            with pytest.raises(TimeoutError):
+                await render(process, "stuck", 60)
+            after = await render(process, "after", 0)
+        await asyncio.sleep(0.5)
+        return first, again, after
+
+    assert uvloop.run(scenario()) == ("first", "again", "after")
+    assert zombies() == []
