@@ -13,7 +13,8 @@ The process is spawned (a fork of the running event loop and its threads would i
 their locks) at a lower CPU priority and deaf to Ctrl-C. When it dies, the end of its
 answers' pipe and its sentinel tell the event loop: the calls in hand fail with
 ProcessLost, and the process is waited for (no zombie). `stop` kills it at once, whatever
-it runs, without waiting.
+it runs, without waiting. Only the worker holds the writing end of the calls' pipe: should
+the worker die without stopping it, the process reads the pipe's end and exits.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -233,3 +235,45 @@ def test_under_uvloop_as_the_worker_runs_it() -> None:
 
     assert uvloop.run(scenario()) == ("first", "again", "after")
     assert zombies() == []
+
+
+ORPHANED = """
+import asyncio, os, signal
+from tests.slow_rendering import sleep_then_echo
+from worker import render_jobs
+
+render_jobs.render_documents = sleep_then_echo
+
+async def main() -> None:
+    process = render_jobs.RenderProcess(60)
+    assert await process.render("warm", "0", "en") == "warm"
+    print(process.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no __exit__: as the OOM killer would end a worker
+
+asyncio.run(main())
+"""
+
+
+def test_a_render_process_ends_when_its_worker_dies() -> None:
+    worker = subprocess.run(
+        [sys.executable, "-c", ORPHANED],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.returncode == -signal.SIGKILL, worker.stderr
+    orphan = int(worker.stdout.split()[0])
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _running(orphan):
+        time.sleep(0.1)
+    assert not _running(orphan)
+
+
+def _running(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
