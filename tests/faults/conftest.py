@@ -208,7 +208,7 @@ async def open_stack(
         "INVOICER_BATCH_MAX_RECORDS": "50",
         # A rendering cut short by a crash or an outage is taken up again when its lease
         # ends (this plus a margin): short, so the suite's settling sees the documents.
-        "INVOICER_RENDER_TIMEOUT_SECONDS": "10",
+        "INVOICER_RENDER_TIMEOUT_SECONDS": "20",
         **{f"INVOICER_TOPIC_{key.upper()}": value for key, value in topics.model_dump().items()},
     }
     await ensure_topics(
