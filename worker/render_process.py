@@ -39,6 +39,8 @@ PIPE_BYTES = 1 << 20
 """Asked of the answers' pipe (Linux grants unprivileged processes up to a megabyte)."""
 MAX_REPR_CHARACTERS = 10_000
 """Of an exception that cannot be sent back as itself, in the RemoteError sent instead."""
+IOV_MAX = 1024
+"""Buffers one writev takes at most (Linux's IOV_MAX): more, and the write fails whole."""
 REAP_RETRY_SECONDS = 0.005
 """Between looks at whether a process whose pipes closed has become waitable."""
 
@@ -239,7 +241,7 @@ class PipedProcess:
 
     def _writable(self) -> None:
         try:
-            written = os.writev(self._requests_fd, self._unsent)
+            written = os.writev(self._requests_fd, self._unsent[:IOV_MAX])
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
