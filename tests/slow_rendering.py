@@ -41,12 +41,24 @@ class Unreadable(Exception):
         super().__init__(f"{first} {second}")
 
 
+class Unrepresentable(Exception):
+    """An exception that neither pickles nor has a repr (an argument's __repr__ raising)."""
+
+    def __reduce__(self) -> Any:
+        raise TypeError("cannot pickle this")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr either")
+
+
 def fail_with(name: str, kind: str, language: str) -> str:
     """Raises the exception named by `kind` (passed where the reference number goes)."""
     if kind == "unpicklable":
         raise Unpicklable(name)
     if kind == "unreadable":
         raise Unreadable(name, "twice")
+    if kind == "unrepresentable":
+        raise Unrepresentable(name)
     if kind == "exit":
         raise SystemExit(3)
     if kind == "timeout":

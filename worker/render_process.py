@@ -103,9 +103,17 @@ def _answer(request: bytearray) -> bytes:
             kept = RemoteError(f"the result could not be sent back: {unsent!r}")
             described = _traceback_of(unsent)
         else:
-            kept = RemoteError(repr(failure)[:MAX_REPR_CHARACTERS])
+            kept = RemoteError(_repr_of(failure))
             described = _traceback_of(failure)
         return pickle.dumps((False, kept, described), pickle.HIGHEST_PROTOCOL)
+
+
+def _repr_of(error: BaseException) -> str:
+    """Its repr, or its type's name should its repr fail (an argument's __repr__ raising)."""
+    try:
+        return repr(error)[:MAX_REPR_CHARACTERS]
+    except Exception as unrepresentable:
+        return f"{type(error).__qualname__} (its repr failed: {type(unrepresentable).__name__})"
 
 
 def _traceback_of(error: BaseException) -> str:
@@ -306,7 +314,7 @@ class PipedProcess:
             raised: BaseException = answered[1]
             if not isinstance(raised, Exception) or isinstance(raised, StopIteration):
                 # not to be raised here as it was there (SystemExit, KeyboardInterrupt, ...)
-                raised = RemoteError(repr(raised)[:MAX_REPR_CHARACTERS])
+                raised = RemoteError(_repr_of(raised))
             raised.__cause__ = RemoteTraceback(answered[2])
             waiting.set_exception(raised)
 

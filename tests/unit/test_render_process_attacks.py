@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.slow_rendering import sleep_then_echo
-from worker.render_process import PipedProcess
+from tests.slow_rendering import fail_with, sleep_then_echo
+from worker import render_jobs as renderer
+from worker.render_jobs import RenderProcess
+from worker.render_process import PipedProcess, RemoteError
 
 
 async def test_more_calls_queued_than_one_writev_takes_are_all_answered() -> None:
@@ -27,3 +29,15 @@ async def test_more_calls_queued_than_one_writev_takes_are_all_answered() -> Non
         assert await asyncio.wait_for(asyncio.gather(*calls), 60) == names
     finally:
         process.stop()
+
+
+async def test_an_exception_without_pickle_or_repr_comes_back_and_keeps_the_process() -> None:
+    with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(renderer, "render_documents", fail_with)
+        with pytest.raises(RemoteError, match="Unrepresentable"):
+            await process.render("x", "unrepresentable", "en")  # type: ignore[arg-type]
+        started = process.pid
+
+        patch.setattr(renderer, "render_documents", sleep_then_echo)
+        assert await process.render("next", "0", "en") == "next"  # type: ignore[arg-type]
+        assert process.pid == started
