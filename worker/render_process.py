@@ -14,7 +14,9 @@ their locks) at a lower CPU priority and deaf to Ctrl-C. When it dies, the end o
 answers' pipe and its sentinel tell the event loop: the calls in hand fail with
 ProcessLost, and the process is waited for (no zombie). `stop` kills it at once, whatever
 it runs, without waiting. Only the worker holds the writing end of the calls' pipe: should
-the worker die without stopping it, the process reads the pipe's end and exits.
+the worker die without stopping it, the process reads the pipe's end and exits; and, on
+Linux, the kernel kills it should the worker die while a call runs (one that hangs would
+otherwise outlive the worker for good).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import ctypes
 import fcntl
 import multiprocessing
 import os
@@ -43,6 +46,9 @@ IOV_MAX = 1024
 """Buffers one writev takes at most (Linux's IOV_MAX): more, and the write fails whole."""
 REAP_RETRY_SECONDS = 0.005
 """Between looks at whether a process whose pipes closed has become waitable."""
+PR_SET_PDEATHSIG = 1
+"""prctl's option: the signal the kernel sends a process when its parent dies (Linux); in
+truth when the parent's thread that started it ends: the event loop's, which is the worker's."""
 
 
 class ProcessLost(Exception):
@@ -74,6 +80,7 @@ def serve(requests: Connection, answers: Connection, niceness: int) -> None:
     # the worker stops its processes itself
     os.nice(niceness)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     incoming, outgoing = requests.fileno(), answers.fileno()
     while (length := _read_exactly(incoming, HEADER.size)) is not None:
         request = _read_exactly(incoming, HEADER.unpack(length)[0])
@@ -84,6 +91,16 @@ def serve(requests: Connection, answers: Connection, niceness: int) -> None:
             _write_all(outgoing, HEADER.pack(len(answer)), answer)
         except BrokenPipeError:  # the worker is gone
             return
+
+
+def _die_with_parent() -> None:
+    """Killed by the kernel should the worker die: the end of the calls' pipe is not read
+    while a call runs, and a rendering that hangs would outlive the worker for good."""
+    with contextlib.suppress(Exception):  # Linux only; elsewhere, the pipe's end alone
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before we asked
+        os._exit(0)
 
 
 def _answer(request: bytearray) -> bytes:

@@ -4,6 +4,8 @@ that can be neither pickled nor repr'd, a worker killed while a rendering hangs.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.slow_rendering import fail_with, sleep_then_echo
+from tests.unit.test_render_process import _running
 from worker import render_jobs as renderer
 from worker.render_jobs import RenderProcess
 from worker.render_process import PipedProcess, RemoteError
@@ -41,3 +44,44 @@ async def test_an_exception_without_pickle_or_repr_comes_back_and_keeps_the_proc
         patch.setattr(renderer, "render_documents", sleep_then_echo)
         assert await process.render("next", "0", "en") == "next"  # type: ignore[arg-type]
         assert process.pid == started
+
+
+HUNG = """
+import asyncio, os, signal
+from tests.slow_rendering import sleep_then_echo
+from worker import render_jobs
+
+render_jobs.render_documents = sleep_then_echo
+
+async def main() -> None:
+    process = render_jobs.RenderProcess(600)
+    assert await process.render("warm", "0", "en") == "warm"
+    rendering = asyncio.ensure_future(process.render("hung", "3600", "en"))
+    await asyncio.sleep(0.5)
+    print(process.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # the OOM killer, while a rendering hangs
+
+asyncio.run(main())
+"""
+
+
+def test_a_render_process_hung_rendering_ends_when_its_worker_dies() -> None:
+    # not subprocess.run: an orphan holding the worker's stdout would hold it up for good
+    worker = subprocess.Popen(
+        [sys.executable, "-c", HUNG],
+        cwd=Path(__file__).parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stdout is not None
+    orphan = int(worker.stdout.readline())
+    assert worker.wait(60) == -signal.SIGKILL
+    worker.stdout.close()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _running(orphan):
+            time.sleep(0.1)
+        assert not _running(orphan)
+    finally:
+        if _running(orphan):
+            os.kill(orphan, signal.SIGKILL)
