@@ -17,7 +17,7 @@ from worker.domain.invoice import Adjustment, AdjustmentKind, OrderRow
 from worker.domain.order import Order, OrderDetails
 from worker.domain.parties import Address, Customer, Seller
 from worker.domain.sellers import RegisteredSeller
-from worker.rows import OutboxMessage
+from worker.rows import OutboxMessage, RenderJob, WaitingNotification
 from worker.settings import Settings
 from worker.store import documents, invoices, orders, sellers
 from worker.store.migrate import Migration, migrate, migrations
@@ -206,6 +206,40 @@ async def test_a_render_job_is_leased_and_a_claim_whose_lease_ran_out_stores_not
         assert await documents.hold(db, [late]) == set()  # the late renderer stores nothing
     async with db.transaction():
         assert await documents.hold(db, [again]) == {again.invoice_id}
+
+
+async def test_the_release_reads_the_notifications_released_not_the_backlog_waiting(
+    db: asyncpg.Connection,
+) -> None:
+    """During a burst thousands of notifications wait for their renderings: the renderer's
+    release, twice a second, must not look up each one's render job to find the few whose
+    documents were done when they were requested."""
+    await db.execute("SET session_replication_role = replica")  # no invoice rows needed
+    backlog = [str(uuid.uuid4()) for _ in range(3000)]
+    await documents.enqueue_render_jobs(db, [RenderJob(i, "c", None) for i in backlog])
+    done = str(uuid.uuid4())  # its documents stored: no render job left
+
+    def waiting(invoice_id: str) -> WaitingNotification:
+        return WaitingNotification(invoice_id, "sms", "+3161234", "send", (), Decimal(1), "c", None)
+
+    await documents.add_waiting(db, [waiting(i) for i in backlog[:1500]])
+    await documents.add_waiting(db, [waiting(done)])
+    await documents.add_waiting(db, [waiting(i) for i in backlog[1500:]])
+    await db.execute("ANALYZE render_jobs; ANALYZE document_notifications")
+    reads = (  # this backend's counts not yet reported: what it read since, as a difference
+        "SELECT pg_stat_get_xact_numscans('render_jobs'::regclass)"
+        " + pg_stat_get_xact_tuples_returned('render_jobs'::regclass)"
+        " + pg_stat_get_xact_tuples_returned('document_notifications'::regclass)"
+    )
+    async with db.transaction():
+        before = await db.fetchval(reads)
+        released = await documents.take_released(db, 100)
+        looked_up = await db.fetchval(reads) - before
+
+    assert [(notification.invoice_id, failure) for notification, failure in released] == [
+        (done, None)
+    ]
+    assert looked_up <= 6, f"{looked_up} rows and lookups read to release one of 3,001"
 
 
 async def _order_with_row(db: asyncpg.Connection, order_id: str) -> None:

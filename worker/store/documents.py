@@ -37,17 +37,22 @@ async def enqueue_render_jobs(connection: Executor, jobs: Sequence[RenderJob]) -
 
 
 async def add_waiting(connection: Executor, waiting: Sequence[WaitingNotification]) -> None:
-    """Notifications that go out with the documents, once they are stored or have failed."""
+    """Notifications that go out with the documents, once they are stored or have failed;
+    those whose invoice's documents are done already marked released, for the renderer's
+    release to send. Called under their invoices' order locks (worker/unit_of_work.py),
+    which the renderer takes before it ends a job: the job each sees stays so until commit."""
     if waiting:
         # text[] of each request as JSON: unnest would flatten an array of arrays
         await connection.execute(
             """
             INSERT INTO document_notifications (invoice_id, channel, recipient, reason, request,
                                                 amount_due, correlation_id, event_time,
-                                                traceparent, refund_due)
+                                                traceparent, refund_due, released)
             SELECT invoice_id, channel, recipient, reason,
                    ARRAY(SELECT jsonb_array_elements_text(request::jsonb)), amount_due,
-                   correlation_id, event_time, traceparent, refund_due
+                   correlation_id, event_time, traceparent, refund_due,
+                   NOT EXISTS (SELECT 1 FROM render_jobs j
+                                WHERE j.invoice_id = t.invoice_id AND j.failure IS NULL)
               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
                           $6::numeric[], $7::text[], $8::timestamptz[], $9::text[],
                           $10::numeric[])
@@ -231,14 +236,16 @@ async def take_released(
     """Deletes and returns up to `limit` waiting notifications, oldest first, whose invoice's
     documents are done (no render job left) or failed for good, each with that failure
     (None: done), as the same statement saw it: a `send` that came after the documents, or
-    after the renderer took the invoice's waiting ones. Rows another transaction holds are
-    skipped."""
+    after the renderer took the invoice's waiting ones. Only those marked released when
+    they were added are read (see `add_waiting`), not those a rendering will send. Rows
+    another transaction holds are skipped."""
     records = await connection.fetch(
         f"""
         WITH taken AS (
             DELETE FROM document_notifications
              WHERE id IN (SELECT id FROM document_notifications n
-                           WHERE NOT EXISTS (SELECT 1 FROM render_jobs j
+                           WHERE n.released
+                             AND NOT EXISTS (SELECT 1 FROM render_jobs j
                                               WHERE j.invoice_id = n.invoice_id
                                                 AND j.failure IS NULL)
                            ORDER BY id
