@@ -505,11 +505,12 @@ def _wrapped(pdf: FPDF, value: str, width: float) -> list[str]:
 
 
 def _paragraph(pdf: _Document, width: float, height: float, value: str, **position: Any) -> None:
-    """multi_cell(), as one cell where the text fits on a line (a seventh of the time)."""
+    """multi_cell(), as one cell where the text fits on a line (a seventh of the time);
+    left-aligned unless `align` says otherwise (fpdf2's default stretches wrapped lines)."""
     if pdf.get_string_width(value) <= width - 2 * pdf.c_margin and "\n" not in value:
         pdf.text_cell(width, height, value, **({"new_x": "RIGHT", "new_y": "NEXT"} | position))
     else:
-        pdf.multi_cell(width, height, value, **position)
+        pdf.multi_cell(width, height, value, **({"align": "L"} | position))
 
 
 def _headings(pdf: _Document, table: _Table, headings: tuple[str, ...]) -> None:
