@@ -1,5 +1,5 @@
-"""Builders the tests share: order and command events as the worker reads them, an order row
-and a closed invoice as the domain holds them."""
+"""Builders the tests share: order and command events as the worker reads them, an order row,
+a closed invoice and a registered seller as the domain holds them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 
 from worker.domain.invoice import Adjustment, OrderRow, build_invoice_content
 from worker.domain.lifecycle import Invoice, InvoiceType, close_draft, number_invoice
-from worker.domain.parties import Customer
+from worker.domain.parties import Address, Customer, Seller
+from worker.domain.sellers import RegisteredSeller
 
 SOURCE = "/shop"
 BACK_OFFICE = "/backoffice"
@@ -141,3 +142,15 @@ def seller_updated(event_id: str, seller_id: str, **data: Any) -> dict[str, Any]
         "type": "seller-updated",
         "data": {"sellerId": seller_id, **MERCHANT, **data},
     }
+
+
+def registered_seller(seller_id: str, **changes: Any) -> RegisteredSeller:
+    """A registered merchant (Koffie B.V., Amsterdam, invoices prefixed KB), `changes` to
+    the registration; `language` is the seller's."""
+    seller = Seller(
+        "Koffie B.V.",
+        "NL987654321B01",
+        Address("Kade 3", None, "Amsterdam", "1011 AB", None, "NL"),
+        language=changes.pop("language", None),
+    )
+    return RegisteredSeller(seller_id, seller, **({"invoice_number_prefix": "KB"} | changes))

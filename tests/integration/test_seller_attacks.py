@@ -10,12 +10,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.builders import seller_updated
+from tests.builders import registered_seller, seller_updated
 from tests.memory_store import records_of
 from tests.sellers import SELLER
 from tests.unit.test_sellers import SELLER_B, seller_order
-from worker.domain.parties import Address, Seller
-from worker.domain.sellers import RegisteredSeller
 from worker.processing import Outage, process_records
 from worker.settings import Settings
 from worker.store import sellers
@@ -25,16 +23,7 @@ pytestmark = pytest.mark.integration
 
 async def test_the_prefixes_a_seller_had_come_back_as_saved(db: asyncpg.Connection) -> None:
     """What keeps a prefix from moving to the other type survives the database."""
-    first = RegisteredSeller(
-        "merchant-review",
-        Seller(
-            "Koffie B.V.",
-            "NL987654321B01",
-            Address("Kade 3", None, "Amsterdam", "1011 AB", None, "NL"),
-        ),
-        invoice_number_prefix="KB",
-        credit_note_number_prefix="KN",
-    )
+    first = registered_seller("merchant-review", credit_note_number_prefix="KN")
     changed = dataclasses.replace(first, credit_note_number_prefix="KX").after(first)
 
     await sellers.save_sellers(db, [changed])

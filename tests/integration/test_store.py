@@ -11,12 +11,11 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from tests.builders import closed_invoice, closed_invoice_of
+from tests.builders import closed_invoice, closed_invoice_of, registered_seller
 from worker.domain.amounts import TaxTreatment
 from worker.domain.invoice import Adjustment, AdjustmentKind, OrderRow
 from worker.domain.order import Order, OrderDetails
-from worker.domain.parties import Address, Customer, Seller
-from worker.domain.sellers import RegisteredSeller
+from worker.domain.parties import Customer
 from worker.rows import OutboxMessage, RenderJob, WaitingNotification
 from worker.settings import Settings
 from worker.store import documents, invoices, orders, sellers
@@ -462,17 +461,7 @@ async def test_an_orders_details_come_back_as_saved(
 async def test_a_seller_comes_back_as_saved_and_the_last_one_stands(
     db: asyncpg.Connection,
 ) -> None:
-    first = RegisteredSeller(
-        "merchant-b",
-        Seller(
-            "Koffie B.V.",
-            "NL987654321B01",
-            Address("Kade 3", None, "Amsterdam", "1011 AB", None, "NL"),
-            language="nl",
-        ),
-        payment_terms_days=30,
-        invoice_number_prefix="KB",
-    )
+    first = registered_seller("merchant-b", language="nl", payment_terms_days=30)
     changed = dataclasses.replace(
         first, seller=dataclasses.replace(first.seller, name="Koffie & Co")
     )
