@@ -37,6 +37,23 @@ def kill(process: RenderProcess) -> None:
     os.kill(process.pid, signal.SIGKILL)  # as the kernel's OOM killer would
 
 
+async def fails_and_renders_on(
+    name: str, kind: str, expected: type[BaseException], match: str
+) -> BaseException:
+    """Renders `name` failing as `kind` (tests.slow_rendering.fail_with), expecting
+    `expected`; then the same process renders the next one. What was raised."""
+    with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(renderer, "render_documents", fail_with)
+        with pytest.raises(expected, match=match) as raised:
+            await process.render(name, kind, "en")  # type: ignore[arg-type]
+        started = process.pid
+
+        patch.setattr(renderer, "render_documents", sleep_then_echo)
+        assert await render(process, "next", 0) == "next"
+        assert process.pid == started  # the same process renders on
+    return raised.value
+
+
 def zombies() -> list[str]:
     """This process's children that died and were never waited for."""
     found = []
@@ -133,42 +150,22 @@ async def test_renderings_sent_faster_than_the_process_reads_them_are_all_answer
 
 
 async def test_the_renderings_own_exception_comes_back_with_its_traceback() -> None:
-    with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(renderer, "render_documents", fail_with)
-        with pytest.raises(ValueError, match="no glyph") as raised:
-            await process.render("no glyph", "value", "en")  # type: ignore[arg-type]
-        assert isinstance(raised.value.__cause__, RemoteTraceback)
-        assert "fail_with" in str(raised.value.__cause__)
-
-        patch.setattr(renderer, "render_documents", sleep_then_echo)
-        assert await render(process, "next", 0) == "next"
+    raised = await fails_and_renders_on("no glyph", "value", ValueError, "no glyph")
+    assert isinstance(raised.__cause__, RemoteTraceback)
+    assert "fail_with" in str(raised.__cause__)
 
 
 async def test_a_timeout_the_rendering_raises_itself_does_not_replace_the_process() -> None:
-    with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(renderer, "render_documents", fail_with)
-        with pytest.raises(TimeoutError, match="the font server"):
-            await process.render("the font server", "timeout", "en")  # type: ignore[arg-type]
-        started = process.pid
-
-        patch.setattr(renderer, "render_documents", sleep_then_echo)
-        assert await render(process, "next", 0) == "next"
-        assert process.pid == started
+    await fails_and_renders_on("the font server", "timeout", TimeoutError, "the font server")
 
 
 @pytest.mark.parametrize("kind", ["unpicklable", "unreadable", "exit"])
 async def test_an_exception_that_cannot_come_back_as_itself_comes_back_as_its_repr(
     kind: str,
 ) -> None:
-    with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(renderer, "render_documents", fail_with)
-        with pytest.raises(RemoteError, match=r"no glyph|SystemExit\(3\)|could not be read"):
-            await process.render("no glyph", kind, "en")  # type: ignore[arg-type]
-        started = process.pid
-
-        patch.setattr(renderer, "render_documents", sleep_then_echo)
-        assert await render(process, "next", 0) == "next"
-        assert process.pid == started  # the same process renders on
+    await fails_and_renders_on(
+        "no glyph", kind, RemoteError, r"no glyph|SystemExit\(3\)|could not be read"
+    )
 
 
 async def test_a_cancelled_renderings_answer_is_not_taken_for_the_next() -> None:

@@ -11,12 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.slow_rendering import fail_with, sleep_then_echo
-from tests.unit.test_render_process import _running
-from worker import render_jobs as renderer
-from worker.render_jobs import RenderProcess
+from tests.slow_rendering import sleep_then_echo
+from tests.unit.test_render_process import _running, fails_and_renders_on
 from worker.render_process import PipedProcess, RemoteError
 
 
@@ -35,15 +31,7 @@ async def test_more_calls_queued_than_one_writev_takes_are_all_answered() -> Non
 
 
 async def test_an_exception_without_pickle_or_repr_comes_back_and_keeps_the_process() -> None:
-    with RenderProcess(30) as process, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(renderer, "render_documents", fail_with)
-        with pytest.raises(RemoteError, match="Unrepresentable"):
-            await process.render("x", "unrepresentable", "en")  # type: ignore[arg-type]
-        started = process.pid
-
-        patch.setattr(renderer, "render_documents", sleep_then_echo)
-        assert await process.render("next", "0", "en") == "next"  # type: ignore[arg-type]
-        assert process.pid == started
+    await fails_and_renders_on("x", "unrepresentable", RemoteError, "Unrepresentable")
 
 
 HUNG = """
