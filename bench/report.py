@@ -376,37 +376,41 @@ def render_table(result: BenchResult) -> str:
             f"{worker.seconds:.2f}",
             f">= {TARGET_ORDERS_PER_SECOND:,.0f}  {_status(targets['worker_orders_per_second'])}",
         )
+
+    def beside_c(
+        label: str,
+        run: ThroughputResult,
+        slower: float | None,
+        than: str,
+        target: float,
+        met: bool | None,
+    ) -> None:
+        """A variant of c and, when known, how much slower it was than `than`."""
+        row(label, f"{run.orders_per_second:,.0f}", f"{run.seconds:.2f}")
+        if slower is not None:
+            row(f"     slower than {than}", f"{slower:.0%}", "", f"<= {target:.0%}  {_status(met)}")
+
     if result.documents is not None:
-        documents = result.documents
-        row(
+        beside_c(
             "   with documents on",
-            f"{documents.orders_per_second:,.0f}",
-            f"{documents.seconds:.2f}",
+            result.documents,
+            result.documents_slower,
+            "without",
+            TARGET_DOCUMENTS_SLOWER,
+            targets["documents_slower"],
         )
-        if result.documents_slower is not None:
-            row(
-                "     slower than without",
-                f"{result.documents_slower:.0%}",
-                "",
-                f"<= {TARGET_DOCUMENTS_SLOWER:.0%}  {_status(targets['documents_slower'])}",
-            )
-        per_core = documents.documents_per_core_second
+        per_core = result.documents.documents_per_core_second
         if per_core is not None:
             row("     documents/s per core of rendering", f"{per_core:.1f}")
     if result.sellers is not None:
-        sellers = result.sellers
-        row(
+        beside_c(
             f"   with documents on, orders of {result.options.get('sellers', '?')} sellers",
-            f"{sellers.orders_per_second:,.0f}",
-            f"{sellers.seconds:.2f}",
+            result.sellers,
+            result.sellers_slower,
+            "with one seller",
+            TARGET_SELLERS_SLOWER,
+            targets["sellers_slower"],
         )
-        if result.sellers_slower is not None:
-            row(
-                "     slower than with one seller",
-                f"{result.sellers_slower:.0%}",
-                "",
-                f"<= {TARGET_SELLERS_SLOWER:.0%}  {_status(targets['sellers_slower'])}",
-            )
     if result.baseline is not None:
         baseline = result.baseline
         row(
