@@ -20,7 +20,10 @@ async def unit_of_work(
     """A pooled connection in one transaction: committed when the block ends (rolled back
     instead when `keep` is False: a dry run), rolled back when it raises."""
     async with pool.acquire() as connection:
-        transaction = connection.transaction()
+        # READ COMMITTED whatever the database's default: a statement after a lock wait
+        # must see what the lock's holder committed (worker/store/documents.py add_waiting,
+        # take_waiting)
+        transaction = connection.transaction(isolation="read_committed")
         await transaction.start()
         try:
             yield connection
@@ -46,5 +49,5 @@ async def read_only(pool: asyncpg.Pool) -> AsyncIterator[PoolConnectionProxy[Any
 
 def on_connection(connection: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> Transaction:
     """A transaction on a connection a loop keeps for itself (the relay's, which holds its
-    session lock; the migration's)."""
-    return connection.transaction()
+    session lock; the migration's), READ COMMITTED as `unit_of_work`'s."""
+    return connection.transaction(isolation="read_committed")
