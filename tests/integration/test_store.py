@@ -528,3 +528,50 @@ async def test_a_number_is_unique_within_its_sellers_invoices_only(db: asyncpg.C
     await invoices.insert_invoices(db, [mine, theirs])
     with pytest.raises(asyncpg.UniqueViolationError):
         await invoices.insert_invoices(db, [again])
+
+
+async def test_0017_runs_beside_a_closing_batch_of_the_release_before_without_a_deadlock(
+    fresh_database: str,
+) -> None:
+    """A rolling upgrade: a worker of the release before closes an invoice (its render job,
+    then its notification) while `invoicer migrate` applies 0017. One waits for the other;
+    neither is aborted."""
+    before, adding = up_to("0017_released_notifications.sql")
+    setup, old, migrating = [await asyncpg.connect(fresh_database) for _ in range(3)]
+    try:
+        for migration in before:
+            await setup.execute(migration.sql)
+        await _order_with_row(setup, "o-1")
+        await _invoice_holding(setup, "o-1")
+        invoice_id = await setup.fetchval("SELECT invoice_id FROM invoices")
+
+        closing = old.transaction()
+        await closing.start()
+        await old.execute(
+            "INSERT INTO render_jobs (invoice_id, correlation_id) VALUES ($1, 'c-1')", invoice_id
+        )
+
+        async def migrate() -> None:  # as worker.store.migrate applies a file
+            async with migrating.transaction():
+                await migrating.execute("SET LOCAL lock_timeout = 5000")
+                await migrating.execute(adding.sql)
+
+        running = asyncio.create_task(migrate())
+        await asyncio.sleep(0.5)
+
+        async def notify() -> None:  # the same batch adds its notification, then commits
+            await old.execute(
+                "INSERT INTO document_notifications (invoice_id, channel, recipient, reason,"
+                " request, amount_due, correlation_id) VALUES ($1, 'email', 'a@example.com',"
+                " 'auto', ARRAY['x'], 1, 'c-1')",
+                invoice_id,
+            )
+            await closing.commit()
+
+        outcomes = await asyncio.gather(notify(), running, return_exceptions=True)
+        waiting = await setup.fetchval("SELECT count(*) FROM document_notifications")
+    finally:
+        for connection in (setup, old, migrating):
+            await connection.close()
+    assert [type(outcome).__name__ for outcome in outcomes] == ["NoneType", "NoneType"]
+    assert waiting == 1
