@@ -91,6 +91,25 @@ async def assigned_reader(
     return consumer
 
 
+async def start_group_past(bootstrap_servers: str, group_id: str, topic: str) -> None:
+    """Commits the end of every partition of `topic` for `group_id`, without joining the
+    group: its first member starts past what the topic holds now."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            raise RuntimeError(f"topic {topic!r} has no partitions")
+        assignment = [TopicPartition(topic, partition) for partition in sorted(partitions)]
+        consumer.assign(assignment)
+        await consumer.commit(await consumer.end_offsets(assignment))
+    finally:
+        await consumer.stop()
+
+
 async def read_until(
     consumer: AIOKafkaConsumer, into: list[Received], count: int, seconds_allowed: float
 ) -> None:

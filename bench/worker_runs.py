@@ -25,6 +25,7 @@ from bench.kafka import (
     preload,
     read_topic,
     read_until,
+    start_group_past,
 )
 from bench.orders import BenchOrder
 from bench.profiling import Profiler
@@ -359,9 +360,13 @@ async def _register_sellers(
     seconds_allowed: float,
 ) -> None:
     """Registers the sellers as a marketplace does before their orders come: produced to
-    the sellers topic, consumed by a worker that is stopped once all are stored."""
+    the sellers topic, consumed by a worker that is stopped once all are stored. That
+    worker has a group of its own, and the run's group starts past the sellers as if it had
+    consumed them: a member that just left the run's group would keep the run's worker
+    waiting to join until the member's session ran out (Tansu keeps a member that left)."""
     await preload(services.bootstrap_servers, settings.topics.sellers, sellers)
-    worker = WorkerProcess(settings, batch_max_records=500)
+    registering = settings.model_copy(update={"group_id": f"{settings.group_id}-sellers"})
+    worker = WorkerProcess(registering, batch_max_records=500)
     worker.start(log_dir)
     connection = await asyncpg.connect(settings.database_url)
     try:
@@ -378,6 +383,7 @@ async def _register_sellers(
         exit_code = await worker.stop()
     if exit_code != 0:
         raise BenchmarkFailed(f"registering sellers: exit code {exit_code}")
+    await start_group_past(services.bootstrap_servers, settings.group_id, settings.topics.sellers)
 
 
 async def _sample_rendering(

@@ -76,11 +76,6 @@ HOLD_UP_SECONDS = 1.0
 """A rendering still running after this long lets the rest of its group go: the documents
 rendered before it are stored, the jobs not started go back to the queue (for another loop,
 or this one once the rendering ends)."""
-LEASE_MARGIN_SECONDS = 20.0
-"""A claimed job is due again (a renderer that died with it) this long after its rendering
-would have timed out: time for the group's renderings before it (at most HOLD_UP_SECONDS)
-and its store. A store after the lease ran out finds its claims no longer its own and
-stores nothing: the jobs are rendered again, never stored twice."""
 RELEASED_PER_TRANSACTION = 100
 """Notifications sent with documents stored earlier, at most, per transaction."""
 YIELD_AT_MOST_SECONDS = 30.0
@@ -182,7 +177,7 @@ class Renderer:
         self._pool = pool
         self._process = process
         self._backlog = backlog
-        self._lease_seconds = settings.render_timeout_seconds + LEASE_MARGIN_SECONDS
+        self._lease_seconds = settings.render_timeout_seconds + settings.render_lease_margin_seconds
         self._rendered_at = time.monotonic()
         self._released_at = 0.0
         self._stop: asyncio.Event | None = None

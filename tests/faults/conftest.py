@@ -207,8 +207,11 @@ async def open_stack(
         "INVOICER_KAFKA_SESSION_TIMEOUT_MS": "6000",
         "INVOICER_BATCH_MAX_RECORDS": "50",
         # A rendering cut short by a crash or an outage is taken up again when its lease
-        # ends (this plus a margin): short, so the suite's settling sees the documents.
+        # ends (the timeout plus the margin): short, so the suite's settling sees the
+        # documents. The timeout keeps its margin for renderings at a low priority on a
+        # busy machine; the margin need only cover a group's store.
         "INVOICER_RENDER_TIMEOUT_SECONDS": "20",
+        "INVOICER_RENDER_LEASE_MARGIN_SECONDS": "5",
         **{f"INVOICER_TOPIC_{key.upper()}": value for key, value in topics.model_dump().items()},
     }
     await ensure_topics(

@@ -93,7 +93,9 @@ class KafkaClient:
 
     async def _subscribe(self, topic: str) -> None:
         if topic not in self._consumers:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+            )
             await consumer.start()
             await consumer.topics()  # fetches the metadata
             partitions = consumer.partitions_for_topic(topic) or set()
