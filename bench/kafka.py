@@ -78,13 +78,7 @@ async def assigned_reader(
     )
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            raise RuntimeError(f"topic {topic!r} has no partitions")
-        assignment = [TopicPartition(topic, partition) for partition in sorted(partitions)]
-        consumer.assign(assignment)
-        await consumer.seek_to_beginning(*assignment)
+        await consumer.seek_to_beginning(*await _assigned_all(consumer, topic))
     except BaseException:
         await consumer.stop()
         raise
@@ -99,15 +93,20 @@ async def start_group_past(bootstrap_servers: str, group_id: str, topic: str) ->
     )
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            raise RuntimeError(f"topic {topic!r} has no partitions")
-        assignment = [TopicPartition(topic, partition) for partition in sorted(partitions)]
-        consumer.assign(assignment)
-        await consumer.commit(await consumer.end_offsets(assignment))
+        await consumer.commit(await consumer.end_offsets(await _assigned_all(consumer, topic)))
     finally:
         await consumer.stop()
+
+
+async def _assigned_all(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Assigns the started `consumer` every partition of `topic`, and returns them."""
+    await consumer.topics()
+    partitions = consumer.partitions_for_topic(topic) or set()
+    if not partitions:
+        raise RuntimeError(f"topic {topic!r} has no partitions")
+    assignment = [TopicPartition(topic, partition) for partition in sorted(partitions)]
+    consumer.assign(assignment)
+    return assignment
 
 
 async def read_until(

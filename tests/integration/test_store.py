@@ -90,6 +90,13 @@ async def test_the_automatic_notification_waiting_on_a_job_moves_to_document_not
     assert column == 0
 
 
+async def applied(connection: asyncpg.Connection, migration: Migration) -> None:
+    """`migration` applied as worker.store.migrate applies a file."""
+    async with connection.transaction():
+        await connection.execute("SET LOCAL lock_timeout = 5000")
+        await connection.execute(migration.sql)
+
+
 async def test_a_notification_an_old_renderer_sends_while_0007_runs_is_not_moved_to_be_sent_again(
     fresh_database: str,
 ) -> None:
@@ -113,12 +120,7 @@ async def test_a_notification_an_old_renderer_sends_while_0007_runs_is_not_moved
         await claim.start()
         await old.fetchrow("SELECT invoice_id FROM render_jobs FOR UPDATE SKIP LOCKED")
 
-        async def migrate() -> None:  # as worker.store.migrate applies a file
-            async with migrating.transaction():
-                await migrating.execute("SET LOCAL lock_timeout = 5000")
-                await migrating.execute(moving.sql)
-
-        running = asyncio.create_task(migrate())
+        running = asyncio.create_task(applied(migrating, moving))
         await asyncio.sleep(0.5)
         # it stores the documents, sends the notification and deletes the job
         await old.execute("DELETE FROM render_jobs WHERE invoice_id = $1", invoice_id)
@@ -551,12 +553,7 @@ async def test_0017_runs_beside_a_closing_batch_of_the_release_before_without_a_
             "INSERT INTO render_jobs (invoice_id, correlation_id) VALUES ($1, 'c-1')", invoice_id
         )
 
-        async def migrate() -> None:  # as worker.store.migrate applies a file
-            async with migrating.transaction():
-                await migrating.execute("SET LOCAL lock_timeout = 5000")
-                await migrating.execute(adding.sql)
-
-        running = asyncio.create_task(migrate())
+        running = asyncio.create_task(applied(migrating, adding))
         await asyncio.sleep(0.5)
 
         async def notify() -> None:  # the same batch adds its notification, then commits
