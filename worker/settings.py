@@ -444,12 +444,13 @@ class Settings(DocumentFonts):
     process is replaced and the job is tried again later (see
     INVOICER_RENDER_RETRY_AFTER_SECONDS). A rendering cut short by a crash is taken up again
     this long plus 20 s (INVOICER_RENDER_LEASE_MARGIN_SECONDS) after it was claimed."""
-    render_lease_margin_seconds: float = Field(default=20.0, gt=0)
+    render_lease_margin_seconds: float = Field(default=20.0, ge=5)
     """How much longer than INVOICER_RENDER_TIMEOUT_SECONDS a claimed job stays leased to the
     renderer that claimed it: time for its group's renderings before it and its store. Past
     the lease (a renderer that died with it) another renders it; a store after the lease
     finds its claims no longer its own and stores nothing, so documents are never stored
-    twice."""
+    twice. At least 5 s: a lease that ran out before a busy machine's store would have its
+    jobs rendered again and again."""
     render_max_attempts: int = Field(default=5, ge=1, le=100)
     """Renderings of one invoice's documents that may fail in a row; after the last the
     documents have failed for good (`invoice-documents-failed`) and the notifications that
